@@ -1,0 +1,226 @@
+"""Checks for the test cells of the lessons, with messages a student can act on.
+
+Every failed check raises :class:`CheckFailed` (an ``AssertionError``, so nbgrader scores
+the cell zero) whose message says what was checked, what was expected, what came out,
+and - when the author knows it - the likely cause:
+
+    GPTModel(...)(idx).shape: expected (2, 5, 97), got (2, 5, 32).
+    Likely cause: the LM head is missing: project d_model to vocab_size at the end.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A lesson check failed; the message says what to fix."""
+
+
+def _fail(what: str, detail: str, hint: str | None) -> None:
+    message = f"{what}: {detail}"
+    if hint:
+        message += f"\nLikely cause: {hint}"
+    raise CheckFailed(message)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, torch.Size):
+        return str(tuple(value))
+    if isinstance(value, torch.Tensor) and value.numel() > 8:
+        return f"tensor of shape {tuple(value.shape)}"
+    return repr(value)
+
+
+def expect(condition: bool, what: str, detail: str = "check failed", hint: str | None = None) -> None:
+    """Fail with ``what: detail`` unless ``condition`` holds."""
+    if not condition:
+        _fail(what, detail, hint)
+
+
+def expect_equal(got: Any, expected: Any, what: str, hint: str | None = None) -> None:
+    """``got == expected`` (plain values: ints, strings, lists, tuples, torch.Size)."""
+    if isinstance(got, torch.Tensor) or isinstance(expected, torch.Tensor):
+        raise TypeError("expect_equal compares plain values; use expect_tensor_equal for tensors")
+    if isinstance(got, torch.Size):
+        got = tuple(got)
+    if isinstance(expected, torch.Size):
+        expected = tuple(expected)
+    if got != expected:
+        _fail(what, f"expected {_show(expected)}, got {_show(got)}.", hint)
+
+
+def expect_type(got: Any, expected_type: type | tuple[type, ...], what: str, hint: str | None = None) -> None:
+    if not isinstance(got, expected_type):
+        names = (
+            " or ".join(t.__name__ for t in expected_type)
+            if isinstance(expected_type, tuple) else expected_type.__name__
+        )
+        _fail(what, f"expected a {names}, got {type(got).__name__} ({_show(got)}).", hint)
+
+
+def expect_shape(tensor: Any, expected: Iterable[int], what: str, hint: str | None = None) -> None:
+    """``tensor.shape == expected``."""
+    expect_type(tensor, torch.Tensor, what, hint)
+    expected = tuple(expected)
+    if tuple(tensor.shape) != expected:
+        _fail(what, f"expected shape {expected}, got {tuple(tensor.shape)}.", hint)
+
+
+def expect_dtype(tensor: torch.Tensor, expected: torch.dtype, what: str, hint: str | None = None) -> None:
+    expect_type(tensor, torch.Tensor, what, hint)
+    if tensor.dtype != expected:
+        _fail(what, f"expected dtype {expected}, got {tensor.dtype}.", hint)
+
+
+def expect_close(
+    got: Any, expected: torch.Tensor, what: str, atol: float = 1e-5, rtol: float = 0.0, hint: str | None = None
+) -> None:
+    """Tensors equal within ``atol + rtol * |expected|``; the message shows the worst entry."""
+    expect_shape(got, expected.shape, what, hint)
+    got_f, expected_f = got.detach().double(), expected.detach().double()
+    if torch.isnan(got_f).any() and not torch.isnan(expected_f).any():
+        _fail(what, f"got NaN values ({int(torch.isnan(got_f).sum())} of {got_f.numel()}).", hint)
+    both_inf = torch.isinf(got_f) & torch.isinf(expected_f) & (torch.sign(got_f) == torch.sign(expected_f))
+    diff = torch.where(both_inf, torch.zeros_like(got_f), (got_f - expected_f).abs())
+    diff = torch.nan_to_num(diff, nan=float("inf"))
+    limit = atol + rtol * expected_f.abs()
+    bad = diff > limit
+    if bad.any():
+        worst = int(torch.argmax(torch.where(bad, diff, torch.zeros_like(diff))))
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), got_f.shape))
+        _fail(
+            what,
+            f"{int(bad.sum())} of {got_f.numel()} values differ by more than {atol:g}"
+            + (f" + {rtol:g}*|expected|" if rtol else "")
+            + f"; worst at index {index}: expected {expected_f[index].item():.6g}, got {got_f[index].item():.6g}.",
+            hint,
+        )
+
+
+def expect_tensor_equal(got: Any, expected: torch.Tensor, what: str, hint: str | None = None) -> None:
+    """Exactly equal tensors (same shape, same values)."""
+    expect_shape(got, expected.shape, what, hint)
+    if not torch.equal(got, expected.to(got.dtype) if got.dtype != expected.dtype else expected):
+        differ = (got != expected).nonzero()
+        first = tuple(int(i) for i in differ[0]) if len(differ) else ()
+        _fail(
+            what,
+            f"{len(differ)} of {got.numel()} entries differ; first at index {first}: "
+            f"expected {_show(expected[first].item())}, got {_show(got[first].item())}.",
+            hint,
+        )
+
+
+def expect_raises(
+    exception: type[BaseException], action: Callable[[], Any], what: str, hint: str | None = None,
+    message_contains: Iterable[str] = (),
+) -> BaseException:
+    """``action()`` raises ``exception`` (and its message mentions each of ``message_contains``)."""
+    try:
+        action()
+    except exception as exc:
+        text = str(exc)
+        missing = [part for part in message_contains if str(part) not in text]
+        if missing:
+            _fail(what, f"raised {type(exc).__name__}({text!r}), but the message should mention {missing}.", hint)
+        return exc
+    except Exception as exc:  # noqa: BLE001 (we report whatever came out)
+        _fail(what, f"expected {exception.__name__}, got {type(exc).__name__}: {exc}.", hint)
+    _fail(what, f"expected {exception.__name__} to be raised, but nothing was raised.", hint)
+    raise AssertionError("unreachable")
+
+
+# --- "write your own": the answer must not hand the work to the reference ---------------
+
+
+def _code_objects(code: types.CodeType):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _functions_of(obj: Any):
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if isinstance(obj, property):
+        for part in (obj.fget, obj.fset, obj.fdel):
+            if part is not None:
+                yield from _functions_of(part)
+        return
+    if inspect.isfunction(obj):
+        yield obj
+    elif inspect.isclass(obj):
+        for klass in obj.__mro__:
+            if klass.__module__.startswith(("torch", "builtins")):
+                continue
+            for value in vars(klass).values():
+                yield from _functions_of(value)
+
+
+def expect_own_implementation(answer: Any, forbidden: Iterable[Any], what: str) -> None:
+    """``answer`` (a function or class) must not be, subclass, wrap or call any of ``forbidden``.
+
+    ``forbidden`` holds the reference objects the lesson asks the student to write; parts the
+    lesson provides (e.g. ``TransformerBlock`` in lesson 35) stay allowed.
+    """
+    forbidden = list(forbidden)
+    hint = "write it yourself; the reference implementation is only what the tests compare against"
+
+    def is_forbidden(value: Any) -> bool:
+        return any(value is f for f in forbidden)
+
+    if is_forbidden(answer):
+        _fail(what, "is the reference implementation itself.", hint)
+    if inspect.isclass(answer):
+        for base in answer.__mro__[1:]:
+            if is_forbidden(base):
+                _fail(what, f"inherits from the reference {base.__qualname__}.", hint)
+    forbidden_names = {getattr(f, "__name__", None) for f in forbidden} - {None}
+    forbidden_modules = {getattr(f, "__module__", None) for f in forbidden} - {None}
+    for function in _functions_of(answer):
+        namespaces = [function.__globals__]
+        if function.__closure__:
+            namespaces.append(
+                {name: cell.cell_contents for name, cell in zip(function.__code__.co_freevars, function.__closure__)
+                 if _cell_has_value(cell)}
+            )
+        for code in _code_objects(function.__code__):
+            names = set(code.co_names) | set(code.co_freevars)
+            # `import grader.reference` inside the function, or the module named in a string
+            strings = {c for c in code.co_consts if isinstance(c, str)}
+            roots = {m.split(".")[0] for m in forbidden_modules}
+            if (any(n.split(".")[0] in roots for n in names) or any(m in s for m in forbidden_modules for s in strings)) and (
+                names & forbidden_names or strings & forbidden_names
+            ):
+                _fail(what, f"reaches into the reference module (in {function.__qualname__}).", hint)
+            for name in names:
+                for namespace in namespaces:
+                    value = namespace.get(name)
+                    if value is None:
+                        continue
+                    if is_forbidden(value):
+                        _fail(what, f"calls the reference {name} (in {function.__qualname__}).", hint)
+                    if isinstance(value, types.ModuleType) and _is_reference_module(value, forbidden_modules):
+                        used = sorted(names & forbidden_names)
+                        if used:
+                            _fail(what, f"calls {name}.{used[0]} from the reference (in {function.__qualname__}).", hint)
+
+
+def _cell_has_value(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _is_reference_module(module: types.ModuleType, forbidden_modules: set[str]) -> bool:
+    name = module.__name__
+    return any(m == name or m.startswith(name + ".") for m in forbidden_modules)

@@ -1,0 +1,204 @@
+"""Prove that grading is honest: grade known submissions and compare with what they deserve.
+
+For a lesson, ``grader/mutants/<slug>.py`` lists submissions made from the solution:
+one-bug mutants (each must fail exactly the tests named in ``fails``), correct but
+differently written implementations (``fails`` empty) and tampering (test cells retyped or
+deleted). Two submissions are always added: ``solution`` (full marks) and ``untouched``
+(the student notebook as released: zero). Everything runs through real nbgrader commands
+(generate_assignment, then autograde) in a temporary copy of the course.
+
+    python -m grader.acceptance [SLUG ...]     prints the score table; exit 1 on any surprise
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import GRADER_DIR, CourseError, format_score_table, generate, nbgrader, read_scores
+
+_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+ALL_TESTS = "*"
+
+
+@dataclass
+class Submission:
+    """One made-up student.
+
+    edits:  {cell id: [(old, new), ...]}, each ``old`` must occur exactly once in that cell
+            of the solution; ``cells``: {cell id: whole new source}; ``delete``: cell ids removed.
+    fails:  the test cells that must score zero (every other test must score full marks);
+            ``ALL_TESTS`` for all of them.
+    """
+
+    name: str
+    fails: set[str] | str
+    why: str = ""
+    edits: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    cells: dict[str, str] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
+    from_release: bool = False  # start from the untouched student notebook instead of the solution
+
+
+class HarnessError(RuntimeError):
+    """A mutant no longer fits the notebook (e.g. the text it edits has changed)."""
+
+
+def solution_code(source: str) -> str:
+    """A solution cell's code without the BEGIN/END SOLUTION marker lines."""
+    return "\n".join(line for line in source.splitlines() if not _SOLUTION_MARKER.match(line))
+
+
+def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
+    path = course_root / "mutants" / f"{slug}.py"
+    extra: list[Submission] = []
+    if path.exists():
+        spec = importlib.util.spec_from_file_location(f"grader_mutants_{slug.replace('-', '_')}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        extra = list(module.SUBMISSIONS)
+    return [
+        Submission("solution", fails=set(), why="the instructor's solution"),
+        Submission("untouched", fails=ALL_TESTS, why="the released notebook, nothing written", from_release=True),
+        *extra,
+    ]
+
+
+def make_submission(source_nb, release_nb, submission: Submission):
+    """The notebook ``submission`` hands in, built from the release and source versions."""
+    nb = nbformat.from_dict(release_nb)  # a copy
+    source_cells = {cell.get("id"): cell for cell in source_nb.cells}
+    cell_ids = [cell.get("id") for cell in nb.cells]
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and not submission.from_release:
+            cell.source = solution_code(source_cells[cell.id].source)
+    for cell_id, edits in submission.edits.items():
+        if cell_id not in cell_ids:
+            raise HarnessError(f"{submission.name}: no cell {cell_id!r} to edit")
+        cell = nb.cells[cell_ids.index(cell_id)]
+        for old, new in edits:
+            count = cell.source.count(old)
+            if count != 1:
+                raise HarnessError(
+                    f"{submission.name}: {old!r} occurs {count} times in cell {cell_id!r} (expected once)"
+                )
+            cell.source = cell.source.replace(old, new)
+    for cell_id, text in submission.cells.items():
+        if cell_id not in cell_ids:
+            raise HarnessError(f"{submission.name}: no cell {cell_id!r} to replace")
+        nb.cells[cell_ids.index(cell_id)].source = text
+    for cell_id in submission.delete:
+        if cell_id not in cell_ids:
+            raise HarnessError(f"{submission.name}: no cell {cell_id!r} to delete")
+    nb.cells = [cell for cell in nb.cells if cell.get("id") not in submission.delete]
+    return nb
+
+
+def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> None:
+    """A throw-away course at ``root`` holding only ``slug``'s source (config from the real course)."""
+    shutil.copy(GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(course_root / "source" / slug, root / "source" / slug,
+                    ignore=shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints"))
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    grades: dict | None  # grade id -> (score, max)
+
+    @property
+    def failed(self) -> set[str]:
+        return {name for name, (score, maximum) in (self.grades or {}).items() if score < maximum}
+
+    @property
+    def expected_failed(self) -> set[str]:
+        if self.submission.fails == ALL_TESTS:
+            return set(self.grades or {})
+        return set(self.submission.fails)
+
+    def problem(self) -> str | None:
+        if self.grades is None:
+            return f"{self.submission.name}: not graded at all"
+        if self.submission.fails == ALL_TESTS and sum(s for s, _ in self.grades.values()) != 0:
+            return f"{self.submission.name}: expected zero, got some points"
+        unknown = self.expected_failed - set(self.grades)
+        if unknown:
+            return f"{self.submission.name}: expects failures of unknown tests {sorted(unknown)}"
+        if self.failed != self.expected_failed:
+            extra = sorted(self.failed - self.expected_failed)
+            missed = sorted(self.expected_failed - self.failed)
+            parts = []
+            if extra:
+                parts.append(f"also failed {extra}")
+            if missed:
+                parts.append(f"should have failed {missed} but passed")
+            return f"{self.submission.name}: " + "; ".join(parts)
+        return None
+
+
+def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
+                   course_root: Path = GRADER_DIR) -> list[Outcome]:
+    """Grade every submission of ``slug`` in a course under ``workdir``; return the outcomes."""
+    root = workdir / f"course-{slug}"
+    if root.exists():
+        raise HarnessError(f"{root} already exists; use an empty folder")
+    root.mkdir(parents=True)
+    prepare_course(slug, root, course_root)
+    release_dir = generate(slug, root, capture=True)
+    source_nb = nbformat.read(root / "source" / slug / f"{slug}.ipynb", as_version=4)
+    release_nb = nbformat.read(release_dir / f"{slug}.ipynb", as_version=4)
+    subs = load_submissions(slug, course_root)
+    for sub in subs:
+        target = root / "submitted" / sub.name / slug
+        shutil.copytree(release_dir, target)  # quiz files and anything else released
+        nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{slug}.ipynb")
+    env = dict(os.environ, GPT2_COURSE_CELL_TIMEOUT=str(cell_timeout))
+    log(f"[{slug}] autograding {len(subs)} submissions ...")
+    result = nbgrader(["autograde", slug, "--force"], root, env=env, capture=True)
+    (workdir / f"autograde-{slug}.log").write_text((result.stdout or "") + (result.stderr or ""))
+    scores = read_scores(root, [slug])
+    return [Outcome(sub, scores.get((sub.name, slug))) for sub in subs]
+
+
+def report(slug: str, outcomes: list[Outcome]) -> str:
+    table = format_score_table({(o.submission.name, slug): o.grades for o in outcomes})
+    problems = [p for p in (o.problem() for o in outcomes) if p]
+    lines = [f"== grading acceptance: {slug} ==", table]
+    lines += [f"PROBLEM {p}" for p in problems] or ["every submission scored as expected"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.acceptance", description=__doc__.split("\n\n")[0])
+    parser.add_argument("slugs", nargs="*", help="lessons (default: every lesson with a mutants file)")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (autograded notebooks, logs)")
+    parser.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
+    args = parser.parse_args(argv)
+    slugs = args.slugs or sorted(p.stem for p in (GRADER_DIR / "mutants").glob("[0-9][0-9]-*.py"))
+    all_ok = True
+    with tempfile.TemporaryDirectory(prefix="gpt2-course-acceptance-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for slug in slugs:
+            try:
+                outcomes = run_acceptance(slug, workdir, args.cell_timeout)
+            except (HarnessError, CourseError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(report(slug, outcomes), flush=True)
+            all_ok &= not any(o.problem() for o in outcomes)
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

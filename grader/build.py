@@ -1,0 +1,233 @@
+"""Build the instructor notebooks from their authoring scripts.
+
+Each lesson is written as a plain-text script, ``grader/authoring/<slug>.py``, which is
+easy to read and review in a diff. This module turns it into the nbgrader source notebook
+``grader/source/<slug>/<slug>.ipynb`` (solutions and hidden tests included);
+``nbgrader generate_assignment`` then makes the student version in ``lessons/<slug>/``.
+
+Authoring format: cells are separated by header lines that start with ``# %%``.
+
+    # %% [markdown]            a Markdown cell; every line starts with "#" (that mark is removed)
+    # %%                       an ordinary code cell
+    # %% [solution] id=NAME    an autograded answer cell (nbgrader "solution"); the code
+                               between ### BEGIN SOLUTION / ### END SOLUTION is removed
+                               from the student version
+    # %% [tests] id=NAME points=N
+                               an autograder test cell (locked, worth N points); the code
+                               between ### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS is
+                               removed from the student version
+    # %% [locked] id=NAME      a read-only code cell
+
+Any header may add ``tags=a,b``; the tag ``skip-autograde`` marks a demo cell that
+autograding blanks out (see ``grader.preprocessors``). Lines before the first header are
+the script's own comments and are not part of the notebook.
+
+Usage: ``python -m grader.build [SLUG ...]`` writes the notebooks;
+``python -m grader.build --check`` exits 1 if any written notebook is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+GRADER_DIR = Path(__file__).resolve().parent
+
+CELL_KINDS = ("code", "markdown", "solution", "tests", "locked")
+SKIP_AUTOGRADE_TAG = "skip-autograde"
+_HEADER = re.compile(r"^# %%(?:\s+\[(?P<kind>[a-z]+)\])?(?P<options>.*)$")
+_OPTION = re.compile(r"^(?P<key>[a-z_]+)=(?P<value>\S+)$")
+_GRADE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class AuthoringError(ValueError):
+    """An authoring script breaks the format; the message names the file and line."""
+
+
+@dataclass
+class AuthoredCell:
+    kind: str
+    line: int  # 1-based line of the header, for error messages
+    source_lines: list[str] = field(default_factory=list)
+    grade_id: str | None = None
+    points: float | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        lines = list(self.source_lines)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        return "\n".join(lines)
+
+
+def parse_authoring(text: str, filename: str = "<authoring>") -> list[AuthoredCell]:
+    """Split an authoring script into cells and check every header."""
+    cells: list[AuthoredCell] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header is None:
+            if cells:
+                cells[-1].source_lines.append(line)
+            continue
+        kind = header.group("kind") or "code"
+        where = f"{filename}:{number}"
+        if kind not in CELL_KINDS:
+            raise AuthoringError(f"{where}: unknown cell kind [{kind}]; expected one of {', '.join(CELL_KINDS)}")
+        cell = AuthoredCell(kind=kind, line=number)
+        for option in header.group("options").split():
+            match = _OPTION.match(option)
+            if match is None:
+                raise AuthoringError(f"{where}: cannot read option {option!r}; write key=value")
+            key, value = match.group("key"), match.group("value")
+            if key == "id":
+                if not _GRADE_ID.match(value):
+                    raise AuthoringError(f"{where}: id {value!r} may use letters, digits, '-' and '_' only")
+                cell.grade_id = value
+            elif key == "points":
+                try:
+                    cell.points = float(value)
+                except ValueError:
+                    raise AuthoringError(f"{where}: points={value!r} is not a number") from None
+            elif key == "tags":
+                cell.tags = [tag for tag in value.split(",") if tag]
+            else:
+                raise AuthoringError(f"{where}: unknown option {key!r}; expected id, points or tags")
+        _check_header(cell, where)
+        cells.append(cell)
+    if not cells:
+        raise AuthoringError(f"{filename}: no cells (cells start with a line '# %%')")
+    for cell in cells:
+        if cell.kind == "markdown":
+            for offset, text_line in enumerate(cell.source_lines, start=1):
+                if text_line.strip() and not text_line.startswith("#"):
+                    raise AuthoringError(
+                        f"{filename}:{cell.line + offset}: a Markdown line must start with '#': {text_line!r}"
+                    )
+    seen: dict[str, int] = {}
+    for cell in cells:
+        if cell.grade_id is not None:
+            if cell.grade_id in seen:
+                raise AuthoringError(
+                    f"{filename}:{cell.line}: id {cell.grade_id!r} already used at line {seen[cell.grade_id]}"
+                )
+            seen[cell.grade_id] = cell.line
+    return cells
+
+
+def _check_header(cell: AuthoredCell, where: str) -> None:
+    needs_id = cell.kind in ("solution", "tests", "locked")
+    if needs_id and cell.grade_id is None:
+        raise AuthoringError(f"{where}: a [{cell.kind}] cell needs id=NAME")
+    if cell.kind == "tests" and (cell.points is None or cell.points <= 0):
+        raise AuthoringError(f"{where}: a [tests] cell needs points=N with N > 0")
+    if cell.kind != "tests" and cell.points is not None:
+        raise AuthoringError(f"{where}: only [tests] cells carry points")
+
+
+def _markdown_text(cell: AuthoredCell) -> str:
+    lines = [line[2:] if line.startswith("# ") else line[1:] for line in cell.source_lines]
+    return AuthoredCell(kind="markdown", line=cell.line, source_lines=lines).source
+
+
+def _nbgrader_metadata(cell: AuthoredCell) -> dict | None:
+    if cell.kind == "solution":
+        flags = dict(grade=False, locked=False, solution=True)
+    elif cell.kind == "tests":
+        flags = dict(grade=True, locked=True, solution=False, points=cell.points)
+    elif cell.kind == "locked":
+        flags = dict(grade=False, locked=True, solution=False)
+    else:
+        return None
+    return dict(flags, grade_id=cell.grade_id, schema_version=3, task=False)
+
+
+def to_notebook(cells: list[AuthoredCell]) -> nbformat.NotebookNode:
+    """The nbgrader source notebook for parsed authoring cells (deterministic)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for number, cell in enumerate(cells, start=1):
+        if cell.kind == "markdown":
+            node = nbformat.v4.new_markdown_cell(_markdown_text(cell))
+        else:
+            node = nbformat.v4.new_code_cell(cell.source)
+        node.id = cell.grade_id or f"cell-{number:03d}"
+        metadata = _nbgrader_metadata(cell)
+        if metadata is not None:
+            node.metadata["nbgrader"] = metadata
+        if cell.tags:
+            node.metadata["tags"] = list(cell.tags)
+        nb.cells.append(node)
+    nbformat.validate(nb)
+    return nb
+
+
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def lesson_slugs(course_root: Path = GRADER_DIR) -> list[str]:
+    """Lessons that have an authoring script in ``<course_root>/authoring/``."""
+    return sorted(path.stem for path in (course_root / "authoring").glob("[0-9][0-9]-*.py"))
+
+
+def source_notebook_path(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    return course_root / "source" / slug / f"{slug}.ipynb"
+
+
+def build(slug: str, course_root: Path = GRADER_DIR) -> tuple[Path, str]:
+    """(path, text) of the source notebook built from ``<course_root>/authoring/<slug>.py``."""
+    script = course_root / "authoring" / f"{slug}.py"
+    if not script.exists():
+        known = ", ".join(lesson_slugs(course_root)) or "none"
+        raise AuthoringError(f"no authoring script {script}; known lessons: {known}")
+    cells = parse_authoring(script.read_text(encoding="utf-8"), filename=f"authoring/{slug}.py")
+    return source_notebook_path(slug, course_root), notebook_text(to_notebook(cells))
+
+
+def write_if_changed(slug: str, course_root: Path = GRADER_DIR) -> Path | None:
+    """Build ``slug``'s source notebook; write it only if it changed. Returns the path written, or None."""
+    path, text = build(slug, course_root)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("slugs", nargs="*", help="lessons to build (default: all)")
+    parser.add_argument("--check", action="store_true", help="only report notebooks that are out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    try:
+        for slug in args.slugs or lesson_slugs():
+            if args.check:
+                path, text = build(slug)
+                if not path.exists() or path.read_text(encoding="utf-8") != text:
+                    stale.append(path)
+            elif (path := write_if_changed(slug)) is not None:
+                print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
+    except AuthoringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if stale:
+        for path in stale:
+            print(f"out of date: {path.relative_to(GRADER_DIR.parent)} (run `make notebooks`)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

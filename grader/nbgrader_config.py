@@ -1,0 +1,52 @@
+"""nbgrader configuration of the gpt2-course course (course root: this directory).
+
+Run nbgrader from this directory (``make release / autograde / feedback / export`` do).
+"""
+
+import os
+
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteCells,
+    OverwriteKernelspec,
+)
+
+from grader.preprocessors import SkipDemoCells
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "gpt2-course"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# Files never copied from source/ into releases or autograded folders.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "quiz-progress.jsonl",
+    "*.quiz-progress.jsonl",
+]
+
+# Executing submissions: model cells can be slow on a laptop, so give each cell minutes,
+# not nbgrader's default 30 s. A cell that runs past the limit is interrupted, gets the
+# error "CellTimeoutError", and the rest of the notebook still runs (that part scores 0).
+c.Execute.timeout = int(os.environ.get("GPT2_COURSE_CELL_TIMEOUT", "300"))
+c.Execute.interrupt_on_timeout = True
+
+# Students who delete, retype or re-tag a test cell get it back from the source.
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+    SkipDemoCells,
+]
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -1,0 +1,135 @@
+"""Copy a Hugging Face GPT-2 checkpoint into :class:`GPTModel`.
+
+Hugging Face names (``model.safetensors`` on the hub has them without the ``transformer.``
+prefix; ``GPT2LMHeadModel.state_dict()`` has it):
+
+    wte.weight, wpe.weight                     -> tok_embed.weight, pos_embed.weight
+    h.N.ln_1.{weight,bias}                     -> blocks.N.norm1.*
+    h.N.attn.c_attn.{weight,bias}              -> blocks.N.attn.qkv.*      (weight transposed)
+    h.N.attn.c_proj.{weight,bias}              -> blocks.N.attn.proj.*     (weight transposed)
+    h.N.ln_2.{weight,bias}                     -> blocks.N.norm2.*
+    h.N.mlp.c_fc.{weight,bias}                 -> blocks.N.ff.fc.*         (weight transposed)
+    h.N.mlp.c_proj.{weight,bias}               -> blocks.N.ff.proj.*       (weight transposed)
+    ln_f.{weight,bias}                         -> final_norm.*
+    lm_head.weight (optional: tied to wte)     -> lm_head.weight
+
+GPT-2's ``Conv1D`` stores its weight as (in, out); ``nn.Linear`` stores (out, in), hence the
+four transposes. ``h.N.attn.bias`` / ``h.N.attn.masked_bias`` are causal-mask buffers, not
+weights, and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import torch
+
+from .model import GPTModel
+
+_BLOCK_KEYS = {
+    "ln_1.weight": ("norm1.weight", False),
+    "ln_1.bias": ("norm1.bias", False),
+    "attn.c_attn.weight": ("attn.qkv.weight", True),
+    "attn.c_attn.bias": ("attn.qkv.bias", False),
+    "attn.c_proj.weight": ("attn.proj.weight", True),
+    "attn.c_proj.bias": ("attn.proj.bias", False),
+    "ln_2.weight": ("norm2.weight", False),
+    "ln_2.bias": ("norm2.bias", False),
+    "mlp.c_fc.weight": ("ff.fc.weight", True),
+    "mlp.c_fc.bias": ("ff.fc.bias", False),
+    "mlp.c_proj.weight": ("ff.proj.weight", True),
+    "mlp.c_proj.bias": ("ff.proj.bias", False),
+}
+_TOP_KEYS = {
+    "wte.weight": ("tok_embed.weight", False),
+    "wpe.weight": ("pos_embed.weight", False),
+    "ln_f.weight": ("final_norm.weight", False),
+    "ln_f.bias": ("final_norm.bias", False),
+}
+_MASK_BUFFER = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
+_BLOCK_KEY = re.compile(r"^h\.(\d+)\.(.+)$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not fit the model; the message lists every offending key."""
+
+
+def hf_to_course_name(hf_key: str) -> tuple[str, bool] | None:
+    """Course parameter name and whether to transpose, for one HF key (no prefix); None if unknown."""
+    if hf_key in _TOP_KEYS:
+        return _TOP_KEYS[hf_key]
+    if hf_key == "lm_head.weight":
+        return ("lm_head.weight", False)
+    match = _BLOCK_KEY.match(hf_key)
+    if match and match.group(2) in _BLOCK_KEYS:
+        name, transpose = _BLOCK_KEYS[match.group(2)]
+        return (f"blocks.{match.group(1)}.{name}", transpose)
+    return None
+
+
+def course_to_hf_name(name: str) -> str:
+    """The Hugging Face key (no prefix) that fills the course parameter ``name``."""
+    for table, prefix in ((_TOP_KEYS, ""), (_BLOCK_KEYS, "h.{}.")):
+        for hf_key, (course_name, _) in table.items():
+            match = re.fullmatch(r"blocks\.(\d+)\." + re.escape(course_name), name) if prefix else None
+            if prefix and match:
+                return prefix.format(match.group(1)) + hf_key
+            if not prefix and course_name == name:
+                return hf_key
+    return name
+
+
+def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> GPTModel:
+    """Load a Hugging Face GPT-2 state dict into ``model`` and return ``model``.
+
+    Keys may carry the ``transformer.`` prefix or not. Every problem (unknown, missing or
+    mis-shaped keys) is collected and raised as one :class:`CheckpointError`; the model
+    is changed only when the whole checkpoint fits, so it is never half-loaded.
+    """
+    expected = model.state_dict()  # course name -> tensor (tied weights appear under both names)
+    tied = model.lm_head.weight is model.tok_embed.weight
+    new_state: dict[str, torch.Tensor] = {}
+    unknown, mis_shaped = [], []
+
+    for key, tensor in state_dict.items():
+        hf_key = key.removeprefix("transformer.")
+        if _MASK_BUFFER.match(hf_key):
+            continue
+        mapped = hf_to_course_name(hf_key)
+        if mapped is None or mapped[0] not in expected:
+            unknown.append(key)
+            continue
+        name, transpose = mapped
+        value = tensor.t() if transpose else tensor
+        if tuple(value.shape) != tuple(expected[name].shape):
+            shown = f"{tuple(tensor.shape)}" + (" (transposed: " + f"{tuple(value.shape)})" if transpose else "")
+            mis_shaped.append(f"{key}: checkpoint {shown}, model {name} expects {tuple(expected[name].shape)}")
+            continue
+        new_state[name] = value
+
+    if tied:
+        if "lm_head.weight" in new_state and "tok_embed.weight" in new_state:
+            if not torch.equal(new_state["lm_head.weight"], new_state["tok_embed.weight"]):
+                mis_shaped.append("lm_head.weight: differs from wte.weight, but this model ties the two")
+        if "tok_embed.weight" in new_state:
+            new_state["lm_head.weight"] = new_state["tok_embed.weight"]
+    elif "lm_head.weight" not in new_state and "tok_embed.weight" in new_state:
+        # An untied model loading a tied checkpoint starts both matrices from wte.
+        new_state["lm_head.weight"] = new_state["tok_embed.weight"].clone()
+
+    missing = [course_to_hf_name(name) for name in expected if name not in new_state]
+    if unknown or missing or mis_shaped:
+        lines = ["checkpoint does not fit the model; nothing was loaded."]
+        if missing:
+            lines.append(f"missing ({len(missing)}): " + ", ".join(missing))
+        if unknown:
+            lines.append(f"unknown ({len(unknown)}): " + ", ".join(unknown))
+        if mis_shaped:
+            lines.append(f"mis-shaped ({len(mis_shaped)}):\n  " + "\n  ".join(mis_shaped))
+        raise CheckpointError("\n".join(lines))
+
+    with torch.no_grad():
+        for name, param in model.state_dict(keep_vars=True).items():
+            param.copy_(new_state[name])
+    return model
