@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -24,9 +23,10 @@ from pathlib import Path
 
 import nbformat
 
-from .course import GRADER_DIR, CourseError, format_score_table, generate, nbgrader, read_scores
+from .build import strip_solution_markers
+from .course import GRADER_DIR, CourseError, autograde, format_score_table, generate, integrity_findings
+from .integrity import Finding
 
-_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 ALL_TESTS = "*"
 
 
@@ -38,6 +38,8 @@ class Submission:
             of the solution; ``cells``: {cell id: whole new source}; ``delete``: cell ids removed.
     fails:  the test cells that must score zero (every other test must score full marks);
             ``ALL_TESTS`` for all of them.
+    flagged: whether the integrity scan (``grader.integrity``) must report this submission
+            (cheating that the tests alone could not stop; its scores are then held at zero).
     """
 
     name: str
@@ -47,15 +49,11 @@ class Submission:
     cells: dict[str, str] = field(default_factory=dict)
     delete: list[str] = field(default_factory=list)
     from_release: bool = False  # start from the untouched student notebook instead of the solution
+    flagged: bool = False
 
 
 class HarnessError(RuntimeError):
     """A mutant no longer fits the notebook (e.g. the text it edits has changed)."""
-
-
-def solution_code(source: str) -> str:
-    """A solution cell's code without the BEGIN/END SOLUTION marker lines."""
-    return "\n".join(line for line in source.splitlines() if not _SOLUTION_MARKER.match(line))
 
 
 def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
@@ -81,7 +79,7 @@ def make_submission(source_nb, release_nb, submission: Submission):
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and not submission.from_release:
-            cell.source = solution_code(source_cells[cell.id].source)
+            cell.source = strip_solution_markers(source_cells[cell.id].source)
     for cell_id, edits in submission.edits.items():
         if cell_id not in cell_ids:
             raise HarnessError(f"{submission.name}: no cell {cell_id!r} to edit")
@@ -115,6 +113,7 @@ def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> Non
 class Outcome:
     submission: Submission
     grades: dict | None  # grade id -> (score, max)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def failed(self) -> set[str]:
@@ -127,6 +126,10 @@ class Outcome:
         return set(self.submission.fails)
 
     def problem(self) -> str | None:
+        if bool(self.findings) != self.submission.flagged:
+            if self.findings:
+                return f"{self.submission.name}: flagged by the integrity scan: " + "; ".join(map(str, self.findings))
+            return f"{self.submission.name}: should be flagged by the integrity scan but was not"
         if self.grades is None:
             return f"{self.submission.name}: not graded at all"
         if self.submission.fails == ALL_TESTS and sum(s for s, _ in self.grades.values()) != 0:
@@ -164,14 +167,16 @@ def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
         nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{slug}.ipynb")
     env = dict(os.environ, GPT2_COURSE_CELL_TIMEOUT=str(cell_timeout))
     log(f"[{slug}] autograding {len(subs)} submissions ...")
-    result = nbgrader(["autograde", slug, "--force"], root, env=env, capture=True)
-    (workdir / f"autograde-{slug}.log").write_text((result.stdout or "") + (result.stderr or ""))
-    scores = read_scores(root, [slug])
-    return [Outcome(sub, scores.get((sub.name, slug))) for sub in subs]
+    scores = autograde([slug], root, quiet=True, env=env)
+    flagged = integrity_findings(root, [slug])
+    return [Outcome(sub, scores.get((sub.name, slug)), flagged.get((sub.name, slug), [])) for sub in subs]
 
 
 def report(slug: str, outcomes: list[Outcome]) -> str:
     table = format_score_table({(o.submission.name, slug): o.grades for o in outcomes})
+    flagged = [o.submission.name for o in outcomes if o.findings]
+    if flagged:
+        table += "\nscores held at zero by the integrity scan: " + ", ".join(flagged)
     problems = [p for p in (o.problem() for o in outcomes) if p]
     lines = [f"== grading acceptance: {slug} ==", table]
     lines += [f"PROBLEM {p}" for p in problems] or ["every submission scored as expected"]

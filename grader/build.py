@@ -43,6 +43,7 @@ SKIP_AUTOGRADE_TAG = "skip-autograde"
 _HEADER = re.compile(r"^# %%(?:\s+\[(?P<kind>[a-z]+)\])?(?P<options>.*)$")
 _OPTION = re.compile(r"^(?P<key>[a-z_]+)=(?P<value>\S+)$")
 _GRADE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
 class AuthoringError(ValueError):
@@ -170,6 +171,11 @@ def to_notebook(cells: list[AuthoredCell]) -> nbformat.NotebookNode:
         nb.cells.append(node)
     nbformat.validate(nb)
     return nb
+
+
+def strip_solution_markers(source: str) -> str:
+    """A solution cell's code without its BEGIN/END SOLUTION marker lines (what a correct student hands in)."""
+    return "\n".join(line for line in source.splitlines() if not _SOLUTION_MARKER.match(line))
 
 
 def notebook_text(nb: nbformat.NotebookNode) -> str:

@@ -103,8 +103,15 @@ def submissions(course_root: Path = GRADER_DIR) -> dict[str, list[str]]:
     return found
 
 
-def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False) -> dict:
-    """Autograde every submission of the given lessons; returns {(student, slug): {test: (score, max)}}."""
+def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False,
+              env: dict[str, str] | None = None) -> dict:
+    """Autograde every submission of the given lessons, then hold the scores of flagged ones.
+
+    Returns {(student, slug): {test: (score, max)}} (None for a notebook nbgrader could not
+    grade). A submission in which ``grader.integrity`` finds code that could game the tests
+    has its scores held at zero (as manual scores, which the instructor can change in
+    nbgrader's formgrader after reviewing the lines printed here).
+    """
     found = submissions(course_root)
     slugs = [s for s in _check_slugs(slugs, course_root) if s in found]
     if not slugs:
@@ -117,14 +124,67 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
         generate(slug, course_root, capture=True)
         if not quiet:
             print(f"autograding {slug}: {len(found[slug])} submission(s) ...", flush=True)
-        result = nbgrader(["autograde", slug, "--force"], course_root, capture=quiet)
-        if result.returncode != 0 and not quiet:
+        result = nbgrader(["autograde", slug, "--force"], course_root, env=env, capture=quiet)
+        if quiet:
+            (course_root / f"autograde-{slug}.log").write_text((result.stdout or "") + (result.stderr or ""))
+        elif result.returncode != 0:
             print(f"warning: nbgrader autograde {slug} reported errors (see above); "
                   "the other submissions were still graded", file=sys.stderr)
+    flagged = integrity_findings(course_root, slugs)
+    hold_scores(course_root, flagged)
     scores = read_scores(course_root, slugs)
     if not quiet:
         print(format_score_table(scores))
+        print(format_integrity_report(flagged))
     return scores
+
+
+def integrity_findings(course_root: Path, slugs: list[str]) -> dict:
+    """{(student, slug): [Finding, ...]} for every submission with code that could game the tests."""
+    import nbformat
+
+    from .integrity import scan
+
+    flagged = {}
+    for slug in slugs:
+        source = nbformat.read(course_root / "source" / slug / f"{slug}.ipynb", as_version=4)
+        for student in submissions(course_root).get(slug, []):
+            path = course_root / "submitted" / student / slug / f"{slug}.ipynb"
+            try:
+                findings = scan(nbformat.read(path, as_version=4), source)
+            except Exception as exc:  # noqa: BLE001 (nbgrader reports unreadable notebooks itself)
+                print(f"integrity scan: cannot read {path}: {exc}", file=sys.stderr)
+                continue
+            if findings:
+                flagged[(student, slug)] = findings
+    return flagged
+
+
+def hold_scores(course_root: Path, flagged: dict) -> None:
+    """Set every grade of each flagged submission to a manual score of 0."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not flagged:
+        return
+    with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
+        for student, slug in flagged:
+            try:
+                notebook = gradebook.find_submission_notebook(slug, slug, student)
+            except MissingEntry:
+                continue
+            for grade in notebook.grades:
+                grade.manual_score = 0.0
+        gradebook.db.commit()
+
+
+def format_integrity_report(flagged: dict) -> str:
+    if not flagged:
+        return "integrity scan: nothing suspicious in the submissions"
+    lines = ["integrity scan: scores HELD AT ZERO until you review these lines "
+             "(code that could game the tests; change the scores in formgrader if it is innocent):"]
+    for (student, slug), findings in flagged.items():
+        lines += [f"  {student} / {slug}: {finding}" for finding in findings]
+    return "\n".join(lines)
 
 
 def read_scores(course_root: Path, slugs: list[str]) -> dict:

@@ -1,0 +1,80 @@
+"""grader.integrity: student code that could game the tests is found; ordinary code is not."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from grader.integrity import scan
+
+
+def notebook(*sources: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return nb
+
+
+@pytest.mark.parametrize(
+    "code, rule",
+    [
+        ("import course.checks\ncourse.checks.expect_equal = lambda *a, **k: None", "assigns inside module 'course'"),
+        ("from course import checks\nchecks.expect_close = print", "assigns inside module 'course.checks'"),
+        ("import torch\ntorch.equal = lambda a, b: True", "assigns inside module 'torch'"),
+        ("import torch as t\nt.allclose = lambda *a, **k: True", "assigns inside module 'torch'"),
+        ("import builtins", "imports builtins"),
+        ("__builtins__.AssertionError = Exception", "uses __builtins__"),
+        ("import sys\nsys.modules['course.checks'] = object()", "uses sys.modules"),
+        ("import os\nos._exit(0)", "calls os._exit"),
+        ("import subprocess", "imports subprocess"),
+        ("from unittest import mock", "imports from unittest"),
+        ("import torch\nsetattr(torch, 'equal', None)", "calls setattr on module 'torch'"),
+        ("def f(): pass\nf.__code__ = (lambda: 1).__code__", "assigns __code__"),
+        ("exec('x = 1')", "calls exec"),
+        ("%time import builtins", "imports builtins"),
+        ("%%timeit\nimport torch\ntorch.equal = None", "assigns inside module 'torch'"),
+        ("!rm -rf ../source", "runs a shell command"),
+    ],
+)
+def test_tampering_is_reported_with_its_line(code, rule):
+    findings = scan(notebook(code))
+    assert any(rule in f.rule for f in findings), findings
+    assert all(f.cell == 0 and f.line >= 1 for f in findings)
+
+
+def test_ordinary_model_code_is_not_reported():
+    code = '''
+%matplotlib inline
+import math
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+class GPTModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.tok_embed = nn.Embedding(10, 4)
+        self.lm_head = nn.Linear(4, 10, bias=False)
+        self.lm_head.weight = self.tok_embed.weight
+        setattr(self, "extra", nn.Identity())
+        nn.init.normal_(self.tok_embed.weight, std=0.02)
+
+    def forward(self, idx):
+        return self.lm_head(self.tok_embed(idx))
+
+model = GPTModel(None).eval()
+torch.manual_seed(0)
+torch.save(model.state_dict(), "ckpt.pt")
+'''
+    assert scan(notebook(code)) == []
+
+
+def test_the_instructors_own_cells_are_not_scanned():
+    source = notebook("import builtins  # the instructor may", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION")
+    submitted = notebook("import builtins  # the instructor may", "def add(a, b):\n    return a + b", "import subprocess")
+    findings = scan(submitted, source)
+    assert [(f.cell, f.rule) for f in findings] == [(2, "imports subprocess")]
+
+
+def test_unparseable_cells_are_skipped():
+    assert scan(notebook("def broken(:\n    pass")) == []
