@@ -1,0 +1,8 @@
+"""``python -m quiz``: see :mod:`quiz.cli`."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

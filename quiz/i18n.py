@@ -1,0 +1,124 @@
+"""The quiz engine's own words in Simplified Chinese and English, and language choice.
+
+The language of a quiz's UI follows the quiz's text (CJK characters in the questions mean
+Chinese) unless a caller passes ``lang=``. Separately, a learner can ask for the English
+edition of every quiz (``quiz.en.json`` beside ``quiz.json``) with the environment
+variable ``GPT2_COURSE_LANG=en`` or :func:`set_language` in the kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+LANGUAGES = ("zh", "en")
+ENV_LANGUAGE = "GPT2_COURSE_LANG"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "check": {"zh": "检查答案", "en": "Check answer"},
+    "correct": {"zh": "✓ 回答正确！", "en": "✓ Correct!"},
+    "incorrect": {"zh": "✗ 回答错误。", "en": "✗ Not quite."},
+    "right_answer": {"zh": "正确答案", "en": "The right answer"},
+    "explanation": {"zh": "解析", "en": "Explanation"},
+    "no_explanation": {"zh": "（本题没有解析。）", "en": "(No explanation for this question.)"},
+    "choose_first": {"zh": "请先选择一个选项。", "en": "Please choose an option first."},
+    "earlier_answer": {"zh": "（上次的作答记录）", "en": "(your earlier answer)"},
+    "not_saved": {
+        "zh": "⚠ 作答记录未能保存：{error}",
+        "en": "⚠ Your answer could not be saved: {error}",
+    },
+    "question_n": {"zh": "第 {n} 题", "en": "Question {n}"},
+    "stage_pre": {"zh": "课前测验", "en": "Pre-lesson quiz"},
+    "stage_check": {"zh": "随堂检查", "en": "Concept check"},
+    "stage_post": {"zh": "课后测验", "en": "Post-lesson quiz"},
+    "score": {
+        "zh": "你的得分（{stage}）：首次作答答对 {first}/{total} 题，已作答 {answered}/{total} 题",
+        "en": "Your score ({stage}): {first}/{total} right on the first try, "
+        "{answered}/{total} answered",
+    },
+    "summary_title": {"zh": "课前 vs 课后", "en": "Before vs after the lesson"},
+    "summary_line": {
+        "zh": "课前：{pre_first}/{pre_total}（{pre_pct}）→ 课后：{post_first}/{post_total}（{post_pct}）",
+        "en": "Before: {pre_first}/{pre_total} ({pre_pct}) → After: {post_first}/{post_total} ({post_pct})",
+    },
+    "summary_better": {"zh": "进步了 {points} 个百分点，干得好！", "en": "Up {points} percentage points: well done!"},
+    "summary_same": {"zh": "和课前持平。回顾一下解析，再试试看。", "en": "The same as before: review the explanations and try again."},
+    "summary_worse": {"zh": "比课前低 {points} 个百分点。回顾一下本课内容吧。", "en": "Down {points} percentage points: worth reviewing the lesson."},
+    "summary_pending": {
+        "zh": "完成课前和课后测验后，这里会显示对比。",
+        "en": "Answer both the pre-lesson and the post-lesson quiz to see the comparison here.",
+    },
+    "first_try_note": {"zh": "按首次作答计分。", "en": "Scores count first tries."},
+    "show_answer": {"zh": "显示答案与解析", "en": "Show the answer and explanation"},
+    "static_note": {
+        "zh": "交互式测验：在 Jupyter 中运行此单元格即可作答。",
+        "en": "Interactive quiz: run this cell in Jupyter to answer it.",
+    },
+    "static_plain_hint": {
+        "zh": "答案已隐藏。请在 Jupyter 中运行，或在终端运行：python -m quiz take {path}",
+        "en": "Answers are hidden. Run this in Jupyter, or in a terminal: python -m quiz take {path}",
+    },
+    "colon": {"zh": "：", "en": ": "},
+    "take_prompt": {"zh": "你的答案 [{letters}]：", "en": "Your answer [{letters}]: "},
+    "take_invalid": {"zh": "请输入 {letters} 中的一个字母。", "en": "Please type one of the letters {letters}."},
+    "take_final": {
+        "zh": "得分：{right}/{total}（已作答 {answered}/{total} 题）",
+        "en": "Score: {right}/{total} ({answered}/{total} answered)",
+    },
+    "take_stopped": {"zh": "输入已结束，测验提前停止。", "en": "Input ended; stopping early."},
+    "take_none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
+}
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_preferred: str | None = None
+
+
+def normalize_language(value: str | None) -> str | None:
+    """``"zh-CN"`` → ``"zh"``, ``"EN_us"`` → ``"en"``; ``None``/empty → ``None``.
+
+    Raises ``ValueError`` for a language the course does not ship.
+    """
+    if value is None or not str(value).strip():
+        return None
+    code = re.split(r"[-_.]", str(value).strip().lower(), maxsplit=1)[0]
+    if code not in LANGUAGES:
+        raise ValueError(f"unsupported language {value!r}: expected one of {', '.join(LANGUAGES)}")
+    return code
+
+
+def set_language(lang: str | None) -> None:
+    """Prefer the quiz editions in ``lang`` ("zh" or "en") for this kernel; ``None`` resets.
+
+    With ``"en"``, ``show_quiz("quiz.json")`` shows ``quiz.en.json`` when that file exists.
+    """
+    global _preferred
+    _preferred = normalize_language(lang)
+
+
+def preferred_language() -> str | None:
+    """The learner's preferred edition: :func:`set_language`, else ``$GPT2_COURSE_LANG``."""
+    if _preferred is not None:
+        return _preferred
+    try:
+        return normalize_language(os.environ.get(ENV_LANGUAGE))
+    except ValueError:
+        return None  # an unknown value in the environment is ignored, not fatal
+
+
+def contains_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def detect_language(texts) -> str:
+    """``"zh"`` if any of the texts contains CJK characters, else ``"en"``."""
+    return "zh" if any(contains_cjk(t) for t in texts) else "en"
+
+
+def tr(key: str, lang: str, **values) -> str:
+    """The UI string ``key`` in ``lang``, with ``{placeholders}`` filled in."""
+    text = STRINGS[key].get(lang) or STRINGS[key]["en"]
+    return text.format(**values) if values else text
+
+
+def stage_name(stage: str, lang: str) -> str:
+    return tr(f"stage_{stage}", lang)
