@@ -36,7 +36,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=lessons
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser"

@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, one process, printed as a report.
 
-    python -m bench.run [forward ...]
+    python -m bench.run [forward generation ...]
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import forward
+from . import forward, generation
 
-BENCHMARKS = {"forward": forward.run}
+BENCHMARKS = {"forward": forward.run, "generation": generation.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ lesson: wall time, the kernel's peak resident memory, and the lesson's budget. E
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -70,11 +71,9 @@ def execute_notebook(notebook: Path, workdir: Path, timeout: int = 600) -> tuple
     client.execute()
     seconds = time.perf_counter() - start
     probe = nb.cells.pop()
-    peak_mb = None
-    for output in probe.get("outputs", []):
-        text = output.get("text", "")
-        if "PEAK_RSS_KB" in text:
-            peak_mb = int(text.split()[-1]) / 1024
+    printed = "".join(output.get("text", "") for output in probe.get("outputs", []))
+    match = re.search(r"PEAK_RSS_KB (\d+)", printed)  # a stream may arrive in pieces
+    peak_mb = int(match.group(1)) / 1024 if match else None
     return nb, seconds, peak_mb
 
 

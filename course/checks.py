@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -136,6 +137,31 @@ def expect_raises(
     raise AssertionError("unreachable")
 
 
+@contextmanager
+def stand_ins(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
+    """Temporarily put ``replacements`` into ``namespace`` (a notebook's ``globals()``).
+
+    A test of one exercise swaps in the reference versions of the exercises it builds on,
+    so that a mistake in an earlier exercise costs only that exercise's points:
+
+        with stand_ins(globals(), top_k_filter=ref.top_k_filter):
+            out = generate(model, idx, 5)      # the student's generate, the reference top-k
+
+    The student's own objects (or their absence) are restored afterwards, even on failure.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
 # --- "write your own": the answer must not hand the work to the reference ---------------
 
 
@@ -211,6 +237,17 @@ def expect_own_implementation(answer: Any, forbidden: Iterable[Any], what: str) 
                         used = sorted(names & forbidden_names)
                         if used:
                             _fail(what, f"calls {name}.{used[0]} from the reference (in {function.__qualname__}).", hint)
+
+
+def expect_no_calls(answer: Any, names: Iterable[str], what: str, hint: str | None = None) -> None:
+    """``answer`` (a function or class) must not mention any of ``names`` (e.g. torch's own
+    ``layer_norm`` or ``gelu`` when the lesson asks for the formula written out)."""
+    names = set(names)
+    for function in _functions_of(answer):
+        for code in _code_objects(function.__code__):
+            used = sorted(names & set(code.co_names))
+            if used:
+                _fail(what, f"uses {used[0]} (in {function.__qualname__}).", hint)
 
 
 def _cell_has_value(cell) -> bool:

@@ -104,6 +104,7 @@ def make_submission(source_nb, release_nb, submission: Submission):
 
 def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> None:
     """A throw-away course at ``root`` holding only ``slug``'s source (config from the real course)."""
+    root.mkdir(parents=True, exist_ok=True)
     shutil.copy(GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(course_root / "source" / slug, root / "source" / slug,
                     ignore=shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints"))

@@ -191,15 +191,26 @@ def _module_aliases(trees: list[ast.AST]) -> dict[str, str]:
 def scan(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode | None = None) -> list[Finding]:
     """Suspicious lines in the code cells the student wrote or changed.
 
-    Cells whose text equals a cell of ``source`` (the instructor's version) are the
-    instructor's and are skipped; without ``source`` every code cell is scanned.
+    Skipped, given ``source`` (the instructor's notebook): cells whose text equals one of
+    its cells (with or without the solution markers), and the locked and test cells it
+    defines, because autograding replaces those with the instructor's version anyway.
+    Without ``source`` every code cell is scanned.
     """
-    instructor_cells = set()
+    instructor_cells: set[str] = set()
+    restored_ids: set[str] = set()
     for cell in source.cells if source is not None else []:
         instructor_cells |= {cell.source, strip_solution_markers(cell.source)}
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("locked") or meta.get("grade"):
+            restored_ids.add(meta.get("grade_id"))
+
+    def restored(cell) -> bool:
+        meta = cell.metadata.get("nbgrader", {})
+        return bool(meta.get("locked") or meta.get("grade")) and meta.get("grade_id") in restored_ids
+
     parsed: list[tuple[int, str, ast.AST]] = []
     for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code" or cell.source in instructor_cells:
+        if cell.cell_type != "code" or cell.source in instructor_cells or restored(cell):
             continue
         code = _python_source(cell.source)
         try:

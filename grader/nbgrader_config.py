@@ -5,15 +5,21 @@ Run nbgrader from this directory (``make release / autograde / feedback / export
 
 import os
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
+    AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
     DeduplicateIds,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
     OverwriteCells,
     OverwriteKernelspec,
+    SaveAutoGrades,
 )
 
-from grader.preprocessors import SkipDemoCells
+from grader.preprocessors import SkipDemoCells, StderrIsNotFailure
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -47,6 +53,17 @@ c.Autograde.sanitize_preprocessors = [
     OverwriteCells,
     CheckCellMetadata,
     SkipDemoCells,
+]
+# A test cell fails only by raising: a warning printed to stderr must not cost its points.
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    StderrIsNotFailure,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
 ]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -136,8 +136,8 @@ def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_p
                                          course_root=toy_course)
     by_name = {o.submission.name: o for o in outcomes}
     assert set(by_name) == {"solution", "untouched", "add-subtracts", "mul-loops-forever",
-                            "tests-retyped-and-deleted", "mul-via-loop", "disables-the-checks"}
-    assert [o.problem() for o in outcomes] == [None] * 7, acceptance.report(SLUG, outcomes)
+                            "tests-retyped-and-deleted", "mul-via-loop", "mul-warns", "disables-the-checks"}
+    assert [o.problem() for o in outcomes] == [None] * 8, acceptance.report(SLUG, outcomes)
     assert by_name["solution"].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
     assert by_name["untouched"].failed == {"test_add", "test_mul"}
     assert by_name["mul-loops-forever"].grades["test_add"] == (2.0, 2.0), "grading goes on after a timeout"

