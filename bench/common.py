@@ -11,14 +11,15 @@ import torch
 
 def gpt2_small_pair(seed: int = 0):
     """(course GPTModel, Hugging Face GPT2LMHeadModel) with identical random GPT-2 small weights, eval mode."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
     from transformers.utils import logging as hf_logging
 
+    from course.pretrained import hf_gpt2_config
     from grader.reference import GPT2_SMALL, GPTModel, load_hf_gpt2
 
     hf_logging.set_verbosity_error()
     torch.manual_seed(seed)
-    hf = GPT2LMHeadModel(GPT2Config(activation_function="gelu_new")).eval()
+    hf = GPT2LMHeadModel(hf_gpt2_config(GPT2_SMALL)).eval()
     ours = load_hf_gpt2(GPTModel(GPT2_SMALL), hf.state_dict()).eval()
     return ours, hf
 

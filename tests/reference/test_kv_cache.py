@@ -172,27 +172,14 @@ def test_plain_generate_still_works_with_models_that_know_no_cache():
 # --- against Hugging Face's own cache -----------------------------------------------------
 
 transformers = pytest.importorskip("transformers")
+from course.pretrained import hf_gpt2_config  # noqa: E402 (needs transformers)
 transformers.utils.logging.set_verbosity_error()
 
 
 def hf_pair(config: GPTConfig, seed: int = 0):
+    """(course model, Hugging Face model) with the same random weights, both in eval mode."""
     torch.manual_seed(seed)
-    hf = transformers.GPT2LMHeadModel(
-        transformers.GPT2Config(
-            vocab_size=config.vocab_size,
-            n_positions=config.context_length,
-            n_embd=config.d_model,
-            n_layer=config.num_layers,
-            n_head=config.num_heads,
-            activation_function="gelu_new",
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-            bos_token_id=0,
-            eos_token_id=None,
-            pad_token_id=0,
-        )
-    ).eval()
+    hf = transformers.GPT2LMHeadModel(hf_gpt2_config(config)).eval()
     return load_hf_gpt2(GPTModel(config), hf.state_dict()).eval(), hf
 
 

@@ -17,27 +17,16 @@ from grader.reference import (
 )
 
 transformers = pytest.importorskip("transformers")
+from course.pretrained import hf_gpt2_config  # noqa: E402 (needs transformers)
 transformers.utils.logging.set_verbosity_error()
 
 SMALL = GPTConfig(vocab_size=211, context_length=24, d_model=48, num_heads=4, num_layers=3, dropout=0.0)
 
 
 def hf_model(config: GPTConfig, seed: int = 0):
+    """A randomly initialised Hugging Face GPT-2 of the same shape, in eval mode."""
     torch.manual_seed(seed)
-    hf_config = transformers.GPT2Config(
-        vocab_size=config.vocab_size,
-        n_positions=config.context_length,
-        n_embd=config.d_model,
-        n_layer=config.num_layers,
-        n_head=config.num_heads,
-        activation_function="gelu_new",
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    return transformers.GPT2LMHeadModel(hf_config).eval()
+    return transformers.GPT2LMHeadModel(hf_gpt2_config(config)).eval()
 
 
 def test_tiny_model_logits_equal_hugging_face():
