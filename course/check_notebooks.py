@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SOURCE_DIR = REPO_DIR / "grader" / "source"
@@ -68,7 +68,9 @@ def execute_notebook(notebook: Path, workdir: Path, timeout: int = 600) -> tuple
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
     )
     start = time.perf_counter()
-    client.execute()
+    # The kernel's own stderr (start-up chatter, crash reports) goes to a log beside the notebook.
+    with open(workdir / "kernel-stderr.log", "w") as kernel_log:
+        client.execute(stderr=kernel_log)
     seconds = time.perf_counter() - start
     probe = nb.cells.pop()
     printed = "".join(output.get("text", "") for output in probe.get("outputs", []))
@@ -85,8 +87,9 @@ def run_lesson(slug: str, keep: Path | None = None) -> NotebookRun:
         start = time.perf_counter()
         try:
             nb, seconds, peak_mb = execute_notebook(workdir / f"{slug}.ipynb", workdir)
-        except CellExecutionError as exc:
-            return NotebookRun(slug, time.perf_counter() - start, None, str(exc))
+        except (CellExecutionError, DeadKernelError) as exc:
+            kernel_log = (workdir / "kernel-stderr.log").read_text(errors="replace")[-2000:]
+            return NotebookRun(slug, time.perf_counter() - start, None, f"{exc}\n{kernel_log}".strip())
         if keep:
             nbformat.write(nb, workdir / f"{slug}.executed.ipynb")
         return NotebookRun(slug, seconds, peak_mb, None)
