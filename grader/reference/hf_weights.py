@@ -108,6 +108,11 @@ def load_hf_gpt2(model: GPTModel, state_dict: Mapping[str, torch.Tensor]) -> GPT
     Keys may carry the ``transformer.`` prefix or not. Every problem (unknown, missing or
     mis-shaped keys) is collected and raised as one :class:`CheckpointError`; the model
     is changed only when the whole checkpoint fits, so it is never half-loaded.
+
+    The attention and MLP weights keep Hugging Face's Conv1D memory layout: each is the
+    transposed view of an (in, out) tensor, so ``param.is_contiguous()`` is False. Everything
+    in PyTorch works on such views (``torch.save`` included). ``safetensors.torch.save_file``
+    refuses them (and the tied embedding), so save with ``safetensors.torch.save_model(model, path)``.
     """
     expected = model.state_dict()  # course name -> tensor (tied weights appear under both names)
     tied = model.lm_head.weight is model.tok_embed.weight
