@@ -43,7 +43,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser"
 
 check-notebooks: setup
-	$(PY) -m course.check_notebooks $(LESSON)
+	$(PY) -m grader.check_notebooks $(LESSON)
 
 bench: setup
 	$(PY) -m bench.run
@@ -52,16 +52,16 @@ notebooks: setup
 	$(PY) -m grader.build $(LESSON)
 
 release: setup
-	$(PY) -m grader.course release $(LESSON)
+	$(PY) -m grader.commands release $(LESSON)
 
 autograde: setup
-	$(PY) -m grader.course autograde $(LESSON)
+	$(PY) -m grader.commands autograde $(LESSON)
 
 feedback: setup
-	$(PY) -m grader.course feedback $(LESSON)
+	$(PY) -m grader.commands feedback $(LESSON)
 
 export: setup
-	$(PY) -m grader.course export
+	$(PY) -m grader.commands export
 
 clean:
 	rm -rf build .pytest_cache

@@ -15,7 +15,7 @@ def gpt2_small_pair(seed: int = 0):
     from transformers.utils import logging as hf_logging
 
     from course.pretrained import hf_gpt2_config
-    from grader.reference import GPT2_SMALL, GPTModel, load_hf_gpt2
+    from gpt2ref import GPT2_SMALL, GPTModel, load_hf_gpt2
 
     hf_logging.set_verbosity_error()
     torch.manual_seed(seed)

@@ -16,7 +16,7 @@ def run(batch: int = 1, tokens: int = 256, repeats: int = 15) -> dict[str, float
     ratio = medians["reference"] / medians["huggingface"]
     print(f"GPT-2 small forward, batch {batch} x {tokens} tokens, eval, no grad, "
           f"{torch.get_num_threads()} threads, median of {repeats}:")
-    print(f"  grader.reference.GPTModel   {medians['reference'] * 1000:8.1f} ms")
+    print(f"  gpt2ref.GPTModel   {medians['reference'] * 1000:8.1f} ms")
     print(f"  HF GPT2LMHeadModel          {medians['huggingface'] * 1000:8.1f} ms")
     print(f"  ratio reference / HF        {ratio:8.3f}   (target <= 1.05)")
     print(f"  max |logit difference|      {max_diff:8.2e}")

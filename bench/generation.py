@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.reference import generate
+from gpt2ref import generate
 
 from .common import gpt2_small_pair, interleaved_medians
 

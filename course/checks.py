@@ -219,7 +219,7 @@ def expect_own_implementation(answer: Any, forbidden: Iterable[Any], what: str) 
             )
         for code in _code_objects(function.__code__):
             names = set(code.co_names) | set(code.co_freevars)
-            # `import grader.reference` inside the function, or the module named in a string
+            # `import gpt2ref` inside the function, or the module named in a string
             strings = {c for c in code.co_consts if isinstance(c, str)}
             roots = {m.split(".")[0] for m in forbidden_modules}
             if (any(n.split(".")[0] in roots for n in names) or any(m in s for m in forbidden_modules for s in strings)) and (

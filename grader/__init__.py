@@ -1,7 +1,13 @@
-"""The instructor side of gpt2-course.
+"""The instructor side of gpt2-course: only an instructor's checkout holds it.
 
-``grader/`` is an nbgrader course root (``nbgrader_config.py``, ``source/``) and also a
-Python package: ``grader.reference`` is the reference GPT-2 that lessons import and that
-hidden tests compare against; ``grader.build`` turns the authoring scripts into instructor
-notebooks; ``grader.course`` wraps the nbgrader commands instructors run.
+``grader/`` is an nbgrader course root (``nbgrader_config.py``; ``source/`` generated) and a
+Python package that is deliberately *not* part of the installed course (``pip install .``
+gives students ``gpt2ref``, ``quiz`` and ``course`` only):
+
+- ``grader/lessons/<slug>/``: each lesson's hand-written files (``grader.catalog``);
+- ``grader.build``: authoring scripts -> nbgrader source notebooks;
+- ``grader.commands``: release, autograde, feedback, export (the ``make`` targets);
+- ``grader.acceptance``: grades made-up submissions to prove the grading;
+- ``grader.integrity``, ``grader.preprocessors``: safeguards used while grading;
+- ``grader.check_notebooks``: runs every solution notebook and measures it.
 """

@@ -1,6 +1,6 @@
 """Prove that grading is honest: grade known submissions and compare with what they deserve.
 
-For a lesson, ``grader/mutants/<slug>.py`` lists submissions made from the solution:
+For a lesson, ``grader/lessons/<slug>/mutants.py`` lists submissions made from the solution:
 one-bug mutants (each must fail exactly the tests named in ``fails``), correct but
 differently written implementations (``fails`` empty) and tampering (test cells retyped or
 deleted). Two submissions are always added: ``solution`` (full marks) and ``untouched``
@@ -24,7 +24,8 @@ from pathlib import Path
 import nbformat
 
 from .build import strip_solution_markers
-from .course import GRADER_DIR, CourseError, autograde, format_score_table, generate, integrity_findings
+from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, mutants_script, source_notebook
+from .commands import CourseError, autograde, format_score_table, generate, integrity_findings
 from .integrity import Finding
 
 ALL_TESTS = "*"
@@ -57,7 +58,7 @@ class HarnessError(RuntimeError):
 
 
 def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
-    path = course_root / "mutants" / f"{slug}.py"
+    path = mutants_script(slug, course_root)
     extra: list[Submission] = []
     if path.exists():
         spec = importlib.util.spec_from_file_location(f"grader_mutants_{slug.replace('-', '_')}", path)
@@ -103,11 +104,12 @@ def make_submission(source_nb, release_nb, submission: Submission):
 
 
 def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> None:
-    """A throw-away course at ``root`` holding only ``slug``'s source (config from the real course)."""
+    """A throw-away course at ``root`` holding only ``slug`` (config from the real course)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(course_root / "source" / slug, root / "source" / slug,
-                    ignore=shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints"))
+    ignore = shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints", "__pycache__")
+    shutil.copytree(lesson_dir(slug, course_root), lesson_dir(slug, root), ignore=ignore)
+    shutil.copytree(source_notebook(slug, course_root).parent, source_notebook(slug, root).parent, ignore=ignore)
 
 
 @dataclass
@@ -159,7 +161,7 @@ def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
     root.mkdir(parents=True)
     prepare_course(slug, root, course_root)
     release_dir = generate(slug, root, capture=True)
-    source_nb = nbformat.read(root / "source" / slug / f"{slug}.ipynb", as_version=4)
+    source_nb = nbformat.read(source_notebook(slug, root), as_version=4)
     release_nb = nbformat.read(release_dir / f"{slug}.ipynb", as_version=4)
     subs = load_submissions(slug, course_root)
     for sub in subs:
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (autograded notebooks, logs)")
     parser.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
     args = parser.parse_args(argv)
-    slugs = args.slugs or sorted(p.stem for p in (GRADER_DIR / "mutants").glob("[0-9][0-9]-*.py"))
+    slugs = args.slugs or [slug for slug in lesson_slugs() if mutants_script(slug).exists()]
     all_ok = True
     with tempfile.TemporaryDirectory(prefix="gpt2-course-acceptance-") as tmp:
         workdir = args.keep or Path(tmp)

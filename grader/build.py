@@ -1,9 +1,10 @@
 """Build the instructor notebooks from their authoring scripts.
 
-Each lesson is written as a plain-text script, ``grader/authoring/<slug>.py``, which is
-easy to read and review in a diff. This module turns it into the nbgrader source notebook
-``grader/source/<slug>/<slug>.ipynb`` (solutions and hidden tests included);
-``nbgrader generate_assignment`` then makes the student version in ``lessons/<slug>/``.
+Each lesson is written as a plain-text script, ``grader/lessons/<slug>/lesson.py``, which
+is easy to read and review in a diff. This module turns it into the nbgrader source notebook
+``grader/source/<slug>/<slug>.ipynb`` (solutions and hidden tests included) and copies the
+lesson's student files (quizzes, data) beside it; ``nbgrader generate_assignment`` then makes
+the student version in ``lessons/<slug>/``.
 
 Authoring format: cells are separated by header lines that start with ``# %%``.
 
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-GRADER_DIR = Path(__file__).resolve().parent
+from .catalog import GRADER_DIR, authoring_script, lesson_slugs, source_dir, source_notebook, student_files
 
 CELL_KINDS = ("code", "markdown", "solution", "tests", "locked")
 SKIP_AUTOGRADE_TAG = "skip-autograde"
@@ -182,33 +183,36 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def lesson_slugs(course_root: Path = GRADER_DIR) -> list[str]:
-    """Lessons that have an authoring script in ``<course_root>/authoring/``."""
-    return sorted(path.stem for path in (course_root / "authoring").glob("[0-9][0-9]-*.py"))
-
-
-def source_notebook_path(slug: str, course_root: Path = GRADER_DIR) -> Path:
-    return course_root / "source" / slug / f"{slug}.ipynb"
-
-
-def build(slug: str, course_root: Path = GRADER_DIR) -> tuple[Path, str]:
-    """(path, text) of the source notebook built from ``<course_root>/authoring/<slug>.py``."""
-    script = course_root / "authoring" / f"{slug}.py"
+def build(slug: str, course_root: Path = GRADER_DIR) -> dict[Path, bytes]:
+    """{path: content} of every generated file in ``grader/source/<slug>/``: the notebook built
+    from the lesson's authoring script, and copies of its student files (quizzes, data)."""
+    script = authoring_script(slug, course_root)
     if not script.exists():
         known = ", ".join(lesson_slugs(course_root)) or "none"
         raise AuthoringError(f"no authoring script {script}; known lessons: {known}")
-    cells = parse_authoring(script.read_text(encoding="utf-8"), filename=f"authoring/{slug}.py")
-    return source_notebook_path(slug, course_root), notebook_text(to_notebook(cells))
+    cells = parse_authoring(script.read_text(encoding="utf-8"), filename=f"lessons/{slug}/{script.name}")
+    files = {source_notebook(slug, course_root): notebook_text(to_notebook(cells)).encode("utf-8")}
+    for path in student_files(slug, course_root):
+        files[source_dir(slug, course_root) / path.name] = path.read_bytes()
+    return files
 
 
-def write_if_changed(slug: str, course_root: Path = GRADER_DIR) -> Path | None:
-    """Build ``slug``'s source notebook; write it only if it changed. Returns the path written, or None."""
-    path, text = build(slug, course_root)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+def stale_files(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
+    """Generated files of ``slug`` that are missing or differ from what ``build`` makes."""
+    return [path for path, content in build(slug, course_root).items()
+            if not path.exists() or path.read_bytes() != content]
+
+
+def write_if_changed(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
+    """Build ``slug``'s source folder; write only the files that changed. Returns the paths written."""
+    written = []
+    for path, content in build(slug, course_root).items():
+        if path.exists() and path.read_bytes() == content:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        written.append(path)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,11 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for slug in args.slugs or lesson_slugs():
             if args.check:
-                path, text = build(slug)
-                if not path.exists() or path.read_text(encoding="utf-8") != text:
-                    stale.append(path)
-            elif (path := write_if_changed(slug)) is not None:
-                print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
+                stale += stale_files(slug)
+            else:
+                for path in write_if_changed(slug):
+                    print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
     except AuthoringError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

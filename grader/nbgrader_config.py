@@ -4,6 +4,7 @@ Run nbgrader from this directory (``make release / autograde / feedback / export
 """
 
 import os
+import sys
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
@@ -19,7 +20,14 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from grader.preprocessors import SkipDemoCells, StderrIsNotFailure
+# The grader package is instructor-only and not installed: reach it from the repository
+# (this file's parent, or GPT2_COURSE_REPO for a copy of the course elsewhere). Only this
+# nbgrader process gets the path; the kernels it starts for submissions do not.
+_REPO = os.environ.get("GPT2_COURSE_REPO") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+from grader.preprocessors import SkipDemoCells, StderrIsNotFailure  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 

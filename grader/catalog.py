@@ -1,0 +1,68 @@
+"""Where a lesson's files live. The one place that knows the list of lessons.
+
+Each lesson's hand-written files sit together in ``grader/lessons/<slug>/``:
+
+    lesson.py      the notebook as a plain-text script: prose, solutions, hidden tests
+    mutants.py     made-up submissions that prove the grading (``grader.acceptance``)
+    quiz.json      the quiz in Simplified Chinese, and quiz.en.json in English
+    (anything else is a file the student gets beside the notebook)
+
+Everything else about a lesson is generated from that folder: the nbgrader source notebook
+``grader/source/<slug>/`` (``grader.build``) and the student version ``lessons/<slug>/``
+(``grader.commands release``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GRADER_DIR = Path(__file__).resolve().parent
+REPO_DIR = GRADER_DIR.parent
+STUDENT_LESSONS_DIR = REPO_DIR / "lessons"
+
+AUTHORING_SCRIPT = "lesson.py"
+MUTANTS_SCRIPT = "mutants.py"
+# Files of a lesson folder that only the instructor holds (never copied to source/ or lessons/).
+INSTRUCTOR_ONLY = frozenset({AUTHORING_SCRIPT, MUTANTS_SCRIPT, "__pycache__"})
+
+
+def lesson_dir(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    """The folder of hand-written files of one lesson."""
+    return course_root / "lessons" / slug
+
+
+def lesson_slugs(course_root: Path = GRADER_DIR) -> list[str]:
+    """Every lesson, in course order: the folders of ``<course_root>/lessons/`` with a ``lesson.py``."""
+    root = course_root / "lessons"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / AUTHORING_SCRIPT).is_file() and p.name[:2].isdigit())
+
+
+def authoring_script(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    return lesson_dir(slug, course_root) / AUTHORING_SCRIPT
+
+
+def mutants_script(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    return lesson_dir(slug, course_root) / MUTANTS_SCRIPT
+
+
+def student_files(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
+    """Hand-written files the student gets beside the notebook (the quizzes, data files)."""
+    folder = lesson_dir(slug, course_root)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in INSTRUCTOR_ONLY)
+
+
+def source_dir(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    """nbgrader's source folder of the lesson (generated)."""
+    return course_root / "source" / slug
+
+
+def source_notebook(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    """The instructor notebook nbgrader releases from (generated; solutions and hidden tests included)."""
+    return source_dir(slug, course_root) / f"{slug}.ipynb"
+
+
+def unknown_slugs(slugs: list[str], course_root: Path = GRADER_DIR) -> list[str]:
+    known = lesson_slugs(course_root)
+    return [slug for slug in slugs if slug not in known]

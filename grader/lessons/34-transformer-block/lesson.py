@@ -1,0 +1,682 @@
+# Lesson 34: the transformer block (LayerNorm, GELU, feed-forward, pre-LN residual block).
+# Build: python -m grader.build 34-transformer-block
+# Release: python -m grader.commands release 34-transformer-block
+
+# %% [markdown]
+# # 第 34 课 · Transformer block / Lesson 34 · The transformer block
+#
+# GPT-2 small 就是同一个 block 叠 12 次。这一课把上一课的 attention 和几个新零件装成这个 block:
+# LayerNorm 让每个 token 的向量保持在合适的尺度,feed-forward 网络对每个 token 单独做非线性变换,
+# 残差连接让信息(和梯度)可以直接穿过整个深度。
+#
+# > **EN** GPT-2 small is one block stacked 12 times. This lesson assembles that block from last lesson's
+# > attention and a few new parts: LayerNorm keeps every token's vector at a sensible scale, the feed-forward
+# > network transforms every token on its own, and residual connections let information (and gradients)
+# > pass straight through the whole depth.
+#
+# **学完这一课,你会 / By the end you will have:**
+#
+# - 写出 `LayerNorm`(计分),和 `torch.nn.LayerNorm` 一致,包括有偏方差和 `eps` 的位置;
+# - 写出 tanh 形式的 `GELU`(计分),并和 ReLU 比较;
+# - 写出 `FeedForward`(计分):`d_model → 4·d_model → d_model`;
+# - 写出 pre-LN 的 `TransformerBlock`(计分),并在 `meta` device 上数出 GPT-2 small 每个 block 的参数;
+# - 用一张图看清:没有残差连接,深层网络会"忘掉"它的输入。
+#
+# > **EN**
+# > - write `LayerNorm` (graded), matching `torch.nn.LayerNorm`, biased variance and `eps` placement included;
+# > - write `GELU` in its tanh form (graded) and compare it with ReLU;
+# > - write `FeedForward` (graded): `d_model → 4·d_model → d_model`;
+# > - write the pre-LN `TransformerBlock` (graded) and count GPT-2 small's parameters per block on the
+# >   `meta` device;
+# > - see in one figure how a deep stack without residual connections "forgets" its input.
+#
+# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写,紧跟的测试 cell 检查它。
+# attention 从 `gpt2ref` 导入(第 33 课的参考实现),所以第 33 课即使没做完也不影响这一课。
+#
+# > **EN** Run top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each checks it.
+# > Attention comes from `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33
+# > is unfinished.
+
+# %%
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gpt2ref import GPT2_SMALL, TINY, GPTConfig, MultiHeadAttention
+from quiz import show_quiz
+
+torch.manual_seed(0)
+print("torch", torch.__version__)
+print("GPT-2 small:", GPT2_SMALL)
+print("TINY (for quick experiments):", TINY)
+
+# %%
+show_quiz("quiz.json", stage="pre")
+
+# %% [markdown]
+# ## 1. Block 的全貌 / The block at a glance
+#
+# GPT-2 的 block 是 **pre-LN** 结构:每个子层(attention、feed-forward)前面先做 LayerNorm,
+# 子层的输出**加回**到输入上(残差连接)。形状从头到尾都是 `(B, T, d_model)`。
+#
+# > **EN** GPT-2's block is **pre-LN**: each sublayer (attention, feed-forward) is preceded by a LayerNorm, and
+# > its output is **added back** onto its input (a residual connection). The shape stays `(B, T, d_model)`
+# > from start to end.
+#
+# ```
+# x ──┬─────────────────────────────┐
+#     └─> norm1 ─> attn ──────────> (+) ──┬──────────────────────────┐
+#                                         └─> norm2 ─> ff ───────> (+) ──> out
+# ```
+#
+# 写成代码只有两行:`x = x + attn(norm1(x))`,然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息,
+# feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
+#
+# > **EN** In code it is two lines: `x = x + attn(norm1(x))`, then `x = x + ff(norm2(x))`. Attention lets
+# > tokens exchange information; the feed-forward network lets every token "digest" what it fetched, on its own.
+# > First we build LayerNorm, GELU and the feed-forward network one by one.
+#
+# ## 2. LayerNorm
+#
+# LayerNorm 对**每个 token 的向量**单独归一化:减去它自己 d 个分量的均值,除以它们的标准差,
+# 再乘上学出来的 `weight`、加上学出来的 `bias`(各 d 个数,初始为 1 和 0):
+#
+# `y = (x - mean) / sqrt(var + eps) * weight + bias`
+#
+# 两个细节:方差是**有偏**的(除以 d 而不是 d - 1),`eps` 在**根号里面**,防止方差为 0 时除以 0。
+#
+# > **EN** LayerNorm normalises **each token's vector** on its own: subtract the mean of its d entries, divide
+# > by their standard deviation, then multiply by a learned `weight` and add a learned `bias` (d numbers each,
+# > starting at 1 and 0):
+# >
+# > `y = (x - mean) / sqrt(var + eps) * weight + bias`
+# >
+# > Two details: the variance is **biased** (divide by d, not d - 1), and `eps` sits **inside the square
+# > root**, so a zero variance never divides by 0.
+
+# %%
+row = torch.tensor([1.0, 2.0, 3.0, 6.0])
+mean = row.mean()
+var_biased = ((row - mean) ** 2).mean()  # divide by d = 4
+var_unbiased = row.var()  # torch's default divides by d - 1 = 3
+print("mean:", mean.item(), "| biased variance:", var_biased.item(), "| unbiased variance:", round(var_unbiased.item(), 4))
+normalised = (row - mean) / torch.sqrt(var_biased + 1e-5)
+print("normalised:", normalised, "-> mean", round(normalised.mean().item(), 6), "std (biased)",
+      round(normalised.std(unbiased=False).item(), 4))
+print("torch.nn.LayerNorm gives:", nn.LayerNorm(4)(row).detach())
+
+# %% [markdown]
+# 有偏方差是 3.5,无偏方差是 4.6667:d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
+# LayerNorm 归一化的是最后一维(一个 token 的特征),不像 BatchNorm 那样跨 batch 统计,所以 batch 里的每个
+# token 互不影响,batch 大小为 1 也照样工作。
+#
+# > **EN** The biased variance is 3.5, the unbiased one 4.6667: for small d they differ a lot.
+# > `torch.nn.LayerNorm` uses the biased one. LayerNorm normalises the last dimension (one token's features);
+# > unlike BatchNorm it takes no statistics across the batch, so tokens never affect each other and a batch of
+# > one works just as well.
+
+# %% [solution] id=layer_norm
+class LayerNorm(nn.Module):
+    """LayerNorm over the last dimension, the same maths as torch.nn.LayerNorm.
+
+    LayerNorm(d_model, eps=1e-5, bias=True)
+
+    Attributes the tests use:
+        weight: nn.Parameter of shape (d_model,), initialised to ones
+        bias:   nn.Parameter of shape (d_model,), initialised to zeros; None when bias=False
+        eps:    the number added to the variance
+
+    forward(x): x is (..., d_model). Returns y of the same shape:
+        y = (x - mean) / sqrt(var + eps) * weight (+ bias), with mean and the *biased* variance
+        (divide by d_model) taken over the last dimension of x. Do not change x in place.
+    Write the formula yourself (no nn.LayerNorm, no F.layer_norm).
+    """
+
+    def __init__(self, d_model, eps=1e-5, bias=True):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+        var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1), divide by d
+        y = (x - mean) / torch.sqrt(var + self.eps) * self.weight
+        return y + self.bias if self.bias is not None else y
+        ### END SOLUTION
+
+
+# %% [tests] id=test_layernorm points=2
+import torch
+from torch import nn
+from course.checks import (
+    expect, expect_close, expect_equal, expect_no_calls, expect_own_implementation, expect_shape, expect_tensor_equal,
+)
+from gpt2ref import LayerNorm as _RefLayerNorm
+
+expect_own_implementation(LayerNorm, [_RefLayerNorm], "LayerNorm")
+expect_no_calls(LayerNorm, {"layer_norm", "native_layer_norm", "group_norm"}, "LayerNorm",
+                hint="write the formula: mean, biased variance, sqrt(var + eps), weight, bias")
+_ln = LayerNorm(8)
+expect(not any(isinstance(_m, nn.LayerNorm) for _m in _ln.modules()), "LayerNorm", "contains an nn.LayerNorm",
+       hint="write the formula yourself instead of wrapping nn.LayerNorm")
+expect_shape(_ln.weight, (8,), "LayerNorm(8).weight", hint="weight = nn.Parameter(torch.ones(d_model))")
+expect_shape(_ln.bias, (8,), "LayerNorm(8).bias", hint="bias = nn.Parameter(torch.zeros(d_model))")
+torch.manual_seed(0)
+_x = torch.randn(2, 3, 8) * 10 + 2
+expect_close(_ln(_x), nn.LayerNorm(8)(_x), "LayerNorm(8) vs torch.nn.LayerNorm(8) at initialisation", atol=1e-5,
+             hint="normalise over the last dimension with the biased variance (unbiased=False)")
+### BEGIN HIDDEN TESTS
+expect_equal(sum(_p.numel() for _p in _ln.parameters()), 16, "parameter count of LayerNorm(8)",
+             hint="exactly two parameters: weight and bias, d_model numbers each")
+expect_tensor_equal(_ln.weight.detach(), torch.ones(8), "LayerNorm(8).weight at initialisation", hint="start from ones")
+expect_tensor_equal(_ln.bias.detach(), torch.zeros(8), "LayerNorm(8).bias at initialisation", hint="start from zeros")
+torch.manual_seed(1)
+for _shape, _bias in [((4, 5, 32), True), ((7, 32), True), ((2, 3, 32), False)]:
+    _theirs = nn.LayerNorm(32, bias=_bias)
+    _mine = LayerNorm(32, bias=_bias)
+    with torch.no_grad():
+        _theirs.weight.copy_(torch.randn(32))
+        _mine.weight.copy_(_theirs.weight)
+        if _bias:
+            _theirs.bias.copy_(torch.randn(32))
+            _mine.bias.copy_(_theirs.bias)
+    _x = torch.randn(*_shape) * 30 + 3
+    _keep = _x.clone()
+    expect_close(_mine(_x), _theirs(_x), f"LayerNorm(32, bias={_bias}) with random weight/bias, input {_shape}",
+                 atol=1e-5, hint="(x - mean) / sqrt(biased var + eps) * weight + bias, over the last dimension")
+    expect_tensor_equal(_x, _keep, "the input after the call", hint="do not change x in place")
+_nb = LayerNorm(32, bias=False)
+expect(_nb.bias is None, "LayerNorm(32, bias=False).bias", f"expected None, got {type(_nb.bias).__name__}",
+       hint="with bias=False set self.bias = None")
+expect_equal(sum(_p.numel() for _p in _nb.parameters()), 32, "parameter count of LayerNorm(32, bias=False)",
+             hint="with bias=False only the weight is a parameter")
+_a, _b = torch.randn(1, 32), torch.randn(1, 32)
+expect_close(LayerNorm(32)(torch.cat([_a, _b]))[0:1], LayerNorm(32)(_a), "a token's output alone vs next to another token",
+             atol=1e-6, hint="statistics are per token (last dimension), never across tokens or the batch")
+### END HIDDEN TESTS
+print("LayerNorm: ok")
+
+# %% [tests] id=test_layernorm_eps points=1
+import math
+
+import torch
+from course.checks import expect, expect_close, expect_own_implementation
+from gpt2ref import LayerNorm as _RefLayerNorm
+
+expect_own_implementation(LayerNorm, [_RefLayerNorm], "LayerNorm")
+_flat = torch.full((2, 16), 3.0)  # a token whose entries are all equal: variance 0
+_y = LayerNorm(16)(_flat)
+expect(not torch.isnan(_y).any(), "LayerNorm of a constant vector", "got NaN",
+       hint="add eps to the variance before the square root: sqrt(var + eps)")
+expect_close(_y, torch.zeros(2, 16), "LayerNorm of a constant vector", atol=1e-6,
+             hint="x - mean is 0 everywhere, so the output is the bias (zeros at initialisation)")
+### BEGIN HIDDEN TESTS
+torch.manual_seed(2)
+for _eps in (1e-4, 1e-2):
+    _x = torch.randn(3, 2048, dtype=torch.float64)
+    _x = (_x - _x.mean(-1, keepdim=True)) / _x.std(-1, unbiased=False, keepdim=True) * 1e-2  # variance exactly 1e-4
+    _ln = LayerNorm(2048, eps=_eps).double()
+    _scale = _ln(_x) / _x
+    expect_close(_scale, torch.full_like(_x, 1 / math.sqrt(1e-4 + _eps)), f"output / input for variance 1e-4, eps={_eps}",
+                 atol=0.0, rtol=1e-3, hint="use self.eps (the constructor argument) inside the square root: sqrt(var + eps)")
+### END HIDDEN TESTS
+print("eps: ok")
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["layernorm-axis", "layernorm-eps"])
+
+# %% [markdown]
+# ## 3. GELU
+#
+# feed-forward 网络需要一个非线性函数,否则两个线性层叠起来还是一个线性层。GPT-2 用 GELU,
+# 而且用的是它的 **tanh 近似**(GPT-2 训练时就是这个公式,加载它的权重时也必须用同一个):
+#
+# `GELU(x) = 0.5 · x · (1 + tanh(sqrt(2/π) · (x + 0.044715 · x³)))`
+#
+# 和 ReLU 相比,GELU 在 0 附近是光滑的,对小的负数也给出一点点负输出,而不是一刀切成 0。
+#
+# > **EN** The feed-forward network needs a non-linearity, or two linear layers would collapse into one.
+# > GPT-2 uses GELU, in its **tanh approximation** (the formula GPT-2 was trained with; loading its weights
+# > requires the same one):
+# >
+# > `GELU(x) = 0.5 · x · (1 + tanh(sqrt(2/π) · (x + 0.044715 · x³)))`
+# >
+# > Unlike ReLU, GELU is smooth around 0 and lets small negative inputs through as small negative outputs
+# > instead of cutting them to 0.
+
+# %% [solution] id=gelu
+class GELU(nn.Module):
+    """GELU in the tanh approximation used by GPT-2 (no parameters).
+
+    forward(x): any shape -> same shape,
+        0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))
+    Write the formula yourself (no F.gelu, no nn.GELU).
+    """
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+        ### END SOLUTION
+
+
+# %% [tests] id=test_gelu points=1
+import math
+
+import torch
+from torch import nn
+from course.checks import expect, expect_close, expect_no_calls, expect_own_implementation, expect_shape
+from gpt2ref import GELU as _RefGELU, gelu_tanh_formula as _ref_formula
+
+expect_own_implementation(GELU, [_RefGELU, _ref_formula], "GELU")
+expect_no_calls(GELU.forward, {"gelu", "GELU"}, "GELU.forward", hint="write the tanh formula yourself")
+_xs = [-3.0, -1.0, 0.0, 0.5, 2.0]
+_by_hand = torch.tensor([0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))) for v in _xs])
+expect_close(GELU()(torch.tensor(_xs)), _by_hand, "GELU at -3, -1, 0, 0.5, 2", atol=1e-6,
+             hint="0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))")
+### BEGIN HIDDEN TESTS
+_grid = torch.linspace(-8, 8, 2001, dtype=torch.float64)
+_expected = 0.5 * _grid * (1 + torch.tanh(math.sqrt(2 / math.pi) * (_grid + 0.044715 * _grid**3)))
+_got = GELU()(_grid)
+expect_close(_got, _expected, "GELU on 2001 points in [-8, 8] (float64)", atol=1e-9,
+             hint="the tanh form, with the constants 0.5, sqrt(2 / pi) and 0.044715 exactly")
+expect_close(GELU()(_grid.float()), _expected.float(), "GELU on 2001 points in [-8, 8] (float32)", atol=1e-6,
+             hint="the tanh form, computed in the input's dtype")
+expect_shape(GELU()(torch.randn(2, 3, 4)), (2, 3, 4), "GELU of a (2, 3, 4) tensor", hint="apply it elementwise")
+expect(sum(_p.numel() for _p in GELU().parameters()) == 0, "GELU parameters", "GELU has learned parameters",
+       hint="GELU is a fixed function: no nn.Parameter")
+### END HIDDEN TESTS
+print("GELU: ok")
+
+# %% [markdown]
+# 看看它和 ReLU 有什么不同,以及 tanh 近似和"精确"GELU(用误差函数 erf 定义)差多少:
+#
+# > **EN** How does it differ from ReLU, and how far is the tanh approximation from the "exact" GELU
+# > (defined with the error function erf)?
+
+# %%
+x = torch.linspace(-4, 4, 801)
+gelu = GELU()
+print("GELU(-1) =", round(gelu(torch.tensor(-1.0)).item(), 4), "| GELU(1) =", round(gelu(torch.tensor(1.0)).item(), 4))
+lowest = gelu(x).min()
+print("lowest value:", round(lowest.item(), 4), "at x =", round(x[gelu(x).argmin()].item(), 2))
+print("max |tanh form - erf form| on [-4, 4]:", f"{(gelu(x) - F.gelu(x)).abs().max().item():.1e}")
+
+# %% tags=skip-autograde
+import matplotlib.pyplot as plt
+
+x = torch.linspace(-4, 4, 801, requires_grad=True)
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+for name, fn, style in [("GELU (tanh form)", gelu, "-"), ("ReLU", torch.relu, "--")]:
+    y = fn(x)
+    (slope,) = torch.autograd.grad(y.sum(), x)
+    left.plot(x.detach(), y.detach(), style, label=name)
+    right.plot(x.detach(), slope, style, label=name)
+left.set_title("Activation")
+right.set_title("Derivative")
+for ax in (left, right):
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("x")
+    ax.legend()
+plt.show()
+
+# %% [markdown]
+# GELU 的最小值约为 -0.17(在 x ≈ -0.75 处),负半轴的导数不是处处为 0,所以负的输入也能得到梯度;
+# ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右,但加载 GPT-2 的权重时
+# 要用它训练时的那个,logits 才能和原版对得上。
+#
+# > **EN** GELU's lowest value is about -0.17 (at x ≈ -0.75) and its derivative is not 0 everywhere on the
+# > negative side, so negative inputs still get gradient; ReLU's derivative jumps from 0 to 1 at 0. The tanh
+# > and erf forms differ by 5e-4 or so at most, but to load GPT-2's weights we need the one it was trained
+# > with, or the logits will not match the original.
+#
+# ## 4. Feed-forward 网络 / The feed-forward network
+#
+# 每个 token 单独经过同一个两层网络:先放宽到 `d_ff = 4 · d_model`,过 GELU,再投影回 `d_model`。
+# GPT-2 small 的参数有很大一部分就在这里。
+#
+# > **EN** Every token goes through the same two-layer network on its own: widen to `d_ff = 4 · d_model`,
+# > apply GELU, project back to `d_model`. A large share of GPT-2 small's parameters live here.
+
+# %%
+d = GPT2_SMALL.d_model
+ff_params = d * 4 * d + 4 * d + 4 * d * d + d
+attn_params = 4 * d * d + 4 * d
+print(f"GPT-2 small feed-forward: {d} -> {4 * d} -> {d}: {ff_params:,} parameters")
+print(f"GPT-2 small attention:    {attn_params:,} parameters")
+
+# %% [solution] id=feed_forward
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: Linear -> GELU -> Linear -> dropout.
+
+    FeedForward(d_model, d_ff=None, dropout=0.0, bias=True); d_ff=None means 4 * d_model.
+
+    Attributes the tests use (lesson 35 and 37 rely on the same names):
+        fc:   nn.Linear(d_model, d_ff, bias=bias)
+        act:  the activation module, your GELU(); forward must call self.act (the tests may swap it)
+        proj: nn.Linear(d_ff, d_model, bias=bias)
+
+    forward(x): (B, T, d_model) -> (B, T, d_model) = dropout(proj(act(fc(x)))), with dropout of
+    probability ``dropout`` active only in training mode.
+    """
+
+    def __init__(self, d_model, d_ff=None, dropout=0.0, bias=True):
+        super().__init__()
+        ### BEGIN SOLUTION
+        d_ff = 4 * d_model if d_ff is None else d_ff
+        self.fc = nn.Linear(d_model, d_ff, bias=bias)
+        self.act = GELU()
+        self.proj = nn.Linear(d_ff, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return self.dropout(self.proj(self.act(self.fc(x))))
+        ### END SOLUTION
+
+
+# %% [tests] id=test_feedforward points=2
+import torch
+import torch.nn.functional as F
+from torch import nn
+from course.checks import expect, expect_close, expect_equal, expect_own_implementation, expect_shape, expect_tensor_equal
+from gpt2ref import FeedForward as _RefFeedForward
+
+expect_own_implementation(FeedForward, [_RefFeedForward], "FeedForward")
+_ff = FeedForward(8)
+expect_shape(_ff.fc.weight, (32, 8), "FeedForward(8).fc.weight", hint="fc = nn.Linear(d_model, d_ff) with d_ff = 4 * d_model by default")
+expect_shape(_ff.proj.weight, (8, 32), "FeedForward(8).proj.weight", hint="proj = nn.Linear(d_ff, d_model)")
+expect_shape(_ff(torch.randn(2, 5, 8)), (2, 5, 8), "FeedForward(8) on input (2, 5, 8)", hint="the output has the input's shape")
+### BEGIN HIDDEN TESTS
+expect_shape(FeedForward(8, 20).fc.weight, (20, 8), "FeedForward(8, 20).fc.weight", hint="use d_ff when it is given")
+expect_equal(sum(_p.numel() for _p in FeedForward(8, 20).parameters()), 8 * 20 + 20 + 20 * 8 + 8,
+             "parameter count of FeedForward(8, 20)", hint="fc and proj with biases, nothing else")
+expect_equal(sum(_p.numel() for _p in FeedForward(8, 20, bias=False).parameters()), 8 * 20 + 20 * 8,
+             "parameter count of FeedForward(8, 20, bias=False)", hint="pass bias=bias to both nn.Linear layers")
+torch.manual_seed(0)
+_ff = FeedForward(8, 20).eval()
+_ff.act = nn.GELU(approximate="tanh")  # test the wiring with torch's GELU (test_gelu checks yours)
+with torch.no_grad():
+    for _p in _ff.parameters():
+        _p.normal_(0.0, 0.5)
+    _x = torch.randn(3, 4, 8)
+    _hidden = _x @ _ff.fc.weight.T + _ff.fc.bias
+    _expected = F.gelu(_hidden, approximate="tanh") @ _ff.proj.weight.T + _ff.proj.bias
+    expect_close(_ff(_x), _expected, "FeedForward(8, 20) output (random weights, act = torch's tanh GELU)", atol=1e-5,
+                 hint="proj(act(fc(x))): fc first, then self.act, then proj")
+torch.manual_seed(1)
+_ff = FeedForward(8, dropout=0.5)
+_x = torch.randn(4, 6, 8)
+_ff.train()
+expect(not torch.equal(_ff(_x), _ff(_x)), "two calls in train mode with dropout=0.5", "gave identical outputs",
+       hint="apply nn.Dropout(dropout) to the output")
+_ff.eval()
+expect_tensor_equal(_ff(_x), _ff(_x), "two calls in eval mode", hint="nn.Dropout does nothing in eval mode")
+with torch.device("meta"):
+    _gpt2 = FeedForward(768)
+expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 4_722_432, "parameter count of FeedForward(768)",
+             hint="768 x 3072 + 3072 + 3072 x 768 + 768")
+### END HIDDEN TESTS
+print("FeedForward: ok")
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["ff-width"])
+
+# %% [markdown]
+# ## 5. 组装 block / Assembling the block
+#
+# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`,LayerNorm 在残差相加之后。
+# GPT-2 把它挪到了子层的**输入**上(pre-LN):`x = x + sublayer(norm(x))`。这样残差这条"主干道"上
+# 什么都不做,只有加法,深层网络更容易训练。
+#
+# > **EN** The original 2017 Transformer is **post-LN**: `x = norm(x + sublayer(x))`, LayerNorm after the
+# > residual add. GPT-2 moved it to the sublayer's **input** (pre-LN): `x = x + sublayer(norm(x))`. The
+# > residual "main road" then carries nothing but additions, and deep stacks train more easily.
+
+# %% [solution] id=transformer_block
+class TransformerBlock(nn.Module):
+    """GPT-2's pre-LN transformer block.
+
+    TransformerBlock(config) with a GPTConfig (d_model, num_heads, d_ff, dropout, bias, layer_norm_eps).
+
+    Attributes the tests use (lesson 35 builds GPT-2 from these names):
+        norm1: LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)  (your LayerNorm)
+        attn:  MultiHeadAttention(d_model, num_heads, config.dropout, config.bias)  (from gpt2ref)
+        norm2: LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)
+        ff:    FeedForward(d_model, config.d_ff, config.dropout, config.bias)  (your FeedForward)
+
+    forward(x): (B, T, d_model) -> (B, T, d_model):
+        x = x + attn(norm1(x)), then x = x + ff(norm2(x)). Use the four attributes above (the tests may
+        replace them with other modules of the same kind).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.norm1 = LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)
+        self.attn = MultiHeadAttention(config.d_model, config.num_heads, config.dropout, config.bias)
+        self.norm2 = LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)
+        self.ff = FeedForward(config.d_model, config.d_ff, config.dropout, config.bias)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        x = x + self.attn(self.norm1(x))  # tokens exchange information
+        x = x + self.ff(self.norm2(x))  # each token is processed on its own
+        return x
+        ### END SOLUTION
+
+
+# %% [tests] id=test_block_structure points=1
+import torch
+from course.checks import expect, expect_equal, expect_own_implementation, expect_shape, expect_tensor_equal
+from gpt2ref import GPT2_SMALL as _GPT2, GPTConfig as _Config, TransformerBlock as _RefBlock
+
+expect_own_implementation(TransformerBlock, [_RefBlock], "TransformerBlock")
+_cfg = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+_blk = TransformerBlock(_cfg)
+for _name in ("norm1", "attn", "norm2", "ff"):
+    expect(hasattr(_blk, _name), f"TransformerBlock.{_name}", "is missing", hint="use the attribute names from the docstring")
+expect_shape(_blk(torch.randn(2, 7, 32)), (2, 7, 32), "TransformerBlock output for input (2, 7, 32)",
+             hint="a block never changes the shape: (B, T, d_model) in and out")
+### BEGIN HIDDEN TESTS
+expect_equal(sum(_p.numel() for _p in _blk.parameters()), sum(_p.numel() for _p in _RefBlock(_cfg).parameters()),
+             "parameter count of a block with d_model = 32", hint="two LayerNorms, one attention, one feed-forward of width 4 * d_model")
+with torch.device("meta"):
+    _gpt2 = TransformerBlock(_GPT2)
+expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 7_087_872, "parameter count of one GPT-2 small block",
+             hint="attention 2,362,368 + feed-forward 4,722,432 + two LayerNorms 2 x 1,536")
+_cfg_nb = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0, bias=False)
+expect_equal(sum(_p.numel() for _p in TransformerBlock(_cfg_nb).parameters()),
+             sum(_p.numel() for _p in _RefBlock(_cfg_nb).parameters()), "parameter count with config.bias=False",
+             hint="pass config.bias to the LayerNorms, the attention and the feed-forward")
+_cfg_drop = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.5)
+torch.manual_seed(0)
+_blk = TransformerBlock(_cfg_drop)
+_x = torch.randn(2, 6, 32)
+_blk.train()
+expect(not torch.equal(_blk(_x), _blk(_x)), "two calls in train mode with config.dropout=0.5", "gave identical outputs",
+       hint="pass config.dropout to MultiHeadAttention and FeedForward")
+_blk.eval()
+expect_tensor_equal(_blk(_x), _blk(_x), "two calls in eval mode", hint="dropout must be off in eval mode")
+for _T in (1, 16):
+    expect_shape(TransformerBlock(_cfg)(torch.randn(3, _T, 32)), (3, _T, 32), f"output for input (3, {_T}, 32)",
+                 hint="a block never changes the shape")
+### END HIDDEN TESTS
+print("block structure: ok")
+
+# %% [tests] id=test_block_forward points=3
+import torch
+from course.checks import expect_close, expect_own_implementation, expect_tensor_equal
+from gpt2ref import GPTConfig as _Config, TransformerBlock as _RefBlock
+
+expect_own_implementation(TransformerBlock, [_RefBlock], "TransformerBlock")
+_cfg = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+torch.manual_seed(0)
+_blk = TransformerBlock(_cfg).eval()
+with torch.no_grad():  # silence both sublayers: the block must then pass x through unchanged
+    for _linear in (_blk.attn.proj, _blk.ff.proj):
+        _linear.weight.zero_()
+        _linear.bias.zero_()
+_x = torch.randn(2, 5, 32)
+expect_tensor_equal(_blk(_x), _x, "block output when attn.proj and ff.proj are all zeros",
+                    hint="keep the residual path: x = x + attn(norm1(x)); x = x + ff(norm2(x)) (no norm after the add)")
+### BEGIN HIDDEN TESTS
+# Wiring: give the block the reference's parts (with random weights), so only the forward is tested.
+torch.manual_seed(1)
+for _d, _H, _B, _T in [(32, 4, 2, 7), (16, 2, 3, 5)]:
+    _cfg = _Config(vocab_size=50, context_length=16, d_model=_d, num_heads=_H, num_layers=2, dropout=0.0)
+    _ref = _RefBlock(_cfg).eval()
+    with torch.no_grad():
+        for _p in _ref.parameters():
+            _p.normal_(0.0, 0.3)
+    _blk = TransformerBlock(_cfg).eval()
+    _blk.norm1, _blk.attn, _blk.norm2, _blk.ff = _ref.norm1, _ref.attn, _ref.norm2, _ref.ff
+    _x = torch.randn(_B, _T, _d)
+    with torch.no_grad():
+        expect_close(_blk(_x), _ref(_x), f"block forward (d_model={_d}) with the reference's parts plugged in", atol=1e-5,
+                     hint="pre-LN: x = x + attn(norm1(x)), then x = x + ff(norm2(x)); norm1 before attn, norm2 before ff")
+### END HIDDEN TESTS
+print("block forward: ok")
+
+# %% [markdown]
+# 在 `meta` device 上数一下 GPT-2 small 的一个 block,以及 12 个 block 加起来:
+#
+# > **EN** Count one GPT-2 small block on the `meta` device, and all 12 blocks together:
+
+# %%
+with torch.device("meta"):
+    block = TransformerBlock(GPT2_SMALL)
+parts = {name: sum(p.numel() for p in module.parameters()) for name, module in block.named_children()}
+total = sum(p.numel() for p in block.parameters())
+for name, count in parts.items():
+    print(f"  {name:6s} {count:>10,}  ({count / total:.1%})")
+print(f"one block: {total:,} | {GPT2_SMALL.num_layers} blocks: {GPT2_SMALL.num_layers * total:,}")
+
+# %% [markdown]
+# 一个 block 有 7,087,872 个参数,其中三分之二在 feed-forward 里;12 个 block 一共 85,054,464 个。
+# 再加上第 32 课的两张 embedding 表和最后一个 LayerNorm,就是第 35 课要组装的整个 GPT-2 small。
+#
+# > **EN** One block has 7,087,872 parameters, two thirds of them in the feed-forward network; 12 blocks hold
+# > 85,054,464. Add lesson 32's two embedding tables and one final LayerNorm and you have the whole GPT-2 small
+# > that lesson 35 assembles.
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["pre-ln", "block-params"])
+
+# %% [markdown]
+# ## 6. 为什么要残差连接? / Why residual connections?
+#
+# 叠 24 个 block(用 GPT-2 的初始化,第 35 课会讲),比较两种写法:有残差的 `x = x + sublayer(norm(x))`,
+# 和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事:激活值的标准差,以及同一个序列里不同 token
+# 的向量之间的平均余弦相似度(接近 1 表示所有 token 都变成了同一个向量)。
+#
+# > **EN** Stack 24 blocks (with GPT-2's initialisation, explained in lesson 35) and compare two versions: with
+# > residuals, `x = x + sublayer(norm(x))`, and without, `x = sublayer(norm(x))`. Along the depth we record two
+# > things: the standard deviation of the activations, and the mean cosine similarity between the vectors of
+# > different tokens of one sequence (close to 1 means every token has become the same vector).
+
+# %% tags=skip-autograde
+from gpt2ref import init_weights
+
+depth = 24
+config = GPTConfig(vocab_size=50, context_length=16, d_model=64, num_heads=4, num_layers=depth, dropout=0.0)
+torch.manual_seed(0)
+stack = nn.ModuleList(TransformerBlock(config) for _ in range(depth)).apply(init_weights)
+for blk in stack:  # GPT-2's smaller init for the two projections that write into the residual stream
+    for linear in (blk.attn.proj, blk.ff.proj):
+        nn.init.normal_(linear.weight, mean=0.0, std=0.02 / math.sqrt(2 * depth))
+x0 = torch.randn(8, 16, 64) * 0.02  # a batch of random token vectors at the scale of GPT-2's embeddings
+
+
+def token_similarity(x):
+    """Mean cosine similarity between the vectors of different tokens of the same sequence."""
+    unit = F.normalize(x, dim=-1)
+    sim = unit @ unit.transpose(1, 2)  # (B, T, T)
+    T = x.size(1)
+    return ((sim.sum(dim=(1, 2)) - T) / (T * (T - 1))).mean().item()
+
+
+history = {}
+with torch.no_grad():
+    for residual in (True, False):
+        x, stds, sims = x0, [x0.std().item()], [token_similarity(x0)]
+        for blk in stack:
+            if residual:
+                x = blk(x)
+            else:
+                x = blk.ff(blk.norm2(blk.attn(blk.norm1(x))))  # the same parts, no "x +"
+            stds.append(x.std().item())
+            sims.append(token_similarity(x))
+        history[residual] = (stds, sims)
+        label = "with residuals   " if residual else "without residuals"
+        print(f"{label}: std {stds[0]:.4f}, after 1 block {stds[1]:.4f}, after {depth} {stds[-1]:.4f} | "
+              f"token similarity {sims[0]:.2f}, after 4 blocks {sims[4]:.2f}, after {depth} {sims[-1]:.2f}")
+
+# %% tags=skip-autograde
+import matplotlib.pyplot as plt
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+for residual, style in [(True, "-o"), (False, "--s")]:
+    stds, sims = history[residual]
+    label = "with residuals" if residual else "without residuals"
+    left.plot(range(depth + 1), stds, style, markersize=3, label=label)
+    right.plot(range(depth + 1), sims, style, markersize=3, label=label)
+left.set_yscale("log")
+left.set_title("Activation std across the stack")
+left.set_ylabel("std of the block output (log scale)")
+right.set_title("How alike the tokens become")
+right.set_ylabel("mean cosine similarity between tokens")
+right.set_ylim(-0.05, 1.05)
+for ax in (left, right):
+    ax.set_xlabel("number of blocks applied")
+    ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# 有残差时,激活的尺度一直在同一个量级(24 个 block 里从 0.0197 慢慢长到 0.0285),不同 token 的向量始终
+# 各不相同(相似度最后只有 0.11):每个 block 只是往"残差流"里**加**一点东西,输入一直都在。去掉残差后,
+# 第一个 block 就把尺度压小了一个数量级(0.0197 → 0.0017),4 个 block 之后所有 token 的向量几乎完全一样
+# (相似度 0.99):模型已经分不出序列里谁是谁,输入的信息丢光了。残差连接让每一层都能直接拿到
+# 原始输入,反向传播时梯度也能沿着这条加法通路直达底层。
+#
+# > **EN** With residuals the scale stays in the same order of magnitude (it creeps from 0.0197 to 0.0285 over
+# > 24 blocks) and the tokens' vectors stay distinct (similarity only 0.11 at the end): each block only **adds**
+# > a little to the "residual stream", and the input is always there. Without residuals the very first block
+# > shrinks the scale by an order of magnitude (0.0197 → 0.0017), and after 4 blocks every token's vector is
+# > almost the same (similarity 0.99): the model can no longer tell the tokens of the sequence apart, the input
+# > is lost. Residual connections give every layer direct access to the original input, and in the backward
+# > pass gradients reach the bottom layers along the same path of additions.
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["residual-identity"])
+
+# %% [markdown]
+# ## 7. 学完了 / Wrap-up
+
+# %%
+show_quiz("quiz.json", stage="post")
+
+# %% [markdown]
+# **现在你有了 / What now exists:** `LayerNorm`、`GELU`(tanh 形式)、`FeedForward`(d → 4d → d),以及 GPT-2 的
+# pre-LN `TransformerBlock`:`x + attn(norm1(x))`,再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
+#
+# > **EN** `LayerNorm`, `GELU` (tanh form), `FeedForward` (d → 4d → d) and GPT-2's pre-LN `TransformerBlock`:
+# > `x + attn(norm1(x))`, then `+ ff(norm2(x))`. One GPT-2 small block has 7,087,872 parameters.
+#
+# **下一课 / Next:** 第 35 课组装完整的 GPT-2:token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
+# LM head(和 token 表共享权重),再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block,
+# 所以这里的错误不会影响下一课。
+#
+# > **EN** Lesson 35 assembles the full GPT-2: token and position embeddings → 12 blocks → a final LayerNorm →
+# > the LM head (sharing its weight with the token table), then initialisation, parameter counts and text
+# > generation. Lesson 35 imports the block from `gpt2ref`, so a mistake here never blocks the next
+# > lesson.

@@ -1,0 +1,1399 @@
+# Lesson 35: GPT model assembly. Authoring script; build with `python -m grader.build 35-gpt-model-assembly`.
+# Format: see docs/AUTHORING.md. Graded cells: gpt_model, count_parameters, top_k_filter, generate.
+
+# %% [markdown]
+# # 第 35 课 · GPT 模型组装 / Lesson 35 · GPT model assembly
+#
+# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、
+# Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次"开口说话"。
+#
+# > **EN** The last three lessons built every part: token and position embeddings (lesson 32), causal
+# > multi-head attention (lesson 33) and the transformer block (lesson 34). This lesson assembles them into a
+# > complete GPT-2 and makes it produce text for the first time.
+#
+# **学完这一课，你会亲手写出 / By the end you will have written:**
+#
+# 1. `GPTModel(config)`：embedding → 一串 block → final LayerNorm → LM head，带 weight tying 和 GPT-2 的初始化。
+#    > **EN** `GPTModel(config)`: embeddings → a stack of blocks → final LayerNorm → LM head, with weight tying
+#    > and GPT-2's initialisation.
+# 2. `count_parameters(model)`：共享的 tensor 只数一次；在 `meta` device 上数 GPT-2 small，不占内存。
+#    > **EN** `count_parameters(model)`: a shared tensor counts once; count GPT-2 small on the `meta` device at
+#    > no memory cost.
+# 3. `top_k_filter` 和 `generate`：temperature、top-k、`torch.multinomial` 和滑动窗口，最后用 GPT-2 的 tokenizer 生成文字。
+#    > **EN** `top_k_filter` and `generate`: temperature, top-k, `torch.multinomial` and the sliding window,
+#    > then text generation through GPT-2's tokenizer.
+#
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError()` 换成你的代码），
+# 它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；
+# 只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。
+# 前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+#
+# > **EN** **How to use this notebook:** run it top to bottom. Each section marked ✍️ has a cell for you to
+# > write (replace `raise NotImplementedError()` with your code); the test cells after it say what is wrong
+# > and the likely cause. The whole notebook runs in about a minute on a laptop CPU; only one optional cell builds
+# > the real-size GPT-2 small (section 9 says how much memory it needs). The parts from earlier lessons are
+# > imported from `gpt2ref`, so a mistake made there cannot break this lesson.
+
+# %% [markdown]
+# ## 0. 准备 / Setup
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import tiktoken
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gpt2ref import GPT2_SMALL, TINY, GPTConfig, LayerNorm, TransformerBlock
+from quiz import show_quiz
+
+torch.manual_seed(0)
+print("torch", torch.__version__)
+
+# %% [markdown]
+# 先做几道课前小题，看看你已经知道多少。答错没关系，这些概念在课里都会讲到，最后还有课后小测。
+#
+# > **EN** A few questions before we start, to see what you already know. Wrong answers are fine: the
+# > ideas come back at the end.
+
+# %%
+show_quiz("quiz.json", stage="pre")
+
+# %% [markdown]
+# ## 1. GPT-2 small 的配置 / The GPT-2 small config
+#
+# 一个 GPT 模型的"形状"完全由几个数字决定。`GPTConfig` 的默认值就是 GPT-2 small：
+#
+# > **EN** A handful of numbers fix the whole shape of a GPT model. `GPTConfig`'s defaults are GPT-2 small:
+
+# %%
+config = GPT2_SMALL
+for name in ("vocab_size", "context_length", "d_model", "num_heads", "num_layers", "dropout", "bias",
+             "weight_tying", "layer_norm_eps"):
+    print(f"{name:15} = {getattr(config, name)}")
+print(f"{'head_dim':15} = {config.head_dim}   (d_model / num_heads)")
+print(f"{'d_ff':15} = {config.d_ff}  (4 * d_model, hidden width of the feed-forward network)")
+
+enc = tiktoken.get_encoding("gpt2")
+print(f"\ntiktoken gpt2: n_vocab = {enc.n_vocab} = 256 byte tokens + {enc.n_vocab - 256 - 1} merges"
+      f" + 1 special token <|endoftext|> (id {enc.eot_token})")
+
+# %% [markdown]
+# 这些数字从哪来？
+#
+# - `vocab_size = 50257`：就是 GPT-2 的 BPE tokenizer 的词表大小（上面 tiktoken 打印的那个数）。模型的输入和输出都以它为单位。
+# - `context_length = 1024`：位置 embedding 表有 1024 行，所以模型一次最多能"看"1024 个 token。这是一个硬上限。
+# - `d_model = 768`：每个 token 在模型里都是一个 768 维的向量，这条向量流就是 **residual stream**，所有 block 都读它、往里加东西。
+# - `num_heads = 12`：768 被分给 12 个 head，每个 head 64 维；`d_ff = 3072`：feed-forward 中间层是 4 倍宽。
+# - `num_layers = 12`：堆 12 个 Transformer block。
+#
+# 下面的演示和测试用同一份代码、但小得多的配置 `TINY`，这样每个 cell 都能瞬间跑完：
+#
+# > **EN** Where do these numbers come from?
+# > - `vocab_size = 50257`: the size of GPT-2's BPE vocabulary (the number tiktoken printed above). The model
+# >   reads and writes in these units.
+# > - `context_length = 1024`: the position embedding table has 1024 rows, so the model sees at most 1024
+# >   tokens at once. It is a hard limit.
+# > - `d_model = 768`: inside the model every token is a 768-dimensional vector. This stream of vectors is the
+# >   **residual stream**: every block reads it and adds to it.
+# > - `num_heads = 12`: 768 dimensions split over 12 heads of 64; `d_ff = 3072`: the feed-forward hidden
+# >   layer is 4 times wider.
+# > - `num_layers = 12`: twelve transformer blocks in a stack.
+# >
+# > The demos and tests below run the same code with the much smaller `TINY` config, so every cell finishes
+# > instantly:
+
+# %%
+print(TINY)
+
+# %% [markdown]
+# ## 2. Token embedding + 位置 embedding / Token + position embeddings
+#
+# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：
+# `tok_embed` 说明"这是哪个 token"，`pos_embed` 说明"它站在第几个位置"。两个向量直接相加。
+#
+# > **EN** The input is token ids of shape `(B, T)` (B sequences of T tokens). Step one looks up two tables:
+# > `tok_embed` says *which* token this is, `pos_embed` says *where* it stands. The two vectors are added.
+
+# %%
+tok_embed = nn.Embedding(TINY.vocab_size, TINY.d_model)  # (vocab, d_model): one row per token id
+pos_embed = nn.Embedding(TINY.context_length, TINY.d_model)  # (context, d_model): one row per position
+
+idx = torch.tensor([[5, 7, 7, 2],
+                    [1, 1, 1, 1]])  # (B=2, T=4)
+tok = tok_embed(idx)  # (2, 4, 32)
+pos = pos_embed(torch.arange(idx.shape[1]))  # (4, 32): positions 0, 1, 2, 3
+x = tok + pos  # (2, 4, 32) + (4, 32) -> broadcast over the batch
+print("tok:", tuple(tok.shape), " pos:", tuple(pos.shape), " x:", tuple(x.shape))
+print("token 7 at positions 1 and 2 - same token vector?  ", torch.equal(tok[0, 1], tok[0, 2]))
+print("token 7 at positions 1 and 2 - same vector after + pos?", torch.equal(x[0, 1], x[0, 2]))
+
+# %% [markdown]
+# 为什么非要位置 embedding？attention 本身不知道顺序。看第二条序列 `[1, 1, 1, 1]`：如果不加位置，
+# 每个位置的输入向量一模一样，causal attention 在每个位置都是对一堆相同的向量求平均——所以每个位置的输出也一模一样，
+# 模型根本分不清"第一个 1"和"第四个 1"。用一个 block 试一下：
+#
+# > **EN** Why do we need positions at all? Attention itself knows no order. Take the second sequence
+# > `[1, 1, 1, 1]`: without positions every input vector is identical, causal attention averages identical
+# > vectors at every position, so every output is identical too: the model cannot tell the first `1` from the
+# > fourth. Try it with one block:
+
+# %%
+block = TransformerBlock(TINY).eval()
+with torch.no_grad():
+    out_without = block(tok[1:2])  # row [1, 1, 1, 1], token vectors only
+    out_with = block(x[1:2])  # the same row with positions added
+spread = lambda out: (out - out[:, :1]).abs().max().item()  # largest difference from position 0
+print(f"without positions: max difference between positions = {spread(out_without):.2e}")
+print(f"with positions:    max difference between positions = {spread(out_with):.2e}")
+
+# %% [markdown]
+# 没有位置时差别是 0（或只有浮点舍入那么小）；加上位置后，每个位置的输出才各不相同。
+#
+# > **EN** Without positions the difference is zero (or float round-off); with them, every position gets its
+# > own output.
+#
+# ## 3. 一串 Transformer block / A stack of blocks
+#
+# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：
+# 每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——
+# 否则 PyTorch 看不到里面的参数（优化器不会更新它们，`.to(device)` 也不会搬它们）：
+#
+# > **EN** A block from lesson 34 maps `(B, T, d_model)` to the same shape, so blocks chain: each block's
+# > output is the next block's input. Keep them in an `nn.ModuleList`, not a plain Python list, or PyTorch
+# > cannot see their parameters (the optimiser would not update them, `.to(device)` would not move them):
+
+# %%
+class PlainList(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.blocks = [TransformerBlock(config) for _ in range(config.num_layers)]  # invisible to PyTorch
+
+
+class WithModuleList(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
+
+
+print("parameters seen with a plain list:", sum(p.numel() for p in PlainList(TINY).parameters()))
+print("parameters seen with ModuleList:  ", sum(p.numel() for p in WithModuleList(TINY).parameters()))
+
+blocks = WithModuleList(TINY).blocks.eval()
+h = x
+with torch.no_grad():
+    for i, blk in enumerate(blocks):
+        h = blk(h)  # (B, T, d_model) in, (B, T, d_model) out
+        print(f"after block {i}: {tuple(h.shape)}")
+
+# %% [markdown]
+# ## 4. Final LayerNorm 和 LM head / Final LayerNorm and the LM head
+#
+# GPT-2 是 **pre-LN** 结构：每个 block 只把它子层的*输入*做 LayerNorm，residual stream 本身从来没被归一化过，
+# 一路加下来，它的尺度会随深度变大。所以最后一个 block 之后还要再来一个 `final_norm`，
+# 然后 `lm_head`（一个不带 bias 的 `nn.Linear(d_model, vocab_size)`）把每个位置的向量变成 `vocab_size` 个分数——**logits**。
+#
+# > **EN** GPT-2 is a **pre-LN** transformer: each block normalises only the *input* of its sub-layers; the
+# > residual stream itself is never normalised and its scale grows as blocks add to it. So one more
+# > LayerNorm, `final_norm`, follows the last block, and then `lm_head` (an `nn.Linear(d_model, vocab_size)`
+# > without bias) turns each position's vector into `vocab_size` scores: the **logits**.
+
+# %%
+final_norm = LayerNorm(TINY.d_model)
+lm_head = nn.Linear(TINY.d_model, TINY.vocab_size, bias=False)
+with torch.no_grad():
+    normed = final_norm(h)
+    logits = lm_head(normed)
+print("per-token std of the residual stream before final_norm:", [round(v, 3) for v in h.std(-1, correction=0)[0].tolist()])
+print("per-token std after final_norm:                       ", [round(v, 3) for v in normed.std(-1, correction=0)[0].tolist()])
+print("logits:", tuple(logits.shape), " = (B, T, vocab_size)")
+
+# %% [markdown]
+# `logits[b, t]` 是模型读完 `idx[b, :t+1]` 之后对**下一个** token（位置 t+1）的打分。
+# 训练时每个位置都有用（第 36 课）；生成文字时只需要最后一个位置的那一行。
+#
+# > **EN** `logits[b, t]` scores the **next** token (position t+1) after reading `idx[b, :t+1]`. Training uses
+# > every position (lesson 36); generation needs only the last position's row.
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["final-norm"])
+
+# %% [markdown]
+# ## 5. 权重共享 / Weight tying
+#
+# 注意两个矩阵的形状：
+#
+# > **EN** Look at the shapes of two matrices:
+
+# %%
+print("tok_embed.weight:", tuple(tok_embed.weight.shape), " (vocab_size, d_model)")
+print("lm_head.weight:  ", tuple(lm_head.weight.shape), " (vocab_size, d_model): nn.Linear stores (out, in)")
+print(f"in GPT-2 small each of them holds {GPT2_SMALL.vocab_size} x {GPT2_SMALL.d_model} = "
+      f"{GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,} numbers")
+
+# %% [markdown]
+# 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。
+# GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数
+# （第 8 节会算出这占整个模型多大比例）。
+#
+# 关键是"同一个"，不是"相同的值"。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：
+# 同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。
+# 而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
+#
+# > **EN** The same shape! `tok_embed` turns a token id into a vector; `lm_head` goes the other way and scores
+# > every token against the current vector (a logit is the dot product with that token's row). GPT-2 uses
+# > **one** tensor for both: weight tying. In GPT-2 small this saves the 38,597,376 parameters printed above
+# > (section 8 works out how large a share of the model that is).
+# >
+# > What matters is *the same tensor*, not *equal values*. `lm_head.weight = tok_embed.weight` makes both
+# > modules hold the same `Parameter` object: the same memory (`data_ptr()` is equal), a change to one is a
+# > change to the other, and the gradients of both uses add up in one `.grad`. A copy is just a new tensor
+# > that happens to hold equal numbers; after one training step the two drift apart:
+
+# %%
+emb = nn.Embedding(6, 3)
+head = nn.Linear(3, 6, bias=False)
+copy_head = nn.Linear(3, 6, bias=False)
+
+head.weight = emb.weight  # tying: the same Parameter object in two modules
+with torch.no_grad():
+    copy_head.weight.copy_(emb.weight)  # a copy: equal numbers, separate memory
+
+print("tied:   same object?", head.weight is emb.weight, "| same memory?", head.weight.data_ptr() == emb.weight.data_ptr())
+print("copied: same object?", copy_head.weight is emb.weight, "| same memory?",
+      copy_head.weight.data_ptr() == emb.weight.data_ptr())
+
+with torch.no_grad():
+    emb.weight[0, 0] += 1.0  # change the embedding table in place
+print("after changing emb.weight[0, 0]: tied head follows?", torch.equal(head.weight, emb.weight),
+      "| copy follows?", torch.equal(copy_head.weight, emb.weight))
+
+pair = nn.ModuleDict({"emb": emb, "head": head})
+print("names that refer to a parameter:", [n for n, _ in pair.named_parameters(remove_duplicate=False)])
+print("distinct parameters:            ", [n for n, _ in pair.named_parameters()])
+
+# %% [markdown]
+# 最后两行说明：一个共享的 tensor 有两个名字，但 `parameters()` / `named_parameters()` 默认只给出它一次。
+# 第 8 节数参数时会用到这一点。
+#
+# > **EN** The last two lines: a shared tensor has two names, but `parameters()` / `named_parameters()` yield
+# > it only once by default. Section 8 relies on this when counting.
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["tying"])
+
+# %% [markdown]
+# ## 6. 初始化和 residual 缩放 / Initialisation and residual scaling
+#
+# GPT-2 的初始化很简单：所有 `nn.Linear` 和 `nn.Embedding` 的权重从 N(0, 0.02) 抽，所有 bias 置 0，
+# LayerNorm 保持 weight = 1、bias = 0。
+#
+# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，
+# 和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，
+# 所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。
+# GPT-2 的办法：把这两个投影的初始 std 再除以 sqrt(2 · num_layers)。这样 2L 项加起来的总方差和层数无关。
+#
+# 来做个实验。下面的函数用 N(0, 0.02) 初始化一串 block，可选地缩放两个投影，然后量出 residual stream 在每个 block 之后的 std。
+# 为了跑得快，用一个窄模型（d_model = 128），效果和 768 宽的 GPT-2 small 一样。
+#
+# > **EN** GPT-2's initialisation is simple: every `nn.Linear` and `nn.Embedding` weight is drawn from
+# > N(0, 0.02), every bias is 0, LayerNorm keeps weight 1 and bias 0.
+# >
+# > With one exception. Each block adds into the residual stream in two places: the attention output
+# > projection `attn.proj` and the second Linear of the feed-forward network, `ff.proj`. Every sub-layer
+# > starts with a LayerNorm, so each addition has about the same size and the additions are roughly
+# > independent: after L blocks, 2L random terms have been summed, the variance grows like 2L and the std like
+# > sqrt(2L). GPT-2's fix: divide the initial std of those two projections by sqrt(2 · num_layers). Then the
+# > 2L terms sum to a variance that does not depend on the depth.
+# >
+# > An experiment. The function below initialises a stack of blocks with N(0, 0.02), optionally scales the
+# > two projections, and measures the std of the residual stream after every block. A narrow model
+# > (d_model = 128) keeps it fast; the effect is the same at GPT-2 small's 768.
+
+# %% tags=skip-autograde
+def residual_stream_std(num_layers, scale_residual, d_model=128, batch=2, seq=32, seed=0):
+    """Std of the residual stream after the embeddings and after each block, at initialisation."""
+    torch.manual_seed(seed)
+    cfg = GPTConfig(d_model=d_model, num_heads=4, num_layers=num_layers, dropout=0.0)
+    stack = nn.ModuleList(TransformerBlock(cfg) for _ in range(num_layers))
+    for module in stack.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            nn.init.zeros_(module.bias)
+    if scale_residual:
+        for blk in stack:
+            for proj in (blk.attn.proj, blk.ff.proj):  # the two layers that add into the stream
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * num_layers))
+    h = torch.randn(batch, seq, d_model) * 0.02 * math.sqrt(2)  # tok + pos embeddings: two N(0, 0.02) terms
+    stds = [h.std().item()]
+    with torch.no_grad():
+        for blk in stack:
+            h = blk(h)
+            stds.append(h.std().item())
+    return stds
+
+
+deep = 48
+unscaled = residual_stream_std(deep, scale_residual=False)
+scaled = residual_stream_std(deep, scale_residual=True)
+print(f"{deep} blocks, std of the residual stream after blocks 0 / 12 / 24 / 48:")
+print("  without scaling:", [round(unscaled[i], 3) for i in (0, 12, 24, 48)])
+print("  with scaling:   ", [round(scaled[i], 3) for i in (0, 12, 24, 48)])
+print(f"growth from the embeddings to block 48: {unscaled[48] / unscaled[0]:.1f}x without scaling, "
+      f"{scaled[48] / scaled[0]:.1f}x with scaling")
+
+depths = [1, 2, 4, 8, 16, 32, 48]
+# Without scaling, a block's init does not depend on the depth: a depth-L model is the first L blocks above.
+final_unscaled = [unscaled[n] for n in depths]
+final_scaled = [residual_stream_std(n, True)[-1] for n in depths]
+print("\nstd after the last block, for models of depth", depths)
+print("  without scaling:", [round(s, 3) for s in final_unscaled])
+print("  with scaling:   ", [round(s, 3) for s in final_scaled])
+
+# %% tags=skip-autograde
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+ax1.plot(unscaled, label="N(0, 0.02) everywhere")
+ax1.plot(scaled, label="proj std 0.02 / sqrt(2L)")
+ax1.set(title=f"Residual stream inside one {deep}-block model", xlabel="blocks passed",
+        ylabel="std of the residual stream")
+ax1.legend()
+ax2.plot(depths, final_unscaled, "o-", label="N(0, 0.02) everywhere")
+ax2.plot(depths, final_scaled, "o-", label="proj std 0.02 / sqrt(2L)")
+ax2.set(title="After the last block, for models of depth L", xlabel="number of blocks L",
+        ylabel="std of the residual stream")
+ax2.legend()
+fig.suptitle("GPT-2 initialisation at d_model = 128: residual scaling keeps the stream's size independent of depth")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# 左图：不缩放时，residual stream 每过一个 block 都变大一点，48 层之后已经是开头的十几倍；缩放后增长平缓得多。
+# 右图才是 1/sqrt(2L) 的真正用意：不缩放时，最后一层的 std 随深度像 sqrt(L) 那样长；
+# 缩放以后，无论 1 层还是 48 层，最后的 std 都差不多（上面打印的那一行几乎是常数）。
+# 于是模型的深度可以随意改，初始时输出的尺度不变，训练一开始就稳定。
+#
+# 用到 GPT-2 small 上：12 层，两个投影的 std 是
+#
+# > **EN** Left: without scaling, the stream grows a little with every block and ends more than ten times its
+# > starting size after 48 blocks; with scaling it grows much more slowly. The right panel is the real point
+# > of 1/sqrt(2L): without scaling the std after the last block grows like sqrt(L) with the depth; with
+# > scaling it is about the same for 1 block and for 48 (the printed row is nearly constant). The depth can
+# > change and the scale at initialisation stays put, so training starts out stable.
+# >
+# > For GPT-2 small, with 12 layers, the two projections get the std
+
+# %%
+print(f"0.02 / sqrt(2 * {GPT2_SMALL.num_layers}) = {0.02 / math.sqrt(2 * GPT2_SMALL.num_layers):.5f}")
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
+
+# %% [markdown]
+# ## 7. ✍️ 组装 GPTModel / Assemble `GPTModel`
+#
+# 现在把第 2–6 节拼起来。要求（测试就是按这些来检查的）：
+#
+# - 属性名固定：`tok_embed`、`pos_embed`、`blocks`（`num_layers` 个 `TransformerBlock(config)`，放在 `nn.ModuleList` 或 `nn.Sequential` 里）、
+#   `final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
+# - `forward(idx)`：`(B, T)` → `(B, T, vocab_size)`。依次调用 `blocks[0]`、……、`blocks[-1]`，然后 `final_norm`，然后 `lm_head`
+#   （测试会在这几个模块上挂 hook 观察它们的输入输出，所以请直接调用这些模块）。
+#   `T > context_length` 时抛出 `ValueError`，错误信息里要写出 T 和 context_length 两个数。
+# - 初始化：所有 Linear / Embedding 的权重 ~ N(0, 0.02)，所有 Linear 的 bias = 0；然后每个 block 的 `attn.proj.weight` 和 `ff.proj.weight`
+#   ~ N(0, 0.02 / sqrt(2 · num_layers))。
+# - `config.weight_tying` 为 True 时，`lm_head.weight` 和 `tok_embed.weight` 是同一个 `Parameter`（哪个赋给哪个都可以）。
+# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout；测试都用 dropout = 0）。
+#
+# > **EN** Now put sections 2–6 together. The contract (the tests check exactly this):
+# > - Fixed attribute names: `tok_embed`, `pos_embed`, `blocks` (`num_layers` × `TransformerBlock(config)` in
+# >   an `nn.ModuleList` or `nn.Sequential`), `final_norm` (`LayerNorm(d_model, eps=config.layer_norm_eps)`),
+# >   `lm_head` (`nn.Linear(d_model, vocab_size, bias=False)`).
+# > - `forward(idx)`: `(B, T)` → `(B, T, vocab_size)`. Call `blocks[0]`, …, `blocks[-1]` in order, then
+# >   `final_norm`, then `lm_head` (the tests hook these modules to watch their inputs and outputs, so call the
+# >   modules themselves). For `T > context_length` raise `ValueError` with both T and context_length in the
+# >   message.
+# > - Initialisation: every Linear / Embedding weight ~ N(0, 0.02), every Linear bias = 0; then each block's
+# >   `attn.proj.weight` and `ff.proj.weight` ~ N(0, 0.02 / sqrt(2 · num_layers)).
+# > - With `config.weight_tying`, `lm_head.weight` and `tok_embed.weight` are one and the same `Parameter`
+# >   (assign in either direction).
+# > - After adding the embeddings apply `nn.Dropout(config.dropout)` (GPT-2's embedding dropout while
+# >   training; every test uses dropout = 0).
+
+# %% [solution] id=gpt_model
+class GPTModel(nn.Module):
+    """GPT-2: token ids (B, T) -> next-token logits (B, T, vocab_size).
+
+    Attributes (the tests use these names):
+        config      the GPTConfig it was built from (generate() reads config.context_length)
+        tok_embed   nn.Embedding(vocab_size, d_model)
+        pos_embed   nn.Embedding(context_length, d_model)
+        blocks      num_layers x TransformerBlock(config), in an nn.ModuleList or nn.Sequential
+        final_norm  LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)
+        lm_head     nn.Linear(d_model, vocab_size, bias=False)
+
+    forward(idx): idx (B, T) int64, T <= context_length -> logits (B, T, vocab_size) float32.
+        embeddings (token + position) -> dropout -> blocks[0] ... blocks[-1] -> final_norm -> lm_head.
+        T > context_length: ValueError whose message contains T and context_length.
+    Initialisation: Linear/Embedding weights ~ N(0, 0.02), Linear biases 0; then every block's
+        attn.proj.weight and ff.proj.weight ~ N(0, 0.02 / sqrt(2 * num_layers)).
+    config.weight_tying: lm_head.weight is tok_embed.weight (one Parameter, not a copy).
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        ### BEGIN SOLUTION
+        self.tok_embed = nn.Embedding(config.vocab_size, config.d_model)  # what each token is
+        self.pos_embed = nn.Embedding(config.context_length, config.d_model)  # where it stands
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList([TransformerBlock(config) for _ in range(config.num_layers)])
+        self.final_norm = LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+
+        # GPT-2 initialisation: N(0, 0.02) weights, zero biases (LayerNorm keeps 1 and 0)
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        # the two projections of each block that add into the residual stream start smaller
+        residual_std = 0.02 / math.sqrt(2 * config.num_layers)
+        for block in self.blocks:
+            nn.init.normal_(block.attn.proj.weight, mean=0.0, std=residual_std)
+            nn.init.normal_(block.ff.proj.weight, mean=0.0, std=residual_std)
+
+        if config.weight_tying:
+            self.lm_head.weight = self.tok_embed.weight  # one Parameter, used twice
+        ### END SOLUTION
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        B, T = idx.shape
+        if T > self.config.context_length:
+            raise ValueError(
+                f"got {T} tokens but context_length is {self.config.context_length}: "
+                "feed at most the last context_length tokens"
+            )
+        positions = torch.arange(T, device=idx.device)  # (T,)
+        x = self.tok_embed(idx) + self.pos_embed(positions)  # (B, T, d_model)
+        x = self.drop(x)
+        for block in self.blocks:
+            x = block(x)  # (B, T, d_model)
+        x = self.final_norm(x)
+        return self.lm_head(x)  # (B, T, vocab_size)
+        ### END SOLUTION
+
+# %% [markdown]
+# 先自己看一眼：在 `TINY` 上建一个模型，喂一批 token，看看输出的形状。
+#
+# > **EN** A first look of your own: build a model on `TINY`, feed it a batch, check the output shape.
+
+# %%
+model = GPTModel(TINY).eval()
+with torch.no_grad():
+    out = model(torch.randint(0, TINY.vocab_size, (2, 5)))
+print("logits:", tuple(out.shape))
+print("tied?", model.lm_head.weight is model.tok_embed.weight)
+
+# %% [markdown]
+# 下面六个测试 cell 各查一件事：形状、embedding、block 的串联、final norm 和 head、weight tying、初始化。
+#
+# > **EN** The six test cells below check one thing each: shapes, embeddings, the chain of blocks, final
+# > norm and head, weight tying, initialisation.
+
+# %% [tests] id=test_gpt_shapes points=2
+import torch
+from course.checks import expect_own_implementation, expect_shape, expect_raises
+import gpt2ref as ref
+
+expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
+cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+torch.manual_seed(0)
+m = GPTModel(cfg).eval()
+with torch.no_grad():
+    expect_shape(m(torch.randint(0, 97, (2, 5))), (2, 5, 97), "GPTModel(cfg)(idx) for idx of shape (2, 5)",
+                 hint="forward must return lm_head's output: one row of vocab_size logits per position")
+expect_raises(ValueError, lambda: m(torch.zeros(1, 17, dtype=torch.long)),
+              "GPTModel with context_length 16 fed 17 tokens", message_contains=["17", "16"],
+              hint="compare T with config.context_length at the start of forward; name both numbers in the message")
+### BEGIN HIDDEN TESTS
+from torch import nn
+from course.checks import expect, expect_equal, expect_type
+
+for what, got, want in [("tok_embed.weight", m.tok_embed.weight, (97, 32)),
+                        ("pos_embed.weight", m.pos_embed.weight, (16, 32)),
+                        ("lm_head.weight", m.lm_head.weight, (97, 32))]:
+    expect_shape(got, want, f"GPTModel(cfg).{what}",
+                 hint="tok_embed: (vocab_size, d_model); pos_embed: (context_length, d_model); "
+                      "lm_head = nn.Linear(d_model, vocab_size)")
+expect_type(m.lm_head, nn.Linear, "GPTModel(cfg).lm_head", hint="lm_head is an nn.Linear(d_model, vocab_size, bias=False)")
+expect(m.lm_head.bias is None, "GPTModel(cfg).lm_head.bias", "expected None (GPT-2's LM head has no bias)",
+       hint="nn.Linear(d_model, vocab_size, bias=False)")
+expect_equal(len(m.blocks), 2, "len(GPTModel(cfg).blocks) with num_layers=2", hint="one block per layer")
+expect(m.config is cfg, "GPTModel(cfg).config", "expected the config object passed in",
+       hint="keep self.config = config: generate() reads model.config.context_length")
+with torch.no_grad():
+    expect_shape(m(torch.randint(0, 97, (1, 16))), (1, 16, 97), "GPTModel on exactly context_length = 16 tokens",
+                 hint="T == context_length is allowed: raise only when T > context_length")
+    expect_shape(m(torch.randint(0, 97, (3, 1))), (3, 1, 97), "GPTModel on one token per row")
+    cfg2 = ref.GPTConfig(vocab_size=50, context_length=8, d_model=24, num_heads=3, num_layers=3, dropout=0.0)
+    m2 = GPTModel(cfg2).eval()
+    expect_shape(m2(torch.randint(0, 50, (4, 7))), (4, 7, 50), "GPTModel(vocab 50, d_model 24, 3 layers) on (4, 7)",
+                 hint="use the config's numbers everywhere, nothing hard-coded")
+    expect_equal(len(m2.blocks), 3, "len(blocks) with num_layers=3")
+expect_raises(ValueError, lambda: m2(torch.zeros(2, 11, dtype=torch.long)),
+              "GPTModel with context_length 8 fed 11 tokens", message_contains=["11", "8"],
+              hint="compare T with config.context_length; name both numbers in the message")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_gpt_embeddings points=2
+import torch
+from course.checks import expect_own_implementation, expect
+import gpt2ref as ref
+
+expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
+cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+torch.manual_seed(1)
+m = GPTModel(cfg).eval()
+with torch.no_grad():
+    logits = m(torch.full((1, 8), 7))  # the same token at all 8 positions
+spread = (logits - logits[:, :1]).abs().max().item()
+expect(spread > 1e-4, "GPTModel on the same token repeated 8 times",
+       f"every position gave the same logits (largest difference {spread:.1e})",
+       hint="add the position embedding: x = tok_embed(idx) + pos_embed(torch.arange(T))")
+### BEGIN HIDDEN TESTS
+from course.checks import expect_close
+
+# Exact check: what the first block receives is tok_embed(idx) + pos_embed(0..T-1).
+seen = []
+def _record_input(module, args, kwargs):
+    seen.append((args[0] if args else next(iter(kwargs.values()))).detach().clone())
+handle = m.blocks[0].register_forward_pre_hook(_record_input, with_kwargs=True)
+try:
+    idx = torch.randint(0, 97, (3, 7))
+    with torch.no_grad():
+        m(idx)
+finally:
+    handle.remove()
+expect(len(seen) == 1, "forward on one batch", f"blocks[0] ran {len(seen)} times, expected once",
+       hint="run each block once per forward, starting with blocks[0]")
+expected = m.tok_embed.weight[idx] + m.pos_embed.weight[:7]
+expect_close(seen[0], expected.detach(), "input of blocks[0] for idx of shape (3, 7)", atol=1e-6,
+             hint="the blocks get tok_embed(idx) + pos_embed(torch.arange(T)): positions 0..T-1, nothing scaled")
+# Token identity matters: changing one token changes the logits at its position.
+with torch.no_grad():
+    base = m(idx)
+    other = idx.clone()
+    other[0, 3] = (other[0, 3] + 1) % 97
+    changed = m(other)
+expect((changed[0, 3] - base[0, 3]).abs().max().item() > 1e-4, "logits at the position of a changed token",
+       "did not change", hint="the token embedding tok_embed(idx) must reach the blocks")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_gpt_blocks points=1
+import torch
+from course.checks import expect_own_implementation, expect_equal
+import gpt2ref as ref
+
+expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
+cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=3, dropout=0.0)
+torch.manual_seed(2)
+m = GPTModel(cfg).eval()
+calls = []  # (block index, input, output), in the order the blocks ran
+def _watch(i):
+    def hook(module, args, kwargs, output):
+        x = args[0] if args else next(iter(kwargs.values()))
+        calls.append((i, x.detach().clone(), output.detach().clone()))
+    return hook
+handles = [blk.register_forward_hook(_watch(i), with_kwargs=True) for i, blk in enumerate(m.blocks)]
+try:
+    with torch.no_grad():
+        m(torch.randint(0, 97, (2, 6)))
+finally:
+    for handle in handles:
+        handle.remove()
+expect_equal([i for i, _, _ in calls], [0, 1, 2], "order in which the 3 blocks ran during one forward",
+             hint="loop over self.blocks once, in order: x = block(x)")
+### BEGIN HIDDEN TESTS
+from course.checks import expect_close
+
+for (i, _, out_prev), (j, inp_next, _) in zip(calls, calls[1:]):
+    expect_close(inp_next, out_prev, f"input of blocks[{j}] vs output of blocks[{i}]", atol=0.0,
+                 hint="chain the blocks: each block gets the previous block's output (x = block(x))")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_gpt_final_norm points=2
+import torch
+from course.checks import expect_own_implementation, expect_equal, expect_close
+import gpt2ref as ref
+
+expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
+cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+torch.manual_seed(3)
+m = GPTModel(cfg).eval()
+record = {"norm_in": [], "norm_out": [], "head_in": [], "head_out": [], "last_block_out": []}
+def _keep(key_in, key_out):
+    def hook(module, args, kwargs, output):
+        if key_in:
+            record[key_in].append((args[0] if args else next(iter(kwargs.values()))).detach().clone())
+        record[key_out].append(output.detach().clone())
+    return hook
+handles = [m.final_norm.register_forward_hook(_keep("norm_in", "norm_out"), with_kwargs=True),
+           m.lm_head.register_forward_hook(_keep("head_in", "head_out"), with_kwargs=True),
+           m.blocks[-1].register_forward_hook(_keep(None, "last_block_out"), with_kwargs=True)]
+try:
+    with torch.no_grad():
+        logits = m(torch.randint(0, 97, (2, 6)))
+finally:
+    for handle in handles:
+        handle.remove()
+expect_equal(len(record["norm_out"]), 1, "number of final_norm calls in one forward",
+             hint="after the last block: x = self.final_norm(x), then logits = self.lm_head(x)")
+expect_equal(len(record["head_out"]), 1, "number of lm_head calls in one forward",
+             hint="call self.lm_head once, on the output of final_norm")
+expect_close(record["head_in"][0], record["norm_out"][0], "input of lm_head vs output of final_norm", atol=0.0,
+             hint="lm_head must read the normalised vector: logits = self.lm_head(self.final_norm(x))")
+### BEGIN HIDDEN TESTS
+import torch.nn.functional as F
+
+expect_close(record["norm_in"][0], record["last_block_out"][0], "input of final_norm vs output of the last block",
+             atol=0.0, hint="final_norm comes right after the last block, nothing in between")
+bias = getattr(m.final_norm, "bias", None)
+formula = F.layer_norm(record["norm_in"][0], (32,), m.final_norm.weight.detach(),
+                       None if bias is None else bias.detach(), 1e-5)
+expect_close(record["norm_out"][0], formula, "final_norm's output vs the LayerNorm formula (eps 1e-5)", atol=1e-5,
+             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps)")
+expect_close(logits, record["head_out"][0], "logits returned by forward vs lm_head's output", atol=0.0,
+             hint="return lm_head's output as it is")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_weight_tying points=2
+import torch
+from course.checks import expect_own_implementation, expect
+import gpt2ref as ref
+
+expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
+tied_cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+torch.manual_seed(4)
+m = GPTModel(tied_cfg)
+expect(m.lm_head.weight.data_ptr() == m.tok_embed.weight.data_ptr(), "GPTModel(weight_tying=True)",
+       "lm_head.weight and tok_embed.weight live in different memory",
+       hint="share the Parameter itself (self.lm_head.weight = self.tok_embed.weight); a copy is not tying")
+untied = GPTModel(ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2,
+                                dropout=0.0, weight_tying=False))
+expect(untied.lm_head.weight.data_ptr() != untied.tok_embed.weight.data_ptr(), "GPTModel(weight_tying=False)",
+       "lm_head.weight and tok_embed.weight are shared", hint="tie only when config.weight_tying is True")
+### BEGIN HIDDEN TESTS
+from course.checks import expect_equal
+
+expect(m.lm_head.weight is m.tok_embed.weight, "GPTModel(weight_tying=True)",
+       "lm_head.weight is not the same Parameter object as tok_embed.weight",
+       hint="assign the Parameter: self.lm_head.weight = self.tok_embed.weight (or the other way round)")
+with torch.no_grad():
+    m.tok_embed.weight[5, 3] += 1.0
+    followed = m.lm_head.weight[5, 3].item() == m.tok_embed.weight[5, 3].item()
+expect(followed, "after changing tok_embed.weight in place", "lm_head.weight did not change with it",
+       hint="a copy drifts apart; tying means one tensor")
+expect(not torch.equal(untied.lm_head.weight, untied.tok_embed.weight), "GPTModel(weight_tying=False)",
+       "lm_head.weight equals tok_embed.weight", hint="untied: two separately initialised matrices")
+# GPT-2 small built on the meta device (no memory), counted with the reference count:
+for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
+    with torch.device("meta"):
+        big = GPTModel(ref.GPTConfig(weight_tying=tying))
+    expect_equal(ref.count_parameters(big), expected, f"parameters of GPTModel(GPT-2 small, weight_tying={tying})",
+                 hint="tied: the shared matrix counts once (124,439,808, like Hugging Face's GPT2LMHeadModel); "
+                      "untied adds vocab_size * d_model")
+    del big
+### END HIDDEN TESTS
+
+# %% [tests] id=test_init points=2
+import math
+import torch
+from course.checks import expect_own_implementation, expect
+import gpt2ref as ref
+
+expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
+cfg = ref.GPTConfig(vocab_size=512, context_length=64, d_model=64, num_heads=4, num_layers=6, dropout=0.0)
+torch.manual_seed(5)
+m = GPTModel(cfg)
+
+def _std_close(weight, target, what, hint):
+    std = weight.detach().std().item()
+    expect(abs(std - target) <= 0.15 * target, what, f"std {std:.5f}, expected {target:.5f} (within 15%)", hint=hint)
+
+_std_close(m.tok_embed.weight, 0.02, "std of tok_embed.weight", hint="nn.init.normal_(weight, mean=0.0, std=0.02)")
+_std_close(m.blocks[0].attn.proj.weight, 0.02 / math.sqrt(2 * 6), "std of blocks[0].attn.proj.weight with 6 layers",
+           hint="the residual projections (attn.proj, ff.proj) start at std 0.02 / sqrt(2 * num_layers)")
+### BEGIN HIDDEN TESTS
+from torch import nn
+from course.checks import expect_equal
+
+for layers in (6, 2):
+    for tying in (True, False):
+        c = ref.GPTConfig(vocab_size=512, context_length=64, d_model=64, num_heads=4, num_layers=layers,
+                          dropout=0.0, weight_tying=tying)
+        torch.manual_seed(10 + layers)
+        m = GPTModel(c)
+        small = 0.02 / math.sqrt(2 * layers)
+        residual = {id(w) for blk in m.blocks for w in (blk.attn.proj.weight, blk.ff.proj.weight)}
+        expect_equal(len(residual), 2 * layers, f"attn.proj / ff.proj weights in {layers} blocks",
+                     hint="every block has its own attn.proj and ff.proj")
+        for name, module in m.named_modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                w = module.weight
+                target = small if id(w) in residual else 0.02
+                what = f"{name}.weight ({layers} layers, weight_tying={tying})"
+                _std_close(w, target, f"std of {what}",
+                           hint="residual projections: 0.02 / sqrt(2 * num_layers); every other Linear/Embedding "
+                                "weight: 0.02; init the projections after the general N(0, 0.02) pass")
+                mean = w.detach().mean().item()
+                expect(abs(mean) <= 0.1 * target, f"mean of {what}", f"{mean:.5f}, expected about 0",
+                       hint="normal_(mean=0.0)")
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
+                       hint="nn.init.zeros_(bias) for every Linear")
+            if isinstance(module, (ref.LayerNorm, nn.LayerNorm)):
+                expect(bool((module.weight == 1).all()), f"{name}.weight", "not all one",
+                       hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
+                if module.bias is not None:
+                    expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
+                           hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 8. ✍️ 数参数 / Counting parameters
+#
+# 模型的"大小"就是它有多少个可学习的数。要点只有一个：共享的 tensor 只能数一次。
+# 第 5 节看到 `parameters()` 对每个 `Parameter` 对象只给一次，哪怕它挂在两个名字下面；
+# 而 `state_dict()` 会把共享的权重列两遍，还会带上 buffer（比如 BatchNorm 的 running statistics），它们都不是参数。
+#
+# > **EN** A model's size is the number of learned numbers in it. One thing matters: a shared tensor counts
+# > once. Section 5 showed that `parameters()` yields each `Parameter` object once even under two names;
+# > `state_dict()` lists a tied weight twice and also holds buffers (such as BatchNorm's running statistics),
+# > which are not parameters.
+
+# %% [solution] id=count_parameters
+def count_parameters(model: nn.Module) -> int:
+    """Number of learned numbers in ``model``, as a Python int.
+
+    A Parameter registered under two names (tied weights) counts once. Buffers (e.g. BatchNorm's running
+    statistics) are not parameters and do not count. Works on any device, ``meta`` included.
+    """
+    ### BEGIN SOLUTION
+    return sum(p.numel() for p in model.parameters())
+    ### END SOLUTION
+
+# %% [tests] id=test_count_parameters points=2
+import torch
+from torch import nn
+from course.checks import expect_own_implementation, expect_equal
+import gpt2ref as ref
+
+expect_own_implementation(count_parameters, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                             ref.init_weights, ref.scale_residual_projections], "count_parameters")
+expect_equal(count_parameters(nn.Linear(10, 3)), 33, "count_parameters(nn.Linear(10, 3))",
+             hint="add up p.numel() over model.parameters(): 10 * 3 weights + 3 biases")
+pair = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+pair[1].weight = pair[0].weight  # one weight matrix used by both layers
+expect_equal(count_parameters(pair), 16 + 4 + 4, "count_parameters of two Linear(4, 4) sharing their weight",
+             hint="a shared Parameter counts once: model.parameters() already skips repeats, "
+                  "named_parameters(remove_duplicate=False) and state_dict() do not")
+### BEGIN HIDDEN TESTS
+expect_equal(count_parameters(nn.BatchNorm1d(3)), 6, "count_parameters(nn.BatchNorm1d(3))",
+             hint="buffers (running_mean, running_var, num_batches_tracked) are not parameters: do not use state_dict()")
+V, C, d, L = 97, 16, 32, 2
+per_block = 12 * d * d + 13 * d  # qkv, proj, fc, proj weights and biases + two LayerNorms
+tied = V * d + C * d + L * per_block + 2 * d
+for tying, expected in ((True, tied), (False, tied + V * d)):
+    cfg = ref.GPTConfig(vocab_size=V, context_length=C, d_model=d, num_heads=4, num_layers=L, dropout=0.0,
+                        weight_tying=tying)
+    got = count_parameters(ref.GPTModel(cfg))
+    expect_equal(type(got), int, "type of count_parameters(...)", hint="return a Python int (sum of p.numel())")
+    expect_equal(got, expected, f"count_parameters(reference GPTModel, 2 layers, weight_tying={tying})",
+                 hint="the tied matrix counts once")
+for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
+    with torch.device("meta"):
+        big = ref.GPTModel(ref.GPTConfig(weight_tying=tying))
+    expect_equal(count_parameters(big), expected, f"count_parameters(GPT-2 small on meta, weight_tying={tying})",
+                 hint="numel() works on meta tensors; count each Parameter object once")
+    del big
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### 在 `meta` device 上数 GPT-2 small / Counting GPT-2 small on the `meta` device
+#
+# 真的建一个 GPT-2 small 要分配上亿个 float。但数参数只需要形状。`meta` device 上的 tensor 只有形状和 dtype，没有存储，
+# 所以在 `with torch.device("meta"):` 里建模型几乎不花内存、也不花时间：
+#
+# > **EN** Building a real GPT-2 small allocates over a hundred million floats, but counting needs only
+# > shapes. A tensor on the `meta` device has a shape and a dtype and no storage, so building the model inside
+# > `with torch.device("meta"):` costs almost no memory and no time:
+
+# %%
+with torch.device("meta"):
+    gpt2_meta = GPTModel(GPT2_SMALL)
+    gpt2_meta_untied = GPTModel(GPTConfig(weight_tying=False))
+print("tok_embed.weight is on", gpt2_meta.tok_embed.weight.device, "| is_meta:", gpt2_meta.tok_embed.weight.is_meta)
+
+n_tied, n_untied = count_parameters(gpt2_meta), count_parameters(gpt2_meta_untied)
+print(f"GPT-2 small, tied:   {n_tied:>12,}")
+print(f"GPT-2 small, untied: {n_untied:>12,}")
+print(f"difference:          {n_untied - n_tied:>12,}  = vocab_size x d_model = "
+      f"{GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,}")
+print(f"tying saves {(n_untied - n_tied) / n_untied:.1%} of the untied model")
+
+print("\nwhere the parameters are (tied model):")
+for name, part in [("tok_embed", gpt2_meta.tok_embed), ("pos_embed", gpt2_meta.pos_embed),
+                   ("blocks (all 12)", gpt2_meta.blocks), ("  one block", gpt2_meta.blocks[0]),
+                   ("final_norm", gpt2_meta.final_norm)]:
+    print(f"  {name:16} {count_parameters(part):>12,}")
+print(f"  {'lm_head':16} {'(shared)':>12}")
+print(f"\nin float32 the real model needs {n_tied * 4 / 2**30:.2f} GiB for its weights alone")
+
+# %% [markdown]
+# 绑定后是 124,439,808 个参数，和 Hugging Face 的 `GPT2LMHeadModel` 完全一致（第 37 课会把它的权重装进你的模型）。
+# 解绑多出来的正好是 vocab_size × d_model = 38,597,376，约占解绑模型的四分之一。
+# 参数大头在 12 个 block 里，每个 7,087,872；其次是 token embedding。
+#
+# > **EN** Tied: 124,439,808 parameters, exactly Hugging Face's `GPT2LMHeadModel` (lesson 37 loads its weights
+# > into your model). Untying adds exactly vocab_size × d_model = 38,597,376, about a quarter of the untied
+# > model. Most parameters sit in the 12 blocks, 7,087,872 each; the token embedding comes next.
+#
+# ## 9. 真实尺寸的一次 forward / One forward pass at full size
+#
+# 这个 cell 真的建出 GPT-2 small（上面算出的那些 GiB），喂进 "Hello, world" 三个 token，检查 logits 的形状，
+# 再试一次 1025 个 token。它是可选的演示，自动评分时会跳过；内存紧张时可以不跑。
+#
+# > **EN** This cell builds the real GPT-2 small (the GiB computed above), feeds it the three tokens of
+# > "Hello, world", checks the logits' shape, then tries 1025 tokens. It is an optional demo, skipped while
+# > autograding; skip it if memory is tight.
+
+# %% tags=skip-autograde
+start = time.perf_counter()
+gpt2 = GPTModel(GPT2_SMALL).eval()
+print(f"built GPT-2 small in {time.perf_counter() - start:.1f} s")
+ids = torch.tensor([enc.encode("Hello, world")])  # (1, 3)
+with torch.no_grad():
+    gpt2_logits = gpt2(ids)
+print("token ids", ids.tolist(), "-> logits", tuple(gpt2_logits.shape))
+try:
+    gpt2(torch.zeros(1, GPT2_SMALL.context_length + 1, dtype=torch.long))
+except ValueError as exc:
+    print("ValueError:", exc)
+del gpt2, gpt2_logits  # give the memory back
+
+# %% [markdown]
+# ## 10. 从 logits 到下一个 token：temperature / From logits to the next token: temperature
+#
+# 生成文字就是一遍遍地问模型"下一个 token 是什么"。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。
+# 总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
+#
+# **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：
+# T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。
+# 例如六个候选词：
+#
+# > **EN** Generating text means asking the model "what comes next?" over and over. The model gives the last
+# > position's logits, softmax turns them into a distribution, and we pick one token. Always taking the most
+# > likely one (greedy) is safe but tends to repeat itself; **sampling** by the probabilities varies more.
+# >
+# > **Temperature** T is the simplest knob: divide the logits by T before the softmax. The gaps between
+# > logits grow (T < 1) or shrink (T > 1): T < 1 sharpens the distribution towards greedy, T > 1 flattens it
+# > towards random, T = 1 is the model's own distribution. Six candidate words, for example:
+
+# %%
+words = [" sat", " is", " ran", " was", " and", " dog"]
+example_logits = torch.tensor([3.0, 2.2, 1.5, 0.8, 0.3, -0.5])
+temperatures = [0.5, 1.0, 2.0]
+probs_at = {t: torch.softmax(example_logits / t, dim=-1) for t in temperatures}
+for t, p in probs_at.items():
+    print(f"T = {t}: " + "  ".join(f"{w.strip()}={v:.3f}" for w, v in zip(words, p.tolist())))
+
+fig, ax = plt.subplots(figsize=(8, 3.5))
+width = 0.27
+for i, t in enumerate(temperatures):
+    ax.bar([x + (i - 1) * width for x in range(len(words))], probs_at[t].tolist(), width, label=f"T = {t}")
+ax.set_xticks(range(len(words)), [repr(w) for w in words])
+ax.set(title="softmax(logits / T): low T sharpens, high T flattens", xlabel="candidate next token",
+       ylabel="probability")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# T = 0.5 时最可能的 " sat" 拿到了 0.788，T = 2 时只剩 0.344，尾部的 " dog" 从 0.001 涨到 0.060。
+#
+# > **EN** At T = 0.5 the favourite " sat" gets 0.788; at T = 2 only 0.344, while " dog" in the tail rises
+# > from 0.001 to 0.060.
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["temperature"])
+
+# %% [markdown]
+# ## 11. ✍️ Top-k 过滤 / Top-k filtering
+#
+# 真实的词表有 50257 个 token。单个冷门 token 的概率很小，但几万个加起来就不小了：每一步都有一定机会抽到一个离谱的 token。
+# **top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），
+# 剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
+#
+# > **EN** The real vocabulary has 50257 tokens. Each rare token is unlikely, but tens of thousands of them add
+# > up: at every step there is some chance of drawing an absurd one. **Top-k** keeps the k largest logits of
+# > each row and sets the rest to `-inf`; after the softmax they get exactly zero probability (exp(-inf) = 0)
+# > and the k survivors are renormalised in their old proportions. `top_k=1` is greedy decoding.
+
+# %% [solution] id=top_k_filter
+def top_k_filter(logits: torch.Tensor, top_k: int | None) -> torch.Tensor:
+    """Keep the ``top_k`` largest logits of each row (the last dimension); set every other entry to -inf.
+
+    logits: (batch, vocab_size) float tensor; more leading dimensions work the same way.
+    top_k: None or 0 -> no filtering (return the logits unchanged); a top_k larger than vocab_size
+    keeps everything. Entries tied with the k-th largest may all be kept.
+    Returns a new tensor; ``logits`` itself must not change.
+    """
+    ### BEGIN SOLUTION
+    if top_k is None or top_k == 0:
+        return logits
+    k = min(top_k, logits.size(-1))
+    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1): the smallest survivor
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+    ### END SOLUTION
+
+# %% [tests] id=test_top_k_filter points=2
+import torch
+from course.checks import expect_own_implementation, expect_tensor_equal
+import gpt2ref as ref
+
+expect_own_implementation(top_k_filter, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                         ref.init_weights, ref.scale_residual_projections], "top_k_filter")
+inf = float("-inf")
+row = torch.tensor([[1.5, -0.3, 4.2, 0.0, 2.7, -1.1]])
+before = row.clone()
+expect_tensor_equal(top_k_filter(row, 3), torch.tensor([[1.5, inf, 4.2, inf, 2.7, inf]]),
+                    "top_k_filter([[1.5, -0.3, 4.2, 0.0, 2.7, -1.1]], 3)",
+                    hint="keep the 3 largest values where they are, put -inf everywhere else")
+expect_tensor_equal(row, before, "the logits passed to top_k_filter, after the call",
+                    hint="do not modify the input in place: build a new tensor (masked_fill, or clone first)")
+### BEGIN HIDDEN TESTS
+from course.checks import expect, expect_equal
+
+torch.manual_seed(6)
+B, V = 5, 40
+logits = torch.stack([torch.randperm(V).float() for _ in range(B)]) * 0.37 - 5.0  # no ties within a row
+logits = logits + 0.01 * torch.rand(B, V)  # keeps the order, makes the values less regular
+before = logits.clone()
+for k in (1, 4, 17, V - 1):
+    got = top_k_filter(logits, k)
+    want = ref.top_k_filter(logits, k)
+    survivors = torch.isfinite(want)
+    expect_equal(tuple(got.shape), (B, V), f"shape of top_k_filter(logits of shape {(B, V)}, {k})")
+    expect(bool((torch.isfinite(got) == survivors).all()), f"which entries survive top_k_filter(logits, {k})",
+           f"expected the {k} largest of each row; got a different set (per-row survivors: "
+           f"{torch.isfinite(got).sum(-1).tolist()})", hint="torch.topk(logits, k, dim=-1) finds the k largest per row")
+    expect_tensor_equal(got[survivors], logits[survivors], f"values of the survivors of top_k_filter(logits, {k})",
+                        hint="survivors keep their original value")
+    expect(bool(torch.isneginf(got[~survivors]).all()), f"filtered entries of top_k_filter(logits, {k})",
+           "not all -inf", hint="use float('-inf'), not a large negative number or 0")
+expect_tensor_equal(logits, before, "logits after several top_k_filter calls", hint="do not change the input")
+for k in (None, 0, V, V + 1, 10_000):
+    expect_tensor_equal(top_k_filter(logits, k), logits, f"top_k_filter(logits, {k!r}) with vocab_size {V}",
+                        hint="None and 0 mean no filtering; a top_k >= vocab_size keeps every entry")
+one = top_k_filter(logits, 1)
+expect_tensor_equal(one.argmax(-1), logits.argmax(-1), "the survivor of top_k_filter(logits, 1)",
+                    hint="top_k=1 keeps each row's maximum")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# 把 top-k 用在第 10 节的六个候选词上：k = 3 时后三个词的概率变成 0，前三个按原比例放大。
+#
+# > **EN** Top-k on the six candidates of section 10: with k = 3 the last three words get probability 0 and
+# > the first three grow in their old proportions.
+
+# %%
+for k in (None, 3, 1):
+    p = torch.softmax(top_k_filter(example_logits, k), dim=-1)
+    print(f"top_k = {k!s:4}: " + "  ".join(f"{w.strip()}={v:.3f}" for w, v in zip(words, p.tolist())))
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["top-k"])
+
+# %% [markdown]
+# ## 12. 抽样和滑动窗口 / Sampling and the sliding window
+#
+# `torch.multinomial(probs, num_samples=1)` 按每行的概率抽一个下标，形状 `(B, 1)`，正好接到序列后面。
+# 给它一个带种子的 `torch.Generator`，每次就能抽出同样的结果，而不影响全局的随机状态：
+#
+# > **EN** `torch.multinomial(probs, num_samples=1)` draws one index per row by its probabilities, shape
+# > `(B, 1)`, ready to append to the sequence. Give it a seeded `torch.Generator` and every run draws the same,
+# > without touching the global random state:
+
+# %%
+probs = torch.tensor([0.5, 0.3, 0.2])
+draws = torch.multinomial(probs, num_samples=10_000, replacement=True, generator=torch.Generator().manual_seed(0))
+print("frequencies of 0, 1, 2 in 10,000 draws:", [round(f, 3) for f in (torch.bincount(draws, minlength=3) / 10_000).tolist()])
+first = torch.multinomial(probs, 8, replacement=True, generator=torch.Generator().manual_seed(42))
+again = torch.multinomial(probs, 8, replacement=True, generator=torch.Generator().manual_seed(42))
+print("same seed, same draws:", first.tolist(), again.tolist())
+
+# %% [markdown]
+# 第二个问题：序列越生成越长，但位置表只有 `context_length` 行，模型一次最多吃 `context_length` 个 token。
+# 办法是**滑动窗口**：每一步只把最后 `context_length` 个 token 喂给模型，`idx[:, -context_length:]`。
+# 序列还短的时候，这个切片就是整个序列。比如 `context_length = 4`：
+#
+# > **EN** Second problem: the sequence keeps growing, but the position table has `context_length` rows, so
+# > the model takes at most `context_length` tokens at once. The fix is a **sliding window**: each step feeds
+# > only the last `context_length` tokens, `idx[:, -context_length:]`. While the sequence is still short, the
+# > slice is the whole sequence. With `context_length = 4`:
+
+# %%
+sequence = torch.tensor([[10, 11, 12]])
+for step in range(4):
+    window = sequence[:, -4:]
+    print(f"step {step}: sequence {sequence.tolist()[0]} -> the model sees {window.tolist()[0]}")
+    sequence = torch.cat([sequence, torch.tensor([[20 + step]])], dim=1)
+
+# %%
+show_quiz("quiz.json", stage="check", ids=["sliding-window"])
+
+# %% [markdown]
+# ## 13. ✍️ `generate`
+#
+# 把第 10–12 节串成一个循环。每一步：取滑动窗口 → 模型 → 最后一个位置的 logits → 除以 temperature → `top_k_filter` →
+# softmax → `torch.multinomial` → 接到序列后面。另外几条约定：
+#
+# - `temperature <= 0` 抛出 `ValueError`（要 greedy 请用 `top_k=1`）。
+# - `seed` 不是 None 时，同样的 seed 必须生成同样的 token（用 `torch.Generator().manual_seed(seed)` 或 `torch.manual_seed(seed)` 都行）。
+# - 生成时不记录梯度（`torch.no_grad()`），模型处于 eval 模式（没有 dropout），结束后恢复模型原来的 train/eval 模式。
+# - 每生成一个 token 只调用模型一次。
+#
+# > **EN** Chain sections 10–12 into a loop. Each step: take the sliding window → model → logits of the last
+# > position → divide by temperature → `top_k_filter` → softmax → `torch.multinomial` → append. Also:
+# > - `temperature <= 0` raises `ValueError` (for greedy decoding use `top_k=1`).
+# > - With a `seed`, the same seed must give the same tokens (`torch.Generator().manual_seed(seed)` or
+# >   `torch.manual_seed(seed)`, either works).
+# > - No gradients while generating (`torch.no_grad()`), the model in eval mode (no dropout), and its own
+# >   train/eval mode restored at the end.
+# > - One model call per new token.
+
+# %% [solution] id=generate
+def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, seed: int | None = None) -> torch.Tensor:
+    """Append ``max_new_tokens`` sampled tokens to ``idx`` and return the longer sequence.
+
+    model: maps ids (B, t) -> logits (B, t, vocab_size) for t <= model.config.context_length.
+    idx: (B, T) int64 prompt. Returns (B, T + max_new_tokens) int64 whose first T columns are idx.
+    Each step (one model call per new token): feed the last model.config.context_length tokens, take the
+    last position's logits, divide by temperature, keep the top_k best (top_k_filter), softmax, and draw
+    one token per row with torch.multinomial.
+    temperature <= 0 -> ValueError. The same seed (an int) gives the same tokens; seed=None: fresh randomness.
+    No gradients are tracked; the model runs in eval mode and gets its train/eval mode back at the end.
+    """
+    ### BEGIN SOLUTION
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature} (for greedy decoding use top_k=1)")
+    generator = None if seed is None else torch.Generator(device=idx.device).manual_seed(seed)
+    context_length = model.config.context_length
+    was_training = model.training
+    model.eval()  # no dropout while sampling
+    try:
+        with torch.no_grad():
+            for _ in range(max_new_tokens):
+                window = idx[:, -context_length:]  # (B, <= context_length): the sliding window
+                logits = model(window)[:, -1, :]  # (B, vocab_size): prediction for the next token
+                logits = top_k_filter(logits / temperature, top_k)
+                probs = torch.softmax(logits, dim=-1)
+                next_token = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+                idx = torch.cat([idx, next_token], dim=1)
+    finally:
+        model.train(was_training)
+    return idx
+    ### END SOLUTION
+
+# %% [markdown]
+# 三个测试都用一个"替身模型"代替真正的 GPT：它返回我们指定的 logits，记下每次收到的输入，并且最多只让调用 `max_new_tokens` 次
+# （所以一个停不下来的循环会立刻报错，而不是卡住）。抽样测试是统计检验：抽两万次，看频率是否接近 softmax(logits / T)，
+# 和你用哪种方式消耗随机数无关。测试调用你的 `generate` 时，临时用参考实现的 `top_k_filter` 代替你的
+# （你的由 `test_top_k_filter` 单独评分），所以 top-k 里的错误不会让这里再丢分。
+#
+# > **EN** The three tests replace the GPT with a stand-in model: it returns logits we choose, records every
+# > input it gets, and allows at most `max_new_tokens` calls (so a loop that never stops fails at once instead
+# > of hanging). The sampling test is statistical: it draws twenty thousand tokens and compares their
+# > frequencies with softmax(logits / T), whatever way your code consumes random numbers. While these tests
+# > call your `generate`, the reference `top_k_filter` stands in for yours (yours is graded by
+# > `test_top_k_filter` alone), so a slip in top-k does not cost points here as well.
+
+# %% [tests] id=test_generate_sampling points=2
+import torch
+from torch import nn
+from types import SimpleNamespace
+from course.checks import expect_own_implementation, stand_ins, expect_shape, expect
+import gpt2ref as ref
+
+expect_own_implementation(generate, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "generate")
+
+def run_generate(*args, **kwargs):
+    """Your generate, with the reference top_k_filter standing in for yours during the call
+    (test_top_k_filter grades yours, so a slip there does not cost these points too)."""
+    with stand_ins(globals(), top_k_filter=ref.top_k_filter):
+        return generate(*args, **kwargs)
+
+class StandIn(nn.Module):
+    """Returns `last` as the logits of the last position (`other` elsewhere); allows `budget` calls."""
+    def __init__(self, last, other, context_length, budget):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+        self.config = SimpleNamespace(context_length=context_length)
+        self.last, self.other, self.budget, self.calls = last, other, budget, 0
+    def forward(self, idx):
+        self.calls += 1
+        if self.calls > self.budget:
+            raise RuntimeError(f"generate called the model more than {self.budget} time(s) for "
+                               f"max_new_tokens={self.budget}: one call per new token, then stop")
+        out = self.other.expand(idx.shape[0], idx.shape[1], -1).clone()
+        out[:, -1] = self.last
+        return out + 0 * self.anchor
+
+last = torch.tensor([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, 1.5])
+other = torch.tensor([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 0.0])
+n = 20_000
+for temperature in (0.5, 2.0):
+    torch.manual_seed(7)
+    out = run_generate(StandIn(last, other, 16, 1), torch.zeros(n, 3, dtype=torch.long), 1, temperature=temperature)
+    expect_shape(out, (n, 4), f"generate(model, prompt of shape ({n}, 3), 1, temperature={temperature})")
+    freq = torch.bincount(out[:, -1], minlength=8).double() / n
+    want = torch.softmax(last.double() / temperature, dim=-1)
+    tv = 0.5 * (freq - want).abs().sum().item()
+    expect(tv < 0.03, f"frequencies of {n:,} draws at temperature {temperature}",
+           f"differ from softmax(logits / {temperature}) by a total variation of {tv:.3f} "
+           f"(got {[round(v, 3) for v in freq.tolist()]}, expected {[round(v, 3) for v in want.tolist()]})",
+           hint="use the LAST position's logits, divide them by temperature (not multiply), softmax, torch.multinomial")
+### BEGIN HIDDEN TESTS
+for temperature in (1.0, 0.7):
+    torch.manual_seed(8)
+    out = run_generate(StandIn(last, other, 16, 1), torch.zeros(n, 3, dtype=torch.long), 1,
+                   temperature=temperature, top_k=3)
+    freq = torch.bincount(out[:, -1], minlength=8).double() / n
+    top3 = [0, 1, 7]  # the three largest logits of `last`
+    outside = [i for i in range(8) if i not in top3]
+    expect(freq[outside].sum().item() == 0, f"draws with top_k=3, temperature={temperature}",
+           f"{int(freq[outside].sum().item() * n)} of {n} draws fell outside the 3 best tokens",
+           hint="filter the scaled logits with top_k_filter(logits / temperature, top_k) before the softmax")
+    want = torch.zeros(8, dtype=torch.double)
+    want[top3] = torch.softmax(last[top3].double() / temperature, dim=-1)
+    tv = 0.5 * (freq - want).abs().sum().item()
+    expect(tv < 0.03, f"frequencies of {n:,} draws with top_k=3, temperature={temperature}",
+           f"differ from the renormalised top-3 distribution by a total variation of {tv:.3f}",
+           hint="temperature first, then top_k_filter, then softmax and torch.multinomial")
+torch.manual_seed(9)
+out = run_generate(StandIn(last, other, 16, 1), torch.zeros(n, 3, dtype=torch.long), 1)
+freq = torch.bincount(out[:, -1], minlength=8).double() / n
+tv = 0.5 * (freq - torch.softmax(last.double(), dim=-1)).abs().sum().item()
+expect(tv < 0.03, "frequencies of draws at the default temperature 1.0",
+       f"differ from softmax(logits) by a total variation of {tv:.3f}", hint="temperature defaults to 1.0")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_generate_window points=2
+import torch
+from torch import nn
+from types import SimpleNamespace
+from course.checks import expect_own_implementation, stand_ins, expect_equal, expect_tensor_equal
+import gpt2ref as ref
+
+expect_own_implementation(generate, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "generate")
+
+def run_generate(*args, **kwargs):
+    """Your generate, with the reference top_k_filter standing in for yours during the call
+    (test_top_k_filter grades yours, so a slip there does not cost these points too)."""
+    with stand_ins(globals(), top_k_filter=ref.top_k_filter):
+        return generate(*args, **kwargs)
+
+class Recorder(nn.Module):
+    """Uniform logits over `vocab` tokens; records every input; allows `budget` calls."""
+    def __init__(self, context_length, budget, vocab=50):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+        self.config = SimpleNamespace(context_length=context_length)
+        self.budget, self.vocab, self.inputs = budget, vocab, []
+    def forward(self, idx):
+        if len(self.inputs) >= self.budget:
+            raise RuntimeError(f"generate called the model more than {self.budget} times for "
+                               f"max_new_tokens={self.budget}: one call per new token, then stop")
+        self.inputs.append(idx.detach().clone())
+        return torch.zeros(idx.shape[0], idx.shape[1], self.vocab) + 0 * self.anchor
+
+prompt = torch.tensor([[31, 32, 33, 34, 35, 36]])  # 6 tokens, longer than the context of 4
+rec = Recorder(context_length=4, budget=3)
+out = run_generate(rec, prompt, 3)
+expect_tensor_equal(out[:, :6], prompt, "first 6 tokens of generate's output", hint="keep the prompt, append after it")
+expect_equal(len(rec.inputs), 3, "model calls for max_new_tokens=3", hint="one call per new token")
+for step, fed in enumerate(rec.inputs):
+    expect_tensor_equal(fed, out[:, : 6 + step][:, -4:], f"what the model saw at step {step} (context_length 4)",
+                        hint="feed the last context_length tokens of the running sequence: idx[:, -context_length:]")
+### BEGIN HIDDEN TESTS
+torch.manual_seed(10)
+prompt = torch.randint(0, 50, (2, 2))  # shorter than the context: the window starts as the whole sequence
+rec = Recorder(context_length=5, budget=9)
+out = run_generate(rec, prompt, 9)
+expect_equal(tuple(out.shape), (2, 11), "shape of generate(model, prompt (2, 2), 9)")
+expect_equal(len(rec.inputs), 9, "model calls for max_new_tokens=9", hint="one call per new token")
+for step, fed in enumerate(rec.inputs):
+    expect_tensor_equal(fed, out[:, : 2 + step][:, -5:], f"what the model saw at step {step} (prompt 2, context 5)",
+                        hint="while the sequence is shorter than context_length feed all of it; then the last "
+                             "context_length tokens; never pad")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_generate_contract points=1
+import torch
+from torch import nn
+from types import SimpleNamespace
+from course.checks import expect_own_implementation, stand_ins, expect, expect_equal, expect_raises, expect_tensor_equal
+import gpt2ref as ref
+
+expect_own_implementation(generate, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
+                                     ref.init_weights, ref.scale_residual_projections], "generate")
+
+def run_generate(*args, **kwargs):
+    """Your generate, with the reference top_k_filter standing in for yours during the call
+    (test_top_k_filter grades yours, so a slip there does not cost these points too)."""
+    with stand_ins(globals(), top_k_filter=ref.top_k_filter):
+        return generate(*args, **kwargs)
+
+class Watcher(nn.Module):
+    """Fixed random logits; records grad mode and train/eval mode at every call; allows `budget` calls."""
+    def __init__(self, budget, vocab=50, context_length=64):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+        self.config = SimpleNamespace(context_length=context_length)
+        self.logits = torch.randn(vocab, generator=torch.Generator().manual_seed(0))
+        self.budget, self.calls, self.grad_seen, self.training_seen = budget, 0, [], []
+    def forward(self, idx):
+        self.calls += 1
+        if self.calls > self.budget:
+            raise RuntimeError(f"generate called the model more than {self.budget} times for "
+                               f"max_new_tokens={self.budget}: one call per new token, then stop")
+        self.grad_seen.append(torch.is_grad_enabled())
+        self.training_seen.append(self.training)
+        return self.logits.expand(idx.shape[0], idx.shape[1], -1) + self.anchor
+
+prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+a = run_generate(Watcher(20), prompt, 20, seed=123)
+b = run_generate(Watcher(20), prompt, 20, seed=123)
+expect_equal(tuple(a.shape), (2, 23), "shape of generate(model, prompt (2, 3), 20)", hint="(B, T + max_new_tokens)")
+expect_tensor_equal(a, b, "two calls of generate with seed=123", hint="seed the draws: torch.Generator().manual_seed(seed)")
+expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=0.0), "generate with temperature=0.0",
+              hint="check temperature <= 0 first and raise ValueError")
+### BEGIN HIDDEN TESTS
+expect_tensor_equal(a[:, :3], prompt, "first 3 tokens of generate's output", hint="keep the prompt, append after it")
+expect_equal(a.dtype, torch.int64, "dtype of generate's output", hint="token ids are int64 (torch.long)")
+c = run_generate(Watcher(20), prompt, 20, seed=124)
+expect(not torch.equal(a, c), "generate with seed=123 vs seed=124", "gave identical tokens",
+       hint="use the seed argument to seed the draws")
+expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=-0.5), "generate with temperature=-0.5",
+              hint="any temperature <= 0 is invalid")
+w = Watcher(5)
+w.train()
+out = run_generate(w, prompt, 5)
+expect(w.training, "model.training after generate on a model in train mode", "the model was left in eval mode",
+       hint="remember model.training before, call model.train(was_training) at the end")
+expect(not any(w.training_seen), "model mode during generate", "the model ran in train mode (dropout on)",
+       hint="call model.eval() before the loop")
+expect(not any(w.grad_seen), "autograd during generate", "gradients were tracked during the model calls",
+       hint="wrap the loop in torch.no_grad()")
+w = Watcher(3)
+w.eval()
+run_generate(w, prompt, 3)
+expect(not w.training, "model.training after generate on a model in eval mode", "the model was switched to train mode",
+       hint="restore the mode the model had, do not always call model.train()")
+expect_tensor_equal(run_generate(Watcher(0), prompt, 0), prompt, "generate(model, prompt, 0)",
+                    hint="max_new_tokens=0 returns the prompt as it is, without calling the model")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 14. 让模型"说话" / Your model speaks
+#
+# 最后把所有东西连起来：tiktoken 把文字变成 token id，你的 `GPTModel` 给出 logits，你的 `generate` 一个个地抽 token，
+# tiktoken 再把 id 变回文字。为了快，用一个很小的模型（d_model = 64，2 层），但词表是 GPT-2 完整的 50257 个 token；
+# context 只有 16，所以生成 30 个 token 时滑动窗口会真的滑起来。
+#
+# > **EN** Now connect everything: tiktoken turns text into token ids, your `GPTModel` gives logits, your
+# > `generate` draws tokens one at a time, and tiktoken turns the ids back into text. For speed the model is
+# > tiny (d_model = 64, 2 layers) but it has GPT-2's full vocabulary of 50257 tokens; its context is only 16,
+# > so generating 30 tokens really makes the window slide.
+
+# %% tags=skip-autograde
+small_config = GPTConfig(vocab_size=enc.n_vocab, context_length=16, d_model=64, num_heads=4, num_layers=2, dropout=0.0)
+torch.manual_seed(0)
+small_model = GPTModel(small_config)
+print(f"a random GPT with {count_parameters(small_model):,} parameters")
+
+prompt_text = "The meaning of life is"
+prompt_ids = torch.tensor([enc.encode(prompt_text)])  # (1, T)
+print("prompt ids:", prompt_ids.tolist()[0])
+out_ids = generate(small_model, prompt_ids, max_new_tokens=30, temperature=1.0, top_k=50, seed=0)
+print(f"{prompt_ids.shape[1]} prompt tokens + 30 new = {out_ids.shape[1]} tokens, context_length = 16")
+print("\n" + repr(enc.decode(out_ids[0].tolist())))
+
+# %% [markdown]
+# 一堆乱码，这完全正常！模型的权重还是随机的，它从没见过任何文字。看看它对下一个 token 的分布：
+#
+# > **EN** Gibberish, and that is exactly right: the weights are still random, the model has never seen any
+# > text. Look at its distribution over the next token:
+
+# %% tags=skip-autograde
+with torch.no_grad():
+    next_probs = torch.softmax(small_model(prompt_ids)[0, -1], dim=-1)
+entropy = -(next_probs * next_probs.log()).sum().item()
+print(f"largest next-token probability: {next_probs.max().item():.6f}   (uniform: 1/{enc.n_vocab} = {1 / enc.n_vocab:.6f})")
+print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vocab}) = {math.log(enc.n_vocab):.3f})")
+
+# %% [markdown]
+# 随机初始化的权重很小（std 0.02），logits 彼此差不多，softmax 几乎是均匀分布：熵和"5 万个 token 里随便挑一个"几乎一样。
+# 所以每一步抽到的都是随机的词片段，拼起来当然没有意义。模型的结构已经完全正确，缺的是**学到的权重**：
+# 第 36 课写训练循环，让模型从文本中学习；第 37 课把 OpenAI 训练好的 GPT-2 权重装进你这个 `GPTModel`，同样的 `generate` 就会写出通顺的英文。
+#
+# > **EN** Random weights are small (std 0.02), the logits are all about equal, and the softmax is almost
+# > uniform: its entropy is nearly that of picking any of the fifty thousand tokens at random. So every step
+# > draws a random word piece, and together they mean nothing. The architecture is already right; what is
+# > missing is **learned weights**: lesson 36 writes the training loop that learns from text, and lesson 37
+# > loads OpenAI's trained GPT-2 weights into this very `GPTModel`, where the same `generate` writes fluent
+# > English.
+
+# %% [markdown]
+# ## 15. 课后小测 / After the lesson
+
+# %%
+show_quiz("quiz.json", stage="post")
+
+# %% [markdown]
+# ## 小结 / Summary
+#
+# 你现在有了一个完整的 GPT-2：
+#
+# - `GPTModel`：token + 位置 embedding → `num_layers` 个 Transformer block → final LayerNorm → LM head（和 token embedding 共享权重），
+#   GPT-2 的初始化，两个写入 residual stream 的投影按 1/sqrt(2 · num_layers) 缩小。
+# - `count_parameters`：共享的权重只数一次；在 `meta` device 上数出 GPT-2 small 的 124,439,808 个参数，不花内存。
+# - `top_k_filter` 和 `generate`：temperature、top-k、multinomial 抽样、滑动窗口；用 tiktoken 从文字到文字。
+#
+# **下一课（第 36 课）**：给模型一个目标。用 cross-entropy 衡量"下一个 token 猜得有多准"，写训练循环和验证，
+# 用 AdamW 在随 Python 一起发布的文本（Python 自带的帮助文档）上训练一个小模型，看 validation loss 下降、生成的文字慢慢变得像样。
+#
+# > **EN** You now have a complete GPT-2:
+# > - `GPTModel`: token + position embeddings → `num_layers` transformer blocks → final LayerNorm → LM head
+# >   (sharing its weight with the token embedding), GPT-2's initialisation, and the two projections that
+# >   write into the residual stream scaled by 1/sqrt(2 · num_layers).
+# > - `count_parameters`: a shared weight counts once; GPT-2 small's 124,439,808 parameters counted on the
+# >   `meta` device at no memory cost.
+# > - `top_k_filter` and `generate`: temperature, top-k, multinomial sampling, the sliding window; text in,
+# >   text out through tiktoken.
+# >
+# > **Next (lesson 36):** give the model a goal. Cross-entropy measures how well it predicts the next token;
+# > you write the training loop (AdamW) and evaluation, train a small model on text that ships with Python
+# > (its own help pages), and watch the validation loss fall and the samples slowly start to look like language.

@@ -1,0 +1,188 @@
+"""Made-up submissions for lesson 35 (GPT model assembly) that prove its grading.
+
+One-bug mutants each lose exactly the points of the test cell written for that idea; the two
+correct-but-different submissions score full marks; tampering earns nothing it should not.
+Run: python -m grader.acceptance 35-gpt-model-assembly
+"""
+
+from grader.acceptance import ALL_TESTS, Submission
+
+GENERATE_TESTS = {"test_generate_sampling", "test_generate_window", "test_generate_contract"}
+GPT_TESTS = {"test_gpt_shapes", "test_gpt_embeddings", "test_gpt_blocks", "test_gpt_final_norm",
+             "test_weight_tying", "test_init"}
+
+TIE = "self.lm_head.weight = self.tok_embed.weight  # one Parameter, used twice"
+KEEP_LARGEST = [("torch.topk(logits, k, dim=-1)", "torch.topk(logits, k, dim=-1, largest=False)"),
+                ("logits < kth_largest", "logits > kth_largest")]
+
+TOP_K_VIA_SORT = '''\
+def top_k_filter(logits, top_k):
+    """Sort each row, read off the k-th largest value, blank everything below it."""
+    if not top_k:
+        return logits.clone()
+    k = min(int(top_k), logits.shape[-1])
+    ordered, _ = torch.sort(logits, dim=-1, descending=True)
+    threshold = ordered[..., k - 1 : k]
+    filtered = logits.clone()
+    filtered[filtered < threshold] = float("-inf")
+    return filtered
+'''
+
+# A GPTModel that brings its own attention and block (separate q/k/v projections, an explicit
+# causal mask, torch's nn.LayerNorm) and keeps the blocks in an nn.Sequential.
+OWN_BLOCKS_GPT = '''\
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.h = config.num_heads
+        self.q = nn.Linear(config.d_model, config.d_model)
+        self.k = nn.Linear(config.d_model, config.d_model)
+        self.v = nn.Linear(config.d_model, config.d_model)
+        self.proj = nn.Linear(config.d_model, config.d_model)
+
+    def forward(self, x):
+        B, T, D = x.shape
+        heads = lambda t: t.reshape(B, T, self.h, D // self.h).permute(0, 2, 1, 3)
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        scores = q @ k.transpose(-1, -2) * (D // self.h) ** -0.5
+        mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return self.proj((weights @ v).permute(0, 2, 1, 3).reshape(B, T, D))
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.fc = nn.Linear(config.d_model, 4 * config.d_model)
+        self.proj = nn.Linear(4 * config.d_model, config.d_model)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.ln_a = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.attn = CausalSelfAttention(config)
+        self.ln_b = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.ff = MLP(config)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_a(x))
+        return x + self.ff(self.ln_b(x))
+
+
+class GPTModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.tok_embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos_embed = nn.Embedding(config.context_length, config.d_model)
+        self.blocks = nn.Sequential(*[Block(config) for _ in range(config.num_layers)])
+        self.final_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.weight_tying:
+            self.tok_embed.weight = self.lm_head.weight
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, std=0.02 / (2 * config.num_layers) ** 0.5)
+            elif name.endswith("bias") and "ln_" not in name and "norm" not in name:
+                nn.init.zeros_(p)
+            elif p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx):
+        T = idx.shape[1]
+        if T > self.config.context_length:
+            raise ValueError(f"{T} tokens do not fit a context of {self.config.context_length}")
+        x = self.tok_embed(idx) + self.pos_embed.weight[:T]
+        return self.lm_head(self.final_norm(self.blocks(x)))
+'''
+
+GENERATE_MANUAL_SEED = '''\
+@torch.no_grad()
+def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, seed=None):
+    if not temperature > 0:
+        raise ValueError("temperature must be positive")
+    if seed is not None:
+        torch.manual_seed(seed)
+    mode = model.training
+    model.train(False)
+    n = model.config.context_length
+    for step in range(max_new_tokens):
+        scores = model(idx if idx.shape[1] <= n else idx[:, idx.shape[1] - n:])[:, -1] / temperature
+        probs = F.softmax(top_k_filter(scores, top_k), dim=-1)
+        idx = torch.cat((idx, torch.multinomial(probs, 1)), dim=1)
+    model.train(mode)
+    return idx
+'''
+
+SUBMISSIONS = [
+    # --- one bug each ---------------------------------------------------------------------
+    Submission("tying-by-copy", fails={"test_weight_tying"}, why="lm_head gets a copy of the embedding",
+               edits={"gpt_model": [(TIE, "self.lm_head.weight.data.copy_(self.tok_embed.weight.data)")]}),
+    Submission("no-tying", fails={"test_weight_tying"}, why="weight_tying ignored",
+               edits={"gpt_model": [("        if config.weight_tying:\n            " + TIE, "        pass")]}),
+    Submission("no-position-embedding", fails={"test_gpt_embeddings"}, why="only token embeddings reach the blocks",
+               edits={"gpt_model": [("x = self.tok_embed(idx) + self.pos_embed(positions)", "x = self.tok_embed(idx)")]}),
+    Submission("no-final-norm", fails={"test_gpt_final_norm"}, why="lm_head reads the raw residual stream",
+               edits={"gpt_model": [("        x = self.final_norm(x)\n", "")]}),
+    Submission("blocks-not-chained", fails={"test_gpt_blocks"}, why="every block reads the embeddings",
+               edits={"gpt_model": [("            x = block(x)  # (B, T, d_model)", "            h = block(x)"),
+                                    ("        x = self.final_norm(x)", "        x = self.final_norm(h)")]}),
+    Submission("no-residual-scaling", fails={"test_init"}, why="attn.proj / ff.proj keep std 0.02",
+               edits={"gpt_model": [("residual_std = 0.02 / math.sqrt(2 * config.num_layers)", "residual_std = 0.02")]}),
+    Submission("no-length-check", fails={"test_gpt_shapes"}, why="too long inputs crash in pos_embed instead",
+               edits={"gpt_model": [("if T > self.config.context_length:", "if T > 10 * self.config.context_length:")]}),
+    Submission("length-check-off-by-one", fails={"test_gpt_shapes"}, why="refuses exactly context_length tokens",
+               edits={"gpt_model": [("if T > self.config.context_length:", "if T >= self.config.context_length:")]}),
+    Submission("count-tied-twice", fails={"test_count_parameters"}, why="tied weights counted under both names",
+               edits={"count_parameters": [("for p in model.parameters()",
+                                            "for _, p in model.named_parameters(remove_duplicate=False)")]}),
+    Submission("top-k-keeps-smallest", fails={"test_top_k_filter"}, why="keeps the k smallest logits",
+               edits={"top_k_filter": KEEP_LARGEST}),
+    Submission("top-k-not-written", fails={"test_top_k_filter"},
+               why="top_k_filter left as released; generate is still graded on its own",
+               cells={"top_k_filter": "def top_k_filter(logits, top_k):\n    # YOUR CODE HERE\n"
+                                      "    raise NotImplementedError()\n"}),
+    Submission("temperature-multiplies", fails={"test_generate_sampling"}, why="logits * T instead of / T",
+               edits={"generate": [("logits / temperature", "logits * temperature")]}),
+    Submission("no-sliding-window", fails={"test_generate_window"}, why="feeds the whole sequence every step",
+               edits={"generate": [("window = idx[:, -context_length:]", "window = idx")]}),
+    Submission("no-eval-mode", fails={"test_generate_contract"}, why="samples with dropout on",
+               edits={"generate": [("    model.eval()  # no dropout while sampling\n", "")]}),
+    Submission("loops-forever", fails=GENERATE_TESTS, why="while True: never stops after max_new_tokens",
+               edits={"generate": [("for _ in range(max_new_tokens):", "while True:")]}),
+    # --- correct, written differently: full marks ---------------------------------------------
+    Submission("top-k-via-sort-tied-other-way", fails=set(),
+               why="top-k by sorting; tok_embed.weight = lm_head.weight",
+               cells={"top_k_filter": TOP_K_VIA_SORT},
+               edits={"gpt_model": [(TIE, "self.tok_embed.weight = self.lm_head.weight")]}),
+    Submission("own-blocks-sequential-manual-seed", fails=set(),
+               why="own attention/block in nn.Sequential; generate seeded with torch.manual_seed",
+               cells={"gpt_model": OWN_BLOCKS_GPT, "generate": GENERATE_MANUAL_SEED}),
+    # --- tampering -------------------------------------------------------------------------------
+    Submission("tamper-pass-tying-test", fails={"test_weight_tying"},
+               why="no tying, and the tying test retyped to `pass` (restored by nbgrader)",
+               edits={"gpt_model": [("        if config.weight_tying:\n            " + TIE, "        pass")]},
+               cells={"test_weight_tying": "pass"}),
+    Submission("tamper-delete-top-k-test", fails={"test_top_k_filter"},
+               why="keeps the smallest, and the top-k test cell deleted (re-added by nbgrader)",
+               edits={"top_k_filter": KEEP_LARGEST}, delete=["test_top_k_filter"]),
+    Submission("neuters-the-checks", fails=ALL_TESTS, flagged=True,
+               why="no tying, and course.checks' expect/expect_equal replaced by no-ops: the tying test would "
+                   "pass, so the integrity scan must report it and hold the scores at zero",
+               edits={"gpt_model": [("class GPTModel(nn.Module):",
+                                     "import course.checks\n"
+                                     "course.checks.expect = course.checks.expect_equal = lambda *a, **k: None\n\n\n"
+                                     "class GPTModel(nn.Module):"),
+                                    ("        if config.weight_tying:\n            " + TIE, "        pass")]}),
+    Submission("reference-in-disguise", fails=ALL_TESTS, why="hands every answer to gpt2ref",
+               cells={"gpt_model": "from gpt2ref import GPTModel as _Ref\n\n\nclass GPTModel(_Ref):\n    pass\n",
+                      "count_parameters": "import gpt2ref as _r\n\n\ndef count_parameters(model):\n"
+                                          "    return _r.count_parameters(model)\n",
+                      "top_k_filter": "from gpt2ref.generation import top_k_filter\n",
+                      "generate": "from gpt2ref import generate as _gen\n\n\ndef generate(*args, **kwargs):\n"
+                                  "    return _gen(*args, **kwargs)\n"}),
+]

@@ -1,0 +1,166 @@
+"""The authoring builder, the instructor commands and the acceptance harness, on a toy course."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import acceptance, build, commands
+from grader.preprocessors import SKIPPED_SOURCE
+
+FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
+SLUG = "99-toy"
+
+
+# --- the authoring format ----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "script, fragment",
+    [
+        ("# %% [answer] id=x\npass\n", ":1: unknown cell kind [answer]"),
+        ("# %% [solution]\npass\n", ":1: a [solution] cell needs id=NAME"),
+        ("# %% [tests] id=t\npass\n", ":1: a [tests] cell needs points=N"),
+        ("# %% [tests] id=t points=lots\npass\n", "points='lots' is not a number"),
+        ("# %% [solution] id=s points=2\npass\n", "only [tests] cells carry points"),
+        ("# %% [markdown]\n# fine\nnot a comment\n", ":3: a Markdown line must start with '#'"),
+        ("# %% [locked] id=a\nx\n# %% [locked] id=a\ny\n", ":3: id 'a' already used at line 1"),
+        ("# %% [locked] id=a b\n", "cannot read option 'b'"),
+        ("# %% [locked] id=a colour=red\n", "unknown option 'colour'"),
+        ("# %% [locked] id=a/b\n", "id 'a/b' may use letters"),
+        ("print('no header')\n", "no cells"),
+    ],
+)
+def test_authoring_errors_name_the_line_and_the_fix(script, fragment):
+    with pytest.raises(build.AuthoringError) as info:
+        build.parse_authoring(script, "lesson.py")
+    assert fragment in str(info.value)
+    assert str(info.value).startswith("lesson.py")
+
+
+def test_cells_get_nbgrader_metadata_by_kind():
+    script = (FIXTURE / "lessons" / SLUG / "lesson.py").read_text()
+    nb = build.to_notebook(build.parse_authoring(script))
+    by_id = {cell.id: cell for cell in nb.cells}
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source == "# Toy lesson\nTwo functions to write."
+    assert by_id["add"].metadata.nbgrader == {
+        "grade": False, "grade_id": "add", "locked": False, "schema_version": 3, "solution": True, "task": False,
+    }
+    assert by_id["test_add"].metadata.nbgrader == {
+        "grade": True, "grade_id": "test_add", "locked": True, "points": 2.0, "schema_version": 3,
+        "solution": False, "task": False,
+    }
+    demo = next(cell for cell in nb.cells if "time.sleep" in cell.source)
+    assert demo.metadata.tags == ["skip-autograde"] and "nbgrader" not in demo.metadata
+    # Deterministic: building twice gives the same text.
+    assert build.notebook_text(nb) == build.notebook_text(build.to_notebook(build.parse_authoring(script)))
+
+
+def test_committed_instructor_notebooks_are_built_from_the_current_scripts():
+    result = subprocess.run([sys.executable, "-m", "grader.build", "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# --- release, autograde, feedback, export on a toy course ---------------------------------
+
+@pytest.fixture
+def toy_course(tmp_path):
+    root = tmp_path / "grader"
+    shutil.copytree(FIXTURE, root)
+    shutil.copy(commands.GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
+    build.write_if_changed(SLUG, root)
+    return root
+
+
+@pytest.mark.slow
+def test_release_strips_solutions_and_keeps_learner_files(toy_course, tmp_path):
+    lessons = tmp_path / "lessons"
+    (lessons / SLUG).mkdir(parents=True)
+    progress = lessons / SLUG / "quiz-progress.jsonl"
+    progress.write_text('{"kept": true}\n')
+    commands.release([SLUG], course_root=toy_course, lessons_dir=lessons)
+
+    student = nbformat.read(lessons / SLUG / f"{SLUG}.ipynb", as_version=4)
+    text = json.dumps(student)
+    assert "return a + b" not in text and "HIDDEN TESTS" not in text and "add(-1, 1)" not in text
+    assert "raise NotImplementedError()" in text
+    assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
+    assert (lessons / SLUG / "data.txt").read_text() == "toy data\n", "files beside the notebook are released"
+    assert progress.read_text() == '{"kept": true}\n', "a learner's progress file must survive a release"
+
+    with pytest.raises(commands.CourseError, match="unknown lesson"):
+        commands.release(["98-nope"], course_root=toy_course, lessons_dir=lessons)
+
+
+@pytest.mark.slow
+def test_autograde_feedback_export_and_clear_errors(toy_course):
+    with pytest.raises(commands.CourseError, match="no submissions"):
+        commands.autograde([SLUG], course_root=toy_course, quiet=True)
+    with pytest.raises(commands.CourseError, match="no gradebook"):
+        commands.export(toy_course)
+
+    release_dir = commands.generate(SLUG, toy_course, capture=True)
+    source_nb = nbformat.read(toy_course / "source" / SLUG / f"{SLUG}.ipynb", as_version=4)
+    release_nb = nbformat.read(release_dir / f"{SLUG}.ipynb", as_version=4)
+    for name, sub in {
+        "ana": acceptance.Submission("ana", fails=set()),
+        "ben": acceptance.Submission("ben", fails=set(), from_release=True),
+    }.items():
+        target = toy_course / "submitted" / name / SLUG
+        shutil.copytree(release_dir, target)
+        nbformat.write(acceptance.make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
+
+    scores = commands.autograde([], course_root=toy_course, quiet=True)
+    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
+    graded = nbformat.read(toy_course / "autograded" / "ana" / SLUG / f"{SLUG}.ipynb", as_version=4)
+    assert any(cell.source == SKIPPED_SOURCE for cell in graded.cells), "the skip-autograde demo must be blanked"
+
+    feedback_dir = commands.feedback([SLUG], toy_course)
+    html = (feedback_dir / "ana" / SLUG / f"{SLUG}.html").read_text()
+    assert "test_add" in html
+    rows = list(csv.DictReader(commands.export(toy_course).open()))
+    by_student = {row["student_id"]: float(row["score"]) for row in rows}
+    assert by_student == {"ana": 3.0, "ben": 0.0}
+
+
+@pytest.mark.slow
+def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_path):
+    outcomes = acceptance.run_acceptance(SLUG, tmp_path / "work", cell_timeout=5, log=lambda *_: None,
+                                         course_root=toy_course)
+    by_name = {o.submission.name: o for o in outcomes}
+    assert set(by_name) == {"solution", "untouched", "add-subtracts", "mul-loops-forever",
+                            "tests-retyped-and-deleted", "mul-via-loop", "mul-warns", "disables-the-checks"}
+    assert [o.problem() for o in outcomes] == [None] * 8, acceptance.report(SLUG, outcomes)
+    assert by_name["solution"].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert by_name["untouched"].failed == {"test_add", "test_mul"}
+    assert by_name["mul-loops-forever"].grades["test_add"] == (2.0, 2.0), "grading goes on after a timeout"
+    assert by_name["tests-retyped-and-deleted"].grades["test_add"] == (2.0, 2.0)
+    assert by_name["tests-retyped-and-deleted"].grades["test_mul"] == (0.0, 1.0), "retyped tests are restored"
+    cheat = by_name["disables-the-checks"]
+    assert cheat.grades == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "held at zero"
+    assert any("course" in str(f) for f in cheat.findings)
+    assert not by_name["solution"].findings
+    assert "PROBLEM" not in acceptance.report(SLUG, outcomes)
+
+
+def test_acceptance_reports_a_mutant_that_scores_unexpectedly():
+    outcome = acceptance.Outcome(acceptance.Submission("m", fails={"test_add"}),
+                                 {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)})
+    problem = outcome.problem()
+    assert "also failed ['test_mul']" in problem and "should have failed ['test_add'] but passed" in problem
+    assert acceptance.Outcome(acceptance.Submission("n", fails=set()), None).problem() == "n: not graded at all"
+
+
+def test_stale_mutant_edit_is_an_error():
+    script = (FIXTURE / "lessons" / SLUG / "lesson.py").read_text()
+    source_nb = build.to_notebook(build.parse_authoring(script))
+    with pytest.raises(acceptance.HarnessError, match="occurs 0 times"):
+        acceptance.make_submission(source_nb, source_nb, acceptance.Submission(
+            "stale", fails=set(), edits={"add": [("return a * 2", "x")]}))

@@ -1,0 +1,123 @@
+"""Every lesson follows the course's bones (docs/AUTHORING.md); checked on the built notebooks.
+
+Fast: reads files only. Lessons come from grader.catalog.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import catalog
+from quiz import load_quiz
+from quiz.lint import lint_quiz
+
+LESSONS = catalog.lesson_slugs()
+CJK = re.compile(r"[\u4e00-\u9fff]")
+SHOW_QUIZ = re.compile(r"show_quiz\(\s*\"quiz\.json\"\s*(?:,\s*(?:stage=)?\"(?P<stage>pre|check|post)\")?"
+                       r"(?:\s*,\s*ids=\[(?P<ids>[^\]]*)\])?")
+
+
+def source_notebook(slug):
+    return nbformat.read(catalog.source_notebook(slug), as_version=4)
+
+
+def quiz_calls(nb):
+    """(cell index, stage or None, [ids]) for every show_quiz call in the notebook."""
+    calls = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for match in SHOW_QUIZ.finditer(cell.source):
+            ids = re.findall(r"\"([^\"]+)\"", match.group("ids") or "")
+            calls.append((index, match.group("stage"), ids))
+    return calls
+
+
+def graded_indexes(nb, kind):
+    return [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get(kind)]
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_quizzes_have_enough_unbiased_questions_in_both_languages(slug):
+    folder = catalog.lesson_dir(slug)
+    zh, en = load_quiz(folder / "quiz.json"), load_quiz(folder / "quiz.en.json")
+    assert zh.lesson == en.lesson == slug
+    assert len(zh.questions) >= 6
+    assert {q.stage for q in zh.questions} == {"pre", "check", "post"}
+    assert [(q.id, q.stage, q.correct, len(q.options)) for q in zh.questions] == \
+           [(q.id, q.stage, q.correct, len(q.options)) for q in en.questions], "quiz.en.json must mirror quiz.json"
+    assert all(q.id for q in zh.questions), "every question needs an id (progress is recorded by id)"
+    assert all(CJK.search(q.question) for q in zh.questions), "quiz.json is the Chinese edition"
+    assert not any(CJK.search(q.question) for q in en.questions), "quiz.en.json is the English edition"
+    for quiz in (zh, en):
+        report = lint_quiz(quiz)
+        assert not report.biased, f"length-biased questions: {[c.number for c in report.biased]}"
+        assert not report.empty_explanations, "every question explains its answer"
+    slots = [q.correct for q in zh.questions]
+    assert len(set(slots)) >= 3 and max(slots.count(s) for s in set(slots)) <= len(slots) / 2, \
+        f"correct answers bunch in a few slots: {slots}"
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_lesson_has_the_bones(slug):
+    nb = source_notebook(slug)
+    solutions, tests = graded_indexes(nb, "solution"), graded_indexes(nb, "grade")
+    assert solutions and tests, "a lesson has graded answer cells and test cells"
+    calls = quiz_calls(nb)
+    pre = [i for i, stage, ids in calls if stage == "pre" and not ids]
+    post = [i for i, stage, ids in calls if stage == "post" and not ids]
+    checks = [(i, ids) for i, stage, ids in calls if ids]
+    assert pre and pre[0] < solutions[0], "the pre quiz comes before the first exercise"
+    assert post and post[-1] > tests[-1], "the post quiz comes after the last test cell"
+    assert checks, "check quizzes sit where their idea lands"
+    quiz = load_quiz(catalog.lesson_dir(slug) / "quiz.json")
+    stage_of = {q.id: q.stage for q in quiz.questions}
+    shown = {qid for _, ids in checks for qid in ids}
+    assert shown <= set(stage_of), f"show_quiz ids not in quiz.json: {sorted(shown - set(stage_of))}"
+    assert all(stage_of[qid] == "check" for qid in shown), "ids=[...] calls show check questions"
+    never_shown = {qid for qid, stage in stage_of.items() if stage == "check"} - shown
+    assert not never_shown, f"check questions never shown in the notebook: {sorted(never_shown)}"
+    first_markdown = next(c for c in nb.cells if c.cell_type == "markdown").source
+    goals = [line for line in first_markdown.splitlines() if re.match(r"\s*(\d+\.|[-*]) ", line)]
+    assert goals, "the lesson opens with its goals: a list of what the student will have built"
+    ending = "\n".join(c.source for c in nb.cells[post[-1]:] if c.cell_type == "markdown")
+    assert re.search(r"小结|总结|现在你有了", ending) and re.search(r"Summary|What now exists|Recap", ending), \
+        "after the post quiz, the lesson sums up what now exists (小结 / Summary)"
+    assert re.search(r"下一课", ending) and re.search(r"Next", ending), "…and says what the next lesson adds"
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_prose_is_chinese_first_with_english_beside_it(slug):
+    for cell in source_notebook(slug).cells:
+        if cell.cell_type != "markdown":
+            continue
+        chinese = len(CJK.findall(cell.source))
+        if chinese >= 20:
+            assert "**EN**" in cell.source, f"no English rendering for: {cell.source[:120]!r}"
+            assert cell.source.find("**EN**") > CJK.search(cell.source).start(), "Chinese comes first"
+        lines = cell.source.splitlines()
+        for number, line in enumerate(lines):
+            if line.startswith("#") and CJK.search(line):
+                following = lines[number + 1] if number + 1 < len(lines) else ""
+                english_here = re.search(r"[A-Za-z]{3,}", line)
+                english_next = following.startswith("#") and not CJK.search(following)
+                assert english_here or english_next, f"heading without English: {line!r}"
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_test_cells_explain_failures_and_refuse_delegation(slug):
+    for cell in source_notebook(slug).cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        grade_id = cell.metadata.nbgrader.grade_id
+        tree = ast.parse(cell.source)
+        bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        assert not bare, f"{grade_id}: bare assert on line(s) {bare}; use course.checks with a hint"
+        assert "expect_own_implementation(" in cell.source, f"{grade_id}: does not refuse delegation"
+        assert "from course.checks import" in cell.source or "import course.checks" in cell.source, \
+            f"{grade_id}: import the checks inside the test cell"
