@@ -8,6 +8,8 @@ gives students ``gpt2ref``, ``quiz`` and ``course`` only):
 - ``grader.build``: authoring scripts -> nbgrader source notebooks;
 - ``grader.commands``: release, autograde, feedback, export (the ``make`` targets);
 - ``grader.acceptance``: grades made-up submissions to prove the grading;
-- ``grader.integrity``, ``grader.preprocessors``: safeguards used while grading;
-- ``grader.check_notebooks``: runs every solution notebook and measures it.
+- ``grader.sandbox``: every submission's kernel in bubblewrap, with limits (``grader.cgroups``);
+- ``grader.preprocessors``: nbgrader plug-ins: restore from the source, NEEDS REVIEW, feedback;
+- ``grader.integrity``: a static report of code that could game the tests;
+- ``grader.check_notebooks``: runs every solution notebook and measures it (time, memory).
 """

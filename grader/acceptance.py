@@ -2,8 +2,10 @@
 
 For a lesson, ``grader/lessons/<slug>/mutants.py`` lists submissions made from the solution:
 one-bug mutants (each must fail exactly the tests named in ``fails``), correct but
-differently written implementations (``fails`` empty) and tampering (test cells retyped or
-deleted). Two submissions are always added: ``solution`` (full marks) and ``untouched``
+differently written implementations (``fails`` empty), tampering (test cells retyped,
+deleted, copied or re-tagged, grade ids and points edited) and submissions that cannot be
+graded (a dead kernel, a loop that ignores the interrupt, a malformed file), which must say
+NEEDS REVIEW with the right reason. Two submissions are always added: ``solution`` (full marks) and ``untouched``
 (the student notebook as released: zero). Everything runs through real nbgrader commands
 (generate_assignment, then autograde) in a temporary copy of the course.
 
@@ -20,12 +22,13 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
 from .build import strip_solution_markers
 from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, mutants_script, source_notebook
-from .commands import CourseError, autograde, format_score_table, generate, integrity_findings
+from .commands import CourseError, Status, autograde, format_score_table, generate, integrity_findings, read_statuses
 from .integrity import Finding
 
 ALL_TESTS = "*"
@@ -40,7 +43,13 @@ class Submission:
     fails:  the test cells that must score zero (every other test must score full marks);
             ``ALL_TESTS`` for all of them.
     flagged: whether the integrity scan (``grader.integrity``) must report this submission
-            (cheating that the tests alone could not stop; its scores are then held at zero).
+            (cheating that the tests alone could not stop; its scores are then held at zero,
+            and it NEEDS REVIEW (integrity scan)).
+    review: the reasons it must show as NEEDS REVIEW (e.g. {"kernel died"}), besides
+            "integrity scan" for a flagged one; empty: graded normally. Its scores must still
+            be exactly the ones ``fails`` says (a test that did not run scores zero).
+    transform: a function that changes the notebook further (copy cells, edit metadata or tags).
+    raw: hand in this text instead of a notebook (a malformed file).
     """
 
     name: str
@@ -51,6 +60,9 @@ class Submission:
     delete: list[str] = field(default_factory=list)
     from_release: bool = False  # start from the untouched student notebook instead of the solution
     flagged: bool = False
+    review: set[str] = field(default_factory=set)
+    transform: Callable | None = None
+    raw: str | None = None
 
 
 class HarnessError(RuntimeError):
@@ -100,7 +112,31 @@ def make_submission(source_nb, release_nb, submission: Submission):
         if cell_id not in cell_ids:
             raise HarnessError(f"{submission.name}: no cell {cell_id!r} to delete")
     nb.cells = [cell for cell in nb.cells if cell.get("id") not in submission.delete]
+    if submission.transform is not None:
+        nb = submission.transform(nb) or nb
     return nb
+
+
+def copy_cell(nb, cell_id: str, new_id: str, source: str | None = None, before: bool = False):
+    """Insert a copy of cell ``cell_id`` (metadata and all, as copy-paste in Jupyter does) after it
+    (or before it), with cell id ``new_id`` and, given, another text. Returns the notebook."""
+    ids = [cell.get("id") for cell in nb.cells]
+    if cell_id not in ids:
+        raise HarnessError(f"no cell {cell_id!r} to copy")
+    index = ids.index(cell_id)
+    copied = nbformat.from_dict(nb.cells[index])
+    copied.id = new_id
+    if source is not None:
+        copied.source = source
+    nb.cells.insert(index if before else index + 1, copied)
+    return nb
+
+
+def cell_by_id(nb, cell_id: str):
+    for cell in nb.cells:
+        if cell.get("id") == cell_id:
+            return cell
+    raise HarnessError(f"no cell {cell_id!r}")
 
 
 def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> None:
@@ -117,6 +153,11 @@ class Outcome:
     submission: Submission
     grades: dict | None  # grade id -> (score, max)
     findings: list[Finding] = field(default_factory=list)
+    status: Status | None = None
+
+    @property
+    def expected_review(self) -> set[str]:
+        return set(self.submission.review) | ({"integrity scan"} if self.submission.flagged else set())
 
     @property
     def failed(self) -> set[str]:
@@ -135,6 +176,11 @@ class Outcome:
             return f"{self.submission.name}: should be flagged by the integrity scan but was not"
         if self.grades is None:
             return f"{self.submission.name}: not graded at all"
+        if self.status is not None:
+            shown = set(self.status.review) if self.status.needs_review else set()
+            if shown != self.expected_review:
+                want = f"NEEDS REVIEW ({'; '.join(sorted(self.expected_review))})" if self.expected_review else "graded"
+                return f"{self.submission.name}: expected {want}, got {self.status.label}"
         if self.submission.fails == ALL_TESTS and sum(s for s, _ in self.grades.values()) != 0:
             return f"{self.submission.name}: expected zero, got some points"
         unknown = self.expected_failed - set(self.grades)
@@ -167,16 +213,22 @@ def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
     for sub in subs:
         target = root / "submitted" / sub.name / slug
         shutil.copytree(release_dir, target)  # quiz files and anything else released
-        nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{slug}.ipynb")
+        if sub.raw is not None:
+            (target / f"{slug}.ipynb").write_text(sub.raw)
+        else:
+            nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{slug}.ipynb")
     env = dict(os.environ, GPT2_COURSE_CELL_TIMEOUT=str(cell_timeout))
     log(f"[{slug}] autograding {len(subs)} submissions ...")
     scores = autograde([slug], root, quiet=True, env=env)
     flagged = integrity_findings(root, [slug])
-    return [Outcome(sub, scores.get((sub.name, slug)), flagged.get((sub.name, slug), [])) for sub in subs]
+    statuses = read_statuses(root, [slug])
+    return [Outcome(sub, scores.get((sub.name, slug)), flagged.get((sub.name, slug), []),
+                    statuses.get((sub.name, slug))) for sub in subs]
 
 
 def report(slug: str, outcomes: list[Outcome]) -> str:
-    table = format_score_table({(o.submission.name, slug): o.grades for o in outcomes})
+    table = format_score_table({(o.submission.name, slug): o.grades for o in outcomes},
+                               {(o.submission.name, slug): o.status for o in outcomes if o.status is not None})
     flagged = [o.submission.name for o in outcomes if o.findings]
     if flagged:
         table += "\nscores held at zero by the integrity scan: " + ", ".join(flagged)

@@ -2,7 +2,8 @@
 
     python -m grader.commands release [SLUG ...]    grader/lessons/<slug>/ -> source notebooks ->
                                                     student notebooks (grader/release/, copied to lessons/)
-    python -m grader.commands autograde [SLUG ...]  grade every grader/submitted/<student>/<slug>/
+    python -m grader.commands autograde [--force] [SLUG ...]
+                                                    grade every new or changed grader/submitted/<student>/<slug>/
     python -m grader.commands feedback [SLUG ...]   HTML feedback in grader/feedback/<student>/<slug>/
     python -m grader.commands export                grader/grades.csv
 
@@ -17,9 +18,10 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import build
+from . import build, sandbox
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
 
 
@@ -96,15 +98,55 @@ def submissions(course_root: Path = GRADER_DIR) -> dict[str, list[str]]:
     return found
 
 
-def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False,
-              env: dict[str, str] | None = None) -> dict:
-    """Autograde every submission of the given lessons, then hold the scores of flagged ones.
+def _submitted_notebook(course_root: Path, student: str, slug: str) -> Path:
+    return course_root / "submitted" / student / slug / f"{slug}.ipynb"
 
-    Returns {(student, slug): {test: (score, max)}} (None for a notebook nbgrader could not
-    grade). A submission in which ``grader.integrity`` finds code that could game the tests
-    has its scores held at zero (as manual scores, which the instructor can change in
-    nbgrader's formgrader after reviewing the lines printed here).
+
+def _autograded_notebook(course_root: Path, student: str, slug: str) -> Path:
+    return course_root / "autograded" / student / slug / f"{slug}.ipynb"
+
+
+def to_grade(course_root: Path, slug: str, students: list[str], force: bool = False) -> tuple[list[str], list[str]]:
+    """(students whose submission of ``slug`` must be graded, students already graded in this version).
+
+    A submission is skipped when ``grading-state.json`` says this very file (sha256) was graded
+    and its result is still there, so an instructor's manual scores and reviews stay as they are.
     """
+    from .preprocessors import NBGRADER_FAILED, file_sha256, read_state
+
+    state = read_state(course_root)
+    todo, unchanged = [], []
+    for student in students:
+        entry = state.get(student, {}).get(slug) or {}
+        path = _submitted_notebook(course_root, student, slug)
+        try:
+            sha = file_sha256(path)
+        except OSError:
+            sha = None
+        done = (_autograded_notebook(course_root, student, slug).exists()
+                or NBGRADER_FAILED in (entry.get("review") or []))
+        if not force and sha is not None and entry.get("sha256") == sha and done:
+            unchanged.append(student)
+        else:
+            todo.append(student)
+    return todo, unchanged
+
+
+def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False,
+              env: dict[str, str] | None = None, force: bool = False) -> dict:
+    """Autograde the new and changed submissions of the given lessons; print the table.
+
+    Returns {(student, slug): {test: (score, max)}} (None for a submission the gradebook does
+    not know). A submission graded before in this very version (``grading-state.json`` in the
+    course root) is skipped unless ``force``, so the instructor's manual scores and reviews
+    stay. The bookkeeping itself happens inside nbgrader (``grader/preprocessors.py``): a
+    submission that cannot be graded honestly is marked NEEDS REVIEW, and one in which
+    ``grader.integrity`` finds code that could game the tests is held at zero (manual scores
+    the instructor changes in formgrader) the first time that version is graded.
+    """
+    sandbox.require_sandbox(CourseError)  # no bwrap/cgroups: refuse, unless GPT2_COURSE_UNSANDBOXED=1
+    import time
+
     found = submissions(course_root)
     slugs = [s for s in _check_slugs(slugs, course_root) if s in found]
     if not slugs:
@@ -113,23 +155,95 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
             "submitted/<student>/<lesson>/<lesson>.ipynb (nbgrader collect, or copy them there)"
         )
     for slug in slugs:
+        todo, unchanged = to_grade(course_root, slug, found[slug], force)
+        if unchanged and not quiet:
+            print(f"{slug}: {len(unchanged)} submission(s) unchanged since graded, kept as they are "
+                  "(--force regrades them)", flush=True)
+        if not todo:
+            continue
         # The gradebook must know the lesson; generating it (into grader/release/) records it.
         generate(slug, course_root, capture=True)
         if not quiet:
-            print(f"autograding {slug}: {len(found[slug])} submission(s) ...", flush=True)
-        result = nbgrader(["autograde", slug, "--force"], course_root, env=env, capture=quiet)
+            print(f"autograding {slug}: {len(todo)} submission(s) ...", flush=True)
+        args = ["autograde", slug, "--force"]
+        if unchanged:
+            args.append("--CourseDirectory.student_id_exclude=" + ",".join(unchanged))
+        started = time.time()
+        result = nbgrader(args, course_root, env=env, capture=quiet)
         if quiet:
             (course_root / f"autograde-{slug}.log").write_text((result.stdout or "") + (result.stderr or ""))
         elif result.returncode != 0:
             print(f"warning: nbgrader autograde {slug} reported errors (see above); "
                   "the other submissions were still graded", file=sys.stderr)
-    flagged = integrity_findings(course_root, slugs)
-    hold_scores(course_root, flagged)
+        _after_nbgrader(course_root, slug, todo, started)
     scores = read_scores(course_root, slugs)
     if not quiet:
-        print(format_score_table(scores))
-        print(format_integrity_report(flagged))
+        statuses = read_statuses(course_root, slugs)
+        print(format_score_table(scores, statuses))
+        print(format_notes(statuses))
+        print(format_integrity_report(integrity_findings(course_root, slugs), statuses))
     return scores
+
+
+def _after_nbgrader(course_root: Path, slug: str, students: list[str], started: float) -> None:
+    """What nbgrader's own pipeline could not record: a submission nbgrader failed on (no graded
+    notebook, no state entry) and a sandbox verdict written after the grading.
+
+    Both become NEEDS REVIEW in the gradebook (a failed submission keeps no stale scores)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .preprocessors import (NBGRADER_FAILED, apply_verdict, file_sha256, forget_old_review,
+                                mark_for_review, read_verdict, record_state, state_entry)
+
+    first_solution = _first_solution(course_root, slug)
+    with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
+        for student in students:
+            path = _submitted_notebook(course_root, student, slug)
+            if not path.exists():
+                continue  # nothing submitted: nbgrader did not look at it either
+            try:
+                sha = file_sha256(path)
+            except OSError:
+                sha = None  # not a readable file (a folder named like the notebook, ...)
+            entry = state_entry(course_root, student, slug)
+            try:
+                record = gradebook.find_submission_notebook(slug, slug, student)
+            except MissingEntry:
+                record = None
+            if sha is None or entry.get("sha256") != sha or not _autograded_notebook(course_root, student, slug).exists():
+                # nbgrader failed on it before our bookkeeping ran.
+                reviews = [[NBGRADER_FAILED, f"see the autograde log of {slug}"]]
+                if record is not None:
+                    if entry.get("sha256") not in (None, sha):
+                        forget_old_review(record)
+                    for grade in record.grades:
+                        grade.auto_score = 0.0  # never the scores of an earlier version
+                    mark_for_review(record, reviews, first_solution)
+                record_state(course_root, student, slug, sha, [NBGRADER_FAILED], [])
+                continue
+            verdict = read_verdict(course_root / "autograded" / student / slug, not_before=started)
+            if verdict and verdict.get("reason") and verdict["reason"] not in (entry.get("review") or []):
+                import nbformat
+
+                holder = nbformat.v4.new_notebook()
+                apply_verdict(holder, verdict)
+                reviews = holder.metadata["gpt2_course"]["review"]
+                if record is not None:
+                    mark_for_review(record, reviews, first_solution)
+                record_state(course_root, student, slug, sha, [*(entry.get("review") or []), verdict["reason"]],
+                             entry.get("notes") or [])
+        gradebook.db.commit()
+
+
+def _first_solution(course_root: Path, slug: str) -> str | None:
+    import nbformat
+
+    try:
+        source = nbformat.read(source_notebook(slug, course_root), as_version=4)
+    except (OSError, ValueError):
+        return None
+    return next((c.metadata["nbgrader"].get("grade_id") for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")), None)
 
 
 def integrity_findings(course_root: Path, slugs: list[str]) -> dict:
@@ -142,42 +256,79 @@ def integrity_findings(course_root: Path, slugs: list[str]) -> dict:
     for slug in slugs:
         source = nbformat.read(source_notebook(slug, course_root), as_version=4)
         for student in submissions(course_root).get(slug, []):
-            path = course_root / "submitted" / student / slug / f"{slug}.ipynb"
+            path = _submitted_notebook(course_root, student, slug)
             try:
                 findings = scan(nbformat.read(path, as_version=4), source)
-            except Exception as exc:  # noqa: BLE001 (nbgrader reports unreadable notebooks itself)
-                print(f"integrity scan: cannot read {path}: {exc}", file=sys.stderr)
+            except Exception:  # noqa: BLE001 (an unreadable notebook is NEEDS REVIEW already)
                 continue
             if findings:
                 flagged[(student, slug)] = findings
     return flagged
 
 
-def hold_scores(course_root: Path, flagged: dict) -> None:
-    """Set every grade of each flagged submission to a manual score of 0."""
+@dataclass
+class Status:
+    """Where a graded submission stands."""
+
+    review: tuple[str, ...] = ()  # why it needs a human (empty: graded normally)
+    pending: bool = False  # some grade still waits for the instructor
+    notes: tuple[str, ...] = ()  # what the restore from the source changed
+    graded: bool = True  # the gradebook knows the submission
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review) and self.pending
+
+    @property
+    def label(self) -> str:
+        if not self.graded:
+            return "not graded"
+        if self.needs_review:
+            return f"NEEDS REVIEW ({'; '.join(self.review)})"
+        return f"reviewed ({'; '.join(self.review)})" if self.review else "graded"
+
+
+def read_statuses(course_root: Path, slugs: list[str]) -> dict:
+    """{(student, slug): Status} from the gradebook (NEEDS REVIEW comments, grades still to grade
+    by hand) and grading-state.json (notes)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    if not flagged:
-        return
+    from .preprocessors import read_state, submission_review
+
+    state = read_state(course_root)
+    statuses: dict = {}
     with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
-        for student, slug in flagged:
-            try:
-                notebook = gradebook.find_submission_notebook(slug, slug, student)
-            except MissingEntry:
-                continue
-            for grade in notebook.grades:
-                grade.manual_score = 0.0
-        gradebook.db.commit()
+        for slug in slugs:
+            for student in submissions(course_root).get(slug, []):
+                entry = state.get(student, {}).get(slug) or {}
+                try:
+                    record = gradebook.find_submission_notebook(slug, slug, student)
+                except MissingEntry:
+                    statuses[(student, slug)] = Status(graded=False)
+                    continue
+                reasons, pending = submission_review(record)
+                if not reasons and entry.get("review"):  # a lesson without solution cells has no comment
+                    reasons, pending = list(entry["review"]), any(g.needs_manual_grade for g in record.grades)
+                statuses[(student, slug)] = Status(tuple(reasons), pending, tuple(entry.get("notes") or ()))
+    return statuses
 
 
-def format_integrity_report(flagged: dict) -> str:
+def format_integrity_report(flagged: dict, statuses: dict | None = None) -> str:
     if not flagged:
         return "integrity scan: nothing suspicious in the submissions"
-    lines = ["integrity scan: scores HELD AT ZERO until you review these lines "
-             "(code that could game the tests; change the scores in formgrader if it is innocent):"]
+    lines = ["integrity scan: code that could game the tests. The first time a version is graded its "
+             "scores are HELD AT ZERO (manual scores) and it NEEDS REVIEW; if it is innocent, set the "
+             "scores in formgrader:"]
     for (student, slug), findings in flagged.items():
-        lines += [f"  {student} / {slug}: {finding}" for finding in findings]
+        status = (statuses or {}).get((student, slug))
+        suffix = f" [{status.label}]" if status is not None else ""
+        lines += [f"  {student} / {slug}{suffix}: {finding}" for finding in findings]
     return "\n".join(lines)
+
+
+def format_notes(statuses: dict) -> str:
+    lines = [f"  {student} / {slug}: {note}" for (student, slug), status in statuses.items() for note in status.notes]
+    return "\n".join(["restored from the source before grading:", *lines]) if lines else ""
 
 
 def read_scores(course_root: Path, slugs: list[str]) -> dict:
@@ -197,16 +348,21 @@ def read_scores(course_root: Path, slugs: list[str]) -> dict:
     return scores
 
 
-def format_score_table(scores: dict) -> str:
+def format_score_table(scores: dict, statuses: dict | None = None) -> str:
     rows = [("student", "lesson", "score", "failed tests")]
     for (student, slug), grades in scores.items():
+        status = (statuses or {}).get((student, slug))
         if grades is None:
             rows.append((student, slug, "-", "NOT GRADED (see the autograde log)"))
             continue
         got = sum(score for score, _ in grades.values())
         total = sum(maximum for _, maximum in grades.values())
-        failed = [name for name, (score, maximum) in grades.items() if score < maximum]
-        rows.append((student, slug, f"{got:g}/{total:g}", ", ".join(failed) or "-"))
+        failed = ", ".join(name for name, (score, maximum) in grades.items() if score < maximum) or "-"
+        if status is not None and status.needs_review:
+            rows.append((student, slug, status.label, f"so far {got:g}/{total:g}; failed: {failed}"))
+        else:
+            extra = f" ({status.label})" if status is not None and status.review else ""
+            rows.append((student, slug, f"{got:g}/{total:g}", failed + extra))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows
@@ -214,27 +370,66 @@ def format_score_table(scores: dict) -> str:
 
 
 def feedback(slugs: list[str], course_root: Path = GRADER_DIR) -> Path:
-    """HTML feedback for every autograded submission of the given lessons."""
+    """HTML feedback for every autograded submission of the given lessons (hidden tests not shown)."""
     graded = course_root / "autograded"
     slugs = [s for s in _check_slugs(slugs, course_root) if any(graded.glob(f"*/{s}"))]
     if not slugs:
         raise CourseError(f"nothing autograded under {graded}; run `make autograde` first")
+    missing = []
     for slug in slugs:
         result = nbgrader(["generate_feedback", slug, "--force"], course_root)
-        if result.returncode != 0:
+        for notebook in sorted(graded.glob(f"*/{slug}/{slug}.ipynb")):
+            student = notebook.parent.parent.name
+            if not (course_root / "feedback" / student / slug / f"{slug}.html").exists():
+                missing.append(f"{student} / {slug}")
+        if result.returncode != 0 and not missing:
             raise CourseError(f"nbgrader generate_feedback {slug} failed (see above)")
+    if missing:
+        raise CourseError("no feedback for: " + ", ".join(missing) + " (see nbgrader's messages above)")
     print(f"feedback written under {course_root / 'feedback'}")
     return course_root / "feedback"
 
 
 def export(course_root: Path = GRADER_DIR) -> Path:
-    """Every grade in the gradebook, one row per student and lesson, to grades.csv."""
+    """Every grade in the gradebook, one row per student and lesson, to grades.csv: nbgrader's
+    columns, and ``status`` (graded, NEEDS REVIEW (<reason>), reviewed (<reason>), not submitted)."""
+    import csv
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .preprocessors import read_state, submission_review
+
     if not (course_root / "gradebook.db").exists():
         raise CourseError(f"no gradebook at {course_root / 'gradebook.db'}; run `make autograde` first")
     target = course_root / "grades.csv"
     result = nbgrader(["export", f"--CsvExportPlugin.to={target}"], course_root)
     if result.returncode != 0:
         raise CourseError("nbgrader export failed (see above)")
+    with target.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+        fields = list(rows[0].keys()) if rows else []
+    state = read_state(course_root)
+    with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
+        for row in rows:
+            slug, student = row.get("assignment", ""), row.get("student_id", "")
+            try:
+                submission = gradebook.find_submission(slug, student)
+            except MissingEntry:
+                row["status"] = "not submitted"
+                continue
+            reasons, pending = [], False
+            for notebook in submission.notebooks:
+                found, waiting = submission_review(notebook)
+                reasons += [r for r in found if r not in reasons]
+                pending |= waiting
+            if not reasons and (state.get(student, {}).get(slug) or {}).get("review"):
+                reasons = list(state[student][slug]["review"])
+                pending = any(g.needs_manual_grade for nb in submission.notebooks for g in nb.grades)
+            row["status"] = Status(tuple(reasons), pending).label
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*fields, "status"] if fields else ["status"])
+        writer.writeheader()
+        writer.writerows(rows)
     print(f"grades written to {target}")
     return target
 
@@ -245,13 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("release", "autograde", "feedback"):
         p = sub.add_parser(name)
         p.add_argument("slugs", nargs="*", help="lessons (default: all)")
+        if name == "autograde":
+            p.add_argument("--force", action="store_true",
+                           help="regrade submissions already graded in this version too")
     sub.add_parser("export")
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
             release(args.slugs)
         elif args.command == "autograde":
-            autograde(args.slugs)
+            autograde(args.slugs, force=args.force)
         elif args.command == "feedback":
             feedback(args.slugs)
         else:

@@ -37,6 +37,10 @@ SUSPICIOUS_CALLS = {
 SUSPICIOUS_IMPORTS = {"builtins", "subprocess", "ctypes", "unittest.mock", "mock", "signal", "multiprocessing"}
 CODE_MAGICS = {"time", "timeit", "prun", "capture", "debug", "writefile", "run"}
 SUSPICIOUS_NAMES = {"__builtins__", "__code__", "__globals__", "modules"}
+# Settings ordinary code changes by assignment (determinism, precision, environment variables):
+# an assignment to an attribute under one of these, or an item of one of these, is not tampering.
+SETTINGS_PREFIXES = ("torch.backends.",)
+SETTINGS_MAPPINGS = {"os.environ"}
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,24 @@ def _dotted(node: ast.AST) -> str | None:
 
 
 class _Scanner(ast.NodeVisitor):
-    def __init__(self, module_aliases: dict[str, str]):
+    def __init__(self, module_aliases: dict[str, str], variables: frozenset[str] = frozenset()):
         self.aliases = module_aliases  # local name -> module it names
+        self.variables = variables  # names the student's code binds to values, never to a module
         self.found: list[tuple[int, str]] = []
+
+    def _resolve(self, name: str) -> str:
+        """``name`` with its first part replaced by the module it is an alias of."""
+        root, _, rest = name.partition(".")
+        if root in self.aliases:
+            return self.aliases[root] + ("." + rest if rest else "")
+        return name
 
     def _module_of(self, name: str | None) -> str | None:
         if name is None:
             return None
         root = name.split(".")[0]
+        if root not in self.aliases and root in self.variables:
+            return None  # `course = {...}` then `course["x"] = 1`: a dict, not the module
         module = self.aliases.get(root, root if root in PROTECTED_MODULES else None)
         if module is None:
             return None
@@ -84,6 +98,12 @@ class _Scanner(ast.NodeVisitor):
             base = target.value
             name = _dotted(base)
             module = self._module_of(name)
+            full = self._resolve(name) if name is not None else None
+            if full is not None and isinstance(target, ast.Attribute):
+                full += "." + target.attr
+            if full is not None and (full.startswith(SETTINGS_PREFIXES) or (
+                    isinstance(target, ast.Subscript) and self._resolve(name) in SETTINGS_MAPPINGS)):
+                return  # torch.backends.cudnn.deterministic = True, os.environ["X"] = "1"
             if module is not None:
                 self.found.append((lineno, f"{verb} inside module {module!r}"))
             elif isinstance(target, ast.Attribute) and target.attr in SUSPICIOUS_NAMES:
@@ -133,11 +153,9 @@ class _Scanner(ast.NodeVisitor):
             if module is not None:
                 self.found.append((node.lineno, f"calls {name} on module {module!r}"))
         elif name is not None:
-            resolved = name
-            root = name.split(".")[0]
-            if root in self.aliases:
-                resolved = ".".join([self.aliases[root], *name.split(".")[1:]])
-            if name in SUSPICIOUS_CALLS or resolved in SUSPICIOUS_CALLS:
+            # An imported name counts by what it names: `from re import compile` is not the builtin.
+            resolved = self._resolve(name)
+            if resolved in SUSPICIOUS_CALLS:
                 self.found.append((node.lineno, f"calls {resolved}"))
         self.generic_visit(node)
 
@@ -152,7 +170,7 @@ class _Scanner(ast.NodeVisitor):
                     tree = ast.parse(_python_source(code))
                 except SyntaxError:
                     continue
-                inner = _Scanner(self.aliases)
+                inner = _Scanner(self.aliases, self.variables)
                 inner.visit(tree)
                 self.found += [(node.lineno + line - 1, rule) for line, rule in inner.found]
 
@@ -185,7 +203,43 @@ def _module_aliases(trees: list[ast.AST]) -> dict[str, str]:
                     # `from torch import nn` binds a module; `from torch import tensor` a function:
                     # both count, replacing attributes of either is tampering with torch.
                     aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    # A module reached by assignment: `c = course.checks`, `m = importlib.import_module("torch")`.
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                continue
+            value, module = node.value, None
+            if isinstance(value, ast.Call) and value.args and isinstance(value.args[0], ast.Constant) \
+                    and isinstance(value.args[0].value, str) \
+                    and (_dotted(value.func) or "").split(".")[-1] in ("import_module", "__import__"):
+                module = value.args[0].value
+            elif (dotted := _dotted(value)) is not None:
+                root, _, rest = dotted.partition(".")
+                if root in aliases:
+                    module = aliases[root] + ("." + rest if rest else "")
+                elif root in PROTECTED_MODULES:
+                    module = dotted
+            if module is not None and module.split(".")[0] in PROTECTED_MODULES:
+                aliases[node.targets[0].id] = module
     return aliases
+
+
+_PLAIN_VALUES = (ast.Constant, ast.Dict, ast.List, ast.Set, ast.Tuple, ast.ListComp, ast.DictComp,
+                 ast.SetComp, ast.JoinedStr)
+
+
+def _variables(trees: list[ast.AST]) -> frozenset[str]:
+    """Names the code binds to plain values (literals, containers) or to its own functions and
+    classes: such a name is not a module even if a module has that name."""
+    names: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, _PLAIN_VALUES):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+    return frozenset(names)
 
 
 def scan(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode | None = None) -> list[Finding]:
@@ -218,9 +272,10 @@ def scan(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode | None =
         except SyntaxError:
             continue  # it cannot run either
     aliases = _module_aliases([tree for _, _, tree in parsed])
+    variables = _variables([tree for _, _, tree in parsed])
     findings = []
     for index, text, tree in parsed:
-        scanner = _Scanner(aliases)
+        scanner = _Scanner(aliases, variables)
         scanner.visit(tree)
         lines = text.splitlines()
         for lineno, rule in sorted(set(scanner.found)):

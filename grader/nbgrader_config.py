@@ -6,13 +6,13 @@ Run nbgrader from this directory (``make release / autograde / feedback / export
 import os
 import sys
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
     DeduplicateIds,
-    Execute,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     OverwriteCells,
@@ -27,7 +27,16 @@ _REPO = os.environ.get("GPT2_COURSE_REPO") or os.path.dirname(os.path.dirname(os
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from grader.preprocessors import SkipDemoCells, StderrIsNotFailure  # noqa: E402
+from grader.preprocessors import (  # noqa: E402
+    GradingExecute,
+    HideHiddenTests,
+    MarkForReview,
+    RememberReviews,
+    RestoreFromSource,
+    SkipDemoCells,
+    StderrIsNotFailure,
+    TolerantNotebookExporter,
+)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -52,26 +61,41 @@ c.CourseDirectory.ignore = [
 c.Execute.timeout = int(os.environ.get("GPT2_COURSE_CELL_TIMEOUT", "300"))
 c.Execute.interrupt_on_timeout = True
 
-# Students who delete, retype or re-tag a test cell get it back from the source.
+# Students who delete, retype, copy or re-tag a graded cell get it back from the source:
+# RestoreFromSource rebuilds every submission from the source notebook first (grade ids,
+# points, flags, tags and test cells are the source's; see grader/preprocessors.py), and a
+# notebook nbformat cannot read becomes an ungradable submission (NEEDS REVIEW), not a crash.
 c.OverwriteCells.add_missing_cells = True
+c.Autograde.exporter_class = TolerantNotebookExporter
 c.Autograde.sanitize_preprocessors = [
+    RestoreFromSource,
     ClearOutput,
     DeduplicateIds,
     OverwriteKernelspec,
     OverwriteCells,
     CheckCellMetadata,
     SkipDemoCells,
+    RememberReviews,
 ]
+# Each submission's kernel runs in a sandbox (grader/sandbox.py: bubblewrap + cgroups; no
+# network, no files but its own folder, memory/process limits and a wall clock per notebook).
+# It refuses to run without one unless GPT2_COURSE_UNSANDBOXED=1. c.Execute.* settings apply.
 # A test cell fails only by raising: a warning printed to stderr must not cost its points.
+# GradingExecute is SandboxedExecute that turns a dead or uninterruptible kernel into NEEDS
+# REVIEW (and never lets a test cell that did not run score); MarkForReview records that, the
+# integrity scan's hold and the graded version (grading-state.json) in the gradebook.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    GradingExecute,
     StderrIsNotFailure,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,
+    MarkForReview,
     CheckCellMetadata,
 ]
+# Feedback shows the student's graded notebook without the hidden tests.
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -1,13 +1,730 @@
-"""nbgrader plug-ins of this course (configured in ``grader/nbgrader_config.py``)."""
+"""nbgrader plug-ins of this course (configured in ``grader/nbgrader_config.py``), and the
+bookkeeping they share with ``grader.commands``.
+
+``nbgrader autograde`` (plain, or through ``make autograde``) runs, per submission:
+
+    sanitize:   RestoreFromSource   rebuild the submission from the lesson's source notebook
+                ... nbgrader's own ...
+                SkipDemoCells       blank the demo cells the source tags ``skip-autograde``
+                RememberReviews     note what the instructor already reviewed (for MarkForReview)
+    autograde:  GradingExecute      run it; a dead or uninterruptible kernel stops the run, loudly
+                StderrIsNotFailure  warnings cost no points
+                ... nbgrader's own (SaveAutoGrades) ...
+                MarkForReview       NEEDS REVIEW in the gradebook, integrity hold, state file
+
+and ``nbgrader generate_feedback`` runs HideHiddenTests, so feedback never shows hidden tests.
+
+A submission that cannot be graded honestly (unreadable notebook, dead kernel, a loop that
+ignores the interrupt, a sandbox verdict, code the integrity scan reports) is not a silent
+zero: every grade of it is marked as needing manual grading, the first solution cell's
+comment says ``NEEDS REVIEW (<reason>): <details>`` (formgrader and the feedback show it),
+and ``make autograde`` / ``make export`` print the status.
+"""
 
 from __future__ import annotations
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+import asyncio
+import copy
+import hashlib
+import json
+import os
+import re
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from queue import Empty
+import time
+from time import monotonic
 
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_sync
+from nbconvert.exporters import NotebookExporter
+from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
+from traitlets import Integer
+
+from . import sandbox
 from .build import SKIP_AUTOGRADE_TAG
+from .sandbox import SandboxedExecute
 
 SKIPPED_SOURCE = "# (demo cell: skipped while autograding)"
+HIDDEN_TESTS_SHOWN_AS = "# (hidden tests: not shown)"
+# Notebook metadata key where the plug-ins leave what they found for the next ones.
+META = "gpt2_course"
+# In the course root: (student, lesson) -> sha256 of the notebook when it was graded.
+STATE_FILE = "grading-state.json"
+REVIEW_PREFIX = "NEEDS REVIEW"
+_REVIEW_RE = re.compile(r"^NEEDS REVIEW \(([^)]*)\)")
 
+# Reasons a submission needs a human (the words shown as NEEDS REVIEW (<reason>)).
+MALFORMED = "malformed notebook"
+KERNEL_DIED = "kernel died"
+UNINTERRUPTIBLE = "kernel could not be interrupted"
+NOT_RUN = "could not run the notebook"
+INTEGRITY = "integrity scan"
+NBGRADER_FAILED = "nbgrader failed"
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return ""
+
+
+def _meta(cell) -> dict:
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _nbgrader(cell) -> dict:
+    value = _meta(cell).get("nbgrader")
+    return value if isinstance(value, dict) else {}
+
+
+def _tags(cell) -> list:
+    value = _meta(cell).get("tags")
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
+
+
+def _is_grade(cell) -> bool:
+    return bool(_nbgrader(cell).get("grade"))
+
+
+def _error_output(ename: str, evalue: str):
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _info(nb) -> dict:
+    """The course's bookkeeping in the notebook's metadata (created if missing)."""
+    info = nb.metadata.get(META)
+    if not isinstance(info, dict):
+        info = nb.metadata[META] = nbformat.NotebookNode()
+    return info
+
+
+def add_review(nb, reason: str, detail: str) -> None:
+    """Record in the notebook that it needs a human, and why."""
+    reviews = _info(nb).setdefault("review", [])
+    if not any(r[0] == reason for r in reviews):
+        reviews.append([reason, detail])
+
+
+def add_note(nb, note: str) -> None:
+    _info(nb).setdefault("notes", []).append(note)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --- the state file ------------------------------------------------------------------------
+
+def read_state(course_root: Path) -> dict:
+    """{student: {lesson: {"sha256": ..., "graded_at": ..., "review": [...], "notes": [...]}}}."""
+    path = Path(course_root) / STATE_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data.get("submissions", {}) if isinstance(data, dict) else {}
+
+
+def state_entry(course_root: Path, student: str, lesson: str) -> dict:
+    entry = read_state(course_root).get(student, {}).get(lesson)
+    return entry if isinstance(entry, dict) else {}
+
+
+def record_state(course_root: Path, student: str, lesson: str, sha256: str | None,
+                 review: list[str], notes: list[str]) -> None:
+    """Remember that this version of the submission was graded (atomically replaces the file)."""
+    root = Path(course_root)
+    state = read_state(root)
+    state.setdefault(student, {})[lesson] = {
+        "sha256": sha256,
+        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "review": list(review),
+        "notes": list(notes),
+    }
+    tmp = root / f".{STATE_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"version": 1, "submissions": state}, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, root / STATE_FILE)
+
+
+def read_verdict(autograded_dir: Path, not_before: float | None = None) -> dict | None:
+    """The sandbox's verdict on the kernel that ran in ``autograded_dir`` (``grader.sandbox``
+    writes it beside the folder; a ``.sandbox-verdict.json`` inside it is read too), or None.
+    ``not_before``: ignore a verdict file older than this (time.time()): it is an earlier run's."""
+    folder = Path(autograded_dir)
+    for path in (sandbox.verdict_path(folder), folder / ".sandbox-verdict.json"):
+        try:
+            if not_before is not None and path.stat().st_mtime < not_before - 1:
+                continue
+            verdict = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(verdict, dict):
+            return verdict
+    return None
+
+
+# --- the gradebook side of NEEDS REVIEW ------------------------------------------------------
+
+def review_reasons(comment_text: str | None) -> list[str]:
+    match = _REVIEW_RE.match(comment_text or "")
+    return [r.strip() for r in match.group(1).split(";") if r.strip()] if match else []
+
+
+def submission_review(submitted_notebook) -> tuple[list[str], bool]:
+    """(reasons, pending) of a gradebook SubmittedNotebook: why it needs a human, and whether
+    some grade still waits for one (formgrader clears ``needs_manual_grade`` once a score is set)."""
+    reasons: list[str] = []
+    for comment in submitted_notebook.comments:
+        for reason in review_reasons(comment.auto_comment):
+            if reason not in reasons:
+                reasons.append(reason)
+    pending = any(grade.needs_manual_grade for grade in submitted_notebook.grades)
+    return reasons, pending
+
+
+def _split_review(text: str | None) -> tuple[list[str], str, str]:
+    """(reasons, details, the rest) of an auto comment that may start with NEEDS REVIEW."""
+    text = text or ""
+    match = _REVIEW_RE.match(text)
+    if not match:
+        return [], "", text
+    first, _, rest = text.partition("\n\n")
+    details = first[match.end():]
+    return review_reasons(first), details[2:] if details.startswith(": ") else "", rest
+
+
+def mark_for_review(submitted_notebook, reviews: list[list[str]], first_solution: str | None,
+                    hold: bool = False) -> None:
+    """Mark every grade of a gradebook SubmittedNotebook as needing manual grading, and say why
+    in the auto comment of its first solution cell (reasons already there are kept).
+    ``hold``: also set every score to a manual 0."""
+    for grade in submitted_notebook.grades:
+        grade.needs_manual_grade = True
+        if hold:
+            grade.manual_score = 0.0
+    comments = list(submitted_notebook.comments)
+    if not comments:
+        return
+    target = next((c for c in comments if c.name == first_solution), comments[0])
+    reasons, details, rest = _split_review(target.auto_comment)
+    new_details = [details] if details else []
+    for reason, detail in reviews:
+        if reason not in reasons:
+            reasons.append(reason)
+            new_details.append(detail)
+    text = f"{REVIEW_PREFIX} ({'; '.join(reasons)})" + (": " + " / ".join(new_details) if new_details else "")
+    target.auto_comment = text + ("\n\n" + rest if rest else "")
+
+
+def forget_old_review(submitted_notebook) -> None:
+    """The submission changed: manual scores given to the previous version no longer apply."""
+    for grade in submitted_notebook.grades:
+        grade.manual_score = None
+        grade.needs_manual_grade = grade.auto_score is None
+
+
+# --- where things are ------------------------------------------------------------------------
+
+class _Paths:
+    """Course folders, from nbgrader's CourseDirectory when the plug-in runs inside nbgrader."""
+
+    def __init__(self, preprocessor):
+        node, coursedir = preprocessor, None
+        while node is not None and coursedir is None:
+            coursedir = getattr(node, "coursedir", None)
+            node = getattr(node, "parent", None)
+        self.coursedir = coursedir
+        self.root = Path(coursedir.root if coursedir is not None else os.getcwd())
+
+    def _folder(self, step: str, student: str, assignment: str) -> Path:
+        if self.coursedir is not None:
+            name = getattr(self.coursedir, f"{step}_directory")
+            return Path(self.coursedir.format_path(name, student, assignment))
+        return self.root / step / student / assignment
+
+    def source(self, assignment: str, notebook: str) -> Path:
+        return self._folder("source", ".", assignment) / f"{notebook}.ipynb"
+
+    def submitted(self, student: str, assignment: str, notebook: str) -> Path:
+        return self._folder("submitted", student, assignment) / f"{notebook}.ipynb"
+
+    def autograded(self, student: str, assignment: str) -> Path:
+        return self._folder("autograded", student, assignment)
+
+
+# --- reading a submission nbformat cannot read ------------------------------------------------
+
+class TolerantNotebookExporter(NotebookExporter):
+    """nbgrader's notebook exporter, except that a file nbformat cannot read becomes an empty
+    notebook marked unreadable (RestoreFromSource then makes it an ungradable submission)
+    instead of a traceback that drops the submission."""
+
+    def from_file(self, file_stream, resources=None, **kw):
+        try:
+            nb = nbformat.reads(file_stream.read(), as_version=4)
+            if not isinstance(nb.get("cells"), list) or not isinstance(nb.get("metadata"), dict):
+                raise ValueError("no list of cells")
+        except Exception as exc:  # noqa: BLE001 (anything unreadable is the same problem)
+            nb = nbformat.v4.new_notebook()
+            nb.metadata[META] = {"unreadable": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+# --- restoring the submission from the source ---------------------------------------------------
+
+def solution_stub(cell, code_stub: str = "# YOUR CODE HERE\nraise NotImplementedError()",
+                  clearer: ClearSolutions | None = None) -> str:
+    """What a solution cell of the source looks like in the student version (nbgrader's ClearSolutions)."""
+    clearer = clearer or ClearSolutions(code_stub={"python": code_stub})
+    copied = copy.deepcopy(cell)
+    try:
+        replaced = clearer._replace_solution_region(copied, "python")
+    except RuntimeError:
+        replaced = False
+    if not replaced:
+        copied.source = clearer.code_stub.get("python", code_stub) if cell.cell_type == "code" else clearer.text_stub
+    return copied.source
+
+
+def _label(cell) -> str:
+    return _nbgrader(cell).get("grade_id") or cell.get("id") or "?"
+
+
+def restore_from_source(submitted, source, stub=solution_stub):
+    """Rebuild a submission from the instructor's ``source`` notebook.
+
+    Returns (notebook, notes, problem): ``problem`` is None, or why the submission cannot be
+    graded (then the notebook is the source with every answer left unanswered).
+
+    Every source cell with nbgrader metadata or tags (an "anchor") comes back in the source's
+    order, with the source's type, metadata, tags, points and grade id; locked, test and tagged
+    demo cells with the source's text too. A solution cell takes the student's code from the
+    student cell with its grade id (or, failing that, its cell id); of several copies, the first
+    that differs from the unanswered stub. Other student cells keep their place after the anchor
+    they followed, stripped of nbgrader metadata and tags; copies of test/locked/demo cells and
+    copies of a solution cell that are still the stub are dropped.
+    """
+    notes: list[str] = []
+    anchors = [cell for cell in source.cells if _nbgrader(cell) or _tags(cell)]
+    raw_cells = submitted.get("cells") if isinstance(submitted, dict) else None
+    problem = None
+    if not isinstance(raw_cells, list) or not raw_cells:
+        problem = "the notebook has no cells"
+        raw_cells = []
+    cells = [c for c in raw_cells if isinstance(c, dict)]
+    if len(cells) != len(raw_cells):
+        notes.append(f"{len(raw_cells) - len(cells)} unreadable cell(s) ignored")
+        if not cells:
+            problem = "none of its cells can be read"
+    if problem:
+        # Nothing the student wrote runs: the source, every answer left unanswered.
+        out = nbformat.v4.new_notebook()
+        out.metadata = copy.deepcopy(source.metadata)
+        out.nbformat, out.nbformat_minor = source.nbformat, source.nbformat_minor
+        for cell in source.cells:
+            cell = copy.deepcopy(cell)
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+            if _nbgrader(cell).get("solution"):
+                cell.source = stub(cell)
+            out.cells.append(cell)
+        return out, notes, problem
+
+    by_grade_id = {_nbgrader(a).get("grade_id"): i for i, a in enumerate(anchors) if _nbgrader(a).get("grade_id")}
+    by_cell_id = {a.get("id"): i for i, a in enumerate(anchors) if a.get("id")}
+    owner: list[int | None] = [None] * len(cells)
+    candidates: dict[int, list[int]] = {i: [] for i in range(len(anchors))}
+    for j, cell in enumerate(cells):
+        grade_id = _nbgrader(cell).get("grade_id")
+        if isinstance(grade_id, str) and grade_id in by_grade_id:
+            owner[j] = by_grade_id[grade_id]
+            candidates[owner[j]].append(j)
+    by_id_match = set()
+    for j, cell in enumerate(cells):
+        cell_id = cell.get("id")
+        if owner[j] is None and isinstance(cell_id, str) and cell_id in by_cell_id:
+            i = by_cell_id[cell_id]
+            if not candidates[i] or i in by_id_match:
+                owner[j] = i
+                candidates[i].append(j)
+                by_id_match.add(i)
+
+    chosen: dict[int, int] = {}  # anchor -> student cell
+    dropped: set[int] = set()
+    kept_copies: set[int] = set()
+    stubs: dict[int, str] = {}
+    for i, anchor in enumerate(anchors):
+        found = candidates[i]
+        label = _label(anchor)
+        if _nbgrader(anchor).get("solution"):
+            stubs[i] = stub(anchor)
+            if not found:
+                notes.append(f"solution cell {label!r} was missing: graded as unanswered")
+                continue
+            answered = [j for j in found if _text(cells[j].get("source")).strip() != stubs[i].strip()]
+            chosen[i] = answered[0] if answered else found[0]
+            if len(found) > 1:
+                kept = [j for j in answered if j != chosen[i]]
+                dropped |= {j for j in found if j != chosen[i] and j not in kept}
+                kept_copies.update(kept)
+                notes.append(
+                    f"solution cell {label!r} appears {len(found)} times (cells "
+                    f"{', '.join(str(j + 1) for j in found)} of the submission): graded cell {chosen[i] + 1}, "
+                    "the first that differs from the stub" + (
+                        f"; the other answered copies (cell {', '.join(str(j + 1) for j in kept)}) run as "
+                        "ordinary cells where they are" if kept else "; the unanswered copies were dropped"))
+        else:
+            if not found:
+                notes.append(f"cell {label!r} was missing: restored from the source")
+                continue
+            chosen[i] = found[0]
+            dropped |= set(found[1:])
+            if len(found) > 1:
+                notes.append(f"cell {label!r} appears {len(found)} times: the copies were dropped")
+        j = chosen[i]
+        if i in by_id_match and _nbgrader(anchor).get("grade_id"):
+            notes.append(f"cell {label!r}: its grade id was changed to {_nbgrader(cells[j]).get('grade_id')!r}: restored")
+        else:
+            theirs = {k: v for k, v in _nbgrader(cells[j]).items() if k not in ("checksum", "cell_type")}
+            ours = {k: v for k, v in _nbgrader(anchor).items() if k not in ("checksum", "cell_type")}
+            if theirs != ours:
+                changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+                notes.append(f"cell {label!r}: nbgrader metadata changed ({', '.join(changed)}): restored")
+        if _tags(cells[j]) != _tags(anchor):
+            notes.append(f"cell {label!r}: tags changed to {_tags(cells[j])}: restored")
+        if cells[j].get("cell_type") != anchor.cell_type:
+            notes.append(f"cell {label!r}: cell type changed to {cells[j].get('cell_type')!r}: restored")
+
+    # Ordinary cells follow the anchor they followed in the submission.
+    chosen_at = {j: i for i, j in chosen.items()}
+    head: list = []
+    after: dict[int, list] = {i: [] for i in range(len(anchors))}
+    current = None
+    stripped = 0
+    for j, cell in enumerate(cells):
+        if j in chosen_at:
+            current = chosen_at[j]
+            continue
+        if j in dropped:
+            continue
+        if (_nbgrader(cell) or _tags(cell)) and j not in kept_copies:
+            stripped += 1
+        (head if current is None else after[current]).append(_ordinary(cell))
+    if stripped:
+        notes.append(f"{stripped} cell(s) of the student's lost nbgrader metadata or tags (not cells of the lesson)")
+
+    out = nbformat.v4.new_notebook()
+    out.metadata = copy.deepcopy(source.metadata)
+    out.nbformat, out.nbformat_minor = source.nbformat, source.nbformat_minor
+    result = list(head)
+    for i, anchor in enumerate(anchors):
+        cell = copy.deepcopy(anchor)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        if i in stubs:
+            cell.source = _text(cells[chosen[i]].get("source")) if i in chosen else stubs[i]
+        result.append(cell)
+        result.extend(after[i])
+    # Anchors keep the source's ids; an ordinary cell never takes one of them (or a duplicate).
+    used = {a.get("id") for a in anchors}
+    for cell in result:
+        if _nbgrader(cell) or _tags(cell):
+            continue
+        if not isinstance(cell.get("id"), str) or cell.id in used or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell.id):
+            cell.id = uuid.uuid4().hex[:8]
+        used.add(cell.id)
+    out.cells = result
+    return out, notes, problem
+
+
+def _ordinary(cell):
+    """A student cell as an ordinary cell: same type, text and metadata, minus nbgrader's and tags."""
+    meta = {k: v for k, v in _meta(cell).items() if k not in ("nbgrader", "tags")}
+    text = _text(cell.get("source"))
+    kind = cell.get("cell_type")
+    if kind == "markdown":
+        new = nbformat.v4.new_markdown_cell(text, metadata=meta)
+        if isinstance(cell.get("attachments"), dict):
+            new.attachments = cell["attachments"]
+    elif kind == "code":
+        new = nbformat.v4.new_code_cell(text, metadata=meta)
+    else:
+        new = nbformat.v4.new_raw_cell(text, metadata=meta)
+    if isinstance(cell.get("id"), str):
+        new.id = cell["id"]
+    return new
+
+
+class RestoreFromSource(NbGraderPreprocessor):
+    """Rebuild the submission from the lesson's source notebook before nbgrader looks at it
+    (see ``restore_from_source``): nothing nbgrader owns (grade ids, points, flags, tags,
+    test cells) can be changed, duplicated or deleted by the student, and a malformed
+    notebook becomes an ungradable submission, not a crash. Also runs the integrity scan on
+    the submission as handed in (``grader.integrity``)."""
+
+    def preprocess(self, nb, resources):
+        paths = _Paths(self)
+        info = resources["nbgrader"]
+        source = nbformat.read(paths.source(info["assignment"], info["notebook"]), as_version=4)
+        clearer = ClearSolutions(parent=self)
+        unreadable = _meta(nb).get(META, {}).get("unreadable") if isinstance(_meta(nb).get(META), dict) else None
+        if unreadable:
+            restored, notes, problem = restore_from_source({"cells": []}, source, lambda c: solution_stub(c, clearer=clearer))
+            problem = f"nbformat cannot read it ({unreadable})"
+        else:
+            try:
+                restored, notes, problem = restore_from_source(nb, source, lambda c: solution_stub(c, clearer=clearer))
+            except Exception as exc:  # noqa: BLE001 (a submission must never crash the grading)
+                self.log.error("cannot restore %s from the source: %s", info["notebook"], exc)
+                restored, notes, _ = restore_from_source({"cells": []}, source, lambda c: solution_stub(c, clearer=clearer))
+                problem = f"could not be restored from the source ({type(exc).__name__}: {exc})"
+        for note in notes:
+            self.log.warning("%s / %s: %s", info["student"], info["notebook"], note)
+            add_note(restored, note)
+        if problem:
+            self.log.error("%s / %s: ungradable: %s", info["student"], info["notebook"], problem)
+            add_review(restored, MALFORMED, problem)
+            _info(restored)["ungradable"] = True
+        else:
+            try:
+                from .integrity import scan
+
+                findings = [str(f) for f in scan(_scannable(nb), source)]
+            except Exception as exc:  # noqa: BLE001 (a human looks; nothing is held)
+                add_review(restored, INTEGRITY, f"the scan failed: {type(exc).__name__}: {exc}")
+                findings = []
+            if findings:
+                _info(restored)["integrity"] = findings
+        return restored, resources
+
+
+def _scannable(nb):
+    """The submission's cells as well-formed cells (same order, text and metadata) for the scan."""
+    out = nbformat.v4.new_notebook()
+    for cell in nb.get("cells") or []:
+        if isinstance(cell, dict):
+            kind = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown") else "raw"
+            out.cells.append(nbformat.NotebookNode(cell_type=kind, source=_text(cell.get("source")),
+                                                   metadata=nbformat.from_dict(_meta(cell))))
+        else:
+            out.cells.append(nbformat.NotebookNode(cell_type="raw", source="", metadata={}))
+    return out
+
+
+class RememberReviews(NbGraderPreprocessor):
+    """Before nbgrader's SaveAutoGrades touches the gradebook, remember the submission's version
+    (sha256 of the submitted file), the version graded last time (``grading-state.json``) and
+    which grades the instructor already reviewed; MarkForReview acts on it."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        paths = _Paths(self)
+        info = resources["nbgrader"]
+        meta = _info(nb)
+        try:
+            meta["sha256"] = file_sha256(paths.submitted(info["student"], info["assignment"], info["notebook"]))
+        except OSError:
+            meta["sha256"] = None
+        previous = state_entry(paths.root, info["student"], info["assignment"]).get("sha256")
+        meta["previous_sha256"] = previous
+        meta["reviewed"], meta["previous_review"] = [], []
+        if previous is not None and previous == meta["sha256"]:
+            with Gradebook(info["db_url"]) as gradebook:
+                try:
+                    record = gradebook.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+                except MissingEntry:
+                    return nb, resources
+                meta["reviewed"] = sorted(g.name for g in record.grades if not g.needs_manual_grade)
+                meta["previous_review"] = submission_review(record)[0]
+        return nb, resources
+
+
+# --- running it -------------------------------------------------------------------------------
+
+class GradingExecute(SandboxedExecute):
+    """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox.py``),
+    except that a run that goes wrong says so instead of ending as silent zeros:
+
+    - a test cell that did not run (the kernel died, or could not be interrupted after a
+      timeout, or never started) gets an error output, so it scores 0 and never the full
+      points nbgrader gives a test cell without output;
+    - a kernel that dies stops the run: ``NEEDS REVIEW (kernel died)``;
+    - a cell that runs past the timeout is interrupted (its test scores 0) and grading goes
+      on; if the kernel ignores the interrupt (a loop that catches KeyboardInterrupt) and does
+      not answer within ``probe_timeout`` seconds, the run stops:
+      ``NEEDS REVIEW (kernel could not be interrupted)``;
+    - an ungradable submission (RestoreFromSource) is not run at all.
+    """
+
+    probe_timeout = Integer(
+        10, help="Seconds a kernel that timed out gets, after the interrupt, to answer a probe."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources, km=None):
+        meta = _info(nb)
+        self._stop: tuple[str, str] | None = None
+        self._settled: set[int] = set()
+        if meta.get("ungradable"):
+            self._stop = (MALFORMED, "the submission could not be read")
+        else:
+            meta["run_started"] = time.time()
+            try:
+                nb, resources = super().preprocess(nb, resources, km=km)
+            except DeadKernelError:
+                self._halt(KERNEL_DIED, "the kernel died before the notebook could run")
+            except Exception as exc:  # noqa: BLE001 (e.g. a kernel that cannot start)
+                self.log.error("cannot run the notebook: %s", exc)
+                self._halt(NOT_RUN, f"{type(exc).__name__}: {str(exc)[:300]}")
+        for index, cell in enumerate(nb.cells):
+            if index not in self._settled and _is_grade(cell):
+                self._not_run(cell)
+        if self._stop is not None and self._stop[0] != MALFORMED:
+            add_review(nb, *self._stop)
+        return nb, resources
+
+    def _halt(self, reason: str, detail: str) -> None:
+        if self._stop is None:
+            self._stop = (reason, detail)
+
+    def _not_run(self, cell) -> None:
+        reason = self._stop[1] if self._stop else "not run"
+        cell.outputs = [_error_output("NotRun", f"this test did not run: {reason}")]
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._stop is not None:
+            if _is_grade(cell):
+                self._not_run(cell)
+            self._settled.add(index)
+            return cell, resources
+        if cell.cell_type == "code" and _is_grade(cell) and not cell.source.strip():
+            cell.outputs = [_error_output("EmptyTestCell", "this test cell has no code")]
+            self._settled.add(index)
+            return cell, resources
+        first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+        where = (f"cell {_label(cell)!r}" if _nbgrader(cell) else
+                 f"the code cell that starts {first_line[:60]!r}")
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            cell.setdefault("outputs", []).append(_error_output("DeadKernelError", "the kernel died running this cell"))
+            self._halt(KERNEL_DIED, f"the kernel died while running {where}; the cells after it did not run")
+        except CellTimeoutError:
+            # The cell ran past the timeout and, interrupted, did not finish within iopub_timeout.
+            cell.setdefault("outputs", []).append(_error_output(
+                "CellTimeoutError", f"no reply within {self.timeout} s and the interrupt did not stop it"))
+            if not self._kernel_answers():
+                self._halt(UNINTERRUPTIBLE, f"{where} ran past the {self.timeout} s limit and ignored the "
+                                            "interrupt; the cells after it did not run")
+        self._settled.add(index)
+        return cell, resources
+
+    async def _async_kernel_answers(self) -> bool:
+        # nbclient leaves the interrupted cell's output poller running when it gives up on it;
+        # it would swallow the next cells' outputs: stop it.
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks():
+            if task is not current and "_async_poll_output_msg" in getattr(task.get_coro(), "__qualname__", ""):
+                task.cancel()
+        if self.kc is None or self.km is None or not await ensure_async(self.km.is_alive()):
+            return False
+        msg_id = await ensure_async(self.kc.execute("pass", silent=True, store_history=False))
+        deadline = monotonic() + self.probe_timeout
+        while (remaining := deadline - monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
+            except Empty:
+                return False
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return True
+        return False
+
+    _kernel_answers = run_sync(_async_kernel_answers)
+
+
+# --- bookkeeping after SaveAutoGrades ------------------------------------------------------------
+
+class MarkForReview(NbGraderPreprocessor):
+    """After SaveAutoGrades: put what the earlier plug-ins (and the sandbox) found into the gradebook.
+
+    - the submission changed since it was last graded: the manual scores of the old version go;
+    - it needs a human (ungradable, dead or uninterruptible kernel, sandbox verdict, integrity
+      findings): every grade needs manual grading and the first solution cell's comment says
+      ``NEEDS REVIEW (<reasons>): <details>``; integrity findings also hold every score at a
+      manual 0, but only the first time this version is graded;
+    - the same version graded again (``--force``): grades the instructor already reviewed stay
+      reviewed (nbgrader would flag every manually scored grade again);
+    - ``grading-state.json`` in the course root records the graded version.
+    """
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        paths = _Paths(self)
+        info = resources["nbgrader"]
+        meta = _info(nb)
+        started = meta.get("run_started")
+        verdict = read_verdict(paths.autograded(info["student"], info["assignment"]), started) if started else None
+        if verdict is not None:
+            apply_verdict(nb, verdict)
+        sha, previous = meta.get("sha256"), meta.get("previous_sha256")
+        first_time = sha is None or previous != sha
+        reviews = [list(r) for r in meta.get("review", [])]
+        findings = list(meta.get("integrity", []))
+        if findings:
+            reviews.append([INTEGRITY, f"{len(findings)} line(s) to look at: " + "; ".join(findings)])
+        first_solution = next((_nbgrader(c).get("grade_id") for c in nb.cells if _nbgrader(c).get("solution")), None)
+        with Gradebook(info["db_url"]) as gradebook:
+            record = gradebook.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            if previous is not None and sha is not None and previous != sha:
+                forget_old_review(record)
+            if reviews:
+                mark_for_review(record, reviews, first_solution, hold=bool(findings) and first_time)
+            if not first_time:
+                reviewed = set(meta.get("reviewed", []))
+                for grade in record.grades:
+                    if grade.name in reviewed and (grade.manual_score is not None or meta.get("previous_review")):
+                        grade.needs_manual_grade = False
+            gradebook.db.commit()
+        record_state(paths.root, info["student"], info["assignment"], sha,
+                     [r[0] for r in reviews], list(meta.get("notes", [])))
+        if reviews:
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+                f"**{REVIEW_PREFIX} ({'; '.join(r[0] for r in reviews)})**: this submission could not be "
+                "graded automatically with confidence; the instructor will review it, and the scores "
+                "below are not final.\n\n" + "\n".join(f"- {r[0]}: {r[1]}" for r in reviews)))
+            nb.cells[0].id = "review-note-" + uuid.uuid4().hex[:8]
+        for key in ("previous_sha256", "reviewed", "previous_review", "run_started"):
+            meta.pop(key, None)
+        meta["review"] = reviews
+        return nb, resources
+
+
+def apply_verdict(nb, verdict: dict) -> None:
+    """Fold the sandbox's verdict into the notebook's bookkeeping."""
+    reason = verdict.get("reason")
+    if reason:
+        peak = verdict.get("peak_bytes")
+        detail = f"the sandbox stopped the kernel ({reason})" + (
+            f"; peak memory {peak / 2**20:.0f} MiB" if isinstance(peak, (int, float)) else "")
+        reviews = _info(nb).setdefault("review", [])
+        # The sandbox knows better why the kernel died.
+        reviews[:] = [r for r in reviews if r[0] != KERNEL_DIED]
+        if not any(r[0] == reason for r in reviews):
+            reviews.insert(0, [str(reason), detail])
+    elif verdict.get("sandboxed") is False:
+        add_note(nb, "the submission ran without the sandbox")
+
+
+# --- the course's older plug-ins ------------------------------------------------------------------
 
 class StderrIsNotFailure(NbGraderPreprocessor):
     """Keep warnings out of the score: move a test cell's stderr text to stdout before grading.
@@ -32,12 +749,52 @@ class SkipDemoCells(NbGraderPreprocessor):
     """Blank the code of cells tagged ``skip-autograde`` before a submission is executed.
 
     Long demos (training runs, big plots) teach but are not graded; running them for every
-    student would only slow autograding down. Graded cells must not depend on them.
+    student would only slow autograding down. Graded cells must not depend on them. Only the
+    source's tags count (RestoreFromSource puts them back), and a cell nbgrader grades or
+    locks is never blanked: a test cell without output would score full marks.
     """
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and SKIP_AUTOGRADE_TAG in cell.metadata.get("tags", []):
+        if (cell.cell_type == "code" and SKIP_AUTOGRADE_TAG in cell.metadata.get("tags", [])
+                and not _nbgrader(cell)):
             cell.source = SKIPPED_SOURCE
             cell.outputs = []
             cell.execution_count = None
+        return cell, resources
+
+
+# --- feedback -----------------------------------------------------------------------------------
+
+_BEGIN_HIDDEN = re.compile(r"BEGIN HIDDEN TESTS")
+_END_HIDDEN = re.compile(r"END HIDDEN TESTS")
+
+
+def hide_hidden_tests(text: str) -> tuple[str, bool]:
+    """``text`` with every BEGIN/END HIDDEN TESTS region replaced by one comment line."""
+    lines, out, hidden, found = text.split("\n"), [], False, False
+    for line in lines:
+        if _BEGIN_HIDDEN.search(line):
+            hidden = found = True
+            out.append(line[: len(line) - len(line.lstrip())] + HIDDEN_TESTS_SHOWN_AS)
+        elif _END_HIDDEN.search(line) and hidden:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out), found
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback must not show hidden tests: the autograded notebook holds the source's test
+    cells, hidden tests included, and nbgrader's generate_feedback renders them as they are.
+    Replace each hidden region with one comment line, and cut the tracebacks of those cells
+    to their last line (a traceback quotes the code around the failing line)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        cell.source, found = hide_hidden_tests(cell.source)
+        if found:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources

@@ -135,9 +135,12 @@ def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_p
     outcomes = acceptance.run_acceptance(SLUG, tmp_path / "work", cell_timeout=5, log=lambda *_: None,
                                          course_root=toy_course)
     by_name = {o.submission.name: o for o in outcomes}
-    assert set(by_name) == {"solution", "untouched", "add-subtracts", "mul-loops-forever",
-                            "tests-retyped-and-deleted", "mul-via-loop", "mul-warns", "disables-the-checks"}
-    assert [o.problem() for o in outcomes] == [None] * 8, acceptance.report(SLUG, outcomes)
+    assert set(by_name) == {
+        "solution", "untouched", "add-subtracts", "mul-loops-forever", "tests-retyped-and-deleted", "mul-via-loop",
+        "mul-warns", "disables-the-checks", "kernel-exits", "kernel-aborts", "loop-ignores-interrupt",
+        "solution-cell-copied", "solution-cell-copied-first", "solution-cell-copied-and-broken", "test-cell-copied",
+        "grade-ids-edited", "points-and-flags-edited", "tests-tagged-skip", "cells-deleted", "not-json", "no-cells"}
+    assert [o.problem() for o in outcomes] == [None] * len(outcomes), acceptance.report(SLUG, outcomes)
     assert by_name["solution"].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
     assert by_name["untouched"].failed == {"test_add", "test_mul"}
     assert by_name["mul-loops-forever"].grades["test_add"] == (2.0, 2.0), "grading goes on after a timeout"
@@ -145,8 +148,18 @@ def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_p
     assert by_name["tests-retyped-and-deleted"].grades["test_mul"] == (0.0, 1.0), "retyped tests are restored"
     cheat = by_name["disables-the-checks"]
     assert cheat.grades == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "held at zero"
+    assert cheat.status.label == "NEEDS REVIEW (integrity scan)"
     assert any("course" in str(f) for f in cheat.findings)
     assert not by_name["solution"].findings
+    # Points and grade flags come from the source, whatever the student's metadata says.
+    assert by_name["points-and-flags-edited"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert by_name["tests-tagged-skip"].grades == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
+    # A kernel that dies or will not be interrupted, and a file that is not a notebook, say so.
+    for name, reason in (("kernel-aborts", "kernel died"), ("loop-ignores-interrupt", "kernel could not be interrupted"),
+                         ("not-json", "malformed notebook"), ("no-cells", "malformed notebook")):
+        assert by_name[name].status.label == f"NEEDS REVIEW ({reason})", name
+    assert by_name["kernel-aborts"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert by_name["solution"].status.label == "graded"
     assert "PROBLEM" not in acceptance.report(SLUG, outcomes)
 
 
@@ -156,6 +169,13 @@ def test_acceptance_reports_a_mutant_that_scores_unexpectedly():
     problem = outcome.problem()
     assert "also failed ['test_mul']" in problem and "should have failed ['test_add'] but passed" in problem
     assert acceptance.Outcome(acceptance.Submission("n", fails=set()), None).problem() == "n: not graded at all"
+    full = {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
+    silent = acceptance.Outcome(acceptance.Submission("d", fails=set(), review={"kernel died"}), full,
+                                status=commands.Status())
+    assert silent.problem() == "d: expected NEEDS REVIEW (kernel died), got graded"
+    loud = acceptance.Outcome(acceptance.Submission("e", fails=set()), full,
+                              status=commands.Status(("kernel died",), pending=True))
+    assert loud.problem() == "e: expected graded, got NEEDS REVIEW (kernel died)"
 
 
 def test_stale_mutant_edit_is_an_error():

@@ -90,3 +90,49 @@ def test_test_cells_are_skipped_because_grading_restores_them():
     # A student who strips the metadata makes it an ordinary cell: it runs, so it is scanned.
     submitted.cells[0].metadata = {}
     assert [f.cell for f in scan(submitted, source)] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import torch\ntorch.backends.cudnn.deterministic = True\ntorch.backends.cudnn.benchmark = False",
+        "import torch\ntorch.backends.cuda.matmul.allow_tf32 = True",
+        "import torch.backends.cudnn as cudnn\ncudnn.deterministic = True",
+        "import torch\ntorch.manual_seed(0)\ntorch.cuda.manual_seed_all(0)",
+        "import torch\ntorch.set_num_threads(2)",
+        "import torch\ntorch.set_printoptions(precision=3, sci_mode=False)",
+        "import torch\ntorch.use_deterministic_algorithms(True)\ntorch.set_default_dtype(torch.float32)",
+        "import torch\ntorch.set_float32_matmul_precision('high')",
+        "import os\npath = os.path.join('a', 'b')\nos.makedirs(path, exist_ok=True)\nprint(os.getcwd())",
+        "import os\nos.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'",
+        "import sys\nprint(sys.path, sys.version)\nif '/tmp' not in sys.path:\n    print(sys.path[0])",
+        "import sys\nsys.setrecursionlimit(10_000)",
+        "import random\nimport numpy as np\nrandom.seed(0)\nnp.random.seed(0)",
+        "import math\nscale = 1 / math.sqrt(64)",
+        "import warnings\nwarnings.filterwarnings('ignore', category=UserWarning)",
+        "%%time\nimport torch\ntorch.manual_seed(0)",
+        "from re import compile\npattern = compile(r'\\w+')",
+        "course = {'name': 'gpt2'}\ncourse['name'] = 'GPT-2'",
+        "types = ['a', 'b']\ntypes[0] = 'c'",
+        "import torch\nx = torch.zeros(3)\nx.requires_grad = True\nmodel = torch.nn.Linear(3, 3)\nmodel.weight.data.fill_(0.0)",
+    ],
+)
+def test_ordinary_settings_and_names_are_not_reported(code):
+    assert scan(notebook(code)) == []
+
+
+@pytest.mark.parametrize(
+    "code, rule",
+    [
+        ("import importlib\ntorch = importlib.import_module('torch')\ntorch.equal = lambda a, b: True",
+         "assigns inside module 'torch'"),
+        ("import importlib\nm = importlib.import_module('course.checks')\nm.expect_equal = print",
+         "assigns inside module 'course.checks'"),
+        ("import course.checks\nc = course.checks\nc.expect_equal = print", "assigns inside module 'course.checks'"),
+        ("import torch\ntorch.backends = None", "assigns inside module 'torch'"),
+        ("import os\nos.environ = {}", "assigns inside module 'os'"),
+        ("from os import _exit\n_exit(0)", "calls os._exit"),
+    ],
+)
+def test_tampering_through_aliases_is_reported(code, rule):
+    assert any(rule in f.rule for f in scan(notebook(code))), scan(notebook(code))
