@@ -10,10 +10,12 @@ and - when the author knows it - the likely cause:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -162,7 +164,125 @@ def stand_ins(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
                 namespace[name] = value
 
 
+# --- watching modules at work: what went in, what came out, in which order -------------
+
+
+@dataclass
+class CallRecord:
+    """One call of a watched module (see :func:`record_calls`).
+
+    index:  the position of the module among ``record_calls``' arguments
+    input:  a detached copy of its first input (the first positional argument, else the first
+            keyword argument), taken as the call starts
+    output: a detached copy of what it returned (None while the call runs or if it raised)
+    """
+
+    index: int
+    input: Any
+    output: Any = None
+
+
+class CallLog(list):
+    """The :class:`CallRecord` s of :func:`record_calls`, in the order the calls started."""
+
+    def of(self, index: int) -> list[CallRecord]:
+        """The calls of the module passed at position ``index``, in order."""
+        return [record for record in self if record.index == index]
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_snapshot(v) for v in value)
+    return value
+
+
+@contextmanager
+def record_calls(*modules: torch.nn.Module) -> Iterator[CallLog]:
+    """Record every call of ``modules`` while the block runs (forward hooks, kwargs included):
+
+        with torch.no_grad(), record_calls(m.final_norm, m.lm_head) as calls:
+            logits = m(idx)
+        norm, head = calls.of(0), calls.of(1)      # one list of CallRecord per module
+        expect_close(head[0].input, norm[0].output, ...)
+
+    Records come in the order the calls started; inputs and outputs are detached copies, so
+    later in-place changes do not alter them. The hooks are removed on leaving the block, even
+    when it raises.
+    """
+    log = CallLog()
+    handles = []
+
+    def watch(index: int):
+        running: list[CallRecord] = []  # calls of this module that have started but not returned
+
+        def before(module, args, kwargs):
+            first = args[0] if args else next(iter(kwargs.values()), None)
+            record = CallRecord(index, _snapshot(first))
+            running.append(record)
+            log.append(record)
+
+        def after(module, args, kwargs, output):
+            if running:
+                running.pop().output = _snapshot(output)
+
+        return before, after
+
+    try:
+        for index, module in enumerate(modules):
+            before, after = watch(index)
+            handles.append(module.register_forward_pre_hook(before, with_kwargs=True))
+            handles.append(module.register_forward_hook(after, with_kwargs=True))
+        yield log
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 # --- "write your own": the answer must not hand the work to the reference ---------------
+
+# What each lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
+# only its submodules hold). Every answer of a lesson is checked against the whole list: an
+# exercise may not hand its work to the reference version of any exercise of its lesson.
+# Parts a lesson provides (e.g. TransformerBlock in lesson 35) are not listed, so they stay allowed.
+GRADED: types.MappingProxyType[int, tuple[str, ...]] = types.MappingProxyType({
+    30: ("merge_pair", "train_bpe", "bpe.decode", "bpe.build_vocab", "bpe.encode", "bpe.encode_chunk"),
+    31: ("SlidingWindowDataset", "create_dataloader"),
+    32: ("TokenPositionEmbedding", "cosine_similarity_matrix"),
+    33: ("causal_attention", "MultiHeadAttention"),
+    34: ("LayerNorm", "GELU", "gelu_tanh_formula", "FeedForward", "TransformerBlock"),
+    35: ("GPTModel", "count_parameters", "top_k_filter", "generate", "init_weights", "scale_residual_projections"),
+    36: ("batch_loss", "evaluate", "train_step", "train", "save_checkpoint", "load_checkpoint"),
+    37: ("read_checkpoint", "load_hf_gpt2", "hf_weights.hf_to_course_name", "hf_weights.course_to_hf_name",
+         "attention.cached_causal_mask"),
+})
+
+
+def graded_references(lesson: int) -> list[Any]:
+    """The reference objects (from ``gpt2ref``) that ``lesson`` asks the student to write."""
+    if lesson not in GRADED:
+        known = ", ".join(str(n) for n in sorted(GRADED))
+        raise ValueError(f"no list of graded reference objects for lesson {lesson!r}; known lessons: {known}")
+    package = importlib.import_module("gpt2ref")  # imported here: course.checks must not need gpt2ref to load
+    objects = []
+    for name in GRADED[lesson]:
+        module_name, _, attribute = name.rpartition(".")
+        module = importlib.import_module(f"gpt2ref.{module_name}") if module_name else package
+        objects.append(getattr(module, attribute))
+    return objects
+
+
+def expect_own_work(answer: Any, lesson: int, what: str | None = None) -> None:
+    """``answer`` must not be, subclass, wrap or call the reference version of anything
+    ``lesson`` asks the student to write (``GRADED[lesson]``): ``expect_own_implementation``
+    with the lesson's list.
+
+        expect_own_work(GPTModel, lesson=35, what="GPTModel")
+    """
+    if what is None:
+        what = getattr(answer, "__name__", repr(answer))
+    expect_own_implementation(answer, graded_references(lesson), what)
 
 
 def _code_objects(code: types.CodeType):

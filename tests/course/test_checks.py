@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
 import gpt2ref as ref
 from course.checks import (
+    GRADED,
     CheckFailed,
     expect,
     expect_close,
     expect_equal,
     expect_no_calls,
     expect_own_implementation,
+    expect_own_work,
     expect_raises,
     expect_shape,
     expect_tensor_equal,
+    graded_references,
+    record_calls,
 )
 from gpt2ref import GPTModel as AliasedGPTModel
 from gpt2ref import count_parameters as aliased_count
@@ -133,3 +140,115 @@ def test_no_calls_to_builtins_the_exercise_replaces():
 
     assert "uses layer_norm (in" in message(lambda: expect_no_calls(WrapsTorch, {"layer_norm"}, "LayerNorm"))
     expect_no_calls(ByHand, {"layer_norm"}, "LayerNorm")
+
+
+# --- expect_own_work: the lesson's list of graded reference objects -------------------------
+
+
+def generate_with_reference_top_k(model, idx, max_new_tokens):
+    return ref.top_k_filter(model(idx)[:, -1], 5)
+
+
+def encode_with_reference_vocab(text, merges):
+    import gpt2ref.bpe
+
+    return list(gpt2ref.bpe.build_vocab(merges))
+
+
+def test_own_work_catches_a_helper_of_the_same_lesson():
+    # generate's own reference alone would not catch it: the lesson's list does
+    expect_own_implementation(generate_with_reference_top_k, [ref.generate], "generate")
+    assert "calls ref.top_k_filter from the reference" in message(
+        lambda: expect_own_work(generate_with_reference_top_k, lesson=35, what="generate"))
+    assert "reaches into the reference module" in message(
+        lambda: expect_own_work(encode_with_reference_vocab, lesson=30))  # a name only gpt2ref.bpe holds
+    assert message(lambda: expect_own_work(ref.GPTModel, lesson=35)).startswith("GPTModel: is the reference")
+
+
+@pytest.mark.parametrize("answer", [own_count, UsesAllowedParts])
+def test_own_work_passes(answer):
+    expect_own_work(answer, lesson=35, what="answer")
+
+
+def test_unknown_lesson_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"lesson 99.*known lessons: 30, 31"):
+        expect_own_work(own_count, lesson=99)
+
+
+def test_every_graded_name_resolves_to_a_reference_object():
+    assert sorted(GRADED) == list(range(30, 38))
+    for lesson, names in GRADED.items():
+        objects = graded_references(lesson)
+        assert len(objects) == len(names) and all(callable(o) for o in objects), lesson
+        assert all(o.__module__.startswith("gpt2ref.") for o in objects), lesson
+    assert ref.count_parameters in graded_references(35) and ref.TransformerBlock not in graded_references(35)
+    with pytest.raises(TypeError):
+        GRADED[35] = ()  # read-only: a notebook cannot empty a lesson's list
+
+
+def test_checks_do_not_import_the_reference():
+    code = "import sys, course.checks; print('gpt2ref' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- record_calls --------------------------------------------------------------------------
+
+
+class Twice(torch.nn.Module):
+    """first -> second -> first again; the second call gets a keyword argument."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = torch.nn.Linear(3, 3)
+        self.second = torch.nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.first(input=self.second(self.first(x)))
+
+
+def hooks_of(module):
+    return len(module._forward_hooks) + len(module._forward_pre_hooks)
+
+
+def test_records_come_in_call_order_with_inputs_and_outputs():
+    model, x = Twice(), torch.randn(2, 3)
+    with torch.no_grad(), record_calls(model.second, model.first) as calls:  # indices follow the arguments
+        out = model(x)
+    assert [c.index for c in calls] == [1, 0, 1]
+    assert [c.index for c in calls.of(1)] == [1, 1] and len(calls.of(0)) == 1
+    first, second, again = calls
+    assert torch.equal(first.input, x) and torch.equal(first.output, model.first(x))
+    assert torch.equal(second.input, first.output) and torch.equal(again.input, second.output)  # keyword input too
+    assert torch.equal(again.output, out)
+    assert hooks_of(model.first) == hooks_of(model.second) == 0
+
+
+def test_records_are_detached_copies():
+    model, x = Twice(), torch.randn(2, 3)
+    with record_calls(model.first) as calls:
+        out = model(x)
+    assert not calls[0].output.requires_grad and out.requires_grad
+    x.add_(1.0)
+    assert not torch.equal(calls[0].input, x)  # changing the input afterwards does not change the record
+
+
+def test_hooks_are_removed_when_the_block_raises():
+    model = Twice()
+    with pytest.raises(RuntimeError, match="boom"):
+        with record_calls(model.first, model.second) as calls:
+            model(torch.randn(1, 3))
+            assert hooks_of(model.first) == 2
+            raise RuntimeError("boom")
+    assert hooks_of(model.first) == hooks_of(model.second) == 0
+    seen = len(calls)
+    model(torch.randn(1, 3))
+    assert len(calls) == seen == 3  # nothing recorded any more
+
+
+def test_a_call_that_raises_is_recorded_without_output():
+    layer = torch.nn.Linear(3, 3)
+    with record_calls(layer) as calls:
+        with pytest.raises(RuntimeError):
+            layer(torch.randn(2, 4))  # wrong width
+    assert len(calls) == 1 and calls[0].output is None and hooks_of(layer) == 0

@@ -118,6 +118,6 @@ def test_test_cells_explain_failures_and_refuse_delegation(slug):
         tree = ast.parse(cell.source)
         bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
         assert not bare, f"{grade_id}: bare assert on line(s) {bare}; use course.checks with a hint"
-        assert "expect_own_implementation(" in cell.source, f"{grade_id}: does not refuse delegation"
+        assert re.search(r"expect_own_(work|implementation)\(", cell.source), f"{grade_id}: does not refuse delegation"
         assert "from course.checks import" in cell.source or "import course.checks" in cell.source, \
             f"{grade_id}: import the checks inside the test cell"

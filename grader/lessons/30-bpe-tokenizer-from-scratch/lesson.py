@@ -123,10 +123,9 @@ def merge_pair(ids, pair, new_id):
     ### END SOLUTION
 
 # %% [tests] id=test_merge_pair points=2
-from course.checks import expect_equal, expect_own_implementation, expect_type
-import gpt2ref.bpe as ref_bpe
+from course.checks import expect_equal, expect_own_work, expect_type
 
-expect_own_implementation(merge_pair, [ref_bpe.merge_pair], "merge_pair")
+expect_own_work(merge_pair, lesson=30, what="merge_pair")
 _out = merge_pair([1, 2, 3, 1, 2], (1, 2), 99)
 expect_type(_out, list, "merge_pair([1, 2, 3, 1, 2], (1, 2), 99)", hint="return a new Python list of ints")
 expect_equal(_out, [99, 3, 99], "merge_pair([1, 2, 3, 1, 2], (1, 2), 99)",
@@ -135,6 +134,7 @@ expect_equal(merge_pair([7, 7, 7], (7, 7), 99), [99, 7], "merge_pair([7, 7, 7], 
              hint="after a merge skip BOTH ids of the pair (move on by 2): occurrences do not overlap")
 print("merge_pair: visible checks passed")
 ### BEGIN HIDDEN TESTS
+import gpt2ref.bpe as ref_bpe
 import random as _random
 
 for _ids, _pair, _expected, _hint in [
@@ -287,10 +287,9 @@ def train_bpe(text, num_merges):
     ### END SOLUTION
 
 # %% [tests] id=test_train_bpe_ids points=2
-from course.checks import expect, expect_equal, expect_own_implementation, expect_type
-import gpt2ref.bpe as ref_bpe
+from course.checks import expect, expect_equal, expect_own_work, expect_type
 
-expect_own_implementation(train_bpe, [ref_bpe.train_bpe, ref_bpe.merge_pair], "train_bpe")
+expect_own_work(train_bpe, lesson=30, what="train_bpe")
 _m = train_bpe("aaabdaaabac", 4)
 expect_type(_m, dict, "train_bpe('aaabdaaabac', 4)", hint="return a dict {(left_id, right_id): new_id}")
 expect_equal(list(_m.values()), [256, 257, 258, 259], "the new ids of train_bpe('aaabdaaabac', 4)",
@@ -312,8 +311,7 @@ expect_equal(train_bpe("hello world", 0), {}, "train_bpe('hello world', 0)", hin
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_train_bpe_merges points=3
-from course.checks import expect, expect_equal, expect_own_implementation
-import gpt2ref.bpe as ref_bpe
+from course.checks import expect, expect_equal, expect_own_work
 
 
 def learned_pieces(merges):
@@ -326,13 +324,14 @@ def learned_pieces(merges):
     return joined
 
 
-expect_own_implementation(train_bpe, [ref_bpe.train_bpe, ref_bpe.merge_pair], "train_bpe")
+expect_own_work(train_bpe, lesson=30, what="train_bpe")
 expect_equal(learned_pieces(train_bpe("aaabdaaabac", 4)),
              [(b"a", b"a"), (b"a", b"b"), (b"aa", b"ab"), (b"a", b"c")],
              "the bytes joined by train_bpe('aaabdaaabac', 4), merge by merge",
              hint="most frequent pair first; on a tie take the smaller tuple (compare left, then right)")
 print("train_bpe merges: visible checks passed")
 ### BEGIN HIDDEN TESTS
+import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
 
 for _name, _text, _n in [
@@ -400,16 +399,16 @@ def decode(ids, merges):
     ### END SOLUTION
 
 # %% [tests] id=test_decode points=2
-from course.checks import expect_equal, expect_own_implementation
-import gpt2ref.bpe as ref_bpe
+from course.checks import expect_equal, expect_own_work
 
-expect_own_implementation(decode, [ref_bpe.decode, ref_bpe.build_vocab], "decode")
+expect_own_work(decode, lesson=30, what="decode")
 expect_equal(decode([72, 105], {}), "Hi", "decode([72, 105], {})", hint="ids 0..255 are single bytes")
 expect_equal(decode([256, 33], {(72, 105): 256}), "Hi!", "decode([256, 33], {(72, 105): 256})",
              hint="a merged id stands for the bytes of its left part followed by its right part")
 expect_equal(decode([], {}), "", "decode([], {})", hint="no ids, empty text")
 print("decode: visible checks passed")
 ### BEGIN HIDDEN TESTS
+import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
 
 _merges = ref_bpe.train_bpe(_python_docs()[:5000] + " 你好,世界!你好 😀👍🏽", 120)
@@ -516,10 +515,9 @@ def encode(text, merges, allowed_special=()):
     ### END SOLUTION
 
 # %% [tests] id=test_encode points=3
-from course.checks import expect_equal, expect_own_implementation, expect_type
-import gpt2ref.bpe as ref_bpe
+from course.checks import expect_equal, expect_own_work, expect_type
 
-expect_own_implementation(encode, [ref_bpe.encode, ref_bpe.encode_chunk, ref_bpe.merge_pair], "encode")
+expect_own_work(encode, lesson=30, what="encode")
 expect_type(encode("ab", {}), list, "encode('ab', {})", hint="return a Python list of ints")
 expect_equal(encode("", {(97, 98): 256}), [], "encode('', merges)", hint="empty text, no ids")
 expect_equal(encode("abab", {(97, 98): 256}), [256, 256], "encode('abab', {(97, 98): 256})",
@@ -530,6 +528,7 @@ expect_equal(encode("ab ab", {(97, 98): 256, (32, 256): 257}), [256, 257], "enco
              hint="after a merge, look again: (32, 256) only exists once (97, 98) has been merged")
 print("encode: visible checks passed")
 ### BEGIN HIDDEN TESTS
+import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
 
 _corpus = _python_docs()[:6000] + "\n你好,世界!你好朋友。😀👍 " * 3 + "x  = 1\n    y   = 2\n"
@@ -553,10 +552,9 @@ for _text in ["Hello, world", "It's 2024, and tokenizers    still matter!\n\n", 
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_encode_special points=2
-from course.checks import expect_equal, expect_own_implementation, expect_raises
-import gpt2ref.bpe as ref_bpe
+from course.checks import expect_equal, expect_own_work, expect_raises
 
-expect_own_implementation(encode, [ref_bpe.encode, ref_bpe.encode_chunk, ref_bpe.merge_pair], "encode")
+expect_own_work(encode, lesson=30, what="encode")
 expect_raises(ValueError, lambda: encode("a<|endoftext|>b", {}), "encode('a<|endoftext|>b', {})",
               hint="without allowed_special, a text containing <|endoftext|> must raise ValueError")
 expect_equal(encode("a<|endoftext|>b", {}, allowed_special={"<|endoftext|>"}), [97, 256, 98],
@@ -564,6 +562,8 @@ expect_equal(encode("a<|endoftext|>b", {}, allowed_special={"<|endoftext|>"}), [
              hint="when allowed, <|endoftext|> is the single id 256 + len(merges)")
 print("encode special token: visible checks passed")
 ### BEGIN HIDDEN TESTS
+import gpt2ref.bpe as ref_bpe
+
 _merges = ref_bpe.train_bpe("hello world, hello there. the end of a document. " * 5, 25)
 _eot = 256 + len(_merges)
 for _text in ["hello<|endoftext|>there", "<|endoftext|>", "a<|endoftext|><|endoftext|>b",

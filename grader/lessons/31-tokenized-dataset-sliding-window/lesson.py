@@ -262,10 +262,9 @@ class SlidingWindowDataset(Dataset):
         ### END SOLUTION
 
 # %% [tests] id=test_window_count points=2
-from course.checks import expect_equal, expect_own_implementation
-import gpt2ref.dataset as ref_dataset
+from course.checks import expect_equal, expect_own_work
 
-expect_own_implementation(SlidingWindowDataset, [ref_dataset.SlidingWindowDataset], "SlidingWindowDataset")
+expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
 expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 2)), 3, "len(SlidingWindowDataset(10 tokens, max_length=4, stride=2))",
              hint="windows start at 0, 2, 4; each needs max_length + 1 = 5 tokens: (10 - 4 - 1) // 2 + 1")
 expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 4)), 2, "len(SlidingWindowDataset(10 tokens, max_length=4, stride=4))",
@@ -295,10 +294,9 @@ expect_equal(len(SlidingWindowDataset(_torch.arange(40), 6, 5)), _count_starts(4
 
 # %% [tests] id=test_window_content points=3
 import torch
-from course.checks import expect_dtype, expect_equal, expect_own_implementation, expect_shape, expect_type
-import gpt2ref.dataset as ref_dataset
+from course.checks import expect_dtype, expect_equal, expect_own_work, expect_shape, expect_type
 
-expect_own_implementation(SlidingWindowDataset, [ref_dataset.SlidingWindowDataset], "SlidingWindowDataset")
+expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
 _ds = SlidingWindowDataset(list(range(100, 110)), 4, 2)
 _item = _ds[1]
 expect_type(_item, tuple, "SlidingWindowDataset(...)[1]", hint="return a tuple (input, target)")
@@ -340,13 +338,18 @@ except IndexError:
 else:
     expect_equal("no error", "IndexError", f"dataset[len(dataset)] (= dataset[{len(_ds)}])",
                  hint="raise IndexError for an index outside 0 .. len(dataset) - 1")
+from course.checks import expect_raises
+
+for _i in (-1, -len(_ds)):
+    expect_raises(IndexError, lambda: _ds[_i], f"dataset[{_i}] ({len(_ds)} windows)",
+                  hint="negative indices are outside 0 .. len(dataset) - 1 too: check 0 <= i < len(self), "
+                       "not only i < len(self)")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_short_text points=1
-from course.checks import expect_equal, expect_own_implementation, expect_raises
-import gpt2ref.dataset as ref_dataset
+from course.checks import expect_equal, expect_own_work, expect_raises
 
-expect_own_implementation(SlidingWindowDataset, [ref_dataset.SlidingWindowDataset], "SlidingWindowDataset")
+expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
 expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(7)), 12, 1), "SlidingWindowDataset(7 tokens, max_length=12)",
               hint="fewer than max_length + 1 tokens: raise ValueError naming the number of tokens and max_length",
               message_contains=["7", "12"])
@@ -470,11 +473,9 @@ def create_dataloader(text, batch_size=4, max_length=256, stride=128, shuffle=Tr
 import tiktoken
 import torch
 from torch.utils.data import DataLoader
-from course.checks import expect_dtype, expect_equal, expect_own_implementation, expect_raises, expect_shape, expect_type
-import gpt2ref.dataset as ref_dataset
+from course.checks import expect_dtype, expect_equal, expect_own_work, expect_raises, expect_shape, expect_type
 
-expect_own_implementation(create_dataloader, [ref_dataset.create_dataloader, ref_dataset.SlidingWindowDataset],
-                          "create_dataloader")
+expect_own_work(create_dataloader, lesson=31, what="create_dataloader")
 _text = " ".join(f"Window {k} teaches the model to guess the next token." for k in range(40))
 _ids = tiktoken.get_encoding("gpt2").encode(_text)
 _loader = create_dataloader(_text, batch_size=2, max_length=8, stride=8, shuffle=False)
@@ -515,11 +516,9 @@ _error = expect_raises(ValueError, lambda: create_dataloader("far too short", ma
 
 # %% [tests] id=test_dataloader_seed points=2
 import torch
-from course.checks import expect, expect_own_implementation
-import gpt2ref.dataset as ref_dataset
+from course.checks import expect, expect_own_work
 
-expect_own_implementation(create_dataloader, [ref_dataset.create_dataloader, ref_dataset.SlidingWindowDataset],
-                          "create_dataloader")
+expect_own_work(create_dataloader, lesson=31, what="create_dataloader")
 _text = " ".join(f"Sentence {k} is one more piece of text to cut into windows." for k in range(30))
 
 

@@ -31,6 +31,11 @@ SUBMISSIONS = [
         edits={"sliding_window_dataset": [("start = i * self.stride", "start = i * self.max_length")]},
     ),
     Submission(
+        "negative-index-accepted", why="only i >= len is refused: dataset[-1] silently gives a wrong (here empty) window",
+        fails={"test_window_content"},
+        edits={"sliding_window_dataset": [("if not 0 <= i < len(self):", "if i >= len(self):")]},
+    ),
+    Submission(
         "no-short-text-error", why="a text shorter than one window is accepted silently (create_dataloader "
         "still raises: the DataLoader's sampler rejects an empty dataset)",
         fails={"test_short_text"},
@@ -90,6 +95,8 @@ SUBMISSIONS = [
         return len(self.inputs)
 
     def __getitem__(self, i):
+        if i < 0 or i >= len(self.inputs):
+            raise IndexError(f"no window {i}")
         return self.inputs[i], self.targets[i]
 '''},
     ),
@@ -108,7 +115,7 @@ SUBMISSIONS = [
         return self.windows.shape[0]
 
     def __getitem__(self, i):
-        if i >= len(self):
+        if i not in range(len(self)):
             raise IndexError(i)
         return self.windows[i, :-1], self.windows[i, 1:]
 '''},

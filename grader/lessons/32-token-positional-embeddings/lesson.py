@@ -288,10 +288,9 @@ class TokenPositionEmbedding(nn.Module):
 
 # %% [tests] id=test_embedding_shapes points=1
 import torch
-from course.checks import expect_equal, expect_own_implementation, expect_shape
-from gpt2ref import TokenPositionEmbedding as _RefEmbedding
+from course.checks import expect_equal, expect_own_work, expect_shape
 
-expect_own_implementation(TokenPositionEmbedding, [_RefEmbedding], "TokenPositionEmbedding")
+expect_own_work(TokenPositionEmbedding, lesson=32, what="TokenPositionEmbedding")
 _emb = TokenPositionEmbedding(97, 16, 32)
 expect_shape(_emb.tok_embed.weight, (97, 32), "tok_embed.weight",
              hint="the token table needs one row per token id: nn.Embedding(vocab_size, d_model)")
@@ -316,10 +315,9 @@ print("shapes and parameter count: ok")
 
 # %% [tests] id=test_embedding_values points=2
 import torch
-from course.checks import expect, expect_close, expect_own_implementation, expect_shape
-from gpt2ref import TokenPositionEmbedding as _RefEmbedding
+from course.checks import expect, expect_close, expect_own_work, expect_shape
 
-expect_own_implementation(TokenPositionEmbedding, [_RefEmbedding], "TokenPositionEmbedding")
+expect_own_work(TokenPositionEmbedding, lesson=32, what="TokenPositionEmbedding")
 torch.manual_seed(1)
 _emb = TokenPositionEmbedding(20, 6, 4)
 _ids = torch.tensor([[3, 3, 3], [7, 3, 11]])
@@ -330,6 +328,8 @@ expect_close(_out, _expected, "output for ids [[3, 3, 3], [7, 3, 11]]", atol=1e-
 expect(not torch.allclose(_out[0, 0], _out[0, 1]), "token 3 at positions 0 and 1",
        "the two vectors are equal, so position changes nothing", hint="add pos_embed(torch.arange(T))")
 ### BEGIN HIDDEN TESTS
+from gpt2ref import TokenPositionEmbedding as _RefEmbedding
+
 torch.manual_seed(2)
 for _V, _C, _D, _B, _T in [(50, 12, 8, 3, 12), (30, 9, 5, 2, 1), (40, 10, 6, 4, 7)]:
     _ref, _emb = _RefEmbedding(_V, _C, _D), TokenPositionEmbedding(_V, _C, _D)
@@ -356,10 +356,9 @@ print("values: ok")
 
 # %% [tests] id=test_embedding_gradients points=1
 import torch
-from course.checks import expect_equal, expect_own_implementation
-from gpt2ref import TokenPositionEmbedding as _RefEmbedding
+from course.checks import expect_equal, expect_own_work
 
-expect_own_implementation(TokenPositionEmbedding, [_RefEmbedding], "TokenPositionEmbedding")
+expect_own_work(TokenPositionEmbedding, lesson=32, what="TokenPositionEmbedding")
 _emb = TokenPositionEmbedding(20, 10, 4)
 _ids = torch.tensor([[2, 9, 2], [4, 4, 11]])
 _emb(_ids).pow(2).sum().backward()
@@ -387,10 +386,9 @@ print("gradients: ok")
 
 # %% [tests] id=test_embedding_too_long points=1
 import torch
-from course.checks import expect_own_implementation, expect_raises, expect_shape
-from gpt2ref import TokenPositionEmbedding as _RefEmbedding
+from course.checks import expect_own_work, expect_raises, expect_shape
 
-expect_own_implementation(TokenPositionEmbedding, [_RefEmbedding], "TokenPositionEmbedding")
+expect_own_work(TokenPositionEmbedding, lesson=32, what="TokenPositionEmbedding")
 _emb = TokenPositionEmbedding(50, 8, 4)
 expect_shape(_emb(torch.zeros(1, 8, dtype=torch.long)), (1, 8, 4), "a sequence of exactly context_length = 8 tokens",
              hint="T == context_length is allowed: positions 0..7 all have a row")
@@ -465,10 +463,9 @@ def cosine_similarity_matrix(x, eps=1e-8):
 # %% [tests] id=test_cosine_similarity points=1
 import torch
 import torch.nn.functional as F
-from course.checks import expect, expect_close, expect_no_calls, expect_own_implementation, expect_tensor_equal
-from gpt2ref import cosine_similarity_matrix as _ref_cos
+from course.checks import expect, expect_close, expect_no_calls, expect_own_work, expect_tensor_equal
 
-expect_own_implementation(cosine_similarity_matrix, [_ref_cos], "cosine_similarity_matrix")
+expect_own_work(cosine_similarity_matrix, lesson=32, what="cosine_similarity_matrix")
 expect_no_calls(cosine_similarity_matrix, {"cosine_similarity"}, "cosine_similarity_matrix",
                 hint="the exercise is to write it with norms and a matrix product")
 _x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]])
@@ -492,6 +489,12 @@ expect(not torch.isnan(_z).any(), "cosine_similarity_matrix with a zero row", "g
        hint="clamp each norm to at least eps before dividing: x.norm(...).clamp_min(eps)")
 expect_close(_z, torch.tensor([[0.0, 0.0], [0.0, 1.0]]), "cosine_similarity_matrix with a zero row", atol=1e-6,
              hint="a zero row has similarity 0 with everything, itself included")
+_short = torch.tensor([[0.1, 0.0, 0.0], [0.0, 2.0, 0.0], [3.0, 4.0, 0.0]])  # rows of length 0.1, 2 and 5
+expect_close(cosine_similarity_matrix(_short, eps=0.5),
+             torch.tensor([[0.04, 0.0, 0.12], [0.0, 1.0, 0.8], [0.12, 0.8, 1.0]]),
+             "cosine_similarity_matrix(rows of length 0.1, 2 and 5, eps=0.5)", atol=1e-6,
+             hint="a row shorter than eps is divided by eps instead of its length (0.1 / 0.5 = 0.2): "
+                  "norm.clamp_min(eps) with the eps argument, not norm + eps")
 ### END HIDDEN TESTS
 print("cosine similarity: ok")
 

@@ -54,6 +54,16 @@ SUBMISSIONS = [
         edits={COS: [("x.norm(dim=1, keepdim=True).clamp_min(eps)", "x.norm(dim=1, keepdim=True)")]},
     ),
     Submission(
+        "cosine-eps-added", fails={"test_cosine_similarity"},
+        why="divides by norm + eps: no NaN either, but a row shorter than eps is not divided by eps",
+        edits={COS: [("x.norm(dim=1, keepdim=True).clamp_min(eps)", "(x.norm(dim=1, keepdim=True) + eps)")]},
+    ),
+    Submission(
+        "cosine-eps-ignored", fails={"test_cosine_similarity"},
+        why="clamps the norms at a fixed 1e-8 whatever eps the caller passes",
+        edits={COS: [("x.norm(dim=1, keepdim=True).clamp_min(eps)", "x.norm(dim=1, keepdim=True).clamp_min(1e-8)")]},
+    ),
+    Submission(
         "cosine-normalises-columns", fails={"test_cosine_similarity"},
         why="takes the norm over the wrong dimension (columns instead of rows)",
         edits={COS: [("x.norm(dim=1, keepdim=True)", "x.norm(dim=0, keepdim=True)")]},

@@ -192,10 +192,9 @@ def causal_attention(q, k, v):
 
 # %% [tests] id=test_attention_mask points=2
 import torch
-from course.checks import expect, expect_close, expect_own_implementation, expect_shape
-from gpt2ref import MultiHeadAttention as _RefMHA, causal_attention as _ref_attention
+from course.checks import expect, expect_close, expect_own_work, expect_shape
 
-expect_own_implementation(causal_attention, [_ref_attention, _RefMHA], "causal_attention")
+expect_own_work(causal_attention, lesson=33, what="causal_attention")
 torch.manual_seed(0)
 _q, _k, _v = (torch.randn(2, 6, 4) for _ in range(3))
 _out, _w = causal_attention(_q, _k, _v)
@@ -239,10 +238,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from course.checks import expect_close, expect_own_implementation
-from gpt2ref import MultiHeadAttention as _RefMHA, causal_attention as _ref_attention
+from course.checks import expect_close, expect_own_work
 
-expect_own_implementation(causal_attention, [_ref_attention, _RefMHA], "causal_attention")
+expect_own_work(causal_attention, lesson=33, what="causal_attention")
 # T = 2, d = 4 by hand: row 1 mixes v[0] and v[1] with softmax([q1.k0, q1.k1] / sqrt(4))
 _q = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]])
 _k = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0]])
@@ -255,6 +253,8 @@ expect_close(_w, _expected_w, "weights of a hand-computed example (T = 2, d = 4)
 expect_close(_out, _expected_w @ _v, "output of a hand-computed example (T = 2, d = 4)", atol=1e-6,
              hint="output = weights @ v")
 ### BEGIN HIDDEN TESTS
+from gpt2ref import causal_attention as _ref_attention
+
 torch.manual_seed(1)
 for _shape in [(3, 7, 16), (2, 4, 9, 8), (12, 64)]:
     _q, _k, _v = (torch.randn(*_shape) for _ in range(3))
@@ -449,10 +449,9 @@ class MultiHeadAttention(nn.Module):
 
 # %% [tests] id=test_mha_shapes points=1
 import torch
-from course.checks import expect_equal, expect_own_implementation, expect_raises, expect_shape
-from gpt2ref import MultiHeadAttention as _RefMHA, causal_attention as _ref_attention
+from course.checks import expect_equal, expect_own_work, expect_raises, expect_shape
 
-expect_own_implementation(MultiHeadAttention, [_RefMHA, _ref_attention], "MultiHeadAttention")
+expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 _mha = MultiHeadAttention(32, 4)
 expect_shape(_mha(torch.randn(2, 5, 32)), (2, 5, 32), "MultiHeadAttention(32, 4) on input (2, 5, 32)",
              hint="the output has the input's shape (B, T, d_model)")
@@ -480,10 +479,9 @@ print("shapes and parameters: ok")
 
 # %% [tests] id=test_mha_heads points=1
 import torch
-from course.checks import expect_own_implementation, expect_shape, expect_tensor_equal
-from gpt2ref import MultiHeadAttention as _RefMHA, causal_attention as _ref_attention
+from course.checks import expect_own_work, expect_shape, expect_tensor_equal
 
-expect_own_implementation(MultiHeadAttention, [_RefMHA, _ref_attention], "MultiHeadAttention")
+expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 _mha = MultiHeadAttention(6, 3)
 _x = torch.arange(2 * 4 * 6, dtype=torch.float32).view(2, 4, 6)
 _h = _mha.split_heads(_x)
@@ -492,6 +490,8 @@ expect_shape(_h, (2, 3, 4, 2), "split_heads of a (2, 4, 6) tensor with 3 heads",
 expect_tensor_equal(_mha.merge_heads(_h), _x, "merge_heads(split_heads(x))",
                     hint="merge_heads must undo split_heads: transpose(1, 2), .contiguous(), view(B, T, d_model)")
 ### BEGIN HIDDEN TESTS
+from gpt2ref import MultiHeadAttention as _RefMHA
+
 expect_tensor_equal(_h[1, 2, 3], _x[1, 3, 4:6], "split_heads(x)[b=1, head=2, t=3]",
                     hint="head h must hold features h*head_dim ... (h+1)*head_dim - 1 of token t")
 expect_tensor_equal(_h[0, 0, :, :], _x[0, :, 0:2], "split_heads(x)[b=0, head=0]",
@@ -511,10 +511,9 @@ print("split and merge: ok")
 import math
 
 import torch
-from course.checks import expect_close, expect_own_implementation, expect_shape
-from gpt2ref import MultiHeadAttention as _RefMHA, causal_attention as _ref_attention
+from course.checks import expect_close, expect_own_work, expect_shape
 
-expect_own_implementation(MultiHeadAttention, [_RefMHA, _ref_attention], "MultiHeadAttention")
+expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 
 
 def _copy_weights(dst, src):
@@ -554,6 +553,8 @@ with torch.no_grad():
     expect_close(_mha(_x), _head_by_head(_mha, _x), "output vs a head-by-head computation on your own weights",
                  atol=1e-5, hint="q, k, v = qkv(x) cut in this order; split heads; causal attention per head; merge; proj")
 ### BEGIN HIDDEN TESTS
+from gpt2ref import MultiHeadAttention as _RefMHA
+
 torch.manual_seed(1)
 with torch.no_grad():
     for _d, _H, _B, _T, _bias in [(24, 4, 3, 9, True), (16, 1, 2, 5, True), (32, 8, 1, 12, False), (12, 3, 2, 1, True)]:
@@ -582,10 +583,9 @@ print("values: ok")
 
 # %% [tests] id=test_mha_dropout points=1
 import torch
-from course.checks import expect, expect_close, expect_own_implementation, expect_tensor_equal
-from gpt2ref import MultiHeadAttention as _RefMHA, causal_attention as _ref_attention
+from course.checks import expect, expect_close, expect_own_work, expect_tensor_equal
 
-expect_own_implementation(MultiHeadAttention, [_RefMHA, _ref_attention], "MultiHeadAttention")
+expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 torch.manual_seed(0)
 _mha = MultiHeadAttention(16, 4, dropout=0.5)
 _x = torch.randn(2, 8, 16)
@@ -606,6 +606,10 @@ expect_close(_mha(_x), _plain(_x), "eval output with dropout=0.5 vs dropout=0.0 
              hint="in eval mode dropout must do nothing")
 _zero = MultiHeadAttention(16, 4, dropout=0.0).train()
 expect_tensor_equal(_zero(_x), _zero(_x), "two calls in train mode with dropout=0.0", hint="dropout=0.0 keeps everything")
+from course.checks import expect_equal
+
+expect_equal(MultiHeadAttention(16, 4, dropout=0.25).dropout, 0.25, "MultiHeadAttention(16, 4, dropout=0.25).dropout",
+             hint="keep the probability in the attribute the docstring names: self.dropout = dropout")
 ### END HIDDEN TESTS
 print("dropout: ok")
 

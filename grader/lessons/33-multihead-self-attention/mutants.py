@@ -48,6 +48,10 @@ SUBMISSIONS = [
                why="never applies dropout, whatever the dropout argument",
                edits={MHA: [(SDPA_DROPOUT, "dropout_p=0.0"),
                             ("self.resid_dropout = nn.Dropout(dropout)", "self.resid_dropout = nn.Dropout(0.0)")]}),
+    Submission("mha-dropout-attribute-renamed", fails={"test_mha_dropout"},
+               why="keeps the probability as self.p: dropout works, but the attribute the docstring promises is missing",
+               edits={MHA: [("self.dropout = dropout", "self.p = dropout"),
+                            (SDPA_DROPOUT, "dropout_p=self.p if self.training else 0.0")]}),
     # --- correct, differently written ---------------------------------------------------------
     Submission(
         "explicit-softmax-everywhere", fails=set(),

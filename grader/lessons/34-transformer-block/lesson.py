@@ -155,11 +155,10 @@ class LayerNorm(nn.Module):
 import torch
 from torch import nn
 from course.checks import (
-    expect, expect_close, expect_equal, expect_no_calls, expect_own_implementation, expect_shape, expect_tensor_equal,
+    expect, expect_close, expect_equal, expect_no_calls, expect_own_work, expect_shape, expect_tensor_equal,
 )
-from gpt2ref import LayerNorm as _RefLayerNorm
 
-expect_own_implementation(LayerNorm, [_RefLayerNorm], "LayerNorm")
+expect_own_work(LayerNorm, lesson=34, what="LayerNorm")
 expect_no_calls(LayerNorm, {"layer_norm", "native_layer_norm", "group_norm"}, "LayerNorm",
                 hint="write the formula: mean, biased variance, sqrt(var + eps), weight, bias")
 _ln = LayerNorm(8)
@@ -206,10 +205,9 @@ print("LayerNorm: ok")
 import math
 
 import torch
-from course.checks import expect, expect_close, expect_own_implementation
-from gpt2ref import LayerNorm as _RefLayerNorm
+from course.checks import expect, expect_close, expect_own_work
 
-expect_own_implementation(LayerNorm, [_RefLayerNorm], "LayerNorm")
+expect_own_work(LayerNorm, lesson=34, what="LayerNorm")
 _flat = torch.full((2, 16), 3.0)  # a token whose entries are all equal: variance 0
 _y = LayerNorm(16)(_flat)
 expect(not torch.isnan(_y).any(), "LayerNorm of a constant vector", "got NaN",
@@ -270,10 +268,9 @@ import math
 
 import torch
 from torch import nn
-from course.checks import expect, expect_close, expect_no_calls, expect_own_implementation, expect_shape
-from gpt2ref import GELU as _RefGELU, gelu_tanh_formula as _ref_formula
+from course.checks import expect, expect_close, expect_no_calls, expect_own_work, expect_shape
 
-expect_own_implementation(GELU, [_RefGELU, _ref_formula], "GELU")
+expect_own_work(GELU, lesson=34, what="GELU")
 expect_no_calls(GELU.forward, {"gelu", "GELU"}, "GELU.forward", hint="write the tanh formula yourself")
 _xs = [-3.0, -1.0, 0.0, 0.5, 2.0]
 _by_hand = torch.tensor([0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))) for v in _xs])
@@ -386,10 +383,9 @@ class FeedForward(nn.Module):
 import torch
 import torch.nn.functional as F
 from torch import nn
-from course.checks import expect, expect_close, expect_equal, expect_own_implementation, expect_shape, expect_tensor_equal
-from gpt2ref import FeedForward as _RefFeedForward
+from course.checks import expect, expect_close, expect_equal, expect_own_work, expect_shape, expect_tensor_equal
 
-expect_own_implementation(FeedForward, [_RefFeedForward], "FeedForward")
+expect_own_work(FeedForward, lesson=34, what="FeedForward")
 _ff = FeedForward(8)
 expect_shape(_ff.fc.weight, (32, 8), "FeedForward(8).fc.weight", hint="fc = nn.Linear(d_model, d_ff) with d_ff = 4 * d_model by default")
 expect_shape(_ff.proj.weight, (8, 32), "FeedForward(8).proj.weight", hint="proj = nn.Linear(d_ff, d_model)")
@@ -411,6 +407,10 @@ with torch.no_grad():
     _expected = F.gelu(_hidden, approximate="tanh") @ _ff.proj.weight.T + _ff.proj.bias
     expect_close(_ff(_x), _expected, "FeedForward(8, 20) output (random weights, act = torch's tanh GELU)", atol=1e-5,
                  hint="proj(act(fc(x))): fc first, then self.act, then proj")
+    _ff.act = nn.Tanh()  # any module put in self.act must be the one that runs
+    expect_close(_ff(_x), torch.tanh(_hidden) @ _ff.proj.weight.T + _ff.proj.bias,
+                 "FeedForward(8, 20) output with act replaced by nn.Tanh()", atol=1e-5,
+                 hint="call self.act in forward (not GELU() or a formula): the tests and later lessons swap it")
 torch.manual_seed(1)
 _ff = FeedForward(8, dropout=0.5)
 _x = torch.randn(4, 6, 8)
@@ -419,6 +419,18 @@ expect(not torch.equal(_ff(_x), _ff(_x)), "two calls in train mode with dropout=
        hint="apply nn.Dropout(dropout) to the output")
 _ff.eval()
 expect_tensor_equal(_ff(_x), _ff(_x), "two calls in eval mode", hint="nn.Dropout does nothing in eval mode")
+_x = torch.randn(16, 16, 8)
+with torch.no_grad():
+    _plain = _ff(_x)  # eval mode: no dropout
+    _ff.train()
+    _out = _ff(_x)
+_dropped = _out == 0
+expect(0.4 < _dropped.double().mean().item() < 0.6, "share of zero outputs in train mode with dropout=0.5",
+       f"{_dropped.double().mean().item():.1%} of the {_out.numel()} outputs are zero, expected about 50%",
+       hint="dropout comes last, after proj: dropout(proj(act(fc(x))))")
+expect_close(_out[~_dropped], 2.0 * _plain[~_dropped], "outputs that dropout kept (train mode, dropout=0.5)", atol=1e-5,
+             hint="dropout comes last, on proj's output (not on the hidden layer), and scales what it keeps by "
+                  "1 / (1 - p)")
 with torch.device("meta"):
     _gpt2 = FeedForward(768)
 expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 4_722_432, "parameter count of FeedForward(768)",
@@ -476,28 +488,31 @@ class TransformerBlock(nn.Module):
 
 # %% [tests] id=test_block_structure points=1
 import torch
-from course.checks import expect, expect_equal, expect_own_implementation, expect_shape, expect_tensor_equal
-from gpt2ref import GPT2_SMALL as _GPT2, GPTConfig as _Config, TransformerBlock as _RefBlock
+from course.checks import expect, expect_equal, expect_own_work, expect_shape, expect_tensor_equal
+from gpt2ref import TINY  # d_model 32, 4 heads, dropout 0, bias=True, layer_norm_eps 1e-5
 
-expect_own_implementation(TransformerBlock, [_RefBlock], "TransformerBlock")
-_cfg = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
-_blk = TransformerBlock(_cfg)
+expect_own_work(TransformerBlock, lesson=34, what="TransformerBlock")
+_blk = TransformerBlock(TINY)
 for _name in ("norm1", "attn", "norm2", "ff"):
     expect(hasattr(_blk, _name), f"TransformerBlock.{_name}", "is missing", hint="use the attribute names from the docstring")
 expect_shape(_blk(torch.randn(2, 7, 32)), (2, 7, 32), "TransformerBlock output for input (2, 7, 32)",
              hint="a block never changes the shape: (B, T, d_model) in and out")
 ### BEGIN HIDDEN TESTS
-expect_equal(sum(_p.numel() for _p in _blk.parameters()), sum(_p.numel() for _p in _RefBlock(_cfg).parameters()),
+from dataclasses import replace
+from course.checks import expect_close
+from gpt2ref import GPT2_SMALL as _GPT2, TransformerBlock as _RefBlock
+
+expect_equal(sum(_p.numel() for _p in _blk.parameters()), sum(_p.numel() for _p in _RefBlock(TINY).parameters()),
              "parameter count of a block with d_model = 32", hint="two LayerNorms, one attention, one feed-forward of width 4 * d_model")
 with torch.device("meta"):
     _gpt2 = TransformerBlock(_GPT2)
 expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 7_087_872, "parameter count of one GPT-2 small block",
              hint="attention 2,362,368 + feed-forward 4,722,432 + two LayerNorms 2 x 1,536")
-_cfg_nb = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0, bias=False)
+_cfg_nb = replace(TINY, bias=False)
 expect_equal(sum(_p.numel() for _p in TransformerBlock(_cfg_nb).parameters()),
              sum(_p.numel() for _p in _RefBlock(_cfg_nb).parameters()), "parameter count with config.bias=False",
              hint="pass config.bias to the LayerNorms, the attention and the feed-forward")
-_cfg_drop = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.5)
+_cfg_drop = replace(TINY, dropout=0.5)
 torch.manual_seed(0)
 _blk = TransformerBlock(_cfg_drop)
 _x = torch.randn(2, 6, 32)
@@ -506,21 +521,34 @@ expect(not torch.equal(_blk(_x), _blk(_x)), "two calls in train mode with config
        hint="pass config.dropout to MultiHeadAttention and FeedForward")
 _blk.eval()
 expect_tensor_equal(_blk(_x), _blk(_x), "two calls in eval mode", hint="dropout must be off in eval mode")
+_blk.train()
+with torch.no_grad():
+    _h = torch.randn(2, 6, 32)
+    expect(not torch.equal(_blk.attn(_h), _blk.attn(_h)), "block.attn: two calls in train mode, config.dropout=0.5",
+           "gave identical outputs", hint="MultiHeadAttention(d_model, num_heads, config.dropout, config.bias)")
+    expect(not torch.equal(_blk.ff(_h), _blk.ff(_h)), "block.ff: two calls in train mode, config.dropout=0.5",
+           "gave identical outputs", hint="FeedForward(d_model, config.d_ff, config.dropout, config.bias)")
+_blk = TransformerBlock(replace(TINY, layer_norm_eps=1e-2))
+_h = torch.randn(2, 6, 32) * 1e-2  # variance about 1e-4: eps = 0.01 changes the result a lot
+with torch.no_grad():
+    for _name in ("norm1", "norm2"):
+        expect_close(getattr(_blk, _name)(_h), LayerNorm(32, eps=1e-2)(_h),
+                     f"block.{_name} vs LayerNorm(32, eps=0.01) with config.layer_norm_eps=0.01", atol=1e-5,
+                     hint="LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias) for norm1 and norm2")
 for _T in (1, 16):
-    expect_shape(TransformerBlock(_cfg)(torch.randn(3, _T, 32)), (3, _T, 32), f"output for input (3, {_T}, 32)",
+    expect_shape(TransformerBlock(TINY)(torch.randn(3, _T, 32)), (3, _T, 32), f"output for input (3, {_T}, 32)",
                  hint="a block never changes the shape")
 ### END HIDDEN TESTS
 print("block structure: ok")
 
 # %% [tests] id=test_block_forward points=3
 import torch
-from course.checks import expect_close, expect_own_implementation, expect_tensor_equal
-from gpt2ref import GPTConfig as _Config, TransformerBlock as _RefBlock
+from course.checks import expect_close, expect_own_work, expect_tensor_equal
+from gpt2ref import TINY
 
-expect_own_implementation(TransformerBlock, [_RefBlock], "TransformerBlock")
-_cfg = _Config(vocab_size=50, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+expect_own_work(TransformerBlock, lesson=34, what="TransformerBlock")
 torch.manual_seed(0)
-_blk = TransformerBlock(_cfg).eval()
+_blk = TransformerBlock(TINY).eval()
 with torch.no_grad():  # silence both sublayers: the block must then pass x through unchanged
     for _linear in (_blk.attn.proj, _blk.ff.proj):
         _linear.weight.zero_()
@@ -529,10 +557,13 @@ _x = torch.randn(2, 5, 32)
 expect_tensor_equal(_blk(_x), _x, "block output when attn.proj and ff.proj are all zeros",
                     hint="keep the residual path: x = x + attn(norm1(x)); x = x + ff(norm2(x)) (no norm after the add)")
 ### BEGIN HIDDEN TESTS
+from dataclasses import replace
+from gpt2ref import TransformerBlock as _RefBlock
+
 # Wiring: give the block the reference's parts (with random weights), so only the forward is tested.
 torch.manual_seed(1)
 for _d, _H, _B, _T in [(32, 4, 2, 7), (16, 2, 3, 5)]:
-    _cfg = _Config(vocab_size=50, context_length=16, d_model=_d, num_heads=_H, num_layers=2, dropout=0.0)
+    _cfg = replace(TINY, d_model=_d, num_heads=_H)
     _ref = _RefBlock(_cfg).eval()
     with torch.no_grad():
         for _p in _ref.parameters():

@@ -8,6 +8,12 @@ SQRT = "torch.sqrt(var + self.eps)"
 GELU_BODY = "return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))"
 ATTN_ADD = "x = x + self.attn(self.norm1(x))  # tokens exchange information"
 FF_ADD = "x = x + self.ff(self.norm2(x))  # each token is processed on its own"
+FF_FORWARD = "return self.dropout(self.proj(self.act(self.fc(x))))"
+NORM1 = "self.norm1 = LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)"
+NORM2 = "self.norm2 = LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)"
+ATTN_DROPOUT = ("config.num_heads, config.dropout, config.bias)", "config.num_heads, 0.0, config.bias)")
+FF_DROPOUT = ("FeedForward(config.d_model, config.d_ff, config.dropout, config.bias)",
+              "FeedForward(config.d_model, config.d_ff, 0.0, config.bias)")
 
 SUBMISSIONS = [
     # --- one-bug mutants ------------------------------------------------------------------------
@@ -35,6 +41,12 @@ SUBMISSIONS = [
     Submission("ff-default-width", fails={"test_feedforward"},
                why="d_ff defaults to d_model instead of 4 * d_model",
                edits={FF: [("d_ff = 4 * d_model if d_ff is None else d_ff", "d_ff = d_model if d_ff is None else d_ff")]}),
+    Submission("ff-dropout-on-hidden", fails={"test_feedforward"},
+               why="dropout on the hidden layer (after the activation) instead of on proj's output",
+               edits={FF: [(FF_FORWARD, "return self.proj(self.dropout(self.act(self.fc(x))))")]}),
+    Submission("ff-act-bypassed", fails={"test_feedforward"},
+               why="calls a fresh GELU() instead of self.act, so a module put in self.act never runs",
+               edits={FF: [(FF_FORWARD, "return self.dropout(self.proj(GELU()(self.fc(x))))")]}),
     Submission("block-post-ln", fails={"test_block_forward"},
                why="the original Transformer's post-LN: norm(x + sublayer(x))",
                edits={BLOCK: [(ATTN_ADD, "x = self.norm1(x + self.attn(x))"),
@@ -47,9 +59,17 @@ SUBMISSIONS = [
                edits={BLOCK: [(FF_ADD, "x = x + self.ff(self.norm1(x))")]}),
     Submission("block-dropout-ignored", fails={"test_block_structure"},
                why="never passes config.dropout on",
-               edits={BLOCK: [("config.num_heads, config.dropout, config.bias)", "config.num_heads, 0.0, config.bias)"),
-                              ("FeedForward(config.d_model, config.d_ff, config.dropout, config.bias)",
-                              "FeedForward(config.d_model, config.d_ff, 0.0, config.bias)")]}),
+               edits={BLOCK: [ATTN_DROPOUT, FF_DROPOUT]}),
+    Submission("block-dropout-only-ff", fails={"test_block_structure"},
+               why="config.dropout reaches the feed-forward but not the attention",
+               edits={BLOCK: [ATTN_DROPOUT]}),
+    Submission("block-dropout-only-attn", fails={"test_block_structure"},
+               why="config.dropout reaches the attention but not the feed-forward",
+               edits={BLOCK: [FF_DROPOUT]}),
+    Submission("block-eps-ignored", fails={"test_block_structure"},
+               why="both LayerNorms keep eps=1e-5 whatever config.layer_norm_eps says",
+               edits={BLOCK: [(NORM1, NORM1.replace("config.layer_norm_eps", "1e-5")),
+                              (NORM2, NORM2.replace("config.layer_norm_eps", "1e-5"))]}),
     # --- correct, differently written ---------------------------------------------------------
     Submission(
         "var-mean-and-sigmoid", fails=set(),

@@ -397,19 +397,21 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 # 现在把第 2–6 节拼起来。要求（测试就是按这些来检查的）：
 #
 # - 属性名固定：`tok_embed`、`pos_embed`、`blocks`（`num_layers` 个 `TransformerBlock(config)`，放在 `nn.ModuleList` 或 `nn.Sequential` 里）、
-#   `final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
+#   `final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
 # - `forward(idx)`：`(B, T)` → `(B, T, vocab_size)`。依次调用 `blocks[0]`、……、`blocks[-1]`，然后 `final_norm`，然后 `lm_head`
 #   （测试会在这几个模块上挂 hook 观察它们的输入输出，所以请直接调用这些模块）。
 #   `T > context_length` 时抛出 `ValueError`，错误信息里要写出 T 和 context_length 两个数。
 # - 初始化：所有 Linear / Embedding 的权重 ~ N(0, 0.02)，所有 Linear 的 bias = 0；然后每个 block 的 `attn.proj.weight` 和 `ff.proj.weight`
 #   ~ N(0, 0.02 / sqrt(2 · num_layers))。
 # - `config.weight_tying` 为 True 时，`lm_head.weight` 和 `tok_embed.weight` 是同一个 `Parameter`（哪个赋给哪个都可以）。
-# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout；测试都用 dropout = 0）。
+# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout：只在 train 模式下起作用，
+#   eval 模式下什么也不做）。
 #
 # > **EN** Now put sections 2–6 together. The contract (the tests check exactly this):
 # > - Fixed attribute names: `tok_embed`, `pos_embed`, `blocks` (`num_layers` × `TransformerBlock(config)` in
-# >   an `nn.ModuleList` or `nn.Sequential`), `final_norm` (`LayerNorm(d_model, eps=config.layer_norm_eps)`),
-# >   `lm_head` (`nn.Linear(d_model, vocab_size, bias=False)`).
+# >   an `nn.ModuleList` or `nn.Sequential`), `final_norm`
+# >   (`LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)`), `lm_head`
+# >   (`nn.Linear(d_model, vocab_size, bias=False)`).
 # > - `forward(idx)`: `(B, T)` → `(B, T, vocab_size)`. Call `blocks[0]`, …, `blocks[-1]` in order, then
 # >   `final_norm`, then `lm_head` (the tests hook these modules to watch their inputs and outputs, so call the
 # >   modules themselves). For `T > context_length` raise `ValueError` with both T and context_length in the
@@ -418,8 +420,8 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 # >   `attn.proj.weight` and `ff.proj.weight` ~ N(0, 0.02 / sqrt(2 · num_layers)).
 # > - With `config.weight_tying`, `lm_head.weight` and `tok_embed.weight` are one and the same `Parameter`
 # >   (assign in either direction).
-# > - After adding the embeddings apply `nn.Dropout(config.dropout)` (GPT-2's embedding dropout while
-# >   training; every test uses dropout = 0).
+# > - After adding the embeddings apply `nn.Dropout(config.dropout)` (GPT-2's embedding dropout: active in
+# >   train mode only, nothing at all in eval mode).
 
 # %% [solution] id=gpt_model
 class GPTModel(nn.Module):
@@ -435,6 +437,7 @@ class GPTModel(nn.Module):
 
     forward(idx): idx (B, T) int64, T <= context_length -> logits (B, T, vocab_size) float32.
         embeddings (token + position) -> dropout -> blocks[0] ... blocks[-1] -> final_norm -> lm_head.
+        The dropout has probability config.dropout in train mode and does nothing in eval mode.
         T > context_length: ValueError whose message contains T and context_length.
     Initialisation: Linear/Embedding weights ~ N(0, 0.02), Linear biases 0; then every block's
         attn.proj.weight and ff.proj.weight ~ N(0, 0.02 / sqrt(2 * num_layers)).
@@ -498,23 +501,21 @@ print("logits:", tuple(out.shape))
 print("tied?", model.lm_head.weight is model.tok_embed.weight)
 
 # %% [markdown]
-# 下面六个测试 cell 各查一件事：形状、embedding、block 的串联、final norm 和 head、weight tying、初始化。
+# 下面七个测试 cell 各查一件事：形状、embedding、block 的串联、final norm 和 head、weight tying、初始化、embedding dropout。
 #
-# > **EN** The six test cells below check one thing each: shapes, embeddings, the chain of blocks, final
-# > norm and head, weight tying, initialisation.
+# > **EN** The seven test cells below check one thing each: shapes, embeddings, the chain of blocks, final
+# > norm and head, weight tying, initialisation, embedding dropout.
 
 # %% [tests] id=test_gpt_shapes points=2
 import torch
-from course.checks import expect_own_implementation, expect_shape, expect_raises
-import gpt2ref as ref
+from course.checks import expect_own_work, expect_shape, expect_raises
+from gpt2ref import TINY  # vocab_size 97, context_length 16, d_model 32, 4 heads, 2 layers, dropout 0
 
-expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
-cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(0)
-m = GPTModel(cfg).eval()
+m = GPTModel(TINY).eval()
 with torch.no_grad():
-    expect_shape(m(torch.randint(0, 97, (2, 5))), (2, 5, 97), "GPTModel(cfg)(idx) for idx of shape (2, 5)",
+    expect_shape(m(torch.randint(0, 97, (2, 5))), (2, 5, 97), "GPTModel(TINY)(idx) for idx of shape (2, 5)",
                  hint="forward must return lm_head's output: one row of vocab_size logits per position")
 expect_raises(ValueError, lambda: m(torch.zeros(1, 17, dtype=torch.long)),
               "GPTModel with context_length 16 fed 17 tokens", message_contains=["17", "16"],
@@ -522,24 +523,25 @@ expect_raises(ValueError, lambda: m(torch.zeros(1, 17, dtype=torch.long)),
 ### BEGIN HIDDEN TESTS
 from torch import nn
 from course.checks import expect, expect_equal, expect_type
+from gpt2ref import GPTConfig
 
 for what, got, want in [("tok_embed.weight", m.tok_embed.weight, (97, 32)),
                         ("pos_embed.weight", m.pos_embed.weight, (16, 32)),
                         ("lm_head.weight", m.lm_head.weight, (97, 32))]:
-    expect_shape(got, want, f"GPTModel(cfg).{what}",
+    expect_shape(got, want, f"GPTModel(TINY).{what}",
                  hint="tok_embed: (vocab_size, d_model); pos_embed: (context_length, d_model); "
                       "lm_head = nn.Linear(d_model, vocab_size)")
-expect_type(m.lm_head, nn.Linear, "GPTModel(cfg).lm_head", hint="lm_head is an nn.Linear(d_model, vocab_size, bias=False)")
-expect(m.lm_head.bias is None, "GPTModel(cfg).lm_head.bias", "expected None (GPT-2's LM head has no bias)",
+expect_type(m.lm_head, nn.Linear, "GPTModel(TINY).lm_head", hint="lm_head is an nn.Linear(d_model, vocab_size, bias=False)")
+expect(m.lm_head.bias is None, "GPTModel(TINY).lm_head.bias", "expected None (GPT-2's LM head has no bias)",
        hint="nn.Linear(d_model, vocab_size, bias=False)")
-expect_equal(len(m.blocks), 2, "len(GPTModel(cfg).blocks) with num_layers=2", hint="one block per layer")
-expect(m.config is cfg, "GPTModel(cfg).config", "expected the config object passed in",
+expect_equal(len(m.blocks), 2, "len(GPTModel(TINY).blocks) with num_layers=2", hint="one block per layer")
+expect(m.config is TINY, "GPTModel(TINY).config", "expected the config object passed in",
        hint="keep self.config = config: generate() reads model.config.context_length")
 with torch.no_grad():
     expect_shape(m(torch.randint(0, 97, (1, 16))), (1, 16, 97), "GPTModel on exactly context_length = 16 tokens",
                  hint="T == context_length is allowed: raise only when T > context_length")
     expect_shape(m(torch.randint(0, 97, (3, 1))), (3, 1, 97), "GPTModel on one token per row")
-    cfg2 = ref.GPTConfig(vocab_size=50, context_length=8, d_model=24, num_heads=3, num_layers=3, dropout=0.0)
+    cfg2 = GPTConfig(vocab_size=50, context_length=8, d_model=24, num_heads=3, num_layers=3, dropout=0.0)
     m2 = GPTModel(cfg2).eval()
     expect_shape(m2(torch.randint(0, 50, (4, 7))), (4, 7, 50), "GPTModel(vocab 50, d_model 24, 3 layers) on (4, 7)",
                  hint="use the config's numbers everywhere, nothing hard-coded")
@@ -551,14 +553,12 @@ expect_raises(ValueError, lambda: m2(torch.zeros(2, 11, dtype=torch.long)),
 
 # %% [tests] id=test_gpt_embeddings points=2
 import torch
-from course.checks import expect_own_implementation, expect
-import gpt2ref as ref
+from course.checks import expect_own_work, expect
+from gpt2ref import TINY
 
-expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
-cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(1)
-m = GPTModel(cfg).eval()
+m = GPTModel(TINY).eval()
 with torch.no_grad():
     logits = m(torch.full((1, 8), 7))  # the same token at all 8 positions
 spread = (logits - logits[:, :1]).abs().max().item()
@@ -566,23 +566,16 @@ expect(spread > 1e-4, "GPTModel on the same token repeated 8 times",
        f"every position gave the same logits (largest difference {spread:.1e})",
        hint="add the position embedding: x = tok_embed(idx) + pos_embed(torch.arange(T))")
 ### BEGIN HIDDEN TESTS
-from course.checks import expect_close
+from course.checks import expect_close, record_calls
 
 # Exact check: what the first block receives is tok_embed(idx) + pos_embed(0..T-1).
-seen = []
-def _record_input(module, args, kwargs):
-    seen.append((args[0] if args else next(iter(kwargs.values()))).detach().clone())
-handle = m.blocks[0].register_forward_pre_hook(_record_input, with_kwargs=True)
-try:
-    idx = torch.randint(0, 97, (3, 7))
-    with torch.no_grad():
-        m(idx)
-finally:
-    handle.remove()
-expect(len(seen) == 1, "forward on one batch", f"blocks[0] ran {len(seen)} times, expected once",
+idx = torch.randint(0, 97, (3, 7))
+with torch.no_grad(), record_calls(m.blocks[0]) as calls:
+    m(idx)
+expect(len(calls) == 1, "forward on one batch", f"blocks[0] ran {len(calls)} times, expected once",
        hint="run each block once per forward, starting with blocks[0]")
 expected = m.tok_embed.weight[idx] + m.pos_embed.weight[:7]
-expect_close(seen[0], expected.detach(), "input of blocks[0] for idx of shape (3, 7)", atol=1e-6,
+expect_close(calls[0].input, expected.detach(), "input of blocks[0] for idx of shape (3, 7)", atol=1e-6,
              hint="the blocks get tok_embed(idx) + pos_embed(torch.arange(T)): positions 0..T-1, nothing scaled")
 # Token identity matters: changing one token changes the logits at its position.
 with torch.no_grad():
@@ -595,103 +588,92 @@ expect((changed[0, 3] - base[0, 3]).abs().max().item() > 1e-4, "logits at the po
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_gpt_blocks points=1
-import torch
-from course.checks import expect_own_implementation, expect_equal
-import gpt2ref as ref
+from dataclasses import replace
 
-expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
-cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=3, dropout=0.0)
+import torch
+from course.checks import expect_own_work, expect_equal, record_calls
+from gpt2ref import TINY
+
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(2)
-m = GPTModel(cfg).eval()
-calls = []  # (block index, input, output), in the order the blocks ran
-def _watch(i):
-    def hook(module, args, kwargs, output):
-        x = args[0] if args else next(iter(kwargs.values()))
-        calls.append((i, x.detach().clone(), output.detach().clone()))
-    return hook
-handles = [blk.register_forward_hook(_watch(i), with_kwargs=True) for i, blk in enumerate(m.blocks)]
-try:
-    with torch.no_grad():
-        m(torch.randint(0, 97, (2, 6)))
-finally:
-    for handle in handles:
-        handle.remove()
-expect_equal([i for i, _, _ in calls], [0, 1, 2], "order in which the 3 blocks ran during one forward",
+m = GPTModel(replace(TINY, num_layers=3)).eval()
+with torch.no_grad(), record_calls(*m.blocks) as calls:  # every block call: which block, its input and output
+    m(torch.randint(0, 97, (2, 6)))
+expect_equal([call.index for call in calls], [0, 1, 2], "order in which the 3 blocks ran during one forward",
              hint="loop over self.blocks once, in order: x = block(x)")
 ### BEGIN HIDDEN TESTS
 from course.checks import expect_close
 
-for (i, _, out_prev), (j, inp_next, _) in zip(calls, calls[1:]):
-    expect_close(inp_next, out_prev, f"input of blocks[{j}] vs output of blocks[{i}]", atol=0.0,
-                 hint="chain the blocks: each block gets the previous block's output (x = block(x))")
+for before, after in zip(calls, calls[1:]):
+    expect_close(after.input, before.output, f"input of blocks[{after.index}] vs output of blocks[{before.index}]",
+                 atol=0.0, hint="chain the blocks: each block gets the previous block's output (x = block(x))")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_gpt_final_norm points=2
 import torch
-from course.checks import expect_own_implementation, expect_equal, expect_close
-import gpt2ref as ref
+from course.checks import expect_own_work, expect_equal, expect_close, record_calls
+from gpt2ref import TINY
 
-expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
-cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(3)
-m = GPTModel(cfg).eval()
-record = {"norm_in": [], "norm_out": [], "head_in": [], "head_out": [], "last_block_out": []}
-def _keep(key_in, key_out):
-    def hook(module, args, kwargs, output):
-        if key_in:
-            record[key_in].append((args[0] if args else next(iter(kwargs.values()))).detach().clone())
-        record[key_out].append(output.detach().clone())
-    return hook
-handles = [m.final_norm.register_forward_hook(_keep("norm_in", "norm_out"), with_kwargs=True),
-           m.lm_head.register_forward_hook(_keep("head_in", "head_out"), with_kwargs=True),
-           m.blocks[-1].register_forward_hook(_keep(None, "last_block_out"), with_kwargs=True)]
-try:
-    with torch.no_grad():
-        logits = m(torch.randint(0, 97, (2, 6)))
-finally:
-    for handle in handles:
-        handle.remove()
-expect_equal(len(record["norm_out"]), 1, "number of final_norm calls in one forward",
+m = GPTModel(TINY).eval()
+with torch.no_grad(), record_calls(m.blocks[-1], m.final_norm, m.lm_head) as calls:
+    logits = m(torch.randint(0, 97, (2, 6)))
+last_block, norm, head = calls.of(0), calls.of(1), calls.of(2)  # the calls of each module, in order
+expect_equal(len(norm), 1, "number of final_norm calls in one forward",
              hint="after the last block: x = self.final_norm(x), then logits = self.lm_head(x)")
-expect_equal(len(record["head_out"]), 1, "number of lm_head calls in one forward",
+expect_equal(len(head), 1, "number of lm_head calls in one forward",
              hint="call self.lm_head once, on the output of final_norm")
-expect_close(record["head_in"][0], record["norm_out"][0], "input of lm_head vs output of final_norm", atol=0.0,
+expect_close(head[0].input, norm[0].output, "input of lm_head vs output of final_norm", atol=0.0,
              hint="lm_head must read the normalised vector: logits = self.lm_head(self.final_norm(x))")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
 
-expect_close(record["norm_in"][0], record["last_block_out"][0], "input of final_norm vs output of the last block",
+expect_close(norm[0].input, last_block[0].output, "input of final_norm vs output of the last block",
              atol=0.0, hint="final_norm comes right after the last block, nothing in between")
 bias = getattr(m.final_norm, "bias", None)
-formula = F.layer_norm(record["norm_in"][0], (32,), m.final_norm.weight.detach(),
+formula = F.layer_norm(norm[0].input, (32,), m.final_norm.weight.detach(),
                        None if bias is None else bias.detach(), 1e-5)
-expect_close(record["norm_out"][0], formula, "final_norm's output vs the LayerNorm formula (eps 1e-5)", atol=1e-5,
+expect_close(norm[0].output, formula, "final_norm's output vs the LayerNorm formula (eps 1e-5)", atol=1e-5,
              hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps)")
-expect_close(logits, record["head_out"][0], "logits returned by forward vs lm_head's output", atol=0.0,
+expect_close(logits, head[0].output, "logits returned by forward vs lm_head's output", atol=0.0,
              hint="return lm_head's output as it is")
+from dataclasses import replace
+
+torch.manual_seed(3)
+m = GPTModel(replace(TINY, layer_norm_eps=1e-2)).eval()  # eps of the size of the residual stream's variance
+with torch.no_grad(), record_calls(m.final_norm) as calls:
+    m(torch.randint(0, 97, (2, 6)))
+bias = getattr(m.final_norm, "bias", None)
+formula = F.layer_norm(calls[0].input, (32,), m.final_norm.weight.detach(),
+                       None if bias is None else bias.detach(), 1e-2)
+expect_close(calls[0].output, formula, "final_norm's output with config.layer_norm_eps=0.01", atol=1e-5,
+             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): take eps from the config")
+m = GPTModel(replace(TINY, bias=False))
+expect_equal(sum(p.numel() for p in m.final_norm.parameters()), 32, "parameters of final_norm with config.bias=False",
+             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): no bias when "
+                  "config.bias is False")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_weight_tying points=2
-import torch
-from course.checks import expect_own_implementation, expect
-import gpt2ref as ref
+from dataclasses import replace
 
-expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
-tied_cfg = ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2, dropout=0.0)
+import torch
+from course.checks import expect_own_work, expect
+from gpt2ref import TINY  # weight_tying=True, like GPT-2
+
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(4)
-m = GPTModel(tied_cfg)
+m = GPTModel(TINY)
 expect(m.lm_head.weight.data_ptr() == m.tok_embed.weight.data_ptr(), "GPTModel(weight_tying=True)",
        "lm_head.weight and tok_embed.weight live in different memory",
        hint="share the Parameter itself (self.lm_head.weight = self.tok_embed.weight); a copy is not tying")
-untied = GPTModel(ref.GPTConfig(vocab_size=97, context_length=16, d_model=32, num_heads=4, num_layers=2,
-                                dropout=0.0, weight_tying=False))
+untied = GPTModel(replace(TINY, weight_tying=False))
 expect(untied.lm_head.weight.data_ptr() != untied.tok_embed.weight.data_ptr(), "GPTModel(weight_tying=False)",
        "lm_head.weight and tok_embed.weight are shared", hint="tie only when config.weight_tying is True")
 ### BEGIN HIDDEN TESTS
 from course.checks import expect_equal
+from gpt2ref import GPT2_SMALL, count_parameters as reference_count
 
 expect(m.lm_head.weight is m.tok_embed.weight, "GPTModel(weight_tying=True)",
        "lm_head.weight is not the same Parameter object as tok_embed.weight",
@@ -706,8 +688,8 @@ expect(not torch.equal(untied.lm_head.weight, untied.tok_embed.weight), "GPTMode
 # GPT-2 small built on the meta device (no memory), counted with the reference count:
 for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
     with torch.device("meta"):
-        big = GPTModel(ref.GPTConfig(weight_tying=tying))
-    expect_equal(ref.count_parameters(big), expected, f"parameters of GPTModel(GPT-2 small, weight_tying={tying})",
+        big = GPTModel(replace(GPT2_SMALL, weight_tying=tying))
+    expect_equal(reference_count(big), expected, f"parameters of GPTModel(GPT-2 small, weight_tying={tying})",
                  hint="tied: the shared matrix counts once (124,439,808, like Hugging Face's GPT2LMHeadModel); "
                       "untied adds vocab_size * d_model")
     del big
@@ -716,12 +698,11 @@ for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
 # %% [tests] id=test_init points=2
 import math
 import torch
-from course.checks import expect_own_implementation, expect
-import gpt2ref as ref
+from course.checks import expect_own_work, expect
+from gpt2ref import GPTConfig
 
-expect_own_implementation(GPTModel, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "GPTModel")
-cfg = ref.GPTConfig(vocab_size=512, context_length=64, d_model=64, num_heads=4, num_layers=6, dropout=0.0)
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
+cfg = GPTConfig(vocab_size=512, context_length=64, d_model=64, num_heads=4, num_layers=6, dropout=0.0)
 torch.manual_seed(5)
 m = GPTModel(cfg)
 
@@ -733,13 +714,15 @@ _std_close(m.tok_embed.weight, 0.02, "std of tok_embed.weight", hint="nn.init.no
 _std_close(m.blocks[0].attn.proj.weight, 0.02 / math.sqrt(2 * 6), "std of blocks[0].attn.proj.weight with 6 layers",
            hint="the residual projections (attn.proj, ff.proj) start at std 0.02 / sqrt(2 * num_layers)")
 ### BEGIN HIDDEN TESTS
+from dataclasses import replace
+
 from torch import nn
 from course.checks import expect_equal
+from gpt2ref import LayerNorm as ReferenceLayerNorm
 
 for layers in (6, 2):
     for tying in (True, False):
-        c = ref.GPTConfig(vocab_size=512, context_length=64, d_model=64, num_heads=4, num_layers=layers,
-                          dropout=0.0, weight_tying=tying)
+        c = replace(cfg, num_layers=layers, weight_tying=tying)
         torch.manual_seed(10 + layers)
         m = GPTModel(c)
         small = 0.02 / math.sqrt(2 * layers)
@@ -760,12 +743,51 @@ for layers in (6, 2):
             if isinstance(module, nn.Linear) and module.bias is not None:
                 expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
                        hint="nn.init.zeros_(bias) for every Linear")
-            if isinstance(module, (ref.LayerNorm, nn.LayerNorm)):
+            if isinstance(module, (ReferenceLayerNorm, nn.LayerNorm)):
                 expect(bool((module.weight == 1).all()), f"{name}.weight", "not all one",
                        hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
                 if module.bias is not None:
                     expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
                            hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_gpt_dropout points=1
+from dataclasses import replace
+
+import torch
+from course.checks import expect_own_work, expect_close
+from gpt2ref import TINY
+
+expect_own_work(GPTModel, lesson=35, what="GPTModel")
+torch.manual_seed(6)
+m = GPTModel(replace(TINY, dropout=0.5)).eval()
+same_weights = GPTModel(TINY).eval()  # dropout = 0
+same_weights.load_state_dict(m.state_dict())
+idx = torch.randint(0, 97, (8, 8))
+with torch.no_grad():
+    first, second = m(idx), m(idx)
+    expected = same_weights(idx)
+expect_close(first, expected, "GPTModel(dropout=0.5) in eval mode vs the same weights with dropout=0.0", atol=1e-6,
+             hint="dropout does nothing in eval mode: use nn.Dropout(config.dropout) "
+                  "(F.dropout needs training=self.training)")
+expect_close(second, first, "two forward passes in eval mode (dropout=0.5)", atol=0.0, hint="no dropout in eval mode")
+### BEGIN HIDDEN TESTS
+from course.checks import expect, record_calls
+
+with torch.no_grad(), record_calls(m.blocks[0]) as calls:
+    m(idx)  # eval mode
+    m.train()
+    m(idx)  # train mode
+embedded, seen = calls[0].input, calls[1].input  # what blocks[0] got: the embeddings, untouched / after dropout
+dropped = seen == 0
+rate = dropped.double().mean().item()
+expect(0.4 < rate < 0.6, "share of zeros in the input of blocks[0] in train mode (dropout=0.5)",
+       f"{rate:.1%} of the {seen.numel()} entries are zero, expected about 50%",
+       hint="after adding the embeddings apply nn.Dropout(config.dropout): in train mode it zeroes a share p of them")
+expect_close(seen[~dropped], 2.0 * embedded[~dropped],
+             "entries of the input of blocks[0] that dropout kept (train mode, dropout=0.5)", atol=1e-5,
+             hint="dropout scales what it keeps by 1 / (1 - p): use nn.Dropout(config.dropout) on the sum of the "
+                  "two embeddings, nothing else in between")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -794,11 +816,9 @@ def count_parameters(model: nn.Module) -> int:
 # %% [tests] id=test_count_parameters points=2
 import torch
 from torch import nn
-from course.checks import expect_own_implementation, expect_equal
-import gpt2ref as ref
+from course.checks import expect_own_work, expect_equal
 
-expect_own_implementation(count_parameters, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                             ref.init_weights, ref.scale_residual_projections], "count_parameters")
+expect_own_work(count_parameters, lesson=35, what="count_parameters")
 expect_equal(count_parameters(nn.Linear(10, 3)), 33, "count_parameters(nn.Linear(10, 3))",
              hint="add up p.numel() over model.parameters(): 10 * 3 weights + 3 biases")
 pair = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
@@ -807,21 +827,22 @@ expect_equal(count_parameters(pair), 16 + 4 + 4, "count_parameters of two Linear
              hint="a shared Parameter counts once: model.parameters() already skips repeats, "
                   "named_parameters(remove_duplicate=False) and state_dict() do not")
 ### BEGIN HIDDEN TESTS
+from dataclasses import replace
+from gpt2ref import GPT2_SMALL, TINY, GPTModel as ReferenceGPTModel
+
 expect_equal(count_parameters(nn.BatchNorm1d(3)), 6, "count_parameters(nn.BatchNorm1d(3))",
              hint="buffers (running_mean, running_var, num_batches_tracked) are not parameters: do not use state_dict()")
-V, C, d, L = 97, 16, 32, 2
+V, C, d, L = TINY.vocab_size, TINY.context_length, TINY.d_model, TINY.num_layers  # 97, 16, 32, 2
 per_block = 12 * d * d + 13 * d  # qkv, proj, fc, proj weights and biases + two LayerNorms
 tied = V * d + C * d + L * per_block + 2 * d
 for tying, expected in ((True, tied), (False, tied + V * d)):
-    cfg = ref.GPTConfig(vocab_size=V, context_length=C, d_model=d, num_heads=4, num_layers=L, dropout=0.0,
-                        weight_tying=tying)
-    got = count_parameters(ref.GPTModel(cfg))
+    got = count_parameters(ReferenceGPTModel(replace(TINY, weight_tying=tying)))
     expect_equal(type(got), int, "type of count_parameters(...)", hint="return a Python int (sum of p.numel())")
     expect_equal(got, expected, f"count_parameters(reference GPTModel, 2 layers, weight_tying={tying})",
                  hint="the tied matrix counts once")
 for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
     with torch.device("meta"):
-        big = ref.GPTModel(ref.GPTConfig(weight_tying=tying))
+        big = ReferenceGPTModel(replace(GPT2_SMALL, weight_tying=tying))
     expect_equal(count_parameters(big), expected, f"count_parameters(GPT-2 small on meta, weight_tying={tying})",
                  hint="numel() works on meta tensors; count each Parameter object once")
     del big
@@ -967,11 +988,9 @@ def top_k_filter(logits: torch.Tensor, top_k: int | None) -> torch.Tensor:
 
 # %% [tests] id=test_top_k_filter points=2
 import torch
-from course.checks import expect_own_implementation, expect_tensor_equal
-import gpt2ref as ref
+from course.checks import expect_own_work, expect_tensor_equal
 
-expect_own_implementation(top_k_filter, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                         ref.init_weights, ref.scale_residual_projections], "top_k_filter")
+expect_own_work(top_k_filter, lesson=35, what="top_k_filter")
 inf = float("-inf")
 row = torch.tensor([[1.5, -0.3, 4.2, 0.0, 2.7, -1.1]])
 before = row.clone()
@@ -982,6 +1001,7 @@ expect_tensor_equal(row, before, "the logits passed to top_k_filter, after the c
                     hint="do not modify the input in place: build a new tensor (masked_fill, or clone first)")
 ### BEGIN HIDDEN TESTS
 from course.checks import expect, expect_equal
+import gpt2ref as ref
 
 torch.manual_seed(6)
 B, V = 5, 40
@@ -1007,6 +1027,9 @@ for k in (None, 0, V, V + 1, 10_000):
 one = top_k_filter(logits, 1)
 expect_tensor_equal(one.argmax(-1), logits.argmax(-1), "the survivor of top_k_filter(logits, 1)",
                     hint="top_k=1 keeps each row's maximum")
+deep = logits[:4].reshape(2, 2, V)  # (2, 2, vocab): every row along the last dimension is filtered on its own
+expect_tensor_equal(top_k_filter(deep, 3), ref.top_k_filter(deep, 3), "top_k_filter(logits of shape (2, 2, 40), 3)",
+                    hint="work on the last dimension only (dim=-1, values[..., -1:]): any leading dimensions")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1132,11 +1155,10 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperatu
 import torch
 from torch import nn
 from types import SimpleNamespace
-from course.checks import expect_own_implementation, stand_ins, expect_shape, expect
+from course.checks import expect_own_work, stand_ins, expect_shape, expect
 import gpt2ref as ref
 
-expect_own_implementation(generate, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "generate")
+expect_own_work(generate, lesson=35, what="generate")
 
 def run_generate(*args, **kwargs):
     """Your generate, with the reference top_k_filter standing in for yours during the call
@@ -1203,11 +1225,10 @@ expect(tv < 0.03, "frequencies of draws at the default temperature 1.0",
 import torch
 from torch import nn
 from types import SimpleNamespace
-from course.checks import expect_own_implementation, stand_ins, expect_equal, expect_tensor_equal
+from course.checks import expect_own_work, stand_ins, expect_equal, expect_tensor_equal
 import gpt2ref as ref
 
-expect_own_implementation(generate, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "generate")
+expect_own_work(generate, lesson=35, what="generate")
 
 def run_generate(*args, **kwargs):
     """Your generate, with the reference top_k_filter standing in for yours during the call
@@ -1254,11 +1275,10 @@ for step, fed in enumerate(rec.inputs):
 import torch
 from torch import nn
 from types import SimpleNamespace
-from course.checks import expect_own_implementation, stand_ins, expect, expect_equal, expect_raises, expect_tensor_equal
+from course.checks import expect_own_work, stand_ins, expect, expect_equal, expect_raises, expect_tensor_equal
 import gpt2ref as ref
 
-expect_own_implementation(generate, [ref.GPTModel, ref.count_parameters, ref.top_k_filter, ref.generate,
-                                     ref.init_weights, ref.scale_residual_projections], "generate")
+expect_own_work(generate, lesson=35, what="generate")
 
 def run_generate(*args, **kwargs):
     """Your generate, with the reference top_k_filter standing in for yours during the call
@@ -1296,6 +1316,9 @@ expect_equal(a.dtype, torch.int64, "dtype of generate's output", hint="token ids
 c = run_generate(Watcher(20), prompt, 20, seed=124)
 expect(not torch.equal(a, c), "generate with seed=123 vs seed=124", "gave identical tokens",
        hint="use the seed argument to seed the draws")
+fresh = [run_generate(Watcher(20), prompt, 20) for _ in range(2)]
+expect(not torch.equal(*fresh), "two calls of generate with seed=None", "gave identical tokens",
+       hint="seed=None means fresh randomness: no fixed seed (use the global generator, or generator=None)")
 expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=-0.5), "generate with temperature=-0.5",
               hint="any temperature <= 0 is invalid")
 w = Watcher(5)

@@ -9,9 +9,11 @@ from grader.acceptance import ALL_TESTS, Submission
 
 GENERATE_TESTS = {"test_generate_sampling", "test_generate_window", "test_generate_contract"}
 GPT_TESTS = {"test_gpt_shapes", "test_gpt_embeddings", "test_gpt_blocks", "test_gpt_final_norm",
-             "test_weight_tying", "test_init"}
+             "test_weight_tying", "test_init", "test_gpt_dropout"}
 
 TIE = "self.lm_head.weight = self.tok_embed.weight  # one Parameter, used twice"
+EMBED_DROPOUT = "        x = self.drop(x)\n"
+FINAL_NORM = "self.final_norm = LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)"
 KEEP_LARGEST = [("torch.topk(logits, k, dim=-1)", "torch.topk(logits, k, dim=-1, largest=False)"),
                 ("logits < kth_largest", "logits > kth_largest")]
 
@@ -80,7 +82,7 @@ class GPTModel(nn.Module):
         self.tok_embed = nn.Embedding(config.vocab_size, config.d_model)
         self.pos_embed = nn.Embedding(config.context_length, config.d_model)
         self.blocks = nn.Sequential(*[Block(config) for _ in range(config.num_layers)])
-        self.final_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.final_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps, bias=config.bias)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.weight_tying:
             self.tok_embed.weight = self.lm_head.weight
@@ -96,7 +98,7 @@ class GPTModel(nn.Module):
         T = idx.shape[1]
         if T > self.config.context_length:
             raise ValueError(f"{T} tokens do not fit a context of {self.config.context_length}")
-        x = self.tok_embed(idx) + self.pos_embed.weight[:T]
+        x = F.dropout(self.tok_embed(idx) + self.pos_embed.weight[:T], self.config.dropout, self.training)
         return self.lm_head(self.final_norm(self.blocks(x)))
 '''
 
@@ -137,11 +139,30 @@ SUBMISSIONS = [
                edits={"gpt_model": [("if T > self.config.context_length:", "if T > 10 * self.config.context_length:")]}),
     Submission("length-check-off-by-one", fails={"test_gpt_shapes"}, why="refuses exactly context_length tokens",
                edits={"gpt_model": [("if T > self.config.context_length:", "if T >= self.config.context_length:")]}),
+    Submission("no-embedding-dropout", fails={"test_gpt_dropout"},
+               why="the embeddings reach the blocks without dropout, even in train mode",
+               edits={"gpt_model": [(EMBED_DROPOUT, "")]}),
+    Submission("embedding-dropout-always-on", fails={"test_gpt_dropout"},
+               why="F.dropout(..., training=True): the embedding dropout stays on in eval mode",
+               edits={"gpt_model": [(EMBED_DROPOUT, "        x = F.dropout(x, self.config.dropout, training=True)\n")]}),
+    Submission("embedding-dropout-functional-default", fails={"test_gpt_dropout"},
+               why="F.dropout(x, p) without training=self.training: F.dropout defaults to training=True",
+               edits={"gpt_model": [(EMBED_DROPOUT, "        x = F.dropout(x, self.config.dropout)\n")]}),
+    Submission("final-norm-eps-ignored", fails={"test_gpt_final_norm"},
+               why="final_norm keeps LayerNorm's default eps whatever config.layer_norm_eps says",
+               edits={"gpt_model": [(FINAL_NORM, "self.final_norm = LayerNorm(config.d_model, bias=config.bias)")]}),
+    Submission("final-norm-bias-ignored", fails={"test_gpt_final_norm"},
+               why="final_norm has a bias even when config.bias is False",
+               edits={"gpt_model": [(FINAL_NORM, "self.final_norm = LayerNorm(config.d_model, eps=config.layer_norm_eps)")]}),
     Submission("count-tied-twice", fails={"test_count_parameters"}, why="tied weights counted under both names",
                edits={"count_parameters": [("for p in model.parameters()",
                                             "for _, p in model.named_parameters(remove_duplicate=False)")]}),
     Submission("top-k-keeps-smallest", fails={"test_top_k_filter"}, why="keeps the k smallest logits",
                edits={"top_k_filter": KEEP_LARGEST}),
+    Submission("top-k-2d-only", fails={"test_top_k_filter"},
+               why="reads the k-th largest with [:, -1:]: right for (batch, vocab), wrong with more leading dimensions",
+               edits={"top_k_filter": [("torch.topk(logits, k, dim=-1).values[..., -1:]",
+                                        "torch.topk(logits, k, dim=-1).values[:, -1:]")]}),
     Submission("top-k-not-written", fails={"test_top_k_filter"},
                why="top_k_filter left as released; generate is still graded on its own",
                cells={"top_k_filter": "def top_k_filter(logits, top_k):\n    # YOUR CODE HERE\n"
@@ -150,6 +171,10 @@ SUBMISSIONS = [
                edits={"generate": [("logits / temperature", "logits * temperature")]}),
     Submission("no-sliding-window", fails={"test_generate_window"}, why="feeds the whole sequence every step",
                edits={"generate": [("window = idx[:, -context_length:]", "window = idx")]}),
+    Submission("seed-none-fixed", fails={"test_generate_contract"},
+               why="seed=None falls back to seed 0: every unseeded call draws the same tokens",
+               edits={"generate": [("generator = None if seed is None else torch.Generator(device=idx.device).manual_seed(seed)",
+                                    "generator = torch.Generator(device=idx.device).manual_seed(0 if seed is None else seed)")]}),
     Submission("no-eval-mode", fails={"test_generate_contract"}, why="samples with dropout on",
                edits={"generate": [("    model.eval()  # no dropout while sampling\n", "")]}),
     Submission("loops-forever", fails=GENERATE_TESTS, why="while True: never stops after max_new_tokens",
@@ -160,7 +185,8 @@ SUBMISSIONS = [
                cells={"top_k_filter": TOP_K_VIA_SORT},
                edits={"gpt_model": [(TIE, "self.tok_embed.weight = self.lm_head.weight")]}),
     Submission("own-blocks-sequential-manual-seed", fails=set(),
-               why="own attention/block in nn.Sequential; generate seeded with torch.manual_seed",
+               why="own attention/block in nn.Sequential, functional embedding dropout; generate seeded with "
+                   "torch.manual_seed",
                cells={"gpt_model": OWN_BLOCKS_GPT, "generate": GENERATE_MANUAL_SEED}),
     # --- tampering -------------------------------------------------------------------------------
     Submission("tamper-pass-tying-test", fails={"test_weight_tying"},

@@ -365,11 +365,10 @@ def batch_loss(model, inputs, targets):
 import torch
 import torch.nn.functional as F
 
-from course.checks import expect, expect_close, expect_own_implementation, expect_shape
+from course.checks import expect, expect_close, expect_own_work, expect_shape
 from gpt2ref import GPTConfig, GPTModel
-from gpt2ref import training as reference
 
-expect_own_implementation(batch_loss, [reference.batch_loss], "batch_loss")
+expect_own_work(batch_loss, lesson=36, what="batch_loss")
 
 
 def _tiny_gpt(vocab_size=11):
@@ -525,11 +524,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course.checks import expect, expect_close, expect_equal, expect_own_implementation, stand_ins, expect_type
+from course.checks import expect, expect_close, expect_equal, expect_own_work, stand_ins, expect_type
 from gpt2ref import GPTConfig, GPTModel
 from gpt2ref import training as reference
 
-expect_own_implementation(evaluate, [reference.evaluate], "evaluate")
+expect_own_work(evaluate, lesson=36, what="evaluate")
 
 
 class _RecordingGPT(nn.Module):
@@ -593,6 +592,17 @@ with stand_ins(globals(), batch_loss=reference.batch_loss):  # evaluate may call
         expect_close(torch.tensor(value, dtype=torch.float64), _expected_mean(probe.gpt, batches),
                      "evaluate(model, 4 batches)", atol=1e-5,
                      hint="average over every batch you are given, not a fixed number of them")
+        probe, batches = _RecordingGPT(seed=5).eval(), _batches(3, seed=9)
+        once = (pair for pair in batches)  # an iterable that can be read once and has no len(), like a generator
+        try:
+            value = evaluate(probe, once)
+        except TypeError as exc:
+            expect(False, "evaluate(model, a generator of 3 batches)", f"raised TypeError: {exc}",
+                   hint="batches may be any iterable: go through it once and count the batches as you go "
+                        "(a generator has no len())")
+        expect_close(torch.tensor(value, dtype=torch.float64), _expected_mean(probe.gpt, batches),
+                     "evaluate(model, a generator of 3 batches)", atol=1e-5,
+                     hint="go through the iterable once and average over every batch it yields")
 
     _check_evaluate_hidden(_seen)
     ### END HIDDEN TESTS
@@ -728,11 +738,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course.checks import expect_close, expect_own_implementation, stand_ins, expect_type
+from course.checks import expect_close, expect_own_work, stand_ins, expect_type
 from gpt2ref import GPTConfig, GPTModel
 from gpt2ref import training as reference
 
-expect_own_implementation(train_step, [reference.train_step], "train_step")
+expect_own_work(train_step, lesson=36, what="train_step")
 
 
 def _expected_update(model, inputs, targets, max_norm):
@@ -910,11 +920,11 @@ def train(model, optimizer, get_batch, val_batches, num_steps, eval_every, max_g
 # %% [tests] id=test_train points=3
 import torch
 
-from course.checks import expect, expect_close, expect_equal, expect_own_implementation, stand_ins
+from course.checks import expect, expect_close, expect_equal, expect_own_work, stand_ins
 from gpt2ref import GPTConfig, GPTModel, SlidingWindowDataset
 from gpt2ref import training as reference
 
-expect_own_implementation(train, [reference.train], "train")
+expect_own_work(train, lesson=36, what="train")
 
 
 _WINDOWS = SlidingWindowDataset(torch.tensor([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9] * 20), max_length=8,
@@ -999,6 +1009,21 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
         expect_close(torch.tensor(both["train_loss"]), torch.tensor(straight["train_loss"]),
                      'history["train_loss"] of a run continued with start_step', atol=1e-4,
                      hint="lr_schedule(step) takes the global step, so a continued run follows the same schedule")
+
+        import contextlib
+        import io
+        import warnings
+
+        model, optimizer, get_batch = _setup()
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train(model, optimizer, get_batch, _VAL, num_steps=4, eval_every=2, sample=lambda m: "a sample",
+                  progress=False)
+        expect(printed.getvalue() == "", "what train(..., progress=False) printed",
+               f"expected nothing, got {printed.getvalue()[:300]!r}",
+               hint="progress=False means no progress bar and no printed lines: tqdm(..., disable=not progress), "
+                    "and print (or bar.write) only when progress is True")
 
         model, optimizer, get_batch = _setup()
         before = reference.evaluate(model, _VAL)
@@ -1190,12 +1215,12 @@ from pathlib import Path
 
 import torch
 
-from course.checks import expect, expect_equal, expect_own_implementation, expect_tensor_equal
+from course.checks import expect, expect_equal, expect_own_work, expect_tensor_equal
 from gpt2ref import GPTConfig, GPTModel, SlidingWindowDataset
 from gpt2ref import training as reference
 
-for _answer in (save_checkpoint, load_checkpoint):
-    expect_own_implementation(_answer, [reference.save_checkpoint, reference.load_checkpoint], _answer.__name__)
+expect_own_work(save_checkpoint, lesson=36, what="save_checkpoint")
+expect_own_work(load_checkpoint, lesson=36, what="load_checkpoint")
 
 _WINDOWS = SlidingWindowDataset(torch.arange(200) * 5 % 13, max_length=8, stride=1)
 

@@ -313,10 +313,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from course.checks import expect_equal, expect_own_implementation, expect_raises, expect_tensor_equal
-from gpt2ref.hf_weights import read_checkpoint as reference_read_checkpoint
+from course.checks import expect_equal, expect_own_work, expect_raises, expect_tensor_equal
 
-expect_own_implementation(read_checkpoint, [reference_read_checkpoint], "read_checkpoint")
+expect_own_work(read_checkpoint, lesson=37, what="read_checkpoint")
 _folder = Path(tempfile.mkdtemp())
 _tensors = {"wte.weight": torch.randn(5, 3), "h.0.ln_1.bias": torch.arange(3.0)}
 save_file(_tensors, _folder / "good.safetensors")
@@ -344,6 +343,10 @@ for _file, _what in (("cut.safetensors", "a truncated file"), ("noise.safetensor
     _error = expect_raises(ValueError, lambda: read_checkpoint(_folder / _file), f"read_checkpoint({_what})",
                            message_contains=[_file],
                            hint="any unreadable file must raise CheckpointError with the file's path in the message")
+from gpt2ref import CheckpointError as _CheckpointError
+
+expect_raises(_CheckpointError, lambda: read_checkpoint(_folder / "noise.safetensors"), "read_checkpoint(random bytes)",
+              hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -533,12 +536,11 @@ def hf_key_to_course(hf_key):
 import torch
 import transformers
 
-from course.checks import expect, expect_equal, expect_own_implementation
+from course.checks import expect, expect_equal, expect_own_work
 from course.pretrained import hf_gpt2_config
 from gpt2ref import GPT2_SMALL, GPTModel
-from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
-expect_own_implementation(hf_key_to_course, [reference_key_map], "hf_key_to_course")
+expect_own_work(hf_key_to_course, lesson=37, what="hf_key_to_course")
 
 
 def _mapped(key):
@@ -558,6 +560,8 @@ expect_equal(_mapped("h.0.attn.c_attn.bias"), ("blocks.0.attn.qkv.bias", False),
 expect_equal(_mapped("h.0.attn.bias"), None, "hf_key_to_course('h.0.attn.bias')",
              hint="h.N.attn.bias is a causal-mask buffer, not a weight: return None")
 ### BEGIN HIDDEN TESTS
+from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
+
 with torch.device("meta"):  # GPT-2 small's real names and shapes, no memory
     _hf_keys = list(transformers.GPT2LMHeadModel(hf_gpt2_config(GPT2_SMALL)).state_dict().items())
     _course = GPTModel(GPT2_SMALL).state_dict()
@@ -684,14 +688,11 @@ import torch
 import transformers
 from safetensors.torch import load_file
 
-from course.checks import expect, expect_close, expect_own_implementation, expect_tensor_equal
+from course.checks import expect, expect_close, expect_own_work, expect_tensor_equal
 from course.pretrained import make_standin_checkpoint
 from gpt2ref import TINY, GPTConfig, GPTModel, generate
-from gpt2ref import load_hf_gpt2 as reference_load
-from gpt2ref.hf_weights import course_to_hf_name as reference_name_back
-from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
-expect_own_implementation(load_gpt2_weights, [reference_load, reference_key_map, reference_name_back], "load_gpt2_weights")
+expect_own_work(load_gpt2_weights, lesson=37, what="load_gpt2_weights")
 transformers.utils.logging.set_verbosity_error()
 _hint = ("a Conv1D weight copied without .t() (the square attn.c_proj fits either way!), a weight copied into "
          "the wrong parameter, or a tensor not copied at all")
@@ -742,14 +743,11 @@ expect_tensor_equal(generate(_model, _prompt, 12, top_k=1), _theirs, "greedy gen
 import torch
 import transformers
 
-from course.checks import expect, expect_close, expect_own_implementation
+from course.checks import expect, expect_close, expect_own_work
 from course.pretrained import hf_gpt2_config
 from gpt2ref import TINY, GPTModel
-from gpt2ref import load_hf_gpt2 as reference_load
-from gpt2ref.hf_weights import course_to_hf_name as reference_name_back
-from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
-expect_own_implementation(load_gpt2_weights, [reference_load, reference_key_map, reference_name_back], "load_gpt2_weights")
+expect_own_work(load_gpt2_weights, lesson=37, what="load_gpt2_weights")
 torch.manual_seed(3)
 _hf = transformers.GPT2LMHeadModel(hf_gpt2_config(TINY))
 _state = {k.removeprefix("transformer."): v for k, v in _hf.state_dict().items() if k != "lm_head.weight"}
@@ -769,14 +767,11 @@ expect_close(_model.lm_head.weight, _state["wte.weight"], "model.lm_head.weight 
 import torch
 import transformers
 
-from course.checks import expect, expect_own_implementation, expect_raises
+from course.checks import expect, expect_own_work, expect_raises
 from course.pretrained import hf_gpt2_config
 from gpt2ref import TINY, GPTConfig, GPTModel
-from gpt2ref import load_hf_gpt2 as reference_load
-from gpt2ref.hf_weights import course_to_hf_name as reference_name_back
-from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
-expect_own_implementation(load_gpt2_weights, [reference_load, reference_key_map, reference_name_back], "load_gpt2_weights")
+expect_own_work(load_gpt2_weights, lesson=37, what="load_gpt2_weights")
 
 
 def _named(message, *names):
@@ -818,20 +813,22 @@ _error = expect_raises(ValueError, lambda: load_gpt2_weights(GPTModel(TINY), _hu
 expect(_named(str(_error), "wpe.weight", "pos_embed.weight") and _named(str(_error), "h.0.ln_1.weight", "blocks.0.norm1.weight"),
        "the error message", f"does not name both wpe.weight and h.0.ln_1.weight; it says: {str(_error)!r}",
        hint="name every mis-shaped key")
+from gpt2ref import CheckpointError as _CheckpointError
+
+expect_raises(_CheckpointError, lambda: load_gpt2_weights(GPTModel(TINY), _hub),
+              "load_gpt2_weights(hub-style keys, two mis-shaped)",
+              hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_no_half_load points=1
 import torch
 import transformers
 
-from course.checks import expect, expect_own_implementation, expect_raises
+from course.checks import expect, expect_own_work, expect_raises
 from course.pretrained import hf_gpt2_config
 from gpt2ref import TINY, GPTModel
-from gpt2ref import load_hf_gpt2 as reference_load
-from gpt2ref.hf_weights import course_to_hf_name as reference_name_back
-from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
-expect_own_implementation(load_gpt2_weights, [reference_load, reference_key_map, reference_name_back], "load_gpt2_weights")
+expect_own_work(load_gpt2_weights, lesson=37, what="load_gpt2_weights")
 torch.manual_seed(5)
 _good = {k.removeprefix("transformer."): v for k, v in
          transformers.GPT2LMHeadModel(hf_gpt2_config(TINY)).state_dict().items() if k != "lm_head.weight"}
@@ -1012,10 +1009,9 @@ def cache_mask(T_new, T_past):
 import torch
 import torch.nn.functional as F
 
-from course.checks import expect_close, expect_dtype, expect_own_implementation, expect_tensor_equal
-from gpt2ref.attention import cached_causal_mask as reference_mask
+from course.checks import expect_close, expect_dtype, expect_own_work, expect_tensor_equal
 
-expect_own_implementation(cache_mask, [reference_mask], "cache_mask")
+expect_own_work(cache_mask, lesson=37, what="cache_mask")
 _mask = cache_mask(2, 3)
 expect_dtype(_mask, torch.bool, "cache_mask(2, 3).dtype", hint="return a boolean tensor (True = may attend)")
 expect_tensor_equal(_mask, torch.tensor([[True, True, True, True, False], [True, True, True, True, True]]),

@@ -100,6 +100,11 @@ SUBMISSIONS = [
         edits={"read_checkpoint": [('f"{path} is not a readable safetensors file: {exc}"',
                                     '"not a readable safetensors file"')]},
     ),
+    Submission(
+        "read-plain-valueerror", fails={"test_read_checkpoint"},
+        why="raises a plain ValueError naming the file instead of the promised CheckpointError",
+        edits={"read_checkpoint": [("raise CheckpointError(f\"{path} is not a readable", "raise ValueError(f\"{path} is not a readable")]},
+    ),
     # --- hf_key_to_course --------------------------------------------------------------------
     Submission(
         "key-kept-prefix", fails={"test_hf_key_to_course", "test_load_standin"},
@@ -150,6 +155,12 @@ SUBMISSIONS = [
                                       "        values[name] = value\n"
                                       "        with torch.no_grad():\n"
                                       "            model.get_parameter(name).copy_(value)\n")]},
+    ),
+    Submission(
+        "load-plain-valueerror", fails={"test_load_errors"},
+        why="raises a plain ValueError naming every problem instead of the promised CheckpointError",
+        edits={"load_gpt2_weights": [("raise CheckpointError(\"the checkpoint does not fit",
+                                      "raise ValueError(\"the checkpoint does not fit")]},
     ),
     # --- cache_mask ------------------------------------------------------------------------------
     Submission(
