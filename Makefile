@@ -1,11 +1,15 @@
-# gpt2-course: every target runs inside .venv/ (built by `make setup` from requirements*.txt).
+# gpt2-course: every target runs inside .venv/. `setup`, `lab`, `test` and `test-fast` are
+# `python -m bootstrap ...` (bootstrap.py), which Windows users without make run directly.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# Any Python 3.11-3.13 works; 3.11 first because CI and Binder run it (bootstrap.py checks the version).
+# Resolved once, before the venv is put on PATH, so the venv's own python is never picked.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3 || echo python3)
+endif
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 # nbgrader shells out to `alembic`, and Jupyter finds kernels through PATH: the venv comes first.
 export PATH := $(VENV)/bin:$(PATH)
-STAMP := $(VENV)/.installed
 LESSON ?=
 STUDENT ?=
 
@@ -17,33 +21,28 @@ help:
 	@echo "             make test-fast     the quick subset (no notebook execution, no nbgrader, no browser)"
 	@echo "             make check-notebooks  run every solution notebook; print time and peak memory"
 	@echo "             make bench         reference GPT-2 vs Hugging Face speed"
-	@echo "             make notebooks     rebuild instructor notebooks from grader/authoring/*.py"
+	@echo "             make notebooks     rebuild grader/source/ from grader/lessons/<lesson>/"
 	@echo "Instructors: make release       generate the student notebooks into lessons/"
-	@echo "             make autograde     grade everything under grader/submitted/<student>/<lesson>/"
+	@echo "             make autograde     grade new or changed grader/submitted/<student>/<lesson>/ (FORCE=1: all)"
 	@echo "             make feedback      HTML feedback under grader/feedback/"
 	@echo "             make export        grades to grader/grades.csv"
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -r requirements-dev.txt -e .
-	$(PY) -m course.offline_tokenizer install
-	touch $(STAMP)
+# bootstrap.py reinstalls only when requirements*.txt or pyproject.toml changed since the last setup.
+setup:
+	$(PYTHON) -m bootstrap setup
 
-setup: $(STAMP)
+lab:
+	$(PYTHON) -m bootstrap lab
 
-# (root, e.g. in a container, must say so explicitly to Jupyter)
-lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=lessons $(if $(filter 0,$(shell id -u)),--allow-root)
+test:
+	$(PYTHON) -m bootstrap test
 
-test: setup
-	$(PY) -m pytest -n auto
+test-fast:
+	$(PYTHON) -m bootstrap test-fast
 
-test-fast: setup
-	$(PY) -m pytest -m "not slow and not browser"
-
+# MEMORY_LIMIT=2G: an idle JupyterLab server + each kernel in one cgroup with that memory, as on Binder (root, Linux)
 check-notebooks: setup
-	$(PY) -m grader.check_notebooks $(LESSON)
+	$(PY) -m grader.check_notebooks $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT)) $(LESSON)
 
 bench: setup
 	$(PY) -m bench.run
@@ -55,7 +54,7 @@ release: setup
 	$(PY) -m grader.commands release $(LESSON)
 
 autograde: setup
-	$(PY) -m grader.commands autograde $(LESSON)
+	$(PY) -m grader.commands autograde $(if $(FORCE),--force) $(LESSON)
 
 feedback: setup
 	$(PY) -m grader.commands feedback $(LESSON)
