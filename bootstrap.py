@@ -50,6 +50,7 @@ TOKENIZER_ARGS = ["-m", "course.offline_tokenizer", "install"]
 # Students' Jupyter settings in the venv (widget state saved, instructor tools off): every setup.
 JUPYTER_SETUP_ARGS = ["-m", "course.jupyter_setup"]
 COMMANDS = ("setup", "lab", "test", "test-fast")
+HOME_URL = "--LabApp.default_url=/lab/tree/00-start-here.ipynb"
 
 
 class BootstrapError(Exception):
@@ -305,7 +306,8 @@ def running_as_root() -> bool:
 
 def lab_command(venv_dir: Path, as_root: bool) -> list[str]:
     # Jupyter refuses to start as root (containers) unless told explicitly.
-    command = [str(venv_executable(venv_dir, "jupyter")), "lab", "--notebook-dir=lessons"]
+    # Opens on the course home (lessons/00-start-here.ipynb, written by `python -m quiz.home`).
+    command = [str(venv_executable(venv_dir, "jupyter")), "lab", "--notebook-dir=lessons", HOME_URL]
     return command + ["--allow-root"] if as_root else command
 
 

@@ -93,6 +93,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Score: {right}/{total} ({answered}/{total} answered)",
     },
     "take_stopped": {"zh": "输入已结束，测验提前停止。", "en": "Input ended; stopping early."},
+    "home_lesson": {"zh": "课程", "en": "Lesson"},
+    "home_gain": {"zh": "课前 → 课后（同一批题）", "en": "Before → after (same questions)"},
+    "home_cell": {"zh": "已答 {answered}/{total}，首次答对 {right}", "en": "{answered}/{total} answered, {right} right"},
+    "home_gain_pending": {"zh": "尚未完成", "en": "not yet"},
+    "home_points": {"zh": "个百分点", "en": "points"},
+    "home_none": {"zh": "在 {root} 下没有找到课程文件夹。", "en": "No lesson folders found under {root}."},
+    "home_note": {
+        "zh": "“首次答对”按每道题第一次作答计分。重新运行本单元格即可刷新。",
+        "en": "\"Right\" counts first tries. Run this cell again to refresh.",
+    },
     "take_none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
 }
 
