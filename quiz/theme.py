@@ -29,6 +29,12 @@ CSS = """
   max-width: 100%;
   overflow-wrap: anywhere;
 }
+/* ipywidgets gives every widget a 2px side margin; a width: 100% child plus those margins
+   is 4px wider than its flex box, which then scrolls sideways. No side margins inside. */
+.gpt2-quiz.jupyter-widgets, .gpt2-quiz > .jupyter-widgets, .gpt2-quiz-card > .jupyter-widgets {
+  margin-left: 0;
+  margin-right: 0;
+}
 .gpt2-quiz-card > *, .gpt2-quiz .widget-html-content { max-width: 100%; }
 .gpt2-quiz-meta {
   color: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
