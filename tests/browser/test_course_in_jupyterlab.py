@@ -96,6 +96,16 @@ def _saved_widget_state(path: Path) -> dict:
     return notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
 
 
+def _shut_down_kernels(course) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{course.url}/api/kernels?token={TOKEN}", timeout=10) as reply:
+        kernels = json.load(reply)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{course.url}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
 def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     right_label, _ = lab_tools._expected_labels()
@@ -132,7 +142,9 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
             time.sleep(0.5)
         assert _saved_widget_state(notebook_file).get("state"), "no widget state saved in the notebook"
 
-        # 3. reload without running anything: the quiz is still there, answered
+        # 3. the kernel goes away (as when a student comes back another day), then the page
+        # reloads without running anything: the quiz is drawn from the saved state
+        _shut_down_kernels(course)
         page.reload(wait_until="domcontentloaded")
         page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
         page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
@@ -173,6 +185,15 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         assert "jp-mod-warning" not in (diagram.get_attribute("class") or "")
         page.wait_for_timeout(300)
         page.screenshot(path=str(OUTPUT / "course-home.png"))
+
+        # 5. the same saved lesson in Notebook 7: the quiz shows, without a scrollbar
+        page.goto(f"{course.url}/notebooks/{SLUG}/{SLUG}.ipynb?token={TOKEN}", wait_until="domcontentloaded")
+        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
+        page.get_by_text("✓ 回答正确！").wait_for()
+        page.wait_for_timeout(500)
+        assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
+        assert _no_horizontal_overflow(page) == []
+        page.screenshot(path=str(OUTPUT / "course-lesson-notebook7.png"))
     except Exception:
         lab_tools._save_failure(page, course, "course")
         raise
