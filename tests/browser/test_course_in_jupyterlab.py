@@ -133,6 +133,16 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         assert "Formgrader" not in menu_text and "Course List" not in menu_text, menu_text
         page.keyboard.press("Escape")
         assert page.get_by_text("Create Assignment").count() == 0
+        # and Validate still works (its server extension stays on)
+        page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").first.click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.wait_for()
+        dialog.get_by_text(re.compile(r"Success|passes|Validat", re.I)).first.wait_for()
+        dialog_text = dialog.inner_text()
+        assert "404" not in dialog_text and "rror" not in dialog_text, dialog_text
+        page.screenshot(path=str(OUTPUT / "course-validate.png"))
+        dialog.get_by_role("button").last.click()
+        dialog.wait_for(state="detached")
 
         # 2. save: the widget state goes into the notebook (saveState from course.jupyter_setup)
         page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
