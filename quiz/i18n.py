@@ -62,6 +62,11 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "asked_again": {"zh": "课前题目再答一次", "en": "a pre-lesson question, asked again"},
     "reset": {"zh": "清除作答记录", "en": "Reset answers"},
+    "reset_confirm": {"zh": "确认清除", "en": "Confirm reset"},
+    "reset_ask": {
+        "zh": "再点一次即清除本单元格这些题目的作答记录（无法撤销）。",
+        "en": "Click again to delete your saved answers to the questions in this cell (this cannot be undone).",
+    },
     "reset_done": {
         "zh": "已清除 {count} 条作答记录，可以重新作答。",
         "en": "{count} saved answer(s) cleared: answer again whenever you like.",

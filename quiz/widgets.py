@@ -166,7 +166,8 @@ class QuizView:
             layout=W.Layout(width="auto", align_self="flex-start"),
         )
         self.reset_button.add_class("gpt2-quiz-reset")
-        self.reset_button.on_click(lambda _b: self.reset())
+        self.reset_button.on_click(self._on_reset)
+        self._reset_armed = False
         self.status.value = ""
         children += [self.reset_button, self.status]
         self.widget.children = children
@@ -247,6 +248,22 @@ class QuizView:
         ]
 
     # -- reset ----------------------------------------------------------------------
+
+    def _on_reset(self, _button=None) -> None:
+        """First click asks, second click clears: answers are not lost to a stray click."""
+        if not self._reset_armed:
+            self._reset_armed = True
+            self.reset_button.description = tr("reset_confirm", self.lang)
+            self.reset_button.button_style = "danger"
+            self.status.value = f'<div class="gpt2-quiz-note">{html.escape(tr("reset_ask", self.lang))}</div>'
+            return
+        self._reset_armed = False
+        self.reset_button.description = tr("reset", self.lang)
+        self.reset_button.button_style = ""
+        try:
+            self.reset()
+        except Exception as exc:  # a callback error would vanish into the log console
+            self.status.value = f'<div class="gpt2-quiz-warning">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>'
 
     def reset(self) -> int:
         """Forget the saved answers to this view's questions (in the stage that asks them),

@@ -146,3 +146,15 @@ def test_report_shows_the_matched_gain(demo_quiz, capsys):
     answer(post.cards[0], right=True)
     main(["report", str(demo_quiz)])
     assert "before 0/1, after 1/1, +100 percentage points" in capsys.readouterr().out
+
+
+def test_reset_button_asks_before_clearing(demo_quiz):
+    view = make_view(demo_quiz, "pre", lang="en")
+    answer(view.cards[0], right=True)
+    view.reset_button.click()
+    assert view.reset_button.description == "Confirm reset" and "Click again" in view.status.value
+    assert len(read_attempts(demo_quiz.parent / "quiz-progress.jsonl")) == 1  # nothing gone yet
+    view.reset_button.click()
+    assert read_attempts(demo_quiz.parent / "quiz-progress.jsonl") == []
+    assert view.reset_button.description == "Reset answers" and "1 saved answer(s) cleared" in view.status.value
+    assert view.cards[0].radio.value is None
