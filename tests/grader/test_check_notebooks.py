@@ -71,9 +71,11 @@ def test_the_smallest_lesson_fits_in_binders_2g_with_the_server(capsys):
     assert idle > 20, "the JupyterLab server is in the group"
     assert None not in (kernel, group, fresh), row
     # The group's own peak leaves out library pages other processes on this machine loaded
-    # first; with the files the kernel and server map, it is more than the kernel alone.
-    assert idle < group < 2048, row
-    assert kernel < fresh < 2048, row
+    # first; adding the files the kernel and server map gives the upper estimate for a fresh
+    # Binder container. (It can land a little either side of the kernel's own RSS, which
+    # counts shared pages too, so the two are not compared.)
+    assert idle < group < fresh < 2048, row
+    assert kernel < 2048, row
 
 
 @pytest.mark.slow
