@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -276,15 +275,6 @@ def test_unchanged_submissions_are_skipped_unless_forced(tmp_path):
 
 
 # --- end to end on the toy course ---------------------------------------------------------------
-
-@pytest.fixture
-def toy_course(tmp_path):
-    root = tmp_path / "grader"
-    shutil.copytree(FIXTURE, root)
-    shutil.copy(commands.GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
-    build.write_if_changed(SLUG, root)
-    return root
-
 
 def hand_in(root: Path, student: str, submission: acceptance.Submission) -> Path:
     release_dir = root / "release" / SLUG

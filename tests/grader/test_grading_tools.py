@@ -69,15 +69,6 @@ def test_committed_instructor_notebooks_are_built_from_the_current_scripts():
 
 # --- release, autograde, feedback, export on a toy course ---------------------------------
 
-@pytest.fixture
-def toy_course(tmp_path):
-    root = tmp_path / "grader"
-    shutil.copytree(FIXTURE, root)
-    shutil.copy(commands.GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
-    build.write_if_changed(SLUG, root)
-    return root
-
-
 @pytest.mark.slow
 def test_release_strips_solutions_and_keeps_learner_files(toy_course, tmp_path):
     lessons = tmp_path / "lessons"

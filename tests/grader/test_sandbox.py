@@ -383,17 +383,6 @@ def test_memory_sizes():
 
 # --- end to end: nbgrader autograde on the toy course --------------------------------------------
 
-@pytest.fixture
-def toy_course(tmp_path):
-    from grader import build
-
-    root = tmp_path / "grader"
-    shutil.copytree(Path(__file__).parent / "fixtures" / "toy-course", root)
-    shutil.copy(commands.GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
-    build.write_if_changed(SLUG, root)
-    return root
-
-
 def hand_in(root: Path, submissions: dict[str, acceptance.Submission]) -> None:
     release_dir = commands.generate(SLUG, root, capture=True)
     source_nb = nbformat.read(root / "source" / SLUG / f"{SLUG}.ipynb", as_version=4)
