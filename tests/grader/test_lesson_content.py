@@ -121,3 +121,41 @@ def test_test_cells_explain_failures_and_refuse_delegation(slug):
         assert re.search(r"expect_own_(work|implementation)\(", cell.source), f"{grade_id}: does not refuse delegation"
         assert "from course.checks import" in cell.source or "import course.checks" in cell.source, \
             f"{grade_id}: import the checks inside the test cell"
+
+
+HIDDEN_BLOCK = re.compile(r"(?ms)^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?")
+OK_LINE = re.compile(r"^[\w .()-]+: (ok|visible checks passed)$")
+
+
+def _ok_line(statement):
+    """The text of ``print("<what>: ok")`` if ``statement`` is exactly that, else None."""
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return None
+    call = statement.value
+    if not (isinstance(call.func, ast.Name) and call.func.id == "print" and len(call.args) == 1 and not call.keywords):
+        return None
+    arg = call.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and OK_LINE.match(arg.value):
+        return arg.value
+    return None
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_passing_test_cells_print_one_ok_line(slug):
+    """A passing test cell prints exactly one short "<what>: ok" line, never an exception's repr:
+    the visible part (what the student sees) ends with that print and shows no bare value."""
+    for cell in source_notebook(slug).cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        grade_id = cell.metadata.nbgrader.grade_id
+        visible = ast.parse(HIDDEN_BLOCK.sub("", cell.source))
+        whole = ast.parse(cell.source)
+        assert visible.body, f"{grade_id}: empty visible part"
+        assert _ok_line(visible.body[-1]), f"{grade_id}: the visible part must end with print(\"...: ok\")"
+        last = whole.body[-1]
+        # after the hidden tests, too, no value is left to show (or to be scored as points)
+        assert not (isinstance(last, ast.Expr) and not (
+            isinstance(last.value, ast.Call) and getattr(last.value.func, "id", None) not in ("expect_raises", None)
+        )), f"{grade_id}: the cell ends with a bare expression (its value would be printed, or scored as points)"
+        oks = [s for s in ast.walk(whole) if isinstance(s, ast.Expr) and _ok_line(s)]
+        assert len(oks) == 1, f"{grade_id}: {len(oks)} ok lines; a passing cell prints exactly one"

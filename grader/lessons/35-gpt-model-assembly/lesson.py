@@ -550,6 +550,7 @@ expect_raises(ValueError, lambda: m2(torch.zeros(2, 11, dtype=torch.long)),
               "GPTModel with context_length 8 fed 11 tokens", message_contains=["11", "8"],
               hint="compare T with config.context_length; name both numbers in the message")
 ### END HIDDEN TESTS
+print("test_gpt_shapes: ok")
 
 # %% [tests] id=test_gpt_embeddings points=2
 import torch
@@ -586,6 +587,7 @@ with torch.no_grad():
 expect((changed[0, 3] - base[0, 3]).abs().max().item() > 1e-4, "logits at the position of a changed token",
        "did not change", hint="the token embedding tok_embed(idx) must reach the blocks")
 ### END HIDDEN TESTS
+print("test_gpt_embeddings: ok")
 
 # %% [tests] id=test_gpt_blocks points=1
 from dataclasses import replace
@@ -608,6 +610,7 @@ for before, after in zip(calls, calls[1:]):
     expect_close(after.input, before.output, f"input of blocks[{after.index}] vs output of blocks[{before.index}]",
                  atol=0.0, hint="chain the blocks: each block gets the previous block's output (x = block(x))")
 ### END HIDDEN TESTS
+print("test_gpt_blocks: ok")
 
 # %% [tests] id=test_gpt_final_norm points=2
 import torch
@@ -654,6 +657,7 @@ expect_equal(sum(p.numel() for p in m.final_norm.parameters()), 32, "parameters 
              hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): no bias when "
                   "config.bias is False")
 ### END HIDDEN TESTS
+print("test_gpt_final_norm: ok")
 
 # %% [tests] id=test_weight_tying points=2
 from dataclasses import replace
@@ -694,6 +698,7 @@ for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
                       "untied adds vocab_size * d_model")
     del big
 ### END HIDDEN TESTS
+print("test_weight_tying: ok")
 
 # %% [tests] id=test_init points=2
 import math
@@ -750,6 +755,7 @@ for layers in (6, 2):
                     expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
                            hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
 ### END HIDDEN TESTS
+print("test_init: ok")
 
 # %% [tests] id=test_gpt_dropout points=1
 from dataclasses import replace
@@ -789,6 +795,7 @@ expect_close(seen[~dropped], 2.0 * embedded[~dropped],
              hint="dropout scales what it keeps by 1 / (1 - p): use nn.Dropout(config.dropout) on the sum of the "
                   "two embeddings, nothing else in between")
 ### END HIDDEN TESTS
+print("test_gpt_dropout: ok")
 
 # %% [markdown]
 # ## 8. ✍️ 数参数 / Counting parameters
@@ -847,6 +854,7 @@ for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
                  hint="numel() works on meta tensors; count each Parameter object once")
     del big
 ### END HIDDEN TESTS
+print("test_count_parameters: ok")
 
 # %% [markdown]
 # ### 在 `meta` device 上数 GPT-2 small / Counting GPT-2 small on the `meta` device
@@ -1031,6 +1039,7 @@ deep = logits[:4].reshape(2, 2, V)  # (2, 2, vocab): every row along the last di
 expect_tensor_equal(top_k_filter(deep, 3), ref.top_k_filter(deep, 3), "top_k_filter(logits of shape (2, 2, 40), 3)",
                     hint="work on the last dimension only (dim=-1, values[..., -1:]): any leading dimensions")
 ### END HIDDEN TESTS
+print("test_top_k_filter: ok")
 
 # %% [markdown]
 # 把 top-k 用在第 10 节的六个候选词上：k = 3 时后三个词的概率变成 0，前三个按原比例放大。
@@ -1220,6 +1229,7 @@ tv = 0.5 * (freq - torch.softmax(last.double(), dim=-1)).abs().sum().item()
 expect(tv < 0.03, "frequencies of draws at the default temperature 1.0",
        f"differ from softmax(logits) by a total variation of {tv:.3f}", hint="temperature defaults to 1.0")
 ### END HIDDEN TESTS
+print("test_generate_sampling: ok")
 
 # %% [tests] id=test_generate_window points=2
 import torch
@@ -1270,6 +1280,7 @@ for step, fed in enumerate(rec.inputs):
                         hint="while the sequence is shorter than context_length feed all of it; then the last "
                              "context_length tokens; never pad")
 ### END HIDDEN TESTS
+print("test_generate_window: ok")
 
 # %% [tests] id=test_generate_contract points=1
 import torch
@@ -1338,6 +1349,7 @@ expect(not w.training, "model.training after generate on a model in eval mode", 
 expect_tensor_equal(run_generate(Watcher(0), prompt, 0), prompt, "generate(model, prompt, 0)",
                     hint="max_new_tokens=0 returns the prompt as it is, without calling the model")
 ### END HIDDEN TESTS
+print("test_generate_contract: ok")
 
 # %% [markdown]
 # ## 14. 让模型"说话" / Your model speaks

@@ -421,6 +421,7 @@ def _check_batch_loss_hidden():
 
 _check_batch_loss_hidden()
 ### END HIDDEN TESTS
+print("test_batch_loss: ok")
 
 # %% [markdown]
 # ## 3. Perplexity
@@ -606,6 +607,7 @@ with stand_ins(globals(), batch_loss=reference.batch_loss):  # evaluate may call
 
     _check_evaluate_hidden(_seen)
     ### END HIDDEN TESTS
+print("test_evaluate: ok")
 
 # %% [markdown]
 # 现在可以量一下没训练过的模型在整个验证集上的 loss：
@@ -786,6 +788,7 @@ with stand_ins(globals(), batch_loss=reference.batch_loss):  # train_step may ca
     _check_steps(1e-3, "three steps with max_grad_norm=0.001", steps=3,
                  hint="clip the global norm of all gradients together, between backward() and step()")
     ### END HIDDEN TESTS
+print("test_train_step: ok")
 
 # %% [markdown]
 # **先过拟合一个 batch。** 这是调试训练代码最有用的检查：只拿**一个** batch 反复训练，loss 应该一路降到接近 0。
@@ -1034,6 +1037,7 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
 
     _check_train_hidden(*_results)
     ### END HIDDEN TESTS
+print("test_train: ok")
 
 # %% [markdown]
 # ## 8. 在 Python 文档上训练 / Training on Python's documentation
@@ -1294,6 +1298,7 @@ with tempfile.TemporaryDirectory() as _tmp:
 
     _check_checkpoint_hidden(Path(_tmp) / "checkpoint.pt", *_objects)
     ### END HIDDEN TESTS
+print("test_checkpoint: ok")
 
 # %% [markdown]
 # 把第 8 节训练好的模型存下来，再读进一个全新的模型里：logits 应该一模一样，生成的文字也一样。

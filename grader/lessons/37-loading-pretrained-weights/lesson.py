@@ -348,6 +348,7 @@ from gpt2ref import CheckpointError as _CheckpointError
 expect_raises(_CheckpointError, lambda: read_checkpoint(_folder / "noise.safetensors"), "read_checkpoint(random bytes)",
               hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
 ### END HIDDEN TESTS
+print("test_read_checkpoint: ok")
 
 # %% [markdown]
 # ## 5. 两套名字 / Two sets of names
@@ -587,6 +588,7 @@ for _key in ("h.5.attn.masked_bias", "transformer.h.0.attn.bias", "score.weight"
     expect_equal(_mapped(_key), None, f"hf_key_to_course({_key!r})",
                  hint="return None for any key that is not a GPT-2 weight")
 ### END HIDDEN TESTS
+print("test_hf_key_to_course: ok")
 
 # %% [markdown]
 # ## 8. ✍️ 加载整个 checkpoint / Load a whole checkpoint
@@ -738,6 +740,7 @@ with torch.no_grad():
 expect_tensor_equal(generate(_model, _prompt, 12, top_k=1), _theirs, "greedy generation vs Hugging Face's generate",
                     hint=_hint)
 ### END HIDDEN TESTS
+print("test_load_standin: ok")
 
 # %% [tests] id=test_tying_kept points=1
 import torch
@@ -762,6 +765,7 @@ expect(_model.lm_head.weight is _model.tok_embed.weight, "after loading: model.l
        hint="copy values in place with param.copy_(...); assigning a new nn.Parameter breaks weight tying")
 expect_close(_model.lm_head.weight, _state["wte.weight"], "model.lm_head.weight after loading", atol=0.0,
              hint="lm_head must end up holding wte's numbers (it is the same matrix)")
+print("test_tying_kept: ok")
 
 # %% [tests] id=test_load_errors points=2
 import torch
@@ -819,6 +823,7 @@ expect_raises(_CheckpointError, lambda: load_gpt2_weights(GPTModel(TINY), _hub),
               "load_gpt2_weights(hub-style keys, two mis-shaped)",
               hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
 ### END HIDDEN TESTS
+print("test_load_errors: ok")
 
 # %% [tests] id=test_no_half_load points=1
 import torch
@@ -846,6 +851,7 @@ for _what, _state in (("an unknown key at the end", _extra), ("ln_f.bias missing
     _changed = [name for name, value in _model.state_dict().items() if not torch.equal(value, _before[name])]
     expect(not _changed, f"the model after a failed load ({_what})", f"{len(_changed)} tensors changed, "
            f"e.g. {_changed[:3]}", hint="check every key and shape first; copy only when all of them fit")
+print("test_no_half_load: ok")
 
 # %% [markdown]
 # ## 9. 和 Hugging Face 对照 / Checking against Hugging Face
@@ -1030,6 +1036,7 @@ _last = F.scaled_dot_product_attention(_q[:, :, 5:], _k, _v, attn_mask=cache_mas
 expect_close(_last, _full[:, :, 5:], "attention of 4 new queries over 5 cached + 4 new keys with cache_mask(4, 5)",
              atol=1e-5, hint="the mask must be aligned to the bottom-right corner")
 ### END HIDDEN TESTS
+print("test_cache_mask: ok")
 
 # %% [markdown]
 # 用你的 mask 验证一下：9 个 token 一次算完的 attention，和"前 5 个在缓存里、后 4 个新来"分开算，结果一样；
