@@ -1046,7 +1046,7 @@ print("test_train: ok")
 # （这么短的训练离 overfitting 还远，dropout 只会让它学得更慢；训练结束时打印的最后一行会检查这一点）。
 # 每步 16 个窗口（1,024 个 token），学习率 warmup 30 步后从 3e-3 按 cosine 降到 3e-4，梯度 norm 上限 1.0，
 # 每 100 步评估一次并从同一个开头 `The "for" statement` 生成一段文字（top-k = 20，固定的 seed，这样每次比较的都是同一种采样）。
-# 下面这个 cell 在笔记本电脑上大约要两分钟（机器忙或者慢的话会久一点）。
+# 下面这个 cell 在笔记本电脑上大约要两分钟（机器忙或者慢的话会久一点）。如果你的 `train` 没有显示进度条，这个 cell 会自己显示一个（它数 `get_batch` 被调用了几次）。
 #
 # > **EN** Everything is ready. The model: two layers, `d_model = 128`, 4 heads, a context of 64 tokens, the
 # > compact vocabulary, weight tying, no dropout (a run this short is far from overfitting, so dropout would
@@ -1054,7 +1054,8 @@ print("test_train: ok")
 # > (1,024 tokens); the learning rate warms up for 30 steps, then decays along a cosine from 3e-3 to 3e-4; the
 # > gradient norm is clipped at 1.0. Every 100 steps the loop evaluates and writes a sample from the same
 # > prompt, `The "for" statement` (top-k = 20 and a fixed seed, so every sample is drawn the same way). The
-# > cell takes about two minutes on a laptop (a little more on a busy or slow one).
+# > cell takes about two minutes on a laptop (a little more on a busy or slow one). If your `train` shows no
+# > progress bar, the cell shows one of its own (it counts the calls of `get_batch`).
 
 # %% tags=skip-autograde
 NUM_STEPS, EVAL_EVERY, BATCH_SIZE = 1000, 100, 16
@@ -1067,7 +1068,17 @@ data_rng = torch.Generator().manual_seed(1)
 prompt = torch.searchsorted(kept, torch.tensor([enc.encode('The "for" statement')]))  # (1, 4) compact ids
 
 
+steps_bar = None  # this cell's own progress bar, made only if your train() shows none
+
+
 def get_batch():
+    """One training batch; also counts the steps, so the cell shows progress whatever train() prints."""
+    global steps_bar
+    if steps_bar is None:  # first call: is a progress bar (yours) already open?
+        bar_open = len(getattr(tqdm, "_instances", ())) > 0
+        steps_bar = False if bar_open else tqdm(total=NUM_STEPS, desc="steps (counted by this cell)")
+    if steps_bar is not False:
+        steps_bar.update(1)
     return random_batch(train_windows, BATCH_SIZE, data_rng)
 
 
@@ -1087,6 +1098,8 @@ start = time.perf_counter()
 history = train(model, optimizer, get_batch, val_batches, NUM_STEPS, EVAL_EVERY, max_grad_norm=1.0,
                 lr_schedule=schedule, sample=sample)
 seconds = time.perf_counter() - start
+if steps_bar:
+    steps_bar.close()
 val_end = history["val_loss"][-1]
 print(f"\n{NUM_STEPS} steps in {seconds:.0f} s ({NUM_STEPS * BATCH_SIZE * context / seconds:,.0f} tokens/s)")
 print(f"validation loss {val_start:.2f} -> {val_end:.2f}, perplexity {math.exp(val_start):,.0f} -> {math.exp(val_end):.1f}")
