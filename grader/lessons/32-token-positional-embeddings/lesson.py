@@ -578,20 +578,20 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 随机的学习型位置表里,两个不同位置的余弦相似度平均只有 0.029 左右,和 `1/sqrt(d_model)` 同一个量级:
+# 随机的学习型位置表里,两个不同位置的余弦相似度的绝对值平均只有 0.029 左右(上面打印的 mean |cos|;带符号的平均值接近 0),和 `1/sqrt(d_model)` 同一个量级:
 # 高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开,但"第 10 位和第 11 位是邻居"
 # 这种结构一点都没有,只能靠训练学出来。sinusoidal 表则把结构写死了:相邻位置的相似度接近 1,
 # 离得远就小得多(右下图的对角带)。左下图也说明了为什么远处的相似度不会降到 0:左边的维度振荡得很快,
-# 右边的维度几乎不随位置变化,所有位置在这些维度上都差不多。GPT-2 选择学习,第 37 课加载训练好的权重后,你可以用同样的代码再画一次。
+# 右边的维度几乎不随位置变化,所有位置在这些维度上都差不多。GPT-2 选择了学习。
 #
-# > **EN** In the random learned table, two different positions have a mean cosine similarity of only about
-# > 0.029, the same order as `1/sqrt(d_model)`: random vectors in many dimensions are nearly orthogonal. So
+# > **EN** In the random learned table, two different positions have a mean absolute cosine similarity (the mean |cos|
+# > printed above; the signed mean is close to 0) of only about 0.029, the same order as `1/sqrt(d_model)`: random vectors in many dimensions are nearly orthogonal. So
 # > from the start every position can be told apart, but there is no structure such as "positions 10 and
 # > 11 are neighbours": training must discover it. The sinusoidal table builds the structure in: neighbouring
 # > positions are close to 1, distant ones much lower (the diagonal band, bottom right). The bottom-left
 # > panel shows why distant positions never drop to 0: the dimensions on the left oscillate fast, those on
 # > the right hardly change with position, so all positions agree there. GPT-2 chose to
-# > learn; after lesson 37 loads the trained weights you can draw this figure again with the same code.
+# > learn.
 
 # %%
 show_quiz("quiz.json", stage="check", ids=["random-positions"])
