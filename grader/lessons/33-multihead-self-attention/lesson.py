@@ -82,9 +82,22 @@ scores = x @ x.T  # (T, T): scores[t, s] = x[t] · x[s]
 weights = torch.softmax(scores, dim=-1)  # every row sums to 1
 out = weights @ x  # (T, d): row t = sum over s of weights[t, s] * x[s]
 torch.set_printoptions(precision=2, sci_mode=False)
-print("weights:\n", weights)
 print("row sums:", weights.sum(dim=-1))
 print("mean weight a token gives itself:", weights.diagonal().mean().item())
+
+# %% tags=skip-autograde
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(5, 4.5), layout="constrained")
+image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
+labels = [repr(p)[1:-1] for p in pieces]
+ax.set_xticks(range(len(labels)), labels, rotation=90)
+ax.set_yticks(range(len(labels)), labels)
+ax.set_xlabel("key position s (looked at)")
+ax.set_ylabel("query position t (looking)")
+ax.set_title("weights = softmax(x @ x.T), no mask yet")
+fig.colorbar(image, ax=ax, label="attention weight")
+plt.show()
 
 # %% [markdown]
 # 每一行加起来是 1。对角线上的权重最大:`x·x = |x|²` 通常比 `x` 和别人的点积大得多,所以每个 token

@@ -638,7 +638,7 @@ bias = getattr(m.final_norm, "bias", None)
 formula = F.layer_norm(norm[0].input, (32,), m.final_norm.weight.detach(),
                        None if bias is None else bias.detach(), 1e-5)
 expect_close(norm[0].output, formula, "final_norm's output vs the LayerNorm formula (eps 1e-5)", atol=1e-5,
-             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps)")
+             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)")
 expect_close(logits, head[0].output, "logits returned by forward vs lm_head's output", atol=0.0,
              hint="return lm_head's output as it is")
 from dataclasses import replace
