@@ -159,3 +159,45 @@ def test_passing_test_cells_print_one_ok_line(slug):
         )), f"{grade_id}: the cell ends with a bare expression (its value would be printed, or scored as points)"
         oks = [s for s in ast.walk(whole) if isinstance(s, ast.Expr) and _ok_line(s)]
         assert len(oks) == 1, f"{grade_id}: {len(oks)} ok lines; a passing cell prints exactly one"
+
+
+# Chinese typography: full-width punctuation beside Chinese, and no line break inside a Chinese
+# paragraph (Markdown renders a newline between two CJK characters as a stray space).
+CJK_OR_FULL_WIDTH = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+ASCII_BESIDE_CJK = re.compile(rf"[\u4e00-\u9fff][,:;()?!]|[,:;()?!][\u4e00-\u9fff]"
+                              rf"|[{CJK_OR_FULL_WIDTH}][,:;?!]|[,:;?!] *[\u4e00-\u9fff]")
+CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1|\$[^$\n]+\$")
+BLOCK_START = re.compile(r"\s*(#|>|\||[-*+] |\d+\. |```|<)")
+
+
+def _prose_without_code(markdown):
+    """The Markdown without fenced code blocks, code spans and inline maths."""
+    markdown = re.sub(r"(?ms)^```.*?^```", "", markdown)
+    return CODE_SPAN.sub("`code`", markdown)
+
+
+def chinese_typography_problems(text, markdown=True):
+    prose = _prose_without_code(text) if markdown else text
+    problems = [f"ASCII punctuation beside Chinese: {prose[max(0, m.start() - 12):m.end() + 12]!r}"
+                for m in ASCII_BESIDE_CJK.finditer(prose)]
+    if markdown:
+        lines = prose.splitlines()
+        for line, following in zip(lines, lines[1:]):
+            if not following.strip() or BLOCK_START.match(following) and not following.startswith("  "):
+                continue  # a new block (heading, quote, list item, table, ...) may start on the next line
+            if re.search(rf"[{CJK_OR_FULL_WIDTH}]$", line) and re.match(rf"\s*[{CJK_OR_FULL_WIDTH}]", following):
+                problems.append(f"line break inside a Chinese paragraph: {line[-12:]!r} / {following.strip()[:12]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_chinese_typography(slug):
+    problems = []
+    for cell in source_notebook(slug).cells:
+        if cell.cell_type == "markdown":
+            problems += chinese_typography_problems(cell.source)
+    quiz = load_quiz(catalog.lesson_dir(slug) / "quiz.json")
+    for q in quiz.questions:
+        for text in [q.question, q.explanation, *q.options]:
+            problems += [f"quiz {q.id}: {p}" for p in chinese_typography_problems(text, markdown=False)]
+    assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:15])
