@@ -39,8 +39,10 @@
 # ## 0. 准备 / Setup
 
 # %%
+import atexit
 import json
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +70,7 @@ transformers.utils.logging.set_verbosity_error()  # no progress bars or notices 
 transformers.utils.logging.disable_progress_bar()
 torch.manual_seed(0)
 WORK = Path(tempfile.mkdtemp(prefix="lesson37-"))  # the stand-in files of this lesson go here
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # removed when the kernel shuts down
 print("torch", torch.__version__, "| transformers", transformers.__version__)
 print("scratch folder:", WORK)
 
@@ -289,6 +292,8 @@ def read_checkpoint(path):
     ### END SOLUTION
 
 # %% [tests] id=test_read_checkpoint points=2
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -298,7 +303,8 @@ from safetensors.torch import save_file
 from course.checks import expect_equal, expect_own_work, expect_raises, expect_tensor_equal
 
 expect_own_work(read_checkpoint, lesson=37, what="read_checkpoint")
-_folder = Path(tempfile.mkdtemp())
+_folder = Path(tempfile.mkdtemp(prefix="lesson37-test-"))
+atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 _tensors = {"wte.weight": torch.randn(5, 3), "h.0.ln_1.bias": torch.arange(3.0)}
 save_file(_tensors, _folder / "good.safetensors")
 _got = read_checkpoint(_folder / "good.safetensors")
@@ -540,6 +546,12 @@ expect_equal(_mapped("h.0.attn.c_attn.bias"), ("blocks.0.attn.qkv.bias", False),
              hint="biases are never transposed")
 expect_equal(_mapped("h.0.attn.bias"), None, "hf_key_to_course('h.0.attn.bias')",
              hint="h.N.attn.bias is a causal-mask buffer, not a weight: return None")
+for _conv1d in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"):  # square or not, all four store (in, out)
+    _result = _mapped(f"h.1.{_conv1d}.weight")
+    expect(_result is not None and bool(_result[1]), f"transpose flag of hf_key_to_course('h.1.{_conv1d}.weight')",
+           f"expected True, got {_result!r}",
+           hint="every Conv1D weight needs transpose=True, the square attn.c_proj (768 x 768) too: "
+                "its shape cannot tell you, only the layer type can")
 ### BEGIN HIDDEN TESTS
 from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
@@ -660,6 +672,8 @@ def load_gpt2_weights(model, state_dict):
     ### END SOLUTION
 
 # %% [tests] id=test_load_standin points=3
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -687,7 +701,8 @@ def _load_valid(model, state, what):
                     "h.N.attn.bias / h.N.attn.masked_bias, accept an lm_head.weight, transpose the Conv1D weights")
 
 
-_folder = Path(tempfile.mkdtemp())
+_folder = Path(tempfile.mkdtemp(prefix="lesson37-test-"))
+atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 _path = make_standin_checkpoint(_folder / "hub", TINY, seed=1, hub_style=True)  # no prefix, with mask buffers
 _hf = transformers.GPT2LMHeadModel.from_pretrained(_folder / "hub").eval()  # Hugging Face reads the same file
 _model = GPTModel(TINY)
@@ -1058,7 +1073,7 @@ print("same tokens:", torch.equal(plain, cached))
 # %% [markdown]
 # 有缓存时：先 prefill 10 个 token，然后每步 1 个，直到缓存装满 16 个；之后窗口开始滑动，每步又送进整整 16 个——和不用缓存时一样。两种做法生成的 token 完全相同（同一个 `seed`，采样也一样）。
 #
-# 最后，在 GPT-2 small 的尺寸上计时。每生成一个 token 要多少毫秒？不用缓存时，一步 = 把整个序列送进模型；用缓存时，一步 = 只送最新的一个 token，前面的 k、v 已在缓存里。在几个序列长度上各量几次，取最快的一次：
+# 最后，在 GPT-2 small 的尺寸上计时。每生成一个 token 要多少毫秒？不用缓存时，一步 = 把整个序列送进模型；用缓存时，一步 = 只送最新的一个 token，前面的 k、v 已在缓存里。在几个序列长度上轮流量 9 轮（每一轮把每个长度、两种做法各量一次，机器忙的那一刻对大家都一样），每个取中位数：
 #
 # > **EN** With the cache: a prefill of 10 tokens, then 1 per step until the cache holds 16; from then on the
 # > window slides and every step feeds all 16 again, as without a cache. Both ways generate exactly the same
@@ -1066,30 +1081,41 @@ print("same tokens:", torch.equal(plain, cached))
 # >
 # > Finally, timing at GPT-2 small's size. How many milliseconds does one new token take? Without the cache a
 # > step feeds the whole sequence to the model; with it, a step feeds only the newest token, the earlier keys
-# > and values being in the cache. A few sequence lengths, a few runs each, the fastest run counts:
+# > and values being in the cache. Nine rounds over a few sequence lengths (each round times every length both
+# > ways once, so a busy moment hits them all alike), and the median of each counts:
 
 # %% tags=skip-autograde
-def fastest(fn, repeats=3):
-    """Shortest wall time of repeats calls of fn(), in milliseconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1000
+import statistics
+
+
+def ms(fn):
+    """Wall time of one call of fn(), in milliseconds."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
 
 
 seq_lengths = [16, 64, 128, 256]
-ms_plain, ms_cached = [], []
+ROUNDS = 9  # every round times every length once, both ways: a busy moment hits all of them alike
+runs_plain = {T: [] for T in seq_lengths}
+runs_cached = {T: [] for T in seq_lengths}
 with torch.no_grad():
+    seqs, caches = {}, {}
     for T in seq_lengths:
-        seq = torch.randint(0, GPT2_SMALL.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
-        ms_plain.append(fastest(lambda: gpt2(seq), repeats=2))  # the whole sequence
-        cache = gpt2.new_kv_cache()
-        gpt2(seq[:, :-1], cache=cache)  # prefill: T - 1 tokens into the cache (not timed)
-        ms_cached.append(fastest(lambda: gpt2(seq[:, -1:], cache=cache)))  # one new token (the cache grows by 1 a run)
-        print(f"T = {T:3}: no cache {ms_plain[-1]:7.1f} ms per step, KV cache {ms_cached[-1]:6.1f} ms per step "
-              f"({ms_plain[-1] / ms_cached[-1]:.1f}x)")
+        seqs[T] = torch.randint(0, GPT2_SMALL.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
+        caches[T] = gpt2.new_kv_cache()
+        gpt2(seqs[T][:, :-1], cache=caches[T])  # prefill: T - 1 tokens into the cache (not timed)
+    gpt2(seqs[16])  # warm-up, not timed
+    for _ in range(ROUNDS):
+        for T in seq_lengths:
+            runs_plain[T].append(ms(lambda: gpt2(seqs[T])))  # the whole sequence
+            # one new token (the cache grows by 1 a round: T - 1 + round tokens cached)
+            runs_cached[T].append(ms(lambda: gpt2(seqs[T][:, -1:], cache=caches[T])))
+ms_plain = [statistics.median(runs_plain[T]) for T in seq_lengths]
+ms_cached = [statistics.median(runs_cached[T]) for T in seq_lengths]
+for T, plain_ms, cached_ms in zip(seq_lengths, ms_plain, ms_cached):
+    print(f"T = {T:3}: no cache {plain_ms:7.1f} ms per step, KV cache {cached_ms:6.1f} ms per step "
+          f"({plain_ms / cached_ms:.1f}x)  [median of {ROUNDS}]")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(seq_lengths, ms_plain, "o-", label="no cache: the whole sequence every step")
