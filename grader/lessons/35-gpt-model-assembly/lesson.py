@@ -23,10 +23,10 @@
 #    > **EN** `top_k_filter` and `generate`: temperature, top-k, `torch.multinomial` and the sliding window,
 #    > then text generation through GPT-2's tokenizer.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError()` 换成你的代码），它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError(...)` 换成你的代码），它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Each section marked ✍️ has a cell for you to
-# > write (replace `raise NotImplementedError()` with your code); the test cells after it say what is wrong
+# > write (replace `raise NotImplementedError(...)` with your code); the test cells after it say what is wrong
 # > and the likely cause. The whole notebook runs in about a minute on a laptop CPU; only one optional cell builds
 # > the real-size GPT-2 small (section 9 says how much memory it needs). The parts from earlier lessons are
 # > imported from `gpt2ref`, so a mistake made there cannot break this lesson.

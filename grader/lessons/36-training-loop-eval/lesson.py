@@ -33,10 +33,10 @@
 # > **EN** Along the way: what **perplexity** means, and why the data is split into a training and a
 # > validation set.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError()` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。第 8 节真正训练模型，在笔记本电脑上大约两分钟（进度条会显示进度）；其余每个 cell 都是几秒钟的事。前几课的零件（`GPTModel`、`generate`、`SlidingWindowDataset`）从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。第 8 节真正训练模型，在笔记本电脑上大约两分钟（进度条会显示进度）；其余每个 cell 都是几秒钟的事。前几课的零件（`GPTModel`、`generate`、`SlidingWindowDataset`）从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Cells marked ✍️ are yours (replace
-# > `raise NotImplementedError()` with your code); the test cell right after each one says what is wrong and
+# > `raise NotImplementedError(...)` with your code); the test cell right after each one says what is wrong and
 # > the likely cause. Section 8 trains the model for real: about two minutes on a laptop (a progress bar
 # > shows how far it is); every other cell takes seconds. The parts from earlier lessons
 # > (`GPTModel`, `generate`, `SlidingWindowDataset`) are imported from `gpt2ref`, so a mistake made

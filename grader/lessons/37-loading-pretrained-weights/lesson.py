@@ -25,10 +25,10 @@
 #    > **EN** `cache_mask(T_new, T_past)`: the attention mask a KV cache needs. With the cache, each generation
 #    > step runs one new token only.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError()` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。这个 notebook **不会自己下载任何东西**：本机有真正的 GPT-2 权重就用它们（第 1 节说怎么找、怎么下载），没有就用一个格式完全相同、数值随机的本地替身。整本 notebook 在笔记本电脑的 CPU 上一两分钟内跑完，内存不超过 1.5 GB。之前几课的零件（`GPTModel`、`generate`……）从 `gpt2ref` 导入。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。这个 notebook **不会自己下载任何东西**：本机有真正的 GPT-2 权重就用它们（第 1 节说怎么找、怎么下载），没有就用一个格式完全相同、数值随机的本地替身。整本 notebook 在笔记本电脑的 CPU 上一两分钟内跑完，内存不超过 1.5 GB。之前几课的零件（`GPTModel`、`generate`……）从 `gpt2ref` 导入。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Cells marked ✍️ are yours (replace
-# > `raise NotImplementedError()` with your code); the test cell right after each says what is wrong and the
+# > `raise NotImplementedError(...)` with your code); the test cell right after each says what is wrong and the
 # > likely cause. This notebook **downloads nothing by itself**: if real GPT-2 weights are on this machine it
 # > uses them (section 1 says how they are found and how to download them), otherwise a local stand-in in
 # > exactly the same format, with random numbers. The whole notebook runs in a minute or two on a laptop CPU,
