@@ -30,6 +30,19 @@
 # > autograding.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | 字节 / byte | UTF-8 把每个字符写成 1 到 4 个字节；BPE 从 256 个字节起步 | UTF-8 writes every character as 1 to 4 bytes; BPE starts from the 256 byte values |
+# | merge | 把最常见的相邻一对 id 合成一个新 id，记进合并表 | replace the most frequent adjacent pair of ids by a new id, recorded in the merge table |
+# | 词表 / vocabulary | 所有 token id 和它们代表的字节串 | every token id and the bytes it stands for |
+# | pre-tokenization | 先用正则把文本切成小块，merge 不跨块 | a regex first cuts the text into chunks; merges never cross a chunk |
+# | special token | `<|endoftext|>` 这类不由 merge 产生、单独编号的 token | a token such as `<|endoftext|>` that gets its own id instead of coming from merges |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%

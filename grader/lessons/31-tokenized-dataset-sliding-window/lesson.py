@@ -30,6 +30,19 @@
 # > says what was expected, what came out and the likely cause. Grading also runs hidden tests.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 60 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 60 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | 滑动窗口 / sliding window | 从一长串 token id 里切出定长的训练样本 | cutting fixed-length training samples out of one long run of token ids |
+# | stride | 相邻两个窗口起点之间隔多少个 token | how many tokens apart two neighbouring windows start |
+# | input / target | target 是 input 向后错一位：每个位置都要预测下一个 token | the target is the input shifted by one: every position predicts the next token |
+# | `Dataset` / `DataLoader` | PyTorch 按下标取样本、再组成 batch 的两个接口 | PyTorch's two interfaces: fetch a sample by index, then group samples into batches |
+# | `torch.Generator` | 自带种子的随机数源，不影响全局随机状态 | a random-number source with its own seed, leaving the global random state alone |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%

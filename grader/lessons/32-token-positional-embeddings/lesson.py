@@ -33,6 +33,19 @@
 # > write; the test cell right after each one checks your code and, when it fails, says what is likely
 # > wrong. Everything runs in seconds on a CPU.
 
+# %% [markdown]
+# **学习时间 / Study time：** 大约 60 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 60 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | embedding | 一张可学习的表，每个 id 查出一行向量 | a learnable table; every id looks up one row, a vector |
+# | `d_model` | 每个 token 向量的长度（GPT-2 small 是 768） | the length of every token vector (768 in GPT-2 small) |
+# | 位置 embedding / position embedding | 按位置查出的向量，加到 token 向量上 | a vector looked up by position and added to the token vector |
+# | `context_length` | 模型一次最多能看的 token 数，也是位置表的行数 | the most tokens the model sees at once, and the number of rows of the position table |
+# | 余弦相似度 / cosine similarity | 两个向量夹角的余弦：1 同向，0 正交 | the cosine of the angle between two vectors: 1 same direction, 0 orthogonal |
+
 # %%
 import math
 
@@ -575,6 +588,32 @@ plt.show()
 
 # %%
 show_quiz("quiz.json", stage="check", ids=["random-positions"])
+
+# %% [markdown]
+# ### 位置信息的几种做法 / Other ways to give positions
+#
+# - **学出来的位置表**（GPT-2 的做法，也就是这一课写的）：最灵活，什么结构都能学；但表有多少行，模型就最多看多少个 token，没训练过的位置根本没有向量。
+# - **sinusoidal 表**（最早的 Transformer 论文）：用正弦、余弦公式直接算出来，不用训练；任何位置都能算出向量，但模型在比训练时更长的序列上往往表现不好。
+# - **RoPE**（rotary position embedding）：不往输入上加任何东西，而是在 attention 里按位置旋转 q 和 k，让 q·k 只取决于两个 token 的相对距离。今天大多数开源大模型用它。
+# - **ALiBi**：完全不用位置向量，直接给 attention 分数减去一个和距离成正比的惩罚（每个头的斜率不同），离得越远分数越低。用短序列训练、再用长序列推理时，它退化得比较平缓。
+#
+# 后两种都是在 attention 里处理位置，所以要等下一课讲完 attention 才能真正写出来；第 35 课最后还会再提到 RoPE。
+#
+# > **EN**
+# > - **A learned table** (GPT-2's choice, and what this lesson built): the most flexible, it can learn any
+# >   structure; but the table's row count caps how many tokens the model sees, and an untrained position
+# >   has no vector at all.
+# > - **A sinusoidal table** (the original Transformer paper): computed from sine and cosine formulas, no
+# >   training; every position gets a vector, but models often do poorly on sequences longer than in training.
+# > - **RoPE** (rotary position embeddings): nothing is added to the input; inside attention, q and k are
+# >   rotated by their positions so that q·k depends only on how far apart two tokens are. Most open large
+# >   models today use it.
+# > - **ALiBi**: no position vectors at all; the attention score is lowered by a penalty proportional to the
+# >   distance (a different slope per head), so farther tokens score lower. Trained on short sequences and run
+# >   on longer ones, it degrades gently.
+# >
+# > The last two handle positions inside attention, so they can only really be written after the next
+# > lesson explains attention; lesson 35 comes back to RoPE at its end.
 
 # %% [markdown]
 # ## 6. 学完了 / Wrap-up

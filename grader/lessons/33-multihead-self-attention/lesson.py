@@ -37,6 +37,19 @@
 # > checks it. Last lesson's embedding is imported from `gpt2ref`, so this lesson works even if
 # > lesson 32 is unfinished.
 
+# %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | query / key / value | 每个 token 的三个投影：我在找什么、我能提供什么、被选中时交出什么 | three projections of each token: what I look for, what I offer, what I hand over |
+# | scaled dot-product | q·k 除以 `sqrt(head_dim)`，再 softmax 成权重 | q·k divided by `sqrt(head_dim)`, then softmax into weights |
+# | causal mask | 把未来位置的分数设成 `-inf`，让 token 只看过去和自己 | future scores set to `-inf`, so a token sees only the past and itself |
+# | head / multi-head | 几组独立的小 attention 并排运行，结果拼回 `d_model` | several independent small attentions side by side, joined back to `d_model` |
+# | dropout | 训练时随机把一部分值置零，eval 模式下关闭 | zeroes a random part of the values in training; off in eval mode |
+
 # %%
 import math
 
@@ -144,12 +157,25 @@ show_quiz("quiz.json", stage="check", ids=["why-sqrt-d"])
 # %% [markdown]
 # ## 3. 因果 mask：不许偷看未来 / The causal mask: no peeking at the future
 #
-# GPT 的任务是预测下一个 token。训练时整句话一次送进去，如果位置 t 能看到位置 t+1，它直接"抄答案"就行了。所以在 softmax 之前，把对角线**以上**的分数（s > t，未来）设成 `-inf`:`exp(-inf) = 0`，这些位置的权重就恰好是 0，而每一行剩下的权重仍然加起来等于 1。
+# GPT 的任务是预测下一个 token。训练时整句话一次送进去，如果位置 t 能看到位置 t+1，它直接"抄答案"就行了。所以在 softmax 之前，把对角线**以上**的分数（s > t，未来）设成 `-inf`：`exp(-inf) = 0`，这些位置的权重就恰好是 0，而每一行剩下的权重仍然加起来等于 1。
 #
 # > **EN** GPT's task is to predict the next token. In training the whole sentence goes in at once; if position
 # > t could see position t+1, it would simply copy the answer. So before the softmax we set the scores
 # > **above** the diagonal (s > t, the future) to `-inf`: `exp(-inf) = 0`, so those weights are exactly 0 and
 # > the remaining weights of every row still sum to 1.
+#
+# 以 5 个 token 为例，✓ 是能看到的位置，✗ 是被 mask 掉的未来（下面的 cell 打印的 `future` 里，✗ 就是 `True`）：
+#
+# > **EN** For 5 tokens: ✓ is a position that can be seen, ✗ a masked future one (in the `future` tensor the
+# > cell below prints, ✗ is `True`):
+#
+# | query t ↓ / key s → | 0 | 1 | 2 | 3 | 4 |
+# |:---:|:---:|:---:|:---:|:---:|:---:|
+# | **0** | ✓ | ✗ | ✗ | ✗ | ✗ |
+# | **1** | ✓ | ✓ | ✗ | ✗ | ✗ |
+# | **2** | ✓ | ✓ | ✓ | ✗ | ✗ |
+# | **3** | ✓ | ✓ | ✓ | ✓ | ✗ |
+# | **4** | ✓ | ✓ | ✓ | ✓ | ✓ |
 
 # %%
 T = 5

@@ -36,6 +36,19 @@
 # > Attention comes from `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33
 # > is unfinished.
 
+# %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | LayerNorm | 把每个 token 的向量归一化到均值 0、方差 1，再缩放平移 | normalises each token's vector to mean 0 and variance 1, then scales and shifts |
+# | GELU | 平滑版的 ReLU，GPT-2 用它的 tanh 近似式 | a smooth ReLU; GPT-2 uses its tanh approximation |
+# | feed-forward | 对每个 token 单独做的两层 MLP | a two-layer MLP applied to every token on its own |
+# | 残差连接 / residual connection | 把子层的输出加回到它的输入上 | adding a sublayer's output back onto its input |
+# | pre-LN | LayerNorm 放在每个子层的入口，残差路上没有 norm | LayerNorm at the entrance of each sublayer, no norm on the residual path |
+
 # %%
 import math
 
@@ -63,11 +76,19 @@ show_quiz("quiz.json", stage="pre")
 # > its output is **added back** onto its input (a residual connection). The shape stays `(B, T, d_model)`
 # > from start to end.
 #
+# ```mermaid
+# flowchart LR
+#     x["x: (B, T, d_model)"] --> norm1["norm1 (LayerNorm)"] --> attn["attn: causal multi-head attention"] --> add1(("+"))
+#     x -- "residual: x itself" --> add1
+#     add1 --> norm2["norm2 (LayerNorm)"] --> ff["ff: d_model → 4·d_model → d_model"] --> add2(("+"))
+#     add1 -- "residual" --> add2
+#     add2 --> out["out: (B, T, d_model)"]
 # ```
-# x ──┬─────────────────────────────┐
-#     └─> norm1 ─> attn ──────────> (+) ──┬──────────────────────────┐
-#                                         └─> norm2 ─> ff ───────> (+) ──> out
-# ```
+#
+# 注意 LayerNorm 只在子层的**入口**：残差这条路上没有任何 norm，输入 `x` 原样加到输出上。
+#
+# > **EN** Note that LayerNorm sits only at the **entrance** of each sublayer: the residual path has no norm
+# > at all, so `x` is added to the output exactly as it came in.
 #
 # 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，
 # feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。

@@ -32,6 +32,19 @@
 # > imported from `gpt2ref`, so a mistake made there cannot break this lesson.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 120 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 120 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | logits | 每个词表位置一个未归一化的分数，softmax 后成为下一个 token 的概率 | one unnormalised score per vocabulary entry; softmax turns them into next-token probabilities |
+# | LM head | 把 `d_model` 维向量投影到词表大小的线性层 | the linear layer projecting `d_model` vectors to vocabulary size |
+# | weight tying | LM head 和 token embedding 共用同一个矩阵 | the LM head and the token embedding share one matrix |
+# | temperature | 采样前 logits 除以它：小于 1 更保守，大于 1 更随机 | logits are divided by it before sampling: below 1 more cautious, above 1 more random |
+# | top-k | 只在分数最高的 k 个 token 里抽样 | sample only among the k highest-scoring tokens |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%
@@ -403,6 +416,24 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 # >   (assign in either direction).
 # > - After adding the embeddings apply `nn.Dropout(config.dropout)` (GPT-2's embedding dropout: active in
 # >   train mode only, nothing at all in eval mode).
+
+# %% [markdown]
+# 整个模型的数据流，每一步都标出形状：
+#
+# > **EN** The whole model's data flow, with the shape after every step:
+#
+# ```mermaid
+# flowchart TD
+#     ids["idx: token ids (B, T)"] --> tok["tok_embed(idx): (B, T, d_model)"]
+#     pos_ids["torch.arange(T): positions (T)"] --> pos["pos_embed(positions): (T, d_model)"]
+#     tok --> add(("+"))
+#     pos --> add
+#     add --> drop["dropout: (B, T, d_model)"]
+#     drop --> blocks["blocks[0] ... blocks[-1]: (B, T, d_model) in and out"]
+#     blocks --> norm["final_norm: (B, T, d_model)"]
+#     norm --> head["lm_head: logits (B, T, vocab_size)"]
+#     tok -. "weight tying: one shared matrix" .- head
+# ```
 
 # %% [solution] id=gpt_model
 class GPTModel(nn.Module):
@@ -1081,6 +1112,20 @@ show_quiz("quiz.json", stage="check", ids=["sliding-window"])
 # > - No gradients while generating (`torch.no_grad()`), the model in eval mode (no dropout), and its own
 # >   train/eval mode restored at the end.
 # > - One model call per new token.
+#
+# 一步接一步的循环（`next` 就是这一步抽出来的 token）：
+#
+# > **EN** The loop, step after step (`next` is the token drawn in this step):
+#
+# ```mermaid
+# flowchart TD
+#     seq["idx: the sequence so far (B, T)"] --> window["window = idx[:, -context_length:]"]
+#     window --> model["model(window)[:, -1, :]: last position's logits (B, vocab_size)"]
+#     model --> temp["divide by temperature, then top_k_filter"]
+#     temp --> draw["softmax, then torch.multinomial: next token (B, 1)"]
+#     draw --> grow["idx = torch.cat([idx, next], dim=1): (B, T + 1)"]
+#     grow -- "repeat max_new_tokens times" --> seq
+# ```
 
 # %% [solution] id=generate
 def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
@@ -1364,6 +1409,35 @@ print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vo
 # > missing is **learned weights**: lesson 36 writes the training loop that learns from text, and lesson 37
 # > loads OpenAI's trained GPT-2 weights into this very `GPTModel`, where the same `generate` writes fluent
 # > English.
+
+# %% [markdown]
+# ## 今天的模型有什么不同 / How today's models differ
+#
+# GPT-2 的骨架今天依然通用：token embedding、一串 pre-LN 的 block、最后一个 norm 和 LM head。较新的开源模型（比如 Llama 系列）主要换掉了三个零件：
+#
+# - **RMSNorm** 代替 LayerNorm：不减均值，只把向量除以它的均方根（root mean square），再乘上学出来的 `weight`，没有 `bias`。少算一步，训练效果相当。
+# - **SwiGLU** 代替 GELU 的 feed-forward：第一层变成两个并排的线性层，一个过 SiLU 激活，再和另一个逐元素相乘，最后投影回 `d_model`。因为多了一个矩阵，隐藏层通常会调窄一些，让参数量和原来差不多。
+# - **RoPE**（rotary position embedding）代替学出来的位置表：输入端不再加位置向量，而是在每个 attention 头里，按位置把 q 和 k 的每一对分量旋转一个角度。这样 q·k 只取决于两个 token 的相对距离，也不再有一张行数固定的位置表。
+#
+# 此外还常见：线性层去掉 `bias`；几个 query 头共用一组 k、v（grouped-query attention），让生成时的 KV cache 小得多。你这一课写的 `GPTModel` 只要换掉这几个模块，就是一个现代模型的雏形。
+#
+# > **EN** GPT-2's skeleton is still the common one: token embeddings, a stack of pre-LN blocks, a final norm
+# > and the LM head. Newer open models (the Llama family, for example) mostly swap three parts:
+# >
+# > - **RMSNorm** instead of LayerNorm: no mean is subtracted; the vector is divided by its root mean square
+# >   and multiplied by a learned `weight`, with no `bias`. One step less, about as good in training.
+# > - **SwiGLU** instead of the GELU feed-forward: the first layer becomes two linear layers side by side; one
+# >   goes through a SiLU activation and multiplies the other element by element, then a projection returns to
+# >   `d_model`. With one matrix more, the hidden layer is usually made narrower so the parameter count stays
+# >   about the same.
+# > - **RoPE** (rotary position embeddings) instead of a learned position table: nothing is added to the
+# >   input; inside every attention head, each pair of entries of q and k is rotated by an angle set by the
+# >   position. Then q·k depends only on how far apart two tokens are, and there is no position table with a
+# >   fixed number of rows.
+# >
+# > Also common: no `bias` in the linear layers, and several query heads sharing one set of k and v
+# > (grouped-query attention), which makes the KV cache during generation much smaller. Swap these modules in
+# > the `GPTModel` you wrote here and you have the outline of a modern model.
 
 # %% [markdown]
 # ## 15. 课后小测 / After the lesson

@@ -43,6 +43,20 @@
 # > there cannot break this lesson.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 120 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 120 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | cross-entropy loss | 正确的下一个 token 的概率取负对数，再求平均 | the negative log-probability of the correct next token, averaged |
+# | perplexity | `exp(loss)`：模型平均在多少个候选之间犹豫 | `exp(loss)`: how many choices the model hesitates between, on average |
+# | AdamW / weight decay | 常用的优化器；weight decay 让矩阵权重慢慢变小 | the usual optimiser; weight decay slowly shrinks the weight matrices |
+# | 学习率 schedule / learning-rate schedule | 先 warmup 升高，再按 cosine 逐渐降低 | a warmup that raises it, then a cosine decay |
+# | 梯度裁剪 / gradient clipping | 所有梯度的总 norm 超过上限时等比例缩小 | scaling all gradients down together when their total norm exceeds a limit |
+# | checkpoint | 存盘的模型和优化器状态，可以从中断处继续训练 | the saved model and optimiser state, to resume training where it stopped |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%
