@@ -1037,13 +1037,14 @@ prompt = torch.searchsorted(kept, torch.tensor([enc.encode('The "for" statement'
 
 
 steps_bar = None  # this cell's own progress bar, made only if your train() shows none
+bars_before = set(getattr(tqdm, "_instances", ()))  # bars left open by earlier cells do not count
 
 
 def get_batch():
     """One training batch; also counts the steps, so the cell shows progress whatever train() prints."""
     global steps_bar
     if steps_bar is None:  # first call: is a progress bar (yours) already open?
-        bar_open = len(getattr(tqdm, "_instances", ())) > 0
+        bar_open = bool(set(getattr(tqdm, "_instances", ())) - bars_before)
         steps_bar = False if bar_open else tqdm(total=NUM_STEPS, desc="steps (counted by this cell)")
     if steps_bar is not False:
         steps_bar.update(1)
