@@ -36,6 +36,19 @@
 # > `gpt2ref`.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | safetensors | 只存 tensor 的文件格式：读取时不执行任何代码 | a file format that holds only tensors: reading it runs no code |
+# | state dict | 参数名到 tensor 的字典 | a dictionary from parameter names to tensors |
+# | Conv1D | Hugging Face GPT-2 的线性层，权重按 (in, out) 存，加载时要转置 | Hugging Face GPT-2's linear layer; it stores weights as (in, out), so loading transposes them |
+# | KV cache | 生成时把算过的 k、v 存起来，每步只算新 token | keeping the computed k and v while generating, so each step computes only the new token |
+# | prefill | 第一次把整个 prompt 送进模型、填满缓存 | the first pass that feeds the whole prompt and fills the cache |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%
