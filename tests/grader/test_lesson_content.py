@@ -166,6 +166,7 @@ def test_passing_test_cells_print_one_ok_line(slug):
 CJK_OR_FULL_WIDTH = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 ASCII_BESIDE_CJK = re.compile(rf"[\u4e00-\u9fff][,:;()?!]|[,:;()?!][\u4e00-\u9fff]"
                               rf"|[{CJK_OR_FULL_WIDTH}][,:;?!]|[,:;?!] *[\u4e00-\u9fff]")
+ASCII_PARENS_AROUND_CJK = re.compile(r"\([^()\n]*[\u4e00-\u9fff][^()\n]*\)")
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1|\$[^$\n]+\$")
 BLOCK_START = re.compile(r"\s*(#|>|\||[-*+] |\d+\. |```|<)")
 
@@ -180,6 +181,7 @@ def chinese_typography_problems(text, markdown=True):
     prose = _prose_without_code(text) if markdown else text
     problems = [f"ASCII punctuation beside Chinese: {prose[max(0, m.start() - 12):m.end() + 12]!r}"
                 for m in ASCII_BESIDE_CJK.finditer(prose)]
+    problems += [f"ASCII parentheses around Chinese: {m.group(0)!r}" for m in ASCII_PARENS_AROUND_CJK.finditer(prose)]
     if markdown:
         lines = prose.splitlines()
         for line, following in zip(lines, lines[1:]):

@@ -104,7 +104,7 @@ print(batch)
 # %% [markdown]
 # ## 2. Embedding 就是查表 / An embedding is a table lookup
 #
-# `nn.Embedding(vocab_size, d_model)` 存着一个 `(vocab_size, d_model)` 的矩阵，每个 token id 对应一行。给它 `(B, T)` 的 id，它返回 `(B, T, d_model)`：把每个 id 换成它那一行。为了能把数字打印出来，这里先用很窄的 `d_model = 8`(GPT-2 small 用 768)。
+# `nn.Embedding(vocab_size, d_model)` 存着一个 `(vocab_size, d_model)` 的矩阵，每个 token id 对应一行。给它 `(B, T)` 的 id，它返回 `(B, T, d_model)`：把每个 id 换成它那一行。为了能把数字打印出来，这里先用很窄的 `d_model = 8`（GPT-2 small 用 768）。
 #
 # > **EN** `nn.Embedding(vocab_size, d_model)` holds a `(vocab_size, d_model)` matrix with one row per
 # > token id. Give it ids of shape `(B, T)` and it returns `(B, T, d_model)`: every id replaced by its

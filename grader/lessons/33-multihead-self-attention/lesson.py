@@ -337,12 +337,12 @@ print(f"explicit weights at T = {T_gpt2}, {heads} heads: {weight_bytes / 2**20:.
 # 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的
 # `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small:768 = 12 × 64）：
 #
-# 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v(GPT-2 里叫 `c_attn`)，再按最后一维切成三份；
+# 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v（GPT-2 里叫 `c_attn`），再按最后一维切成三份；
 # 2. `split_heads`:`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第
 #    `h·head_dim` 到 `(h+1)·head_dim - 1` 维；
 # 3. 每个头做因果 attention;
 # 4. `merge_heads`：倒过来变回 `(B, T, d_model)`;
-# 5. 输出投影 `proj: d_model → d_model`(GPT-2 里叫 `c_proj`)，把各个头的结果混在一起。
+# 5. 输出投影 `proj: d_model → d_model`（GPT-2 里叫 `c_proj`），把各个头的结果混在一起。
 #
 # > **EN** One head can produce only one "attention pattern". GPT-2 cuts the `d_model` dimensions into
 # > `num_heads` slices; each head runs attention on its own `head_dim = d_model / num_heads` dimensions, so one
