@@ -167,6 +167,7 @@ CJK_OR_FULL_WIDTH = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 ASCII_BESIDE_CJK = re.compile(rf"[\u4e00-\u9fff][,:;()?!]|[,:;()?!][\u4e00-\u9fff]"
                               rf"|[{CJK_OR_FULL_WIDTH}][,:;?!]|[,:;?!] *[\u4e00-\u9fff]")
 ASCII_PARENS_AROUND_CJK = re.compile(r"\([^()\n]*[\u4e00-\u9fff][^()\n]*\)")
+ASCII_COLON_IN_CHINESE = re.compile(r"(?<=[^\s\[*/:])(?<!https)(?<!http):(?=[\u4e00-\u9fff`A-Za-z0-9])")
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1|\$[^$\n]+\$")
 BLOCK_START = re.compile(r"\s*(#|>|\||[-*+] |\d+\. |```|<)")
 
@@ -182,6 +183,10 @@ def chinese_typography_problems(text, markdown=True):
     problems = [f"ASCII punctuation beside Chinese: {prose[max(0, m.start() - 12):m.end() + 12]!r}"
                 for m in ASCII_BESIDE_CJK.finditer(prose)]
     problems += [f"ASCII parentheses around Chinese: {m.group(0)!r}" for m in ASCII_PARENS_AROUND_CJK.finditer(prose)]
+    for line in prose.splitlines():  # a Chinese colon written as ASCII ':' with no space after it
+        if CJK.search(line) and not line.lstrip().startswith(">"):
+            problems += [f"ASCII ':' used as a Chinese colon: {line[max(0, m.start() - 12):m.end() + 12]!r}"
+                         for m in ASCII_COLON_IN_CHINESE.finditer(line)]
     if markdown:
         lines = prose.splitlines()
         for line, following in zip(lines, lines[1:]):

@@ -207,7 +207,7 @@ print("with positions, are the vectors of b a reordering of a?", any(torch.equal
 # %% [markdown]
 # ### 形状与广播 / Shapes and broadcasting
 #
-# 对一个 `(B, T)` 的 batch，位置是 `torch.arange(T)`,`pos_embed` 给出 `(T, d_model)`。
+# 对一个 `(B, T)` 的 batch，位置是 `torch.arange(T)`，`pos_embed` 给出 `(T, d_model)`。
 # `(B, T, d_model) + (T, d_model)` 按广播规则把同一组位置向量加到 batch 里的每一条序列上。
 #
 # > **EN** For a `(B, T)` batch the positions are `torch.arange(T)` and `pos_embed` returns
@@ -513,7 +513,7 @@ with torch.no_grad():
     print(cosine_similarity_matrix(same_token_everywhere)[0])
 
 # %% [markdown]
-# 每个向量和位置 0 的相似度约为 0.5:token 部分相同，位置部分是两个几乎正交的随机向量，长度又差不多，各占一半。这说明在还没训练时，位置信息和 token 信息一样"响"。
+# 每个向量和位置 0 的相似度约为 0.5：token 部分相同，位置部分是两个几乎正交的随机向量，长度又差不多，各占一半。这说明在还没训练时，位置信息和 token 信息一样"响"。
 #
 # > **EN** Each vector has a similarity of about 0.5 with position 0: the token part is shared, the
 # > position parts are two almost orthogonal random vectors of about the same length, so each half
@@ -626,7 +626,7 @@ show_quiz("quiz.json", stage="check", ids=["random-positions"])
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `TokenPositionEmbedding`:token id `(B, T)` → 向量 `(B, T, d_model)`，每个向量 = 它的 token 行 + 它的位置行；超出 `context_length` 时给出清楚的错误。GPT-2 small 的这两张表共有 39,383,808 个参数。
+# **现在你有了 / What now exists:** `TokenPositionEmbedding`：token id `(B, T)` → 向量 `(B, T, d_model)`，每个向量 = 它的 token 行 + 它的位置行；超出 `context_length` 时给出清楚的错误。GPT-2 small 的这两张表共有 39,383,808 个参数。
 #
 # > **EN** `TokenPositionEmbedding`: token ids `(B, T)` → vectors `(B, T, d_model)`, each vector = its token's
 # > row + its position's row, with a clear error beyond `context_length`. GPT-2 small's two tables hold

@@ -144,7 +144,7 @@ for d in (16, 64, 256, 1024):
     print(f"{d:5d} {raw.std().item():8.1f} {scaled.std().item():16.2f} {max_raw:16.2f} {max_scaled:19.2f}")
 
 # %% [markdown]
-# 不缩放时，d = 1024 的分数标准差约为 32，每一行最大的权重平均接近 1:softmax 已经饱和。缩放之后，不管 d 多大，分数的标准差都约为 1，最大权重也保持在同一水平。GPT-2 small 每个头的维度是 64。
+# 不缩放时，d = 1024 的分数标准差约为 32，每一行最大的权重平均接近 1：softmax 已经饱和。缩放之后，不管 d 多大，分数的标准差都约为 1，最大权重也保持在同一水平。GPT-2 small 每个头的维度是 64。
 #
 # > **EN** Without scaling, the scores at d = 1024 have a standard deviation of about 32 and the largest weight
 # > of each row is close to 1 on average: softmax has saturated. With scaling the scores keep a standard
@@ -335,10 +335,10 @@ print(f"explicit weights at T = {T_gpt2}, {heads} heads: {weight_bytes / 2**20:.
 # ## 5. 多个头 / Multiple heads
 #
 # 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的
-# `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small:768 = 12 × 64）：
+# `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small：768 = 12 × 64）：
 #
 # 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v（GPT-2 里叫 `c_attn`），再按最后一维切成三份；
-# 2. `split_heads`:`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第
+# 2. `split_heads`：`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第
 #    `h·head_dim` 到 `(h+1)·head_dim - 1` 维；
 # 3. 每个头做因果 attention;
 # 4. `merge_heads`：倒过来变回 `(B, T, d_model)`;
@@ -384,7 +384,7 @@ except RuntimeError as error:
 print("with .contiguous():", tuple(per_head_out.transpose(1, 2).contiguous().view(B, T, d_model).shape))
 
 # %% [markdown]
-# 参数量：`qkv` 有 `d·3d + 3d`,`proj` 有 `d·d + d`，一共 `4d² + 4d`，和头的数量无关：头只是把同样的维度切开。
+# 参数量：`qkv` 有 `d·3d + 3d`，`proj` 有 `d·d + d`，一共 `4d² + 4d`，和头的数量无关：头只是把同样的维度切开。
 #
 # > **EN** Parameters: `qkv` has `d·3d + 3d`, `proj` has `d·d + d`, `4d² + 4d` in all, whatever the number of
 # > heads: heads only slice the same dimensions.
@@ -761,7 +761,7 @@ show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
 # **现在你有了 / What now exists:** `causal_attention`（显式 softmax，返回权重）和 GPT-2 式的
-# `MultiHeadAttention`:`qkv` 一次算出 q、k、v，拆成头，因果 attention，合并，`proj` 投影，训练时 dropout。
+# `MultiHeadAttention`：`qkv` 一次算出 q、k、v，拆成头，因果 attention，合并，`proj` 投影，训练时 dropout。
 # GPT-2 small 的每个 attention 层有 2,362,368 个参数。
 #
 # > **EN** `causal_attention` (explicit softmax, returns the weights) and GPT-2's `MultiHeadAttention`: `qkv`

@@ -126,7 +126,7 @@ print("normalised:", normalised, "-> mean", round(normalised.mean().item(), 6), 
 print("torch.nn.LayerNorm gives:", nn.LayerNorm(4)(row).detach())
 
 # %% [markdown]
-# 有偏方差是 3.5，无偏方差是 4.6667:d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
+# 有偏方差是 3.5，无偏方差是 4.6667：d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
 # LayerNorm 归一化的是最后一维（一个 token 的特征），不像 BatchNorm 那样跨 batch 统计，所以 batch 里的每个
 # token 互不影响，batch 大小为 1 也照样工作。
 #
@@ -460,7 +460,7 @@ show_quiz("quiz.json", stage="check", ids=["ff-width"])
 # %% [markdown]
 # ## 5. 组装 block / Assembling the block
 #
-# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`,LayerNorm 在残差相加之后。
+# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。
 # GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
 #
 # > **EN** The original 2017 Transformer is **post-LN**: `x = norm(x + sublayer(x))`, LayerNorm after the
@@ -707,12 +707,12 @@ show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
 # **现在你有了 / What now exists:** `LayerNorm`、`GELU`（tanh 形式）、`FeedForward`(d → 4d → d)，以及 GPT-2 的
-# pre-LN `TransformerBlock`:`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
+# pre-LN `TransformerBlock`：`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
 #
 # > **EN** `LayerNorm`, `GELU` (tanh form), `FeedForward` (d → 4d → d) and GPT-2's pre-LN `TransformerBlock`:
 # > `x + attn(norm1(x))`, then `+ ff(norm2(x))`. One GPT-2 small block has 7,087,872 parameters.
 #
-# **下一课 / Next:** 第 35 课组装完整的 GPT-2:token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
+# **下一课 / Next:** 第 35 课组装完整的 GPT-2：token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
 # LM head（和 token 表共享权重），再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block，所以这里的错误不会影响下一课。
 #
 # > **EN** Lesson 35 assembles the full GPT-2: token and position embeddings → 12 blocks → a final LayerNorm →
