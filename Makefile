@@ -13,7 +13,7 @@ export PATH := $(VENV)/bin:$(PATH)
 LESSON ?=
 STUDENT ?=
 
-.PHONY: help setup lab test test-fast check-notebooks bench notebooks release autograde feedback export clean
+.PHONY: help setup lab test test-fast check-notebooks bench notebooks release formgrader autograde feedback export clean
 
 help:
 	@echo "Students:    make lab           open the lessons in JupyterLab (builds .venv/ first if needed)"
@@ -23,6 +23,7 @@ help:
 	@echo "             make bench         reference GPT-2 vs Hugging Face speed"
 	@echo "             make notebooks     rebuild grader/source/ from grader/lessons/<lesson>/"
 	@echo "Instructors: make release       generate the student notebooks into lessons/"
+	@echo "             make formgrader    JupyterLab with nbgrader's Formgrader for this course (instructors)"
 	@echo "             make autograde     grade new or changed grader/submitted/<student>/<lesson>/ (FORCE=1: all)"
 	@echo "             make feedback      HTML feedback under grader/feedback/"
 	@echo "             make export        grades to grader/grades.csv"
@@ -52,6 +53,9 @@ notebooks: setup
 
 release: setup
 	$(PY) -m grader.commands release $(LESSON)
+
+formgrader: setup
+	$(PY) -m grader.formgrader
 
 autograde: setup
 	$(PY) -m grader.commands autograde $(if $(FORCE),--force) $(LESSON)

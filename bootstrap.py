@@ -47,7 +47,10 @@ TORCH_PIP_OPTIONS = ["--retries", "1", "--timeout", "15"]
 # After torch: the pinned list plus test tools, the course itself (editable), then GPT-2's tokenizer files.
 PINNED_INSTALL_ARGS = ["install", "-r", "requirements-dev.txt", "-e", "."]
 TOKENIZER_ARGS = ["-m", "course.offline_tokenizer", "install"]
+# Students' Jupyter settings in the venv (widget state saved, instructor tools off): every setup.
+JUPYTER_SETUP_ARGS = ["-m", "course.jupyter_setup"]
 COMMANDS = ("setup", "lab", "test", "test-fast")
+HOME_URL = "--LabApp.default_url=/lab/tree/00-start-here.ipynb"
 
 
 class BootstrapError(Exception):
@@ -264,6 +267,11 @@ def run_step(step: str, command: list[str], cwd: Path = ROOT) -> None:
         )
 
 
+def configure_jupyter(python: Path) -> None:
+    """course.jupyter_setup in the venv; cheap and idempotent, so it runs on every setup."""
+    run_step("configure Jupyter for students", [str(python), *JUPYTER_SETUP_ARGS])
+
+
 def setup(command: str = "setup") -> Path:
     """Create and fill .venv/ if needed; return the venv's Python."""
     problem = python_version_problem(sys.version_info, command) or platform_problem(
@@ -273,6 +281,7 @@ def setup(command: str = "setup") -> Path:
     python = venv_executable(VENV, "python")
     inputs_hash = install_inputs_hash(ROOT)
     if python.is_file() and not needs_install(VENV, inputs_hash):
+        configure_jupyter(python)
         return python
     if not python.is_file():
         create_venv(VENV)
@@ -282,6 +291,7 @@ def setup(command: str = "setup") -> Path:
     install_torch(python, torch_pin((ROOT / "requirements.txt").read_text()))
     run_step("install the pinned packages", [str(python), "-m", "pip", *PINNED_INSTALL_ARGS])
     run_step("install GPT-2's tokenizer files", [str(python), *TOKENIZER_ARGS])
+    configure_jupyter(python)
     write_stamp(VENV, inputs_hash)
     say(f"setup complete: {VENV}")
     return python
@@ -296,7 +306,8 @@ def running_as_root() -> bool:
 
 def lab_command(venv_dir: Path, as_root: bool) -> list[str]:
     # Jupyter refuses to start as root (containers) unless told explicitly.
-    command = [str(venv_executable(venv_dir, "jupyter")), "lab", "--notebook-dir=lessons"]
+    # Opens on the course home (lessons/00-start-here.ipynb, written by `python -m quiz.home`).
+    command = [str(venv_executable(venv_dir, "jupyter")), "lab", "--notebook-dir=lessons", HOME_URL]
     return command + ["--allow-root"] if as_root else command
 
 

@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from quiz import home
+
 from . import build, sandbox
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
 
@@ -85,6 +87,8 @@ def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path 
         )
         print(f"released {slug} -> {target} ({len(produced)} files)"
               + (f"; left untouched: {', '.join(others)}" if others else ""))
+    # The course home lists the lesson folders present: keep it in step with them.
+    print(f"course home: {home.write_home(lessons_dir)}")
 
 
 def submissions(course_root: Path = GRADER_DIR) -> dict[str, list[str]]:

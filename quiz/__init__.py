@@ -23,7 +23,18 @@ __all__ = [
     "Quiz",
     "QuizError",
     "Stage",
+    "course_progress",
+    "language_picker",
     "load_quiz",
     "set_language",
     "show_quiz",
 ]
+
+
+def __getattr__(name: str):
+    # Lazy, so that `python -m quiz.home` does not import quiz.home twice.
+    if name in ("course_progress", "language_picker"):
+        from . import home
+
+        return getattr(home, name)
+    raise AttributeError(f"module 'quiz' has no attribute {name!r}")

@@ -13,9 +13,12 @@ from . import markdown
 from .i18n import stage_name, tr
 from .lint import LENGTH_BIAS_RATIO, check_pair, lint_quiz
 from .loader import QuizError, load_quiz
-from .progress import PROGRESS_FILE, Attempt, append_attempt, now_iso, read_attempts
+from .progress import (
+    PROGRESS_FILE, Attempt, append_attempt, asked_in, matched_gain, now_iso, read_attempts, stage_score,
+)
 from .schema import STAGES, Quiz
 from .selection import primary_path, select
+from .static import question_meta
 from .shuffle import LETTERS
 
 EXIT_OK = 0
@@ -274,7 +277,7 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
     save_warned = False
     for item in selection.items:
         q = item.question
-        print(f"[{tr('question_n', lang, n=item.number)} · {stage_name(q.stage, lang)}]")
+        print(f"[{question_meta(item, lang)}]")
         print(markdown.to_plain(q.question))
         for position, original in enumerate(item.order):
             print(f"  {LETTERS[position]}. {markdown.to_label(q.options[original])}")
@@ -293,7 +296,7 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
         print()
         if not args.no_save:
             attempt = Attempt(
-                time=now_iso(), lesson=selection.lesson, question=item.key, stage=q.stage,
+                time=now_iso(), lesson=selection.lesson, question=item.key, stage=item.stage,
                 chosen=chosen, correct=correct, learner=selection.learner,
             )
             try:
@@ -313,12 +316,20 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
 # --- report ------------------------------------------------------------------------------
 
 
+def _quiz_beside(folder: Path) -> Quiz | None:
+    """The quiz (primary edition) in the folder that holds a progress file, if any: the
+    report then counts totals over the quiz, as the notebook does."""
+    candidate = folder / "quiz.json"
+    return load_quiz(candidate) if candidate.is_file() else None
+
+
 def _locate_progress(path: Path) -> tuple[Path, Quiz | None]:
     if path.is_dir():
-        return path / PROGRESS_FILE, None
+        return path / PROGRESS_FILE, _quiz_beside(path)
     if path.suffix == ".json":
-        return path.resolve().parent / PROGRESS_FILE, load_quiz(path)
-    return path, None
+        primary = primary_path(path)
+        return path.resolve().parent / PROGRESS_FILE, load_quiz(primary if primary.is_file() else path)
+    return path, _quiz_beside(path.resolve().parent)
 
 
 def cmd_report(raw_path: str) -> int:
@@ -342,23 +353,42 @@ def cmd_report(raw_path: str) -> int:
     for lesson, items in lessons.items():
         print()
         print(f"lesson {lesson}")
+        known = quiz if quiz is not None and str(quiz.lesson) == lesson else None
+        if known is None:
+            print("  (no quiz file for this lesson beside the progress file: totals count answered questions only)")
         for stage in STAGES:
             in_stage = [a for a in items if a.stage == stage]
-            if not in_stage and not (quiz and quiz.stage_indices(stage)):
+            if not in_stage and not (known and asked_in(known, stage)):
                 continue
-            _report_stage(stage, in_stage, quiz if quiz and quiz.lesson == lesson else None)
+            _report_stage(stage, in_stage, known, lesson)
+        if known is not None and known.stage_indices("pre"):
+            gain = matched_gain(known, items, lesson)
+            before, after = gain.before, gain.after
+            line = (
+                f"  pre -> post on the {before.total} matched question(s): before "
+                f"{before.first_correct}/{before.total}, after {after.first_correct}/{after.total}"
+            )
+            if gain.points is None:
+                line += f" (incomplete: answered {before.answered} before, {after.answered} after)"
+            else:
+                line += f", {gain.points:+d} percentage points"
+            print(line)
     return EXIT_OK
 
 
-def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None) -> None:
+def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None, lesson: str) -> None:
     by_question: dict[object, list[Attempt]] = {}
     for attempt in attempts:
         by_question.setdefault(attempt.question, []).append(attempt)
-    total = len(quiz.stage_indices(stage)) if quiz else len(by_question)
-    first = sum(group[0].correct for group in by_question.values())
-    last = sum(group[-1].correct for group in by_question.values())
+    if quiz is not None:
+        score = stage_score(quiz, stage, attempts, lesson)  # what the notebook shows
+        answered, total, first, last = score.answered, score.total, score.first_correct, score.last_correct
+    else:
+        answered = total = len(by_question)
+        first = sum(group[0].correct for group in by_question.values())
+        last = sum(group[-1].correct for group in by_question.values())
     print(
-        f"  {stage}: answered {len(by_question)}/{total}, right on the first try {first}/{total}, "
+        f"  {stage}: answered {answered}/{total}, right on the first try {first}/{total}, "
         f"last answer right {last}/{total}"
     )
     if not by_question:

@@ -2,14 +2,21 @@
 
 The language of a quiz's UI follows the quiz's text (CJK characters in the questions mean
 Chinese) unless a caller passes ``lang=``. Separately, a learner can ask for the English
-edition of every quiz (``quiz.en.json`` beside ``quiz.json``) with the environment
-variable ``GPT2_COURSE_LANG=en`` or :func:`set_language` in the kernel.
+edition of every quiz (``quiz.en.json`` beside ``quiz.json``): with the language buttons
+drawn above every quiz, :func:`set_language` in the kernel, or the environment variable
+``GPT2_COURSE_LANG=en``. The buttons and :func:`set_language` save the choice in
+``settings.json`` (:func:`settings_path`), so it survives kernel restarts. Which one
+counts: :func:`set_language` in this kernel, else ``$GPT2_COURSE_LANG``, else the saved
+choice.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import warnings
+from pathlib import Path
 
 LANGUAGES = ("zh", "en")
 ENV_LANGUAGE = "GPT2_COURSE_LANG"
@@ -36,17 +43,42 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Your score ({stage}): {first}/{total} right on the first try, "
         "{answered}/{total} answered",
     },
-    "summary_title": {"zh": "课前 vs 课后", "en": "Before vs after the lesson"},
+    "summary_title": {"zh": "课前 vs 课后（同一批题目）", "en": "Before vs after the lesson (the same questions)"},
     "summary_line": {
-        "zh": "课前：{pre_first}/{pre_total}（{pre_pct}）→ 课后：{post_first}/{post_total}（{post_pct}）",
-        "en": "Before: {pre_first}/{pre_total} ({pre_pct}) → After: {post_first}/{post_total} ({post_pct})",
+        "zh": "课前测验的 {total} 道题：课前答对 {pre_first}/{total}（{pre_pct}）→ 课后重答答对 {post_first}/{total}（{post_pct}）",
+        "en": "The {total} pre-lesson questions: before {pre_first}/{total} ({pre_pct}) → "
+        "asked again after {post_first}/{total} ({post_pct})",
     },
     "summary_better": {"zh": "进步了 {points} 个百分点，干得好！", "en": "Up {points} percentage points: well done!"},
     "summary_same": {"zh": "和课前持平。回顾一下解析，再试试看。", "en": "The same as before: review the explanations and try again."},
+    "summary_perfect": {
+        "zh": "课前课后都全部答对：这些内容你已经牢牢掌握了！",
+        "en": "Full marks before and after: you had this down from the start, and you still do.",
+    },
     "summary_worse": {"zh": "比课前低 {points} 个百分点。回顾一下本课内容吧。", "en": "Down {points} percentage points: worth reviewing the lesson."},
     "summary_pending": {
-        "zh": "完成课前和课后测验后，这里会显示对比。",
-        "en": "Answer both the pre-lesson and the post-lesson quiz to see the comparison here.",
+        "zh": "完成课前测验，并在课后测验中重答这些题目后，这里会显示对比。",
+        "en": "Answer the pre-lesson quiz, and the same questions again in the post-lesson quiz, to see the comparison here.",
+    },
+    "asked_again": {"zh": "课前题目再答一次", "en": "a pre-lesson question, asked again"},
+    "reset": {"zh": "清除作答记录", "en": "Reset answers"},
+    "reset_confirm": {"zh": "确认清除", "en": "Confirm reset"},
+    "reset_ask": {
+        "zh": "再点一次即清除本单元格这些题目的作答记录（无法撤销）。",
+        "en": "Click again to delete your saved answers to the questions in this cell (this cannot be undone).",
+    },
+    "reset_done": {
+        "zh": "已清除 {count} 条作答记录，可以重新作答。",
+        "en": "{count} saved answer(s) cleared: answer again whenever you like.",
+    },
+    "language": {"zh": "测验语言", "en": "Quiz language"},
+    "language_saved": {
+        "zh": "已保存：之后的测验使用{name}（重启内核后依然有效）。",
+        "en": "Saved: quizzes now use {name} (this survives a kernel restart).",
+    },
+    "language_env_wins": {
+        "zh": "注意：环境变量 GPT2_COURSE_LANG={value} 在新内核中优先于此设置。",
+        "en": "Note: the environment variable GPT2_COURSE_LANG={value} wins over this choice in new kernels.",
     },
     "first_try_note": {"zh": "按首次作答计分。", "en": "Scores count first tries."},
     "show_answer": {"zh": "显示答案与解析", "en": "Show the answer and explanation"},
@@ -66,6 +98,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Score: {right}/{total} ({answered}/{total} answered)",
     },
     "take_stopped": {"zh": "输入已结束，测验提前停止。", "en": "Input ended; stopping early."},
+    "home_lesson": {"zh": "课程", "en": "Lesson"},
+    "home_gain": {"zh": "课前 → 课后（同一批题）", "en": "Before → after (same questions)"},
+    "home_cell": {"zh": "已答 {answered}/{total}，首次答对 {right}", "en": "{answered}/{total} answered, {right} right"},
+    "home_gain_pending": {"zh": "尚未完成", "en": "not yet"},
+    "home_points": {"zh": "个百分点", "en": "points"},
+    "home_none": {"zh": "在 {root} 下没有找到课程文件夹。", "en": "No lesson folders found under {root}."},
+    "home_note": {
+        "zh": "“首次答对”按每道题第一次作答计分。重新运行本单元格即可刷新。",
+        "en": "\"Right\" counts first tries. Run this cell again to refresh.",
+    },
     "take_none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
 }
 
@@ -86,23 +128,81 @@ def normalize_language(value: str | None) -> str | None:
     return code
 
 
-def set_language(lang: str | None) -> None:
-    """Prefer the quiz editions in ``lang`` ("zh" or "en") for this kernel; ``None`` resets.
+def settings_path() -> Path:
+    """The learner's course settings: ``$XDG_CONFIG_HOME/gpt2-course/settings.json``
+    (``~/.config/...`` by default), beside the learner id."""
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "gpt2-course" / "settings.json"
+
+
+def _read_settings() -> dict:
+    try:
+        data = json.loads(settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def saved_language() -> str | None:
+    """The language saved by the buttons or :func:`set_language`, if any (and valid)."""
+    try:
+        return normalize_language(_read_settings().get("language"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def save_language(lang: str | None) -> bool:
+    """Write (or, for ``None``, forget) the saved language; ``False`` if it cannot be written."""
+    lang = normalize_language(lang)
+    path = settings_path()
+    data = _read_settings()
+    if lang is None:
+        if "language" not in data:
+            return True
+        data.pop("language")
+    else:
+        data["language"] = lang
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        warnings.warn(
+            f"quiz: cannot save the language in {path} ({exc.strerror or exc}); "
+            "it applies to this kernel only",
+            stacklevel=3,
+        )
+        return False
+    return True
+
+
+def set_language(lang: str | None, *, save: bool = True) -> None:
+    """Prefer the quiz editions in ``lang`` ("zh" or "en"); ``None`` resets.
 
     With ``"en"``, ``show_quiz("quiz.json")`` shows ``quiz.en.json`` when that file exists.
+    The choice applies to this kernel at once and, with ``save`` (the default), is written
+    to :func:`settings_path` for later kernels (where ``$GPT2_COURSE_LANG`` still wins).
     """
     global _preferred
     _preferred = normalize_language(lang)
+    if save:
+        save_language(_preferred)
 
 
-def preferred_language() -> str | None:
-    """The learner's preferred edition: :func:`set_language`, else ``$GPT2_COURSE_LANG``."""
-    if _preferred is not None:
-        return _preferred
+def environment_language() -> str | None:
     try:
         return normalize_language(os.environ.get(ENV_LANGUAGE))
     except ValueError:
         return None  # an unknown value in the environment is ignored, not fatal
+
+
+def preferred_language() -> str | None:
+    """The learner's preferred edition: :func:`set_language` in this kernel, else
+    ``$GPT2_COURSE_LANG``, else the saved choice (:func:`saved_language`)."""
+    if _preferred is not None:
+        return _preferred
+    return environment_language() or saved_language()
 
 
 def contains_cjk(text: str) -> bool:

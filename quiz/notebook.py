@@ -42,5 +42,6 @@ def show_quiz(
     """
     from IPython.display import display
 
-    selection = select(path, stage, ids=ids, lang=lang, progress_path=progress_path)
-    display(QuizView(selection, interactive=widgets_available()))
+    request = {"path": path, "stage": stage, "ids": ids, "progress_path": progress_path}
+    selection = select(**request, lang=lang)
+    display(QuizView(selection, interactive=widgets_available(), request=request))

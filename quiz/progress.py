@@ -90,7 +90,7 @@ def read_attempts(path: str | Path, *, warn: bool = True) -> list[Attempt]:
 
 @dataclass(frozen=True)
 class QuestionProgress:
-    """What one question's attempts add up to."""
+    """What one question's attempts in one stage add up to."""
 
     attempts: int
     first_correct: bool
@@ -99,12 +99,16 @@ class QuestionProgress:
 
 
 def per_question(attempts: Iterable[Attempt], lesson: str | None = None) -> dict:
-    """``{(lesson, question): QuestionProgress}`` in first-seen order."""
-    grouped: dict[tuple[str, str | int], list[Attempt]] = {}
+    """``{(lesson, stage, question): QuestionProgress}`` in first-seen order.
+
+    The stage is part of the key: the ``post`` stage re-asks the ``pre`` questions, and
+    those two answers to the same question are counted apart.
+    """
+    grouped: dict[tuple[str, str, str | int], list[Attempt]] = {}
     for attempt in attempts:
         if lesson is not None and attempt.lesson != lesson:
             continue
-        grouped.setdefault((attempt.lesson, attempt.question), []).append(attempt)
+        grouped.setdefault((attempt.lesson, attempt.stage, attempt.question), []).append(attempt)
     return {
         key: QuestionProgress(
             attempts=len(items),
@@ -116,10 +120,21 @@ def per_question(attempts: Iterable[Attempt], lesson: str | None = None) -> dict
     }
 
 
+def asked_in(quiz: Quiz, stage: str) -> list[int]:
+    """The questions (0-based indices) that ``stage`` asks, in the order it asks them.
+
+    ``post`` first re-asks every ``pre`` question (the matched items of the pre/post
+    comparison), then asks its own; ``pre`` and ``check`` ask their own questions.
+    """
+    if stage == "post":
+        return quiz.stage_indices("pre") + quiz.stage_indices("post")
+    return quiz.stage_indices(stage)
+
+
 @dataclass(frozen=True)
 class StageScore:
     stage: str
-    total: int  # questions of this stage in the quiz
+    total: int  # questions this stage asks
     answered: int
     first_correct: int
     last_correct: int
@@ -129,16 +144,87 @@ class StageScore:
         return 100.0 * self.first_correct / self.total if self.total else None
 
 
-def stage_score(quiz: Quiz, stage: str, attempts: Iterable[Attempt], lesson: str) -> StageScore:
-    """A stage's score over the whole lesson; an answer counts once, by its first try."""
-    progress = per_question(attempts, lesson)
-    indices = quiz.stage_indices(stage)
-    found = [progress.get((lesson, quiz.key(i))) for i in indices]
+def _score(label: str, found: list[QuestionProgress | None]) -> StageScore:
     done = [p for p in found if p is not None]
     return StageScore(
-        stage=stage,
-        total=len(indices),
+        stage=label,
+        total=len(found),
         answered=len(done),
         first_correct=sum(p.first_correct for p in done),
         last_correct=sum(p.last_correct for p in done),
     )
+
+
+def stage_score(quiz: Quiz, stage: str, attempts: Iterable[Attempt], lesson: str) -> StageScore:
+    """A stage's score over the whole lesson; an answer counts once, by its first try.
+
+    The one place that counts answers: the notebook widget and ``python -m quiz report``
+    both call it, so they always agree.
+    """
+    progress = per_question(attempts, lesson)
+    return _score(stage, [progress.get((lesson, stage, quiz.key(i))) for i in asked_in(quiz, stage)])
+
+
+@dataclass(frozen=True)
+class MatchedGain:
+    """The pre/post comparison on the matched items: the ``pre`` questions, asked before
+    the lesson and again (options reshuffled) in the ``post`` stage."""
+
+    before: StageScore
+    after: StageScore
+
+    @property
+    def complete(self) -> bool:
+        total = self.before.total
+        return total > 0 and self.before.answered == total and self.after.answered == total
+
+    @property
+    def points(self) -> int | None:
+        """Percentage points gained (negative: lost), once both rounds are complete."""
+        if not self.complete:
+            return None
+        return round(self.after.percent) - round(self.before.percent)
+
+
+def matched_gain(quiz: Quiz, attempts: Iterable[Attempt], lesson: str) -> MatchedGain:
+    progress = per_question(attempts, lesson)
+    keys = [quiz.key(i) for i in quiz.stage_indices("pre")]
+    return MatchedGain(
+        before=_score("pre", [progress.get((lesson, "pre", key)) for key in keys]),
+        after=_score("post", [progress.get((lesson, "post", key)) for key in keys]),
+    )
+
+
+def remove_attempts(path: str | Path, lesson: str, items: Iterable[tuple[str, str | int]]) -> int:
+    """Delete the records of ``lesson`` whose ``(stage, question)`` is in ``items``; return
+    how many went. Lines that are not valid records are kept as they are. The file is
+    replaced atomically (written beside it, then renamed)."""
+    path = Path(path)
+    wanted = set(items)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    kept: list[bytes] = []
+    removed = 0
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            attempt = Attempt.model_validate(json.loads(line.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError, ValidationError, TypeError):
+            kept.append(line)
+            continue
+        if attempt.lesson == lesson and (attempt.stage, attempt.question) in wanted:
+            removed += 1
+        else:
+            kept.append(line)
+    if removed:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        data = b"".join(line + b"\n" for line in kept)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    return removed

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from .i18n import detect_language, normalize_language, preferred_language
 from .loader import QuizError, load_quiz
-from .progress import default_progress_path
+from .progress import asked_in, default_progress_path
 from .schema import STAGES, Question, QuestionKey, Quiz
 from .shuffle import LETTERS, learner_id, option_order
 
@@ -54,6 +54,16 @@ class ShownQuestion:
     key: QuestionKey  # id, else index: what progress records use
     question: Question
     order: tuple[int, ...]  # order[position] = original option index
+    stage: str = ""  # the stage that asks it (answers are recorded under it); "" = its own
+
+    def __post_init__(self) -> None:
+        if not self.stage:
+            object.__setattr__(self, "stage", self.question.stage)
+
+    @property
+    def asked_again(self) -> bool:
+        """A ``pre`` question re-asked in the ``post`` stage (a matched item)."""
+        return self.stage != self.question.stage
 
     @property
     def number(self) -> int:
@@ -103,19 +113,17 @@ def select(
     shown_path = choose_edition(requested, lang)
     quiz = load_quiz(shown_path)
     lesson = _shared_lesson(quiz, shown_path)
-    indices = _pick(quiz, stage, ids)
+    picked = _pick(quiz, stage, ids)
     who = learner if learner is not None else learner_id()
-    items = [
-        ShownQuestion(
-            index=i,
-            key=quiz.key(i),
-            question=quiz.questions[i],
-            order=tuple(option_order(len(quiz.questions[i].options), who, lesson, quiz.key(i))),
+    items = []
+    for i, asking in picked:
+        again = asking if asking != quiz.questions[i].stage else None
+        order = option_order(len(quiz.questions[i].options), who, lesson, quiz.key(i), asked_again=again)
+        items.append(
+            ShownQuestion(index=i, key=quiz.key(i), question=quiz.questions[i], order=tuple(order), stage=asking)
         )
-        for i in indices
-    ]
     ui_lang = lang or detect_language(q.question for q in quiz.questions)
-    stages = [s for s in STAGES if any(item.question.stage == s for item in items)]
+    stages = [s for s in STAGES if any(item.stage == s for item in items)]
     return QuizSelection(
         quiz=quiz,
         lesson=lesson,
@@ -154,11 +162,13 @@ def _shared_lesson(quiz: Quiz, shown: Path) -> str:
     return str(quiz.lesson)
 
 
-def _pick(quiz: Quiz, stage: str | None, ids: Iterable[QuestionKey] | None) -> list[int]:
+def _pick(quiz: Quiz, stage: str | None, ids: Iterable[QuestionKey] | None) -> list[tuple[int, str]]:
+    """``(question index, stage that asks it)`` pairs: a stage asks what
+    :func:`~quiz.progress.asked_in` says (``post`` re-asks the ``pre`` questions first);
+    ``stage=None`` asks every stage in turn; ``ids`` ask each question in its own stage."""
     if ids is None:
-        if stage is None:
-            return list(range(len(quiz.questions)))
-        return quiz.stage_indices(stage)
+        stages = STAGES if stage is None else (stage,)
+        return [(i, s) for s in stages for i in asked_in(quiz, s)]
     if isinstance(ids, (str, int)):
         ids = [ids]
     name = str(quiz.path) if quiz.path is not None else "<quiz>"
@@ -183,4 +193,4 @@ def _pick(quiz: Quiz, stage: str | None, ids: Iterable[QuestionKey] | None) -> l
             picked.append(index)
     if problems:
         raise QuizError("; ".join(problems), file=name)
-    return picked
+    return [(i, quiz.questions[i].stage) for i in picked]

@@ -78,11 +78,26 @@ def seed_for(learner: str, lesson: str, key: str | int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
-def option_order(count: int, learner: str, lesson: str, key: str | int) -> list[int]:
-    """Display order of ``count`` options: ``order[position]`` is the original index."""
+def option_order(
+    count: int, learner: str, lesson: str, key: str | int, *, asked_again: str | None = None
+) -> list[int]:
+    """Display order of ``count`` options: ``order[position]`` is the original index.
+
+    ``asked_again``: the stage that re-asks a question (``"post"`` for the ``pre``
+    questions): a different seed, and never the same order as the first time (for two
+    or more options), so the learner cannot answer from the position they remember.
+    """
     order = list(range(count))
     random.Random(seed_for(learner, lesson, key)).shuffle(order)
-    return order
+    if asked_again is None or count < 2:
+        return order
+    first = order
+    for attempt in range(64):
+        again = list(range(count))
+        random.Random(seed_for(learner, lesson, f"{key}\x1f{asked_again}\x1f{attempt}")).shuffle(again)
+        if again != first:
+            return again
+    return first[1:] + first[:1]  # practically unreachable: a rotation always differs
 
 
 LETTERS = "ABCDEF"

@@ -13,7 +13,8 @@ from .theme import style_tag
 
 
 def question_meta(item: ShownQuestion, lang: str) -> str:
-    return f"{tr('question_n', lang, n=item.number)} · {stage_name(item.question.stage, lang)}"
+    meta = f"{tr('question_n', lang, n=item.number)} · {stage_name(item.stage, lang)}"
+    return f"{meta} · {tr('asked_again', lang)}" if item.asked_again else meta
 
 
 def explanation_html(item: ShownQuestion, lang: str) -> str:

@@ -3,12 +3,20 @@
 
 CSS = """
 .gpt2-quiz, .gpt2-quiz-static {
+  box-sizing: border-box;
   color: var(--jp-ui-font-color1, rgba(0, 0, 0, 0.87));
   font-family: var(--jp-content-font-family, system-ui, -apple-system, "Segoe UI",
     "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif);
   font-size: var(--jp-content-font-size1, 14px);
   line-height: 1.6;
+  width: 100%;
   max-width: 52em;
+}
+/* Padding and borders inside the width, not added to it: without this a card whose
+   widgets are width: 100% grows a few pixels wider than its box (a horizontal scrollbar). */
+.gpt2-quiz *, .gpt2-quiz *::before, .gpt2-quiz *::after,
+.gpt2-quiz-static *, .gpt2-quiz-static *::before, .gpt2-quiz-static *::after {
+  box-sizing: border-box;
 }
 .gpt2-quiz-title { font-size: 1.15em; font-weight: 600; margin: 0.2em 0 0.4em; }
 .gpt2-quiz-card {
@@ -17,7 +25,17 @@ CSS = """
   border-radius: 6px;
   padding: 0.6em 0.9em;
   margin: 0.5em 0;
+  width: 100%;
+  max-width: 100%;
+  overflow-wrap: anywhere;
 }
+/* ipywidgets gives every widget a 2px side margin; a width: 100% child plus those margins
+   is 4px wider than its flex box, which then scrolls sideways. No side margins inside. */
+.gpt2-quiz.jupyter-widgets, .gpt2-quiz > .jupyter-widgets, .gpt2-quiz-card > .jupyter-widgets {
+  margin-left: 0;
+  margin-right: 0;
+}
+.gpt2-quiz-card > *, .gpt2-quiz .widget-html-content { max-width: 100%; }
 .gpt2-quiz-meta {
   color: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
   font-size: 0.85em;

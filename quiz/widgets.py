@@ -8,15 +8,19 @@ widget view for front ends with a widget manager, plus ``text/html`` (see
 from __future__ import annotations
 
 import html
+import os
 import weakref
 from pathlib import Path
 
 import ipywidgets as W
 
 from . import markdown, static
-from .i18n import stage_name, tr
-from .progress import Attempt, append_attempt, now_iso, read_attempts, stage_score, per_question
-from .selection import QuizSelection, ShownQuestion
+from .i18n import ENV_LANGUAGE, set_language, stage_name, tr
+from .progress import (
+    Attempt, MatchedGain, append_attempt, matched_gain, now_iso, per_question, read_attempts,
+    remove_attempts, stage_score,
+)
+from .selection import EN_SUFFIX, QuizSelection, ShownQuestion, english_path, primary_path, select
 from .shuffle import LETTERS
 from .theme import style_tag
 
@@ -80,7 +84,7 @@ class QuestionCard:
             time=now_iso(),
             lesson=self.view.selection.lesson,
             question=self.item.key,
-            stage=q.stage,
+            stage=self.item.stage,
             chosen=chosen,
             correct=correct,
             learner=self.view.selection.learner,
@@ -110,45 +114,119 @@ class QuestionCard:
 
 
 class QuizView:
-    """The widgets for a :class:`~quiz.selection.QuizSelection`, and its display bundle."""
+    """The widgets for a :class:`~quiz.selection.QuizSelection`, and its display bundle.
 
-    def __init__(self, selection: QuizSelection, *, interactive: bool = True):
+    ``request``: the arguments of :func:`~quiz.selection.select` that made the selection
+    (``path``, ``stage``, ``ids``, ``progress_path``), so that the language buttons can
+    draw the same questions from the other edition; without it there are no buttons.
+    """
+
+    def __init__(self, selection: QuizSelection, *, interactive: bool = True, request: dict | None = None):
         self.selection = selection
+        self.request = request
         self.lang = selection.lang
         self.widget: W.VBox | None = None
         self.cards: list[QuestionCard] = []
         self.scores: dict[str, W.HTML] = {}
         self.summary: W.HTML | None = None
+        self.language: W.ToggleButtons | None = None
+        self.reset_button: W.Button | None = None
+        self.status = W.HTML(value="") if interactive else None
+        self._switching = False
         if interactive:
+            self.widget = W.VBox([], layout=W.Layout(width="100%"))
+            self.widget.add_class("gpt2-quiz")
             self._build()
+            _LIVE_VIEWS.add(self)
 
     # -- building -------------------------------------------------------------------
 
     def _build(self) -> None:
         selection = self.selection
+        self.lang = selection.lang
         title = selection.quiz.title or ""
         self.header = W.HTML(
             value=style_tag()
             + (f'<div class="gpt2-quiz-title">{html.escape(title)}</div>' if title else "")
         )
+        children: list[W.Widget] = [self.header]
+        self.language = self._language_buttons()
+        if self.language is not None:
+            children.append(self.language)
         self.cards = [QuestionCard(self, item) for item in selection.items]
+        children += [card.box for card in self.cards]
         self.scores = {stage: W.HTML() for stage in selection.stages}
-        children: list[W.Widget] = [self.header, *(card.box for card in self.cards)]
         children += list(self.scores.values())
-        if "post" in selection.stages:
+        self.summary = None
+        if "post" in selection.stages and selection.quiz.stage_indices("pre"):
             self.summary = W.HTML()
             children.append(self.summary)
-        self.widget = W.VBox(children, layout=W.Layout(width="100%"))
-        self.widget.add_class("gpt2-quiz")
+        self.reset_button = W.Button(
+            description=tr("reset", self.lang), icon="undo",
+            layout=W.Layout(width="auto", align_self="flex-start"),
+        )
+        self.reset_button.add_class("gpt2-quiz-reset")
+        self.reset_button.on_click(self._on_reset)
+        self._reset_armed = False
+        self.status.value = ""
+        children += [self.reset_button, self.status]
+        self.widget.children = children
         self._restore()
         self.refresh()
-        _LIVE_VIEWS.add(self)
+
+    def _language_buttons(self) -> W.ToggleButtons | None:
+        """中文 | English above the quiz, when both editions exist and we know how to redraw."""
+        if self.request is None:
+            return None
+        source = self.selection.source
+        if not (primary_path(source).is_file() and english_path(source).is_file()):
+            return None
+        current = "en" if source.name.endswith(EN_SUFFIX) else "zh"
+        buttons = W.ToggleButtons(
+            options=[("中文", "zh"), ("English", "en")], value=current,
+            tooltips=["切换到中文版测验（会被保存）", "Switch to the English quiz (saved)"],
+            style={"button_width": "6em"}, layout=W.Layout(width="auto"),
+        )
+        buttons.add_class("gpt2-quiz-language")
+        buttons.observe(self._on_language, names="value")
+        return buttons
+
+    def _on_language(self, change) -> None:
+        if self._switching or change["new"] == change["old"]:
+            return
+        try:
+            set_language(change["new"])
+            self.switch_language(change["new"])
+            for view in list(_LIVE_VIEWS):
+                if view is not self:
+                    try:
+                        view.switch_language(change["new"])
+                    except Exception:  # a view whose quiz file is gone keeps its language
+                        pass
+            note = tr("language_saved", change["new"], name="中文" if change["new"] == "zh" else "English")
+            env = os.environ.get(ENV_LANGUAGE, "").strip()
+            if env:
+                note += " " + tr("language_env_wins", change["new"], value=env)
+            self.status.value = f'<div class="gpt2-quiz-note">{html.escape(note)}</div>'
+        except Exception as exc:  # a callback error would vanish into the log console
+            self.status.value = f'<div class="gpt2-quiz-warning">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>'
+
+    def switch_language(self, lang: str) -> None:
+        """Redraw with the ``lang`` edition (same questions, same answers) in place."""
+        if self.request is None or self.widget is None:
+            return
+        self.selection = select(**self.request, lang=lang, learner=self.selection.learner)
+        self._switching = True
+        try:
+            self._build()
+        finally:
+            self._switching = False
 
     def _restore(self) -> None:
         """Show each question's last recorded answer, selected, with its feedback."""
         progress = per_question(self._attempts(), self.selection.lesson)
         for card in self.cards:
-            last = progress.get((self.selection.lesson, card.item.key))
+            last = progress.get((self.selection.lesson, card.item.stage, card.item.key))
             if last is None or not 0 <= last.last_chosen < len(card.item.order):
                 continue
             card.radio.value = last.last_chosen
@@ -162,14 +240,64 @@ class QuizView:
         unsaved = _UNSAVED.get(self.progress_key, [])
         return read_attempts(self.selection.progress_path) + unsaved
 
+    def _same_progress(self) -> list[QuizView]:
+        mine = (self.progress_key, self.selection.lesson)
+        return [
+            view for view in list(_LIVE_VIEWS)
+            if view is self or (view.progress_key, view.selection.lesson) == mine
+        ]
+
+    # -- reset ----------------------------------------------------------------------
+
+    def _on_reset(self, _button=None) -> None:
+        """First click asks, second click clears: answers are not lost to a stray click."""
+        if not self._reset_armed:
+            self._reset_armed = True
+            self.reset_button.description = tr("reset_confirm", self.lang)
+            self.reset_button.button_style = "danger"
+            self.status.value = f'<div class="gpt2-quiz-note">{html.escape(tr("reset_ask", self.lang))}</div>'
+            return
+        self._reset_armed = False
+        self.reset_button.description = tr("reset", self.lang)
+        self.reset_button.button_style = ""
+        try:
+            self.reset()
+        except Exception as exc:  # a callback error would vanish into the log console
+            self.status.value = f'<div class="gpt2-quiz-warning">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>'
+
+    def reset(self) -> int:
+        """Forget the saved answers to this view's questions (in the stage that asks them),
+        in the progress file and in every view that shows them; return how many went."""
+        items = {(item.stage, item.key) for item in self.selection.items}
+        lesson = self.selection.lesson
+        try:
+            removed = remove_attempts(self.selection.progress_path, lesson, items)
+        except OSError as exc:
+            self.status.value = (
+                f'<div class="gpt2-quiz-warning">{html.escape(str(self.selection.progress_path))}: '
+                f"{html.escape(exc.strerror or str(exc))}</div>"
+            )
+            return 0
+        unsaved = _UNSAVED.get(self.progress_key, [])
+        kept = [a for a in unsaved if not (a.lesson == lesson and (a.stage, a.question) in items)]
+        removed += len(unsaved) - len(kept)
+        if unsaved:
+            _UNSAVED[self.progress_key] = kept
+        for view in self._same_progress():
+            for card in view.cards:
+                if (card.item.stage, card.item.key) in items:
+                    card.radio.value = None
+                    card.feedback.value = ""
+            view.refresh()
+        self.status.value = f'<div class="gpt2-quiz-note">{html.escape(tr("reset_done", self.lang, count=removed))}</div>'
+        return removed
+
     # -- scores ---------------------------------------------------------------------
 
     def after_answer(self) -> None:
         """Refresh this view and every other live view of the same lesson's progress."""
-        mine = (self.progress_key, self.selection.lesson)
-        for view in list(_LIVE_VIEWS):
-            if view is self or (view.progress_key, view.selection.lesson) == mine:
-                view.refresh()
+        for view in self._same_progress():
+            view.refresh()
 
     def refresh(self) -> None:
         attempts = self._attempts()
@@ -181,11 +309,7 @@ class QuizView:
                 f' <span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span></div>'
             )
         if self.summary is not None:
-            self.summary.value = summary_html(
-                stage_score(quiz, "pre", attempts, lesson),
-                stage_score(quiz, "post", attempts, lesson),
-                lang,
-            )
+            self.summary.value = summary_html(matched_gain(quiz, attempts, lesson), lang)
 
     # -- display --------------------------------------------------------------------
 
@@ -202,24 +326,37 @@ class QuizView:
         return static.render_text(self.selection)
 
 
-def summary_html(pre, post, lang: str) -> str:
-    """The pre vs post comparison, once both stages are fully answered."""
-    title = f"<strong>{html.escape(tr('summary_title', lang))}</strong>"
-    if not pre.total or not post.total or pre.answered < pre.total or post.answered < post.total:
-        return f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(tr("summary_pending", lang))}</div>'
-    pre_pct, post_pct = round(pre.percent), round(post.percent)
+def summary_text(gain: MatchedGain, lang: str) -> tuple[str, str] | None:
+    """(the before → after line, the verdict) on the matched items; ``None`` until both
+    rounds are complete."""
+    if not gain.complete:
+        return None
+    before, after = gain.before, gain.after
+    pre_pct, post_pct = round(before.percent), round(after.percent)
     line = tr(
-        "summary_line", lang,
-        pre_first=pre.first_correct, pre_total=pre.total, pre_pct=f"{pre_pct}%",
-        post_first=post.first_correct, post_total=post.total, post_pct=f"{post_pct}%",
+        "summary_line", lang, total=before.total,
+        pre_first=before.first_correct, pre_pct=f"{pre_pct}%",
+        post_first=after.first_correct, post_pct=f"{post_pct}%",
     )
-    delta = post_pct - pre_pct
+    delta = gain.points
     if delta > 0:
         verdict = tr("summary_better", lang, points=delta)
     elif delta < 0:
         verdict = tr("summary_worse", lang, points=-delta)
+    elif before.first_correct == before.total:
+        verdict = tr("summary_perfect", lang)
     else:
         verdict = tr("summary_same", lang)
+    return line, verdict
+
+
+def summary_html(gain: MatchedGain, lang: str) -> str:
+    """The pre vs post comparison on the matched items, once both rounds are answered."""
+    title = f"<strong>{html.escape(tr('summary_title', lang))}</strong>"
+    text = summary_text(gain, lang)
+    if text is None:
+        return f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(tr("summary_pending", lang))}</div>'
+    line, verdict = text
     return (
         f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(line)}<br>'
         f"{html.escape(verdict)} "

@@ -16,11 +16,11 @@ BINDER_LINK = re.compile(r"https?://mybinder\.org/v2/[^\s)\]>`\"']+")
 
 
 def binder_url(repository: str) -> str:
-    """The Binder URL that opens JupyterLab on lessons/ of a GitHub repository's default branch."""
+    """The Binder URL that opens JupyterLab on the course home (lessons/00-start-here.ipynb) of a GitHub repository's default branch."""
     url = urlparse(repository)
     owner, repo = url.path.strip("/").removesuffix(".git").split("/")
     assert url.scheme == "https" and url.netloc == "github.com", f"Binder's gh/ provider needs a GitHub URL, not {repository}"
-    return f"https://mybinder.org/v2/gh/{owner}/{repo}/HEAD?urlpath=lab/tree/lessons"
+    return f"https://mybinder.org/v2/gh/{owner}/{repo}/HEAD?urlpath=lab/tree/lessons/00-start-here.ipynb"
 
 
 def repository_url() -> str:
@@ -29,8 +29,8 @@ def repository_url() -> str:
 
 
 def test_binder_url_from_a_repository_url():
-    assert binder_url("https://github.com/a-b/c.d") == "https://mybinder.org/v2/gh/a-b/c.d/HEAD?urlpath=lab/tree/lessons"
-    assert binder_url("https://github.com/a/b.git/") == "https://mybinder.org/v2/gh/a/b/HEAD?urlpath=lab/tree/lessons"
+    assert binder_url("https://github.com/a-b/c.d") == "https://mybinder.org/v2/gh/a-b/c.d/HEAD?urlpath=lab/tree/lessons/00-start-here.ipynb"
+    assert binder_url("https://github.com/a/b.git/") == "https://mybinder.org/v2/gh/a/b/HEAD?urlpath=lab/tree/lessons/00-start-here.ipynb"
 
 
 def test_readme_links_binder_to_the_repository_named_in_pyproject():

@@ -244,7 +244,8 @@ def test_children_find_the_venv_programs_first():
 def test_lab_and_test_commands():
     venv_dir = ROOT / ".venv"
     lab = bootstrap.lab_command(venv_dir, as_root=False)
-    assert lab[1:] == ["lab", "--notebook-dir=lessons"]
+    assert lab[1:] == ["lab", "--notebook-dir=lessons", "--LabApp.default_url=/lab/tree/00-start-here.ipynb"]
+    assert (bootstrap.ROOT / "lessons" / "00-start-here.ipynb").is_file()
     assert bootstrap.lab_command(venv_dir, as_root=True)[-1] == "--allow-root"
     python = bootstrap.venv_executable(venv_dir, "python")
     assert bootstrap.pytest_command(python, fast=False, extra=["-k", "bpe"])[1:] == ["-m", "pytest", "-n", "auto", "-k", "bpe"]

@@ -10,6 +10,7 @@ keeping a graded lesson's reference parts away from a class is the grader's job.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -58,11 +59,25 @@ def _normalised(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def clean_checkout(target: Path) -> Path:
+    """The files git tracks, as they are now, copied to ``target``: what a student clones
+    (a developer's own build/ folder, which setuptools would reuse, stays behind)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
 def student_wheel(tmp_path_factory) -> zipfile.ZipFile:
+    checkout = clean_checkout(tmp_path_factory.mktemp("checkout"))
     out = tmp_path_factory.mktemp("wheel")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out),
+         str(checkout)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -93,6 +93,7 @@ def test_release_strips_solutions_and_keeps_learner_files(toy_course, tmp_path):
     assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
     assert (lessons / SLUG / "data.txt").read_text() == "toy data\n", "files beside the notebook are released"
     assert progress.read_text() == '{"kept": true}\n', "a learner's progress file must survive a release"
+    assert (lessons / "00-start-here.ipynb").is_file(), "a release refreshes the course home"
 
     with pytest.raises(commands.CourseError, match="unknown lesson"):
         commands.release(["98-nope"], course_root=toy_course, lessons_dir=lessons)

@@ -140,23 +140,25 @@ def test_take_reprompts_on_bad_input_and_stops_at_end_of_input(demo_quiz, monkey
     assert "Score: 0/1 (1/1 answered)" in out
     assert not (demo_quiz.parent / "quiz-progress.jsonl").exists()
     code, out, _ = call(capsys, "take", demo_quiz, "--no-save", stdin="")
-    assert code == 0 and "输入已结束" in out and "得分：0/6（已作答 0/6 题）" in out
+    assert code == 0 and "输入已结束" in out and "得分：0/7（已作答 0/7 题）" in out  # post re-asks the pre question
 
 
 def test_take_seed_by_pipe(seed_copy, tmp_path):
     progress = tmp_path / "progress.jsonl"
-    result = run_cli("take", seed_copy, "--progress", progress, stdin="A\nB\nC\nD\nA\nB\n")
+    # 6 questions, one of them pre: the post stage asks it again, so 7 answers
+    result = run_cli("take", seed_copy, "--progress", progress, stdin="A\nB\nC\nD\nA\nB\nC\n")
     assert result.returncode == 0, result.stderr
-    assert "得分：" in result.stdout and "（已作答 6/6 题）" in result.stdout
-    assert result.stdout.count("解析：") == 6
-    assert len(progress.read_text().splitlines()) == 6
+    assert "得分：" in result.stdout and "（已作答 7/7 题）" in result.stdout
+    assert result.stdout.count("解析：") == 7
+    assert len(progress.read_text().splitlines()) == 7
 
 
 def test_take_english_fixture_by_pipe(demo_quiz):
-    result = run_cli("take", demo_quiz, "--lang", "en", "--stage", "post", "--no-save", stdin="1\n2\n")
+    result = run_cli("take", demo_quiz, "--lang", "en", "--stage", "post", "--no-save", stdin="1\n2\n3\n")
     assert result.returncode == 0, result.stderr
     assert "Demo lesson: scaled dot-product attention" in result.stdout
-    assert "Score: " in result.stdout and "(2/2 answered)" in result.stdout
+    assert "[Question 1 · Post-lesson quiz · a pre-lesson question, asked again]" in result.stdout
+    assert "Score: " in result.stdout and "(3/3 answered)" in result.stdout
     assert "W_Q" in result.stdout
 
 
@@ -182,8 +184,8 @@ def test_report_summarises_per_stage_and_question(demo_quiz, monkeypatch, capsys
     assert "4 recorded answers" in out
     assert "check: answered 3/3, right on the first try 2/3, last answer right 3/3" in out
     lines = [line.split() for line in out.splitlines()]
-    assert ["causal-mask", "2", "right", "wrong"] in lines
-    assert ["head-size", "1", "right", "right"] in lines
+    assert ["#2", "causal-mask", "2", "right", "wrong"] in lines  # quiz.json beside it: numbered
+    assert ["#3", "head-size", "1", "right", "right"] in lines
     assert "warning: " in err and "line 5 skipped" in err
     # with the quiz file: totals over the quiz, numbered questions
     code, out, _ = call(capsys, "report", demo_quiz)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import quiz
@@ -75,3 +77,80 @@ def test_english_edition_without_lesson_shares_the_primary_lesson(demo_dir):
     data = json.loads(en.read_text(encoding="utf-8"))
     en.write_text(json.dumps(data["questions"]), encoding="utf-8")  # bare list: no lesson
     assert select(en, None).lesson == "demo-attention"
+
+
+# --- the saved language (issue 11: the choice was lost on every kernel restart) ---------
+
+
+def _new_kernel():
+    """What a kernel restart does to the engine's state: the in-kernel choice is gone."""
+    from quiz import i18n
+
+    i18n._preferred = None
+
+
+def test_set_language_is_saved_for_the_next_kernel(demo_quiz):
+    from quiz.i18n import saved_language, settings_path
+
+    quiz.set_language("en")
+    assert json.loads(settings_path().read_text())["language"] == "en"
+    _new_kernel()
+    assert preferred_language() == "en" and saved_language() == "en"
+    assert select(demo_quiz, None).quiz.path.name == "quiz.en.json"
+    quiz.set_language(None)
+    _new_kernel()
+    assert preferred_language() is None and "language" not in json.loads(settings_path().read_text())
+
+
+def test_environment_wins_over_the_saved_choice(monkeypatch):
+    quiz.set_language("en")
+    _new_kernel()
+    monkeypatch.setenv("GPT2_COURSE_LANG", "zh_CN")
+    assert preferred_language() == "zh"
+    monkeypatch.setenv("GPT2_COURSE_LANG", "klingon")  # unknown: ignored, the saved choice counts
+    assert preferred_language() == "en"
+
+
+def test_a_damaged_settings_file_is_ignored():
+    from quiz.i18n import settings_path
+
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text("{not json")
+    assert preferred_language() is None
+    settings_path().write_text('{"language": "fr"}')
+    assert preferred_language() is None
+    quiz.set_language("en")  # and it can be written over
+    assert json.loads(settings_path().read_text()) == {"language": "en"}
+
+
+def test_unwritable_settings_warn_and_still_apply_to_this_kernel(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))  # a file where a folder should be
+    with pytest.warns(UserWarning, match="cannot save the language"):
+        quiz.set_language("en")
+    assert preferred_language() == "en"
+
+
+def test_language_buttons_switch_every_quiz_and_save(demo_quiz):
+    from quiz.i18n import settings_path
+    from quiz.widgets import QuizView
+
+    def view(stage):
+        request = {"path": demo_quiz, "stage": stage, "ids": None, "progress_path": None}
+        return QuizView(select(**request), request=request)
+
+    pre, check = view("pre"), view("check")
+    assert pre.language is not None and pre.language.value == "zh"
+    assert pre.cards[0].button.description == "检查答案"
+    order_before = [c.item.order for c in check.cards]
+    pre.language.value = "en"
+    assert json.loads(settings_path().read_text())["language"] == "en"
+    for v in (pre, check):
+        assert v.selection.quiz.path.name == "quiz.en.json"
+        assert v.cards[0].button.description == "Check answer"
+        assert v.language.value == "en"
+    assert [c.item.order for c in check.cards] == order_before  # same learner, same order
+    assert "Saved" in pre.status.value
+    # without both editions (or without a request to redraw from) there are no buttons
+    assert QuizView(select(demo_quiz, "pre")).language is None

@@ -74,8 +74,8 @@ def test_missing_file_reads_as_empty(tmp_path):
 def test_per_question_first_and_last(tmp_path):
     records = [attempt("a", 0, False), attempt("a", 1, True), attempt("b", 1, True), attempt("x", 1, True, lesson="other")]
     summary = per_question(records, "demo-attention")
-    assert set(summary) == {("demo-attention", "a"), ("demo-attention", "b")}
-    a = summary[("demo-attention", "a")]
+    assert set(summary) == {("demo-attention", "check", "a"), ("demo-attention", "check", "b")}
+    a = summary[("demo-attention", "check", "a")]
     assert (a.attempts, a.first_correct, a.last_correct, a.last_chosen) == (2, False, True, 1)
 
 

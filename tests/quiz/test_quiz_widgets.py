@@ -102,28 +102,37 @@ def test_check_cells_add_up_over_the_lesson(demo_quiz):
 def test_post_stage_summary_compares_pre_and_post(demo_quiz):
     pre = make_view(demo_quiz, "pre")
     post = make_view(demo_quiz, "post")
-    assert "完成课前和课后测验后" in post.summary.value
+    assert "在课后测验中重答这些题目后" in post.summary.value
+    # the post stage asks the pre question again (first), then its own two
+    assert [(c.item.key, c.item.stage) for c in post.cards] == [
+        ("why-scale", "post"), ("qkv-source", "post"), ("cost", "post")]
+    assert post.cards[0].item.order != pre.cards[0].item.order  # reshuffled
     pre.cards[0].radio.value = 0  # wrong
     pre.cards[0].button.click()
-    for card in post.cards:
-        card.radio.value = card.item.question.correct
-        card.button.click()
+    post.cards[1].radio.value = post.cards[1].item.question.correct  # own post questions do not
+    post.cards[1].button.click()  # make the comparison: only the matched item does
+    assert "在课后测验中重答这些题目后" in post.summary.value
+    post.cards[0].radio.value = post.cards[0].item.question.correct
+    post.cards[0].button.click()
     summary = text_of(post.summary.value)
-    assert "课前：0/1（0%）→ 课后：2/2（100%）" in summary
+    assert "课前测验的 1 道题：课前答对 0/1（0%）→ 课后重答答对 1/1（100%）" in summary
     assert "进步了 100 个百分点" in summary
+    # the pre card still shows its own (wrong) answer: the two rounds are kept apart
+    assert "回答错误" in pre.cards[0].feedback.value
+    assert "首次作答答对 2/3 题，已作答 2/3 题" in post.scores["post"].value
     assert pre.summary is None  # only the post stage shows the comparison
 
 
 def test_english_edition_uses_english_words(demo_quiz):
     view = make_view(demo_quiz, "post", lang="en")
-    card = view.cards[1]
+    card = view.cards[2]
     assert card.button.description == "Check answer"
     card.radio.value = 0
     card.button.click()
     feedback = text_of(card.feedback.value)
     assert "✗ Not quite." in feedback and "The right answer: " in feedback
     assert "Explanation" in feedback and "long contexts" in feedback
-    assert "Your score (Post-lesson quiz): 0/2 right on the first try" in view.scores["post"].value
+    assert "Your score (Post-lesson quiz): 0/3 right on the first try" in view.scores["post"].value
 
 
 def test_progress_is_shared_between_editions(demo_quiz):
@@ -163,7 +172,7 @@ def test_a_record_for_an_option_that_no_longer_exists_is_ignored(demo_quiz):
 
 
 def test_stage_and_id_selection(demo_quiz):
-    assert len(make_view(demo_quiz, None).cards) == 6
+    assert len(make_view(demo_quiz, None).cards) == 7  # every stage: post re-asks the pre question
     assert [c.item.key for c in make_view(demo_quiz, "check").cards] == ["causal-mask", "head-size", "softmax-dim"]
     assert [c.item.index for c in make_view(demo_quiz, ids=[5, "why-scale"]).cards] == [5, 0]
     with pytest.raises(QuizError, match="no question has the id 'nope'"):

@@ -1,0 +1,211 @@
+"""The course in a real JupyterLab: a quiz survives save + reload, cards have no horizontal
+scrollbar, students see Validate but not the instructor's nbgrader tools, and the course
+home runs and shows the progress table.
+
+The server is the one from test_quiz_in_jupyterlab.py (127.0.0.1, fixed token, private
+settings) serving a small course: the generated home notebook and one lesson folder
+holding the demo quiz. Jupyter's environment-wide settings come from the venv, as
+`make setup` wrote them (course.jupyter_setup). Screenshots: build/test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+SLUG = "40-demo-attention"
+
+
+def _shared():
+    spec = importlib.util.spec_from_file_location("quiz_browser_shared", HERE / "test_quiz_in_jupyterlab.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+lab_tools = _shared()
+OUTPUT, TOKEN, UI_TIMEOUT_MS = lab_tools.OUTPUT, lab_tools.TOKEN, lab_tools.UI_TIMEOUT_MS
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    lab_tools._require_browser()
+    from quiz import home
+
+    base = tmp_path_factory.mktemp("course")
+    root = base / "lessons"
+    lesson = root / SLUG
+    lesson.mkdir(parents=True)
+    for name in ("quiz.json", "quiz.en.json"):
+        shutil.copy(lab_tools.FIXTURE / name, lesson / name)
+    (lesson / f"{SLUG}.ipynb").write_text(json.dumps(lab_tools._notebook(), indent=1), encoding="utf-8")
+    home.write_home(root)
+    settings = base / "settings"
+    lab_tools._write_settings(settings, dark=False)
+    server = lab_tools.LabServer(root, settings, lab_tools._free_port(), base / "jupyterlab.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(course):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(lab_tools.CHROMIUM), headless=True, args=lab_tools.CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _wait_idle(page) -> None:
+    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def _open(page, course, path: str) -> None:
+    page.goto(f"{course.url}/lab/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=UI_TIMEOUT_MS)
+
+
+def _no_horizontal_overflow(page) -> list:
+    """[(className, scrollWidth, clientWidth)] for every quiz box wider than its content box."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.gpt2-quiz, .gpt2-quiz-card')]
+            .filter(el => el.offsetParent !== null && el.scrollWidth > el.clientWidth)
+            .map(el => [el.className, el.scrollWidth, el.clientWidth])"""
+    )
+
+
+def _saved_widget_state(path: Path) -> dict:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+
+
+def _shut_down_kernels(course) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{course.url}/api/kernels?token={TOKEN}", timeout=10) as reply:
+        kernels = json.load(reply)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{course.url}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium):
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    right_label, _ = lab_tools._expected_labels()
+    notebook_file = course.root / SLUG / f"{SLUG}.ipynb"
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        # 1. a lesson: run the quiz cell, answer
+        _open(page, course, f"{SLUG}/{SLUG}.ipynb")
+        _wait_idle(page)
+        lab_tools._run_quiz_cell(page, course, ".gpt2-quiz .gpt2-quiz-card")
+        page.get_by_label(right_label).check()
+        page.get_by_role("button", name="检查答案").click()
+        page.get_by_text("✓ 回答正确！").wait_for()
+        page.wait_for_timeout(300)
+        assert _no_horizontal_overflow(page) == []
+        page.screenshot(path=str(OUTPUT / "course-lesson-answered.png"))
+
+        # students check their work with Validate; the instructor's tools are gone
+        assert page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").count() >= 1
+        page.get_by_role("menuitem", name="Nbgrader").click()
+        menu = page.locator(".lm-Menu").last
+        menu.get_by_text("Assignment List").wait_for()
+        menu_text = menu.inner_text()
+        assert "Formgrader" not in menu_text and "Course List" not in menu_text, menu_text
+        page.keyboard.press("Escape")
+        assert page.get_by_text("Create Assignment").count() == 0
+        # and Validate still works (its server extension stays on)
+        page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").first.click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.wait_for()
+        dialog.get_by_text(re.compile(r"Success|passes|Validat", re.I)).first.wait_for()
+        dialog_text = dialog.inner_text()
+        assert "404" not in dialog_text and "rror" not in dialog_text, dialog_text
+        page.screenshot(path=str(OUTPUT / "course-validate.png"))
+        dialog.get_by_role("button").last.click()
+        dialog.wait_for(state="detached")
+
+        # 2. save: the widget state goes into the notebook (saveState from course.jupyter_setup)
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+        while not _saved_widget_state(notebook_file) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _saved_widget_state(notebook_file).get("state"), "no widget state saved in the notebook"
+
+        # 3. the kernel goes away (as when a student comes back another day), then the page
+        # reloads without running anything: the quiz is drawn from the saved state
+        _shut_down_kernels(course)
+        page.reload(wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
+        page.get_by_text("✓ 回答正确！").wait_for()
+        page.wait_for_timeout(500)
+        assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
+        assert page.locator(".gpt2-quiz").first.is_visible()
+        assert _no_horizontal_overflow(page) == []
+        page.screenshot(path=str(OUTPUT / "course-lesson-after-reload.png"))
+
+        # 4. the course home: run it, see the language buttons and the progress table
+        _open(page, course, "00-start-here.ipynb")
+        _wait_idle(page)
+        # the lesson's tab is still open (hidden): work in the visible notebook only
+        cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+        table = page.locator(".gpt2-course-progress-table")
+        for attempt in range(3):  # a run sent while the kernel still connects can get lost
+            cells.first.click()
+            for _ in range(cells.count()):
+                page.keyboard.press("Shift+Enter")  # run each cell and move on, as a student would
+                page.wait_for_timeout(200)
+            try:
+                table.wait_for(timeout=UI_TIMEOUT_MS // 3)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+        row = table.locator("tr", has_text="40 Demo attention")
+        cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+        assert cells[1] == "已答 1/1，首次答对 1", cells
+        assert cells[3] == "已答 0/3，首次答对 0", cells
+        picker = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .gpt2-quiz-language").first
+        picker.get_by_text("English").wait_for()
+        # the Mermaid lesson map is drawn (JupyterLab shows it as an image; a syntax error
+        # would show a warning box instead)
+        diagram = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMermaid").first
+        diagram.locator("img, svg").first.wait_for()
+        assert "jp-mod-warning" not in (diagram.get_attribute("class") or "")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(OUTPUT / "course-home.png"))
+
+        # 5. the same saved lesson in Notebook 7: the quiz shows, without a scrollbar
+        page.goto(f"{course.url}/notebooks/{SLUG}/{SLUG}.ipynb?token={TOKEN}", wait_until="domcontentloaded")
+        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
+        page.get_by_text("✓ 回答正确！").wait_for()
+        page.wait_for_timeout(500)
+        assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
+        assert _no_horizontal_overflow(page) == []
+        page.screenshot(path=str(OUTPUT / "course-lesson-notebook7.png"))
+    except Exception:
+        lab_tools._save_failure(page, course, "course")
+        raise
+    finally:
+        page.close()
