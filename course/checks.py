@@ -381,3 +381,47 @@ def _cell_has_value(cell) -> bool:
 def _is_reference_module(module: types.ModuleType, forbidden_modules: set[str]) -> bool:
     name = module.__name__
     return any(m == name or m.startswith(name + ".") for m in forbidden_modules)
+
+
+# --- failures show the student's line, not this module's insides --------------------------
+
+
+def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback ``tb`` with the frames of this module left out."""
+    kept = []
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != __file__:
+            kept.append(tb)
+        tb = tb.tb_next
+    trimmed = None
+    for entry in reversed(kept):
+        trimmed = types.TracebackType(trimmed, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return trimmed
+
+
+def _show_check_failure(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for CheckFailed: its usual traceback, minus this module's frames, so the
+    last line shown is the test cell's check that failed."""
+    stb = shell.InteractiveTB.structured_traceback(etype, value, _without_own_frames(tb), tb_offset=tb_offset)
+    shell._showtraceback(etype, value, stb)
+    return None
+
+
+def install_ipython_traceback_filter() -> bool:
+    """In an IPython kernel, show CheckFailed without this module's frames (True if installed).
+
+    Called when this module is imported; leaves an exception handler someone else set alone."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    if shell.custom_exceptions not in ((), (CheckFailed,)):
+        return False
+    shell.set_custom_exc((CheckFailed,), _show_check_failure)
+    return True
+
+
+install_ipython_traceback_filter()

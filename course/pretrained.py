@@ -38,12 +38,15 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def find_gpt2_checkpoint(cache_dir: str | Path | None = None) -> Path | None:
+def find_gpt2_checkpoint(
+    cache_dir: str | Path | None = None, *, say: Callable[[str], None] | None = print
+) -> Path | None:
     """Path of a real GPT-2 small ``model.safetensors`` on this machine, or None.
 
     Order: ``$GPT2_COURSE_WEIGHTS`` (a file or a folder holding ``model.safetensors``),
     then the Hugging Face cache (``cache_dir`` or the default, ``~/.cache/huggingface/hub``).
-    Only looks at local files.
+    Only looks at local files. When ``$GPT2_COURSE_WEIGHTS`` is set but holds no checkpoint,
+    ``say`` (``print`` unless given; None: silent) gets one line saying so.
     """
     given = os.environ.get(ENV_VAR)
     if given:
@@ -52,6 +55,9 @@ def find_gpt2_checkpoint(cache_dir: str | Path | None = None) -> Path | None:
             path = path / CHECKPOINT_FILE
         if path.is_file():
             return path
+        if say is not None:
+            say(f"${ENV_VAR} is set to {given!r}, but there is no {CHECKPOINT_FILE} there "
+                f"(it must name the file or the folder holding it); looking in the Hugging Face cache instead.")
     from huggingface_hub import try_to_load_from_cache
 
     for repo_id in GPT2_REPO_ALIASES:
@@ -61,22 +67,58 @@ def find_gpt2_checkpoint(cache_dir: str | Path | None = None) -> Path | None:
     return None
 
 
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def hub_reachable(timeout: float = 3.0) -> str | None:
+    """None when a TCP connection to the Hugging Face endpoint opens within ``timeout``
+    seconds, else why not (one line). Behind a proxy (``HTTPS_PROXY``, ...) the direct
+    connection proves nothing, so it is not tried (None)."""
+    if any(os.environ.get(name) for name in PROXY_VARS):
+        return None
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parts = urlsplit(endpoint)
+    host, port = parts.hostname or "huggingface.co", parts.port or (80 if parts.scheme == "http" else 443)
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"cannot reach {host}:{port} ({type(exc).__name__}: {exc or 'no answer'})"
+
+
 def download_gpt2_checkpoint(
     repo_id: str = GPT2_REPO,
     cache_dir: str | Path | None = None,
     *,
     fetch: Callable[..., str] | None = None,
+    probe: Callable[[], str | None] | None = None,
 ) -> Path:
     """Download GPT-2's ``model.safetensors`` into the Hugging Face cache and return its path.
 
     ``fetch`` is ``huggingface_hub.hf_hub_download`` unless given (tests pass a fake). Raises
-    :class:`PretrainedUnavailable` when ``HF_HUB_OFFLINE`` is set or the download fails.
+    :class:`PretrainedUnavailable` when ``HF_HUB_OFFLINE`` is set or the download fails. Before
+    the real download, ``probe`` (``hub_reachable`` unless given) checks in a few seconds that
+    the Hub can be reached at all, so that a machine without network fails at once with one
+    plain line instead of many seconds of retry messages.
     """
     if hub_offline():
         raise PretrainedUnavailable(
             "HF_HUB_OFFLINE is set, so nothing is downloaded. Unset it where the network is "
             f"available, or put a GPT-2 {CHECKPOINT_FILE} somewhere and point ${ENV_VAR} at it."
         )
+    if probe is None and fetch is None:
+        probe = hub_reachable
+    if probe is not None:
+        problem = probe()
+        if problem:
+            raise PretrainedUnavailable(
+                f"{problem}: no network here? Nothing was downloaded. Put a GPT-2 {CHECKPOINT_FILE} "
+                f"on this machine and point ${ENV_VAR} at it, or download where the network is available."
+            )
     if fetch is None:
         from huggingface_hub import hf_hub_download as fetch
     try:

@@ -28,6 +28,7 @@ if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
 from grader.preprocessors import (  # noqa: E402
+    CODE_STUB,
     GradingExecute,
     HideHiddenTests,
     MarkForReview,
@@ -98,4 +99,4 @@ c.Autograde.autograde_preprocessors = [
 # Feedback shows the student's graded notebook without the hidden tests.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
 
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.code_stub = {"python": CODE_STUB}

@@ -280,7 +280,11 @@ class TolerantNotebookExporter(NotebookExporter):
 
 # --- restoring the submission from the source ---------------------------------------------------
 
-def solution_stub(cell, code_stub: str = "# YOUR CODE HERE\nraise NotImplementedError()",
+# What an unwritten solution cell says (nbgrader's ClearSolutions.code_stub, set in nbgrader_config.py).
+CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("replace this line with your code, then run the test cell below")'
+
+
+def solution_stub(cell, code_stub: str = CODE_STUB,
                   clearer: ClearSolutions | None = None) -> str:
     """What a solution cell of the source looks like in the student version (nbgrader's ClearSolutions)."""
     clearer = clearer or ClearSolutions(code_stub={"python": code_stub})

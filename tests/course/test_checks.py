@@ -252,3 +252,28 @@ def test_a_call_that_raises_is_recorded_without_output():
         with pytest.raises(RuntimeError):
             layer(torch.randn(2, 4))  # wrong width
     assert len(calls) == 1 and calls[0].output is None and hooks_of(layer) == 0
+
+
+def test_failures_in_a_kernel_show_the_cell_line_not_the_checks_module():
+    """What a student sees: the traceback ends at the test cell's check; no frame of
+    course/checks.py; the cell still counts as failed (an error output), and the next cell
+    still runs; other exceptions keep IPython's usual traceback."""
+    import re
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("from course.checks import expect_equal\n"
+                                  "expect_equal(1 + 1, 3, 'one plus one', hint='add them')\nprint('not reached')"),
+        nbformat.v4.new_code_cell("def f():\n    return 1 / 0\nf()"),
+    ]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o.traceback))
+             for cell in nb.cells for o in cell.outputs if o.output_type == "error"]
+    assert len(plain) == 2, plain
+    check_failure, other = plain
+    assert "checks.py" not in check_failure and "_fail" not in check_failure, check_failure
+    assert "expect_equal(1 + 1, 3" in check_failure and "Likely cause: add them" in check_failure
+    assert not any(o.output_type == "stream" for o in nb.cells[0].outputs), "the cell stops at the failed check"
+    assert "ZeroDivisionError" in other and "return 1 / 0" in other, "other errors keep their frames"

@@ -61,8 +61,53 @@ def test_environment_variable_file_or_folder_comes_first(tmp_path, monkeypatch):
     monkeypatch.setenv(pretrained.ENV_VAR, str(folder / "model.safetensors"))
     assert pretrained.find_gpt2_checkpoint(cache_dir=tmp_path / "cache") == folder / "model.safetensors"
     monkeypatch.setenv(pretrained.ENV_VAR, str(tmp_path / "does-not-exist"))
-    found = pretrained.find_gpt2_checkpoint(cache_dir=tmp_path / "cache")
+    said = []
+    found = pretrained.find_gpt2_checkpoint(cache_dir=tmp_path / "cache", say=said.append)
     assert found is not None and found.parts[-4].endswith("gpt2")  # falls back to the cache
+
+
+def test_environment_variable_naming_nothing_is_reported_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(pretrained.ENV_VAR, str(tmp_path / "does-not-exist"))
+    assert pretrained.find_gpt2_checkpoint(cache_dir=tmp_path) is None
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and pretrained.ENV_VAR in lines[0] and "does-not-exist" in lines[0], lines
+    said = []
+    pretrained.find_gpt2_checkpoint(cache_dir=tmp_path, say=said.append)
+    assert len(said) == 1
+    monkeypatch.delenv(pretrained.ENV_VAR)
+    pretrained.find_gpt2_checkpoint(cache_dir=tmp_path)
+    assert capsys.readouterr().out == "", "nothing to say when the variable is not set"
+
+
+def test_download_fails_fast_when_the_hub_cannot_be_reached():
+    calls = []
+
+    def fetch(**kwargs):
+        calls.append(kwargs)
+        raise AssertionError("must not be called when the probe fails")
+
+    with pytest.raises(pretrained.PretrainedUnavailable, match="cannot reach huggingface.co"):
+        pretrained.download_gpt2_checkpoint(fetch=fetch, probe=lambda: "cannot reach huggingface.co:443 (timeout)")
+    assert calls == []
+
+
+def test_reachability_probe_is_quick_without_network(monkeypatch):
+    import socket
+    import time
+
+    for name in pretrained.PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
+
+    def refuse(address, timeout=None):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    start = time.perf_counter()
+    problem = pretrained.hub_reachable()
+    assert problem and "hub.invalid:443" in problem and time.perf_counter() - start < 1
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert pretrained.hub_reachable() is None, "behind a proxy the direct probe proves nothing"
 
 
 def test_download_uses_the_fetcher_and_returns_its_file(tmp_path):

@@ -121,3 +121,90 @@ def test_test_cells_explain_failures_and_refuse_delegation(slug):
         assert re.search(r"expect_own_(work|implementation)\(", cell.source), f"{grade_id}: does not refuse delegation"
         assert "from course.checks import" in cell.source or "import course.checks" in cell.source, \
             f"{grade_id}: import the checks inside the test cell"
+
+
+HIDDEN_BLOCK = re.compile(r"(?ms)^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?")
+OK_LINE = re.compile(r"^[\w .()-]+: (ok|visible checks passed)$")
+
+
+def _ok_line(statement):
+    """The text of ``print("<what>: ok")`` if ``statement`` is exactly that, else None."""
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return None
+    call = statement.value
+    if not (isinstance(call.func, ast.Name) and call.func.id == "print" and len(call.args) == 1 and not call.keywords):
+        return None
+    arg = call.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and OK_LINE.match(arg.value):
+        return arg.value
+    return None
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_passing_test_cells_print_one_ok_line(slug):
+    """A passing test cell prints exactly one short "<what>: ok" line, never an exception's repr:
+    the visible part (what the student sees) ends with that print and shows no bare value."""
+    for cell in source_notebook(slug).cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        grade_id = cell.metadata.nbgrader.grade_id
+        visible = ast.parse(HIDDEN_BLOCK.sub("", cell.source))
+        whole = ast.parse(cell.source)
+        assert visible.body, f"{grade_id}: empty visible part"
+        assert _ok_line(visible.body[-1]), f"{grade_id}: the visible part must end with print(\"...: ok\")"
+        last = whole.body[-1]
+        # after the hidden tests, too, no value is left to show (or to be scored as points)
+        assert not (isinstance(last, ast.Expr) and not (
+            isinstance(last.value, ast.Call) and getattr(last.value.func, "id", None) not in ("expect_raises", None)
+        )), f"{grade_id}: the cell ends with a bare expression (its value would be printed, or scored as points)"
+        oks = [s for s in ast.walk(whole) if isinstance(s, ast.Expr) and _ok_line(s)]
+        assert len(oks) == 1, f"{grade_id}: {len(oks)} ok lines; a passing cell prints exactly one"
+
+
+# Chinese typography: full-width punctuation beside Chinese, and no line break inside a Chinese
+# paragraph (Markdown renders a newline between two CJK characters as a stray space).
+CJK_OR_FULL_WIDTH = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+ASCII_BESIDE_CJK = re.compile(rf"[\u4e00-\u9fff][,:;()?!]|[,:;()?!][\u4e00-\u9fff]"
+                              rf"|[{CJK_OR_FULL_WIDTH}][,:;?!]|[,:;?!] *[\u4e00-\u9fff]")
+ASCII_PARENS_AROUND_CJK = re.compile(r"\([^()\n]*[\u4e00-\u9fff][^()\n]*\)")
+ASCII_COLON_IN_CHINESE = re.compile(r"(?<=[^\s\[*/:])(?<!https)(?<!http):(?=[\u4e00-\u9fff`A-Za-z0-9])")
+CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1|\$[^$\n]+\$")
+BLOCK_START = re.compile(r"\s*(#|>|\||[-*+] |\d+\. |```|<)")
+
+
+def _prose_without_code(markdown):
+    """The Markdown without fenced code blocks, code spans and inline maths."""
+    markdown = re.sub(r"(?ms)^```.*?^```", "", markdown)
+    return CODE_SPAN.sub("`code`", markdown)
+
+
+def chinese_typography_problems(text, markdown=True):
+    prose = _prose_without_code(text) if markdown else text
+    problems = [f"ASCII punctuation beside Chinese: {prose[max(0, m.start() - 12):m.end() + 12]!r}"
+                for m in ASCII_BESIDE_CJK.finditer(prose)]
+    problems += [f"ASCII parentheses around Chinese: {m.group(0)!r}" for m in ASCII_PARENS_AROUND_CJK.finditer(prose)]
+    for line in prose.splitlines():  # a Chinese colon written as ASCII ':' with no space after it
+        if CJK.search(line) and not line.lstrip().startswith(">"):
+            problems += [f"ASCII ':' used as a Chinese colon: {line[max(0, m.start() - 12):m.end() + 12]!r}"
+                         for m in ASCII_COLON_IN_CHINESE.finditer(line)]
+    if markdown:
+        lines = prose.splitlines()
+        for line, following in zip(lines, lines[1:]):
+            if not following.strip() or BLOCK_START.match(following) and not following.startswith("  "):
+                continue  # a new block (heading, quote, list item, table, ...) may start on the next line
+            if re.search(rf"[{CJK_OR_FULL_WIDTH}]$", line) and re.match(rf"\s*[{CJK_OR_FULL_WIDTH}]", following):
+                problems.append(f"line break inside a Chinese paragraph: {line[-12:]!r} / {following.strip()[:12]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_chinese_typography(slug):
+    problems = []
+    for cell in source_notebook(slug).cells:
+        if cell.cell_type == "markdown":
+            problems += chinese_typography_problems(cell.source)
+    quiz = load_quiz(catalog.lesson_dir(slug) / "quiz.json")
+    for q in quiz.questions:
+        for text in [q.question, q.explanation, *q.options]:
+            problems += [f"quiz {q.id}: {p}" for p in chinese_typography_problems(text, markdown=False)]
+    assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:15])

@@ -60,7 +60,7 @@ def test_student_version_hides_solutions_and_hidden_tests(slug):
         assert marker not in text, f"{slug}: the student notebook contains {marker!r}"
     nb = nbformat.reads(text, as_version=4)
     stubs = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    assert stubs and all("raise NotImplementedError()" in c.source for c in stubs)
+    assert stubs and all("raise NotImplementedError(\"replace this line with your code" in c.source for c in stubs)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 

@@ -6,8 +6,7 @@
 # # Lesson 30 · A byte-level BPE tokenizer from scratch
 #
 # 模型只认识数字。把文本变成数字（token id）的那一步叫 **tokenization**。GPT-2 用的是
-# **字节级 BPE**（byte pair encoding）：从 256 个字节值出发，反复把最常见的相邻一对合并成一个新 token。
-# 这一课你亲手写出它，再和 GPT-2 真正的分词器 `tiktoken` 放在一起比较。
+# **字节级 BPE**（byte pair encoding）：从 256 个字节值出发，反复把最常见的相邻一对合并成一个新 token。这一课你亲手写出它，再和 GPT-2 真正的分词器 `tiktoken` 放在一起比较。
 #
 # > **EN** A model only understands numbers. Turning text into numbers (token ids) is
 # > **tokenization**. GPT-2 uses **byte-level BPE** (byte pair encoding): start from the 256
@@ -22,14 +21,26 @@
 # 4. `encode(text, merges, allowed_special=())`：文本 → id，包括特殊 token `<|endoftext|>` / text → ids, special token included.
 #
 # **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE`
-# 的单元格由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。
-# 批改时还会运行隐藏测试。较慢的演示单元格（在整份语料上训练、画图）在自动评分时会跳过。
+# 的单元格由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。较慢的演示单元格（在整份语料上训练、画图）在自动评分时会跳过。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). You complete the cells that say
 # > `# YOUR CODE HERE`; the test cell right after each one checks it at once, and a failure
 # > says what was expected, what came out and the likely cause. Grading also runs hidden
 # > tests. The slower demo cells (training on the whole corpus, figures) are skipped while
 # > autograding.
+
+# %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | 字节 / byte | UTF-8 把每个字符写成 1 到 4 个字节；BPE 从 256 个字节起步 | UTF-8 writes every character as 1 to 4 bytes; BPE starts from the 256 byte values |
+# | merge | 把最常见的相邻一对 id 合成一个新 id，记进合并表 | replace the most frequent adjacent pair of ids by a new id, recorded in the merge table |
+# | 词表 / vocabulary | 所有 token id 和它们代表的字节串 | every token id and the bytes it stands for |
+# | pre-tokenization | 先用正则把文本切成小块，merge 不跨块 | a regex first cuts the text into chunks; merges never cross a chunk |
+# | special token | `<|endoftext|>` 这类不由 merge 产生、单独编号的 token | a token such as `<|endoftext|>` that gets its own id instead of coming from merges |
 
 # %% [markdown]
 # ## 0. 准备 / Setup
@@ -68,9 +79,7 @@ for s in ["A", "é", "你", "😀"]:
     print(f"{s!r}: {len(b)} byte(s) -> {list(b)}")
 
 # %% [markdown]
-# UTF-8 用 1 到 4 个字节表示一个字符：英文字母 1 个，带重音的字母 2 个，大多数汉字 3 个，emoji 4 个。
-# 每个字节是 0 到 255 之间的整数，所以我们把 **id 0..255 直接定为这 256 个字节值**。任何字符串都能写成字节，
-# 于是任何字符串都能编码：不需要“未知 token”（`<unk>`）。代价是序列很长：一个汉字要 3 个 id。
+# UTF-8 用 1 到 4 个字节表示一个字符：英文字母 1 个，带重音的字母 2 个，大多数汉字 3 个，emoji 4 个。每个字节是 0 到 255 之间的整数，所以我们把 **id 0..255 直接定为这 256 个字节值**。任何字符串都能写成字节，于是任何字符串都能编码：不需要“未知 token”（`<unk>`）。代价是序列很长：一个汉字要 3 个 id。
 # BPE 的工作就是把常见的字节组合合并成更长的 token，让序列变短。
 #
 # > **EN** UTF-8 uses 1 to 4 bytes per character: one for an English letter, two for an
@@ -89,9 +98,7 @@ print("pair counts:", pair_counts.most_common())
 # %% [markdown]
 # ## 2. 合并一个 pair / Merging one pair
 #
-# 上面最常见的 pair 是 `(97, 97)`，也就是 `"aa"`，出现 4 次。一次 **merge** 给它一个新 id（第一个空闲的是 256），
-# 并把序列里每一处 `97, 97` 换成 `256`。从左往右扫描，**不重叠**：`"aaa"` 变成 `[256, 97]`，
-# 而不是两个 256。
+# 上面最常见的 pair 是 `(97, 97)`，也就是 `"aa"`，出现 4 次。一次 **merge** 给它一个新 id（第一个空闲的是 256），并把序列里每一处 `97, 97` 换成 `256`。从左往右扫描，**不重叠**：`"aaa"` 变成 `[256, 97]`，而不是两个 256。
 #
 # > **EN** The most frequent pair above is `(97, 97)`, i.e. `"aa"`, 4 times. A **merge**
 # > gives it a new id (the first free one is 256) and replaces every `97, 97` in the
@@ -204,12 +211,9 @@ show_quiz("quiz.json", stage="check", ids=["pre-split"])
 # %% [markdown]
 # ## 4. 训练：数一数，合一合，再重复 / Training: count, merge, repeat
 #
-# 训练就是重复同一步：数出所有相邻 pair，把最常见的那个合并成新 id（第 i 次 merge，从 0 数起，得到 id `256 + i`）。
-# 结果是一个字典 `merges = {(left_id, right_id): new_id}`，按学到的顺序排列。
+# 训练就是重复同一步：数出所有相邻 pair，把最常见的那个合并成新 id（第 i 次 merge，从 0 数起，得到 id `256 + i`）。结果是一个字典 `merges = {(left_id, right_id): new_id}`，按学到的顺序排列。
 #
-# 两个 pair 次数一样多时怎么办？我们约定一个固定的 **平局规则**：次数相同，取 **元组更小** 的 pair，
-# 先比 left，再比 right。这样训练结果完全确定，你的 merges 可以和参考实现逐条比较。
-# 下面在一个块 `"aaabdaaabac"` 上一步步演示（用的是你刚写的 `merge_pair`）：
+# 两个 pair 次数一样多时怎么办？我们约定一个固定的 **平局规则**：次数相同，取 **元组更小** 的 pair，先比 left，再比 right。这样训练结果完全确定，你的 merges 可以和参考实现逐条比较。下面在一个块 `"aaabdaaabac"` 上一步步演示（用的是你刚写的 `merge_pair`）：
 #
 # > **EN** Training repeats one step: count all adjacent pairs and merge the most frequent
 # > one into a new id (merge i, counting from 0, gets id `256 + i`). The result is a dict
@@ -230,8 +234,7 @@ for step in range(4):
 print("final ids:", ids)
 
 # %% [markdown]
-# 第 1 步（step 1）里 `(97, 98)` 和 `(256, 97)` 都出现 2 次：元组 `(97, 98)` 更小，所以它赢。
-# 最后一步四个 pair 都只出现 1 次，最小的是 `(97, 99)`。
+# 第 1 步（step 1）里 `(97, 98)` 和 `(256, 97)` 都出现 2 次：元组 `(97, 98)` 更小，所以它赢。最后一步四个 pair 都只出现 1 次，最小的是 `(97, 99)`。
 #
 # > **EN** In step 1, `(97, 98)` and `(256, 97)` both occur twice: the tuple `(97, 98)` is
 # > smaller, so it wins. In the last step four pairs occur once each; the smallest is
@@ -241,8 +244,7 @@ print("final ids:", ids)
 show_quiz("quiz.json", stage="check", ids=["tie-break"])
 
 # %% [markdown]
-# 现在把它推广到真正的文本：先 `pre_split`，每个块变成自己的字节列表，pair 的次数是 **所有块加起来** 的次数
-# （但绝不跨块）。没有块剩下两个以上 token 时，提前停止。
+# 现在把它推广到真正的文本：先 `pre_split`，每个块变成自己的字节列表，pair 的次数是 **所有块加起来** 的次数（但绝不跨块）。没有块剩下两个以上 token 时，提前停止。
 #
 # **提速小技巧：** 相同的块（比如成千上万个 `" the"`）行为完全一样。用 `Counter(pre_split(text))`
 # 只保留每个不同的块一次，再把 pair 的次数乘以这个块出现的次数，训练会快好几倍。
@@ -357,9 +359,7 @@ expect_equal(list(train_bpe("hello hello help", 6).items()), list(train_bpe("hel
 # ## 5. 解码：id → 字节 → 文本 / Decoding: ids → bytes → text
 #
 # 解码比编码简单。每个 id 代表一串字节：0..255 是单个字节；merge `(left, right) -> new_id` 的 `new_id`
-# 代表 left 的字节接上 right 的字节（按学到的顺序建表，两部分一定已经在表里）。
-# 特殊 token `<|endoftext|>` 占用紧跟在 merges 后面的 id：`256 + len(merges)`（GPT-2 就是这样得到 50256 的，后面会看到）。
-# 把所有字节连起来，再用 UTF-8 解码。
+# 代表 left 的字节接上 right 的字节（按学到的顺序建表，两部分一定已经在表里）。特殊 token `<|endoftext|>` 占用紧跟在 merges 后面的 id：`256 + len(merges)`（GPT-2 就是这样得到 50256 的，后面会看到）。把所有字节连起来，再用 UTF-8 解码。
 #
 # 一段 id 不一定是完整的 UTF-8：比如只取了一个汉字 3 个字节中的前 2 个。`errors="replace"`
 # 把这样的字节变成替换字符 `"\ufffd"`（�），而不是报错——tiktoken 也是这样。
@@ -434,9 +434,7 @@ expect_equal(decode(ref_bpe.encode(_text, _gpt2), _gpt2), _text, "decode with GP
 # %% [markdown]
 # ## 6. 编码：按学到的顺序重演 merges / Encoding: replay the merges in learned order
 #
-# 编码一个块：从它的字节开始，反复做这一步——在当前相邻的 pair 里，找出 **在 merges 中、且学得最早（new id 最小）** 的那个，
-# 把它的所有出现合并掉；直到没有相邻 pair 在 merges 里。为什么按学到的顺序？因为晚学到的 merge 是用早学到的 token 拼起来的，
-# 必须先有零件。GPT-2 和 tiktoken 都是这样编码的。
+# 编码一个块：从它的字节开始，反复做这一步——在当前相邻的 pair 里，找出 **在 merges 中、且学得最早（new id 最小）** 的那个，把它的所有出现合并掉；直到没有相邻 pair 在 merges 里。为什么按学到的顺序？因为晚学到的 merge 是用早学到的 token 拼起来的，必须先有零件。GPT-2 和 tiktoken 都是这样编码的。
 #
 # 和训练一样，编码也要先 `pre_split`，每个块单独编码，最后把结果接起来。
 #
@@ -455,8 +453,7 @@ show_quiz("quiz.json", stage="check", ids=["encode-order"])
 # ### 特殊 token `<|endoftext|>` / The special token `<|endoftext|>`
 #
 # GPT-2 在训练数据里用 `<|endoftext|>` 分隔不同的文档。它不是普通文本，而是一个 **控制 token**，拥有自己的 id
-# （在我们的格式里是 `256 + len(merges)`）。如果用户输入里恰好出现了这串字符，我们不希望它悄悄变成控制 token。
-# 所以沿用 tiktoken 的默认规则：
+# （在我们的格式里是 `256 + len(merges)`）。如果用户输入里恰好出现了这串字符，我们不希望它悄悄变成控制 token。所以沿用 tiktoken 的默认规则：
 #
 # - 只有当 `allowed_special` 明确包含它（`{"<|endoftext|>"}` 或 `"all"`）时，每次出现才编码成那一个特殊 id；
 # - 否则，只要文本里出现它，就抛出 `ValueError`，让调用者自己决定。
@@ -594,9 +591,7 @@ expect_equal(encode("<|endoftext|>", _gpt2_merges, allowed_special="all"), [5025
 # %% [markdown]
 # ## 7. 在 Python 自带的文档上训练 / Training on Python's own documentation
 #
-# 训练语料来自 `course.corpus.python_docs()`：Python 交互式帮助（`help("assert")` 等）的全部文本，
-# 随 CPython 一起安装在标准库模块 `pydoc_data.topics` 里，不需要下载。纯 Python 写的 BPE 不快，
-# 所以我们只用前 100,000 个字符训练 500 次 merge，并留出另一段从未见过的文本来测量压缩效果。
+# 训练语料来自 `course.corpus.python_docs()`：Python 交互式帮助（`help("assert")` 等）的全部文本，随 CPython 一起安装在标准库模块 `pydoc_data.topics` 里，不需要下载。纯 Python 写的 BPE 不快，所以我们只用前 100,000 个字符训练 500 次 merge，并留出另一段从未见过的文本来测量压缩效果。
 #
 # > **EN** The training text is `course.corpus.python_docs()`: the full text of Python's
 # > interactive help (`help("assert")` and friends), which ships with CPython in the standard
@@ -617,8 +612,7 @@ print("first 12 tokens learned:", [decode([i], merges) for i in range(256, 268)]
 print("last 12 tokens learned: ", [decode([i], merges) for i in range(len(merges) + 244, len(merges) + 256)])
 
 # %% [markdown]
-# 最早学到的是最常见的片段，比如缩进用的空格、`" t"`、`"he"`；越往后学到的 token 越长，越像完整的单词
-# （见上面输出的最后 12 个）。把 `"Hello, world"` 切一切看看：
+# 最早学到的是最常见的片段，比如缩进用的空格、`" t"`、`"he"`；越往后学到的 token 越长，越像完整的单词（见上面输出的最后 12 个）。把 `"Hello, world"` 切一切看看：
 #
 # > **EN** The first tokens learned are the most frequent fragments, such as the spaces
 # > of indentation, `" t"` and `"he"`; the later a token is learned, the longer it gets and
@@ -635,8 +629,7 @@ print("round trip:", decode(ours, merges) == "Hello, world")
 # ## 8. merge 越多，序列越短 / More merges, shorter sequences
 #
 # 压缩率用 **每个 token 平均几个字节** 来衡量：0 次 merge 时恰好是 1.0。下面用前 k 次 merge
-# （`merges` 的前 k 项也是合法的 merges）编码留出的文本，看压缩率怎样随 k 增长。
-# 作为对照，虚线是 GPT-2 的分词器（50,000 次 merge，在大量网页文本上训练）在同一段文本上的压缩率。
+# （`merges` 的前 k 项也是合法的 merges）编码留出的文本，看压缩率怎样随 k 增长。作为对照，虚线是 GPT-2 的分词器（50,000 次 merge，在大量网页文本上训练）在同一段文本上的压缩率。
 #
 # > **EN** Compression is measured in **bytes per token**: exactly 1.0 with no merges. We
 # > encode the held-out text with the first k merges (the first k items of `merges` are
@@ -668,8 +661,7 @@ plt.show()
 
 # %% [markdown]
 # 前几十次 merge 收益最大：它们合并的是最常见的片段。之后每次 merge 只覆盖更少见的组合，曲线变平。
-# 500 次 merge 离 GPT-2 还很远（上面打印了两者的数值），要接近它需要多得多的 merge 和语料。
-# 这就是词表大小的权衡：词表越大，序列越短（注意力更省），但 embedding 表和输出层越大。
+# 500 次 merge 离 GPT-2 还很远（上面打印了两者的数值），要接近它需要多得多的 merge 和语料。这就是词表大小的权衡：词表越大，序列越短（注意力更省），但 embedding 表和输出层越大。
 #
 # > **EN** The first few dozen merges help most: they join the most frequent fragments.
 # > Each later merge covers rarer combinations and the curve flattens. 500 merges are still
@@ -680,8 +672,7 @@ plt.show()
 # %% [markdown]
 # ## 9. 认识 GPT-2 的分词器：tiktoken / Meet GPT-2's tokenizer: tiktoken
 #
-# `tiktoken` 是 OpenAI 的 BPE 实现（Rust 写的，很快）。`get_encoding("gpt2")` 给出 GPT-2 的分词器
-# （本课程环境已离线装好它需要的文件，直接调用即可）：
+# `tiktoken` 是 OpenAI 的 BPE 实现（Rust 写的，很快）。`get_encoding("gpt2")` 给出 GPT-2 的分词器（本课程环境已离线装好它需要的文件，直接调用即可）：
 #
 # > **EN** `tiktoken` is OpenAI's BPE implementation (written in Rust, fast).
 # > `get_encoding("gpt2")` gives GPT-2's tokenizer (the course environment has its files
@@ -695,8 +686,7 @@ print("<|endoftext|> id:", enc.eot_token, "| vocabulary size:", enc.n_vocab)
 print("merges in GPT-2:", enc.n_vocab - 256 - 1)
 
 # %% [markdown]
-# 词表大小 50257 = 256 个字节 + 50,000 次 merge + 1 个 `<|endoftext|>`，和我们的格式完全一样，
-# 所以 `<|endoftext|>` 的 id 是 256 + 50000 = 50256。特殊 token 的规则也一样：
+# 词表大小 50257 = 256 个字节 + 50,000 次 merge + 1 个 `<|endoftext|>`，和我们的格式完全一样，所以 `<|endoftext|>` 的 id 是 256 + 50000 = 50256。特殊 token 的规则也一样：
 #
 # > **EN** The vocabulary size 50257 = 256 bytes + 50,000 merges + 1 `<|endoftext|>`: the
 # > same layout as ours, which is why `<|endoftext|>` is 256 + 50000 = 50256. The rule for
@@ -743,8 +733,7 @@ print("our id 33    ->", decode([33], {}), "| our id 32 ->", repr(decode([32], {
 # ## 10. 你的 encode + GPT-2 的 merges = tiktoken / Your encode + GPT-2's merges = tiktoken
 #
 # 算法本身和 GPT-2 一样吗？把 GPT-2 的 50,000 条 merges 转成我们的格式（课程的参考模块
-# `gpt2ref.bpe` 从 tiktoken 使用的 `vocab.bpe` 文件读取它们），交给 **你的** `encode`，
-# 再把单字节 id 换成 GPT-2 的编号（只有 0..255 的编号不同，merge 产生的 id 两边一致）：
+# `gpt2ref.bpe` 从 tiktoken 使用的 `vocab.bpe` 文件读取它们），交给 **你的** `encode`，再把单字节 id 换成 GPT-2 的编号（只有 0..255 的编号不同，merge 产生的 id 两边一致）：
 #
 # > **EN** Is the algorithm itself the same as GPT-2's? Convert GPT-2's 50,000 merges to our
 # > format (the course's reference module `gpt2ref.bpe` reads them from the
@@ -766,8 +755,7 @@ print("identical to tiktoken:", mine == theirs)
 print("first ids:", mine[:8])
 
 # %% [markdown]
-# 完全一致：tiktoken 做的就是你写的算法，只是用 Rust 写、并且用的是 GPT-2 的 merges。
-# 之后的课程一律使用 tiktoken：它快得多，而且 GPT-2 的预训练权重正是和这套 id 对应的。
+# 完全一致：tiktoken 做的就是你写的算法，只是用 Rust 写、并且用的是 GPT-2 的 merges。之后的课程一律使用 tiktoken：它快得多，而且 GPT-2 的预训练权重正是和这套 id 对应的。
 #
 # > **EN** Identical: tiktoken runs the algorithm you wrote, in Rust, with GPT-2's merges.
 # > The rest of the course uses tiktoken: it is much faster, and GPT-2's pretrained weights
@@ -776,8 +764,7 @@ print("first ids:", mine[:8])
 # %% [markdown]
 # ## 11. 中文和英文 / Chinese and English
 #
-# 同一段内容，用中文写和用英文写，各需要多少 token？下面两段是同一个意思（为本课专门写的）。
-# 我们比较三种编码：只用字节（0 次 merge）、你的 500 次 merge、GPT-2 的 tiktoken，指标是 **每个字符几个 token**。
+# 同一段内容，用中文写和用英文写，各需要多少 token？下面两段是同一个意思（为本课专门写的）。我们比较三种编码：只用字节（0 次 merge）、你的 500 次 merge、GPT-2 的 tiktoken，指标是 **每个字符几个 token**。
 #
 # > **EN** How many tokens does the same content take in Chinese and in English? The two
 # > passages below say the same thing (written for this lesson). We compare three encodings:
@@ -837,12 +824,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 只用字节时，每个汉字（和中文标点）都要 3 个 token，英文字母只要 1 个（见上面打印的每字符 token 数）。
-# 可是中文写同样的内容用的字符少得多，所以只看字节，两段的 token 总数差不多（右图蓝色柱）。
-# 差距来自 merges 学的是哪种语言：你的 tokenizer 只见过英文的 Python 文档，学不到汉字字节的 merge，中文一点也没变短，英文却短了一半；
-# GPT-2 的语料以英文为主，英文每个字符只要零点几个 token，中文仍要约 2 个，同样的内容中文的 token 总数是英文的好几倍（倍数见上面的输出）。
-# 对模型来说，这意味着同样的上下文长度（GPT-2 是 1024 个 token）装下的中文内容要少得多，训练和生成中文也更贵。
-# 后来的模型使用更大的、多语言的词表，部分原因就在这里。
+# 只用字节时，每个汉字（和中文标点）都要 3 个 token，英文字母只要 1 个（见上面打印的每字符 token 数）。可是中文写同样的内容用的字符少得多，所以只看字节，两段的 token 总数差不多（右图蓝色柱）。差距来自 merges 学的是哪种语言：你的 tokenizer 只见过英文的 Python 文档，学不到汉字字节的 merge，中文一点也没变短，英文却短了一半；
+# GPT-2 的语料以英文为主，英文每个字符只要零点几个 token，中文仍要约 2 个，同样的内容中文的 token 总数是英文的好几倍（倍数见上面的输出）。对模型来说，这意味着同样的上下文长度（GPT-2 是 1024 个 token）装下的中文内容要少得多，训练和生成中文也更贵。后来的模型使用更大的、多语言的词表，部分原因就在这里。
 #
 # > **EN** With bytes only, each Chinese character (and Chinese punctuation mark) costs 3
 # > tokens and each English letter 1 (see the tokens per character printed above). But
@@ -866,9 +849,7 @@ show_quiz("quiz.json", stage="post")
 # %% [markdown]
 # ## 13. 小结 / Summary
 #
-# 你从 256 个字节出发，写出了一个完整的字节级 BPE：`merge_pair` 合并一个 pair，`train_bpe` 用 GPT-2 的正则切块、
-# 按“次数最多、平局取更小元组”的规则学出 merges，`decode` 把 id 拼回字节再解码，`encode` 按学到的顺序重演 merges，
-# 并像 tiktoken 一样只在明确允许时识别 `<|endoftext|>`。给它 GPT-2 的 merges，它和 tiktoken 的输出一模一样。
+# 你从 256 个字节出发，写出了一个完整的字节级 BPE：`merge_pair` 合并一个 pair，`train_bpe` 用 GPT-2 的正则切块、按“次数最多、平局取更小元组”的规则学出 merges，`decode` 把 id 拼回字节再解码，`encode` 按学到的顺序重演 merges，并像 tiktoken 一样只在明确允许时识别 `<|endoftext|>`。给它 GPT-2 的 merges，它和 tiktoken 的输出一模一样。
 #
 # **下一课（31）** 用 GPT-2 真正的分词器（tiktoken）把一长段文本变成 id，再用滑动窗口切出 (input, target)
 # 训练样本，装进 PyTorch 的 `Dataset` 和 `DataLoader`。

@@ -5,9 +5,7 @@
 # # 第 31 课 · 分词后的数据集与滑动窗口
 # # Lesson 31 · A tokenized dataset with a sliding window
 #
-# GPT 的训练任务只有一个：**预测下一个 token**。这一课把一长段文本变成模型可以学习的样本：
-# 用 GPT-2 的分词器（tiktoken）把文本变成一长串 id，用 **滑动窗口** 切出一对对 (input, target)，
-# 再交给 PyTorch 的 `DataLoader` 组成 batch。
+# GPT 的训练任务只有一个：**预测下一个 token**。这一课把一长段文本变成模型可以学习的样本：用 GPT-2 的分词器（tiktoken）把文本变成一长串 id，用 **滑动窗口** 切出一对对 (input, target)，再交给 PyTorch 的 `DataLoader` 组成 batch。
 #
 # > **EN** GPT is trained on a single task: **predict the next token**. This lesson turns a
 # > long text into examples a model can learn from: GPT-2's tokenizer (tiktoken) turns the
@@ -32,6 +30,19 @@
 # > says what was expected, what came out and the likely cause. Grading also runs hidden tests.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 60 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 60 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | 滑动窗口 / sliding window | 从一长串 token id 里切出定长的训练样本 | cutting fixed-length training samples out of one long run of token ids |
+# | stride | 相邻两个窗口起点之间隔多少个 token | how many tokens apart two neighbouring windows start |
+# | input / target | target 是 input 向后错一位：每个位置都要预测下一个 token | the target is the input shifted by one: every position predicts the next token |
+# | `Dataset` / `DataLoader` | PyTorch 按下标取样本、再组成 batch 的两个接口 | PyTorch's two interfaces: fetch a sample by index, then group samples into batches |
+# | `torch.Generator` | 自带种子的随机数源，不影响全局随机状态 | a random-number source with its own seed, leaving the global random state alone |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%
@@ -43,7 +54,7 @@ from torch.utils.data import DataLoader, Dataset
 from course.corpus import python_docs
 from quiz import show_quiz
 
-torch.manual_seed(0)
+torch.manual_seed(0);
 
 # %% [markdown]
 # 先做几道课前小题（答错没关系，课后还会再见到这些概念）。
@@ -56,8 +67,7 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 从文本到一长串 id / From text to one long stream of ids
 #
-# 训练文本来自 `course.corpus.python_docs()`：Python 交互式帮助（`help("assert")` 等）的全部文本，
-# 随 CPython 一起安装在标准库模块 `pydoc_data.topics` 里，不需要下载。`tiktoken.get_encoding("gpt2")`
+# 训练文本来自 `course.corpus.python_docs()`：Python 交互式帮助（`help("assert")` 等）的全部文本，随 CPython 一起安装在标准库模块 `pydoc_data.topics` 里，不需要下载。`tiktoken.get_encoding("gpt2")`
 # 给出 GPT-2 的分词器（课程环境已离线装好它的文件）。
 #
 # > **EN** The training text is `course.corpus.python_docs()`: all of Python's interactive
@@ -91,8 +101,7 @@ for t in range(1, 8):
 
 # %% [markdown]
 # 把这些题目打包：取 `max_length + 1` 个连续的 token，前 `max_length` 个是 **input**，后 `max_length`
-# 个是 **target**，也就是 input **向右移一位**。位置 t 的 target 正是 input 里位置 t 之后的那个 token，
-# 所以一个窗口一次提供 `max_length` 道“猜下一个”的题（模型的因果注意力保证位置 t 只能看到 t 及之前）。
+# 个是 **target**，也就是 input **向右移一位**。位置 t 的 target 正是 input 里位置 t 之后的那个 token，所以一个窗口一次提供 `max_length` 道“猜下一个”的题（模型的因果注意力保证位置 t 只能看到 t 及之前）。
 #
 # > **EN** Pack these questions together: take `max_length + 1` consecutive tokens; the first
 # > `max_length` are the **input**, the last `max_length` the **target**: the input
@@ -112,8 +121,7 @@ for position in range(3):
 # %% [markdown]
 # ## 3. 滑动窗口 / The sliding window
 #
-# 一长串 id 能切出很多窗口。窗口从位置 0 开始，每次向右移 **stride** 个 token。
-# 一个从 `start` 开始的窗口需要 token `start .. start + max_length`（共 `max_length + 1` 个），所以它放得下当且仅当
+# 一长串 id 能切出很多窗口。窗口从位置 0 开始，每次向右移 **stride** 个 token。一个从 `start` 开始的窗口需要 token `start .. start + max_length`（共 `max_length + 1` 个），所以它放得下当且仅当
 # `start + max_length + 1 <= n`（n 是 token 总数）。于是：
 #
 # $$\text{窗口数 / number of windows} = \left\lfloor \frac{n - \text{max\_length} - 1}{\text{stride}} \right\rfloor + 1 \qquad (n \ge \text{max\_length} + 1)$$
@@ -142,8 +150,7 @@ for n, length, stride in [(10, 4, 2), (10, 4, 4), (10, 4, 1), (9, 4, 4), (5, 4, 
           f" counting {count_by_hand(n, length, stride):2d}")
 
 # %% [markdown]
-# 下图把窗口画在一条 token 带上：左边 stride 小于 max_length，相邻窗口 **重叠**；右边 stride 等于 max_length，
-# 窗口 **首尾相接**，每个 token 只当一次 input。
+# 下图把窗口画在一条 token 带上：左边 stride 小于 max_length，相邻窗口 **重叠**；右边 stride 等于 max_length，窗口 **首尾相接**，每个 token 只当一次 input。
 #
 # > **EN** The figure draws the windows over a strip of tokens: on the left stride is smaller
 # > than max_length and neighbouring windows **overlap**; on the right stride equals
@@ -181,8 +188,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 重叠的窗口让同样的文本产生更多样本，但这些样本彼此很像；stride = max_length 时每个 token 只当一次 target（最后不满一个窗口的尾巴除外）。
-# 训练 GPT 时常用 stride = max_length。
+# 重叠的窗口让同样的文本产生更多样本，但这些样本彼此很像；stride = max_length 时每个 token 只当一次 target（最后不满一个窗口的尾巴除外）。训练 GPT 时常用 stride = max_length。
 #
 # > **EN** Overlapping windows get more examples out of the same text, but the examples are
 # > much alike; with stride = max_length every token is a target once (except a tail too
@@ -194,12 +200,10 @@ show_quiz("quiz.json", stage="check", ids=["count-formula", "stride-overlap"])
 # %% [markdown]
 # ## 4. `SlidingWindowDataset`
 #
-# PyTorch 的 `torch.utils.data.Dataset` 只要求两个方法：`__len__`（有几个样本）和 `__getitem__(i)`（第 i 个样本）。
-# 写一个这样的类：第 i 项是第 i 个窗口的 `(input, target)`，两个都是 `torch.long` 的 1 维 tensor。
+# PyTorch 的 `torch.utils.data.Dataset` 只要求两个方法：`__len__`（有几个样本）和 `__getitem__(i)`（第 i 个样本）。写一个这样的类：第 i 项是第 i 个窗口的 `(input, target)`，两个都是 `torch.long` 的 1 维 tensor。
 #
 # 几点建议：
-# - 在 `__init__` 里把 id 存成 **一个** `torch.long` tensor；`__getitem__` 里切片即可。切片是 **视图**，不复制数据，
-#   所以窗口重叠也不会多占内存。
+# - 在 `__init__` 里把 id 存成 **一个** `torch.long` tensor；`__getitem__` 里切片即可。切片是 **视图**，不复制数据，所以窗口重叠也不会多占内存。
 # - token 太少、一个窗口都切不出来时，立刻抛出 `ValueError`，并在信息里写出 token 数和 `max_length`
 #   （比在训练时才遇到一个空数据集好得多）。
 #
@@ -392,8 +396,7 @@ print(f"your dataset (stride=256): {len(docs_dataset):,} windows;"
 # - `batch_size`：每个 batch 几个窗口，batch 的形状是 `(batch_size, max_length)`；
 # - `shuffle=True`：每个 epoch 用新的随机顺序（训练时需要，免得模型总是按文档顺序看数据）；
 # - `drop_last=True`：丢掉最后一个不满 `batch_size` 的 batch，让每个 batch 形状相同；
-# - `generator`：一个 `torch.Generator`。给它设了 seed，打乱的顺序就能复现，而且 **不动全局随机状态**：
-#   模型初始化、dropout 用到的随机数不受影响。
+# - `generator`：一个 `torch.Generator`。给它设了 seed，打乱的顺序就能复现，而且 **不动全局随机状态**：模型初始化、dropout 用到的随机数不受影响。
 #
 # > **EN** `torch.utils.data.DataLoader` takes examples from a Dataset and stacks them into
 # > batches:
@@ -424,8 +427,7 @@ print("loader B, epoch 1:", window_starts(loader_b), "(same seed, same order)")
 print("loader A, epoch 2:", window_starts(loader_a), "(new epoch, new order)")
 
 # %% [markdown]
-# 同一个 seed 新建的 loader 给出同样的顺序；同一个 loader 的第二个 epoch 会换一个新顺序（generator 的状态往前走了），
-# 但整串顺序仍可复现。7 个窗口、batch_size = 3、`drop_last=True`，每个 epoch 只有 2 个 batch（见上面的输出）。
+# 同一个 seed 新建的 loader 给出同样的顺序；同一个 loader 的第二个 epoch 会换一个新顺序（generator 的状态往前走了），但整串顺序仍可复现。7 个窗口、batch_size = 3、`drop_last=True`，每个 epoch 只有 2 个 batch（见上面的输出）。
 #
 # > **EN** Fresh loaders with the same seed give the same order; one loader's second epoch
 # > gets a new order (the generator's state has moved on), yet the whole sequence of orders
@@ -438,8 +440,7 @@ show_quiz("quiz.json", stage="check", ids=["shuffle-seed", "drop-last"])
 # %% [markdown]
 # ## 6. `create_dataloader`
 #
-# 把三步合起来：用 tiktoken 的 GPT-2 分词器编码文本（允许 `<|endoftext|>`：GPT-2 用它分隔文档，它会变成 id 50256），
-# 用你的 `SlidingWindowDataset` 切窗口，再返回一个 `DataLoader`。第 36 课的训练循环会用同样接口的函数。
+# 把三步合起来：用 tiktoken 的 GPT-2 分词器编码文本（允许 `<|endoftext|>`：GPT-2 用它分隔文档，它会变成 id 50256），用你的 `SlidingWindowDataset` 切窗口，再返回一个 `DataLoader`。第 36 课的训练循环会用同样接口的函数。
 #
 # > **EN** Put the three steps together: encode the text with tiktoken's GPT-2 tokenizer
 # > (allowing `<|endoftext|>`: GPT-2 separates documents with it, and it becomes id 50256),
@@ -572,8 +573,7 @@ print("input  row 0 starts:", repr(tokenizer.decode(inputs[0, :12].tolist())))
 print("target row 0 starts:", repr(tokenizer.decode(targets[0, :12].tolist())))
 
 # %% [markdown]
-# 每个 batch 是两个 `(8, 256)` 的 `torch.long` tensor，target 恰好比 input 晚一个 token。
-# 这就是 GPT 训练时每一步吃进去的东西。
+# 每个 batch 是两个 `(8, 256)` 的 `torch.long` tensor，target 恰好比 input 晚一个 token。这就是 GPT 训练时每一步吃进去的东西。
 #
 # > **EN** Each batch is two `(8, 256)` `torch.long` tensors, the target exactly one token
 # > ahead of the input. This is what a GPT eats at every training step.
@@ -588,8 +588,7 @@ show_quiz("quiz.json", stage="post")
 # ## 9. 小结 / Summary
 #
 # 你用 tiktoken 把文本变成一长串 id，用 `SlidingWindowDataset` 按 `max_length` 和 `stride` 切出
-# (input, target) 窗口（窗口数 = (n − max_length − 1) // stride + 1，token 不够时给出清楚的错误），
-# 再用 `create_dataloader` 组成形状为 `(batch_size, max_length)` 的 batch，并用独立的 `torch.Generator`
+# (input, target) 窗口（窗口数 = (n − max_length − 1) // stride + 1，token 不够时给出清楚的错误），再用 `create_dataloader` 组成形状为 `(batch_size, max_length)` 的 batch，并用独立的 `torch.Generator`
 # 让打乱顺序可以复现。
 #
 # **下一课（32）** 把这些 id 变成向量：token embedding 加上位置 embedding，这是 GPT 模型的第一层。

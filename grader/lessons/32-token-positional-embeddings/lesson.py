@@ -5,20 +5,19 @@
 # %% [markdown]
 # # 第 32 课 · Token embedding 与位置 embedding / Lesson 32 · Token and position embeddings
 #
-# 上一课我们把文本切成了 token id 的窗口。模型不能直接对整数做运算:它需要每个 token 的一个**向量**。
-# 这一课搭出 GPT-2 的第一层:一张 token 表(这个 token 是什么)加一张位置表(它站在第几位),两者相加。
+# 上一课我们把文本切成了 token id 的窗口。模型不能直接对整数做运算：它需要每个 token 的一个**向量**。这一课搭出 GPT-2 的第一层：一张 token 表（这个 token 是什么）加一张位置表（它站在第几位），两者相加。
 #
 # > **EN** In the last lesson we cut text into windows of token ids. A model cannot compute with bare
 # > integers: it needs a **vector** for every token. This lesson builds GPT-2's first layer: a token
 # > table (what the token is) plus a position table (where it stands), added together.
 #
-# **学完这一课,你会 / By the end you will have:**
+# **学完这一课，你会 / By the end you will have:**
 #
-# - 用 GPT-2 真正的 tokenizer(`tiktoken`)把文本变成 token id;
-# - 明白 embedding 就是查表:它等于 one-hot 向量乘一个矩阵,而且只有用到的行会得到梯度;
-# - 明白模型为什么需要位置信息;
-# - 亲手写出 `TokenPositionEmbedding`(计分)和 `cosine_similarity_matrix`(计分);
-# - 在 `meta` device 上数出 GPT-2 small 的 embedding 参数量,并看一眼位置表长什么样。
+# - 用 GPT-2 真正的 tokenizer（`tiktoken`）把文本变成 token id;
+# - 明白 embedding 就是查表：它等于 one-hot 向量乘一个矩阵，而且只有用到的行会得到梯度；
+# - 明白模型为什么需要位置信息；
+# - 亲手写出 `TokenPositionEmbedding`（计分）和 `cosine_similarity_matrix`（计分）；
+# - 在 `meta` device 上数出 GPT-2 small 的 embedding 参数量，并看一眼位置表长什么样。
 #
 # > **EN**
 # > - turn text into token ids with GPT-2's real tokenizer (`tiktoken`);
@@ -28,13 +27,24 @@
 # > - write `TokenPositionEmbedding` (graded) and `cosine_similarity_matrix` (graded);
 # > - count GPT-2 small's embedding parameters on the `meta` device and look at position tables.
 #
-# **怎么用这个 notebook / How to use this notebook:** 从上到下依次运行每个 cell(Shift+Enter)。
-# 写着 `# YOUR CODE HERE` 的 cell 由你来写;紧跟其后的测试 cell 会检查你的代码,失败时会告诉你哪里可能错了。
-# 全部在 CPU 上几秒内跑完。
+# **怎么用这个 notebook / How to use this notebook:** 从上到下依次运行每个 cell(Shift+Enter)。写着 `# YOUR CODE HERE` 的 cell 由你来写；紧跟其后的测试 cell 会检查你的代码，失败时会告诉你哪里可能错了。全部在 CPU 上几秒内跑完。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). Cells that say `# YOUR CODE HERE` are yours to
 # > write; the test cell right after each one checks your code and, when it fails, says what is likely
 # > wrong. Everything runs in seconds on a CPU.
+
+# %% [markdown]
+# **学习时间 / Study time：** 大约 60 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 60 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | embedding | 一张可学习的表，每个 id 查出一行向量 | a learnable table; every id looks up one row, a vector |
+# | `d_model` | 每个 token 向量的长度（GPT-2 small 是 768） | the length of every token vector (768 in GPT-2 small) |
+# | 位置 embedding / position embedding | 按位置查出的向量，加到 token 向量上 | a vector looked up by position and added to the token vector |
+# | `context_length` | 模型一次最多能看的 token 数，也是位置表的行数 | the most tokens the model sees at once, and the number of rows of the position table |
+# | 余弦相似度 / cosine similarity | 两个向量夹角的余弦：1 同向，0 正交 | the cosine of the angle between two vectors: 1 same direction, 0 orthogonal |
 
 # %%
 import math
@@ -55,7 +65,7 @@ print("GPT-2 tokenizer vocabulary:", enc.n_vocab, "tokens")
 print("GPT-2 small:", GPT2_SMALL)
 
 # %% [markdown]
-# 先做个小测验,看看你已经知道多少(答错没关系,学完再做一次 `post` 测验对比)。
+# 先做个小测验，看看你已经知道多少（答错没关系，学完再做一次 `post` 测验对比）。
 #
 # > **EN** A short quiz first to see what you already know (wrong answers are fine: you will compare
 # > with the `post` quiz at the end).
@@ -66,8 +76,8 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 从文本到 token id / From text to token ids
 #
-# GPT-2 的 tokenizer 是一个字节级 BPE(第 30 课自己写过一个)。`tiktoken` 里的 `"gpt2"` 编码就是 OpenAI
-# 训练 GPT-2 时用的那一套,上面打印出它一共有 50257 个 token。我们从 *The Zen of Python* 里取两行。
+# GPT-2 的 tokenizer 是一个字节级 BPE（第 30 课自己写过一个）。`tiktoken` 里的 `"gpt2"` 编码就是 OpenAI
+# 训练 GPT-2 时用的那一套，上面打印出它一共有 50257 个 token。我们从 *The Zen of Python* 里取两行。
 #
 # > **EN** GPT-2's tokenizer is a byte-level BPE (you wrote one in lesson 30). The `"gpt2"` encoding in
 # > `tiktoken` is the very one OpenAI trained GPT-2 with; the cell above printed its 50257 tokens. We take
@@ -80,8 +90,8 @@ for line in lines:
     print(f"{line!r}\n  ids:    {ids}\n  pieces: {[enc.decode([i]) for i in ids]}")
 
 # %% [markdown]
-# 两行都正好是 7 个 token,可以叠成一个形状为 `(B, T) = (2, 7)` 的 batch。注意 `' is'`、`' better'`、
-# `' than'` 在两行里是同样的 id,而且站在同样的位置(第 2、3、4 位)。
+# 两行都正好是 7 个 token，可以叠成一个形状为 `(B, T) = (2, 7)` 的 batch。注意 `' is'`、`' better'`、
+# `' than'` 在两行里是同样的 id，而且站在同样的位置（第 2、3、4 位）。
 #
 # > **EN** Both lines are exactly 7 tokens, so they stack into a batch of shape `(B, T) = (2, 7)`. Note
 # > that `' is'`, `' better'` and `' than'` have the same ids in both lines, at the same positions (2, 3, 4).
@@ -94,9 +104,7 @@ print(batch)
 # %% [markdown]
 # ## 2. Embedding 就是查表 / An embedding is a table lookup
 #
-# `nn.Embedding(vocab_size, d_model)` 存着一个 `(vocab_size, d_model)` 的矩阵,每个 token id 对应一行。
-# 给它 `(B, T)` 的 id,它返回 `(B, T, d_model)`:把每个 id 换成它那一行。为了能把数字打印出来,
-# 这里先用很窄的 `d_model = 8`(GPT-2 small 用 768)。
+# `nn.Embedding(vocab_size, d_model)` 存着一个 `(vocab_size, d_model)` 的矩阵，每个 token id 对应一行。给它 `(B, T)` 的 id，它返回 `(B, T, d_model)`：把每个 id 换成它那一行。为了能把数字打印出来，这里先用很窄的 `d_model = 8`（GPT-2 small 用 768）。
 #
 # > **EN** `nn.Embedding(vocab_size, d_model)` holds a `(vocab_size, d_model)` matrix with one row per
 # > token id. Give it ids of shape `(B, T)` and it returns `(B, T, d_model)`: every id replaced by its
@@ -111,8 +119,7 @@ print("x[0, 2] is row", batch[0, 2].item(), "of the table:", torch.equal(x[0, 2]
 print("same id, same vector (' is' in both lines):", torch.equal(x[0, 2], x[1, 2]))
 
 # %% [markdown]
-# 查表和矩阵乘法是一回事:把 id 写成 one-hot 向量(只有第 id 位是 1,其余位置全是 0),
-# 再乘上表,乘出来的正是那一行。查表的好处是跳过了那些乘 0 的运算和那个巨大的 one-hot tensor。
+# 查表和矩阵乘法是一回事：把 id 写成 one-hot 向量（只有第 id 位是 1，其余位置全是 0），再乘上表，乘出来的正是那一行。查表的好处是跳过了那些乘 0 的运算和那个巨大的 one-hot tensor。
 #
 # > **EN** A lookup is a matrix product in disguise: write the id as a one-hot vector (1 at position id,
 # > 0 everywhere else) and multiply it by the table; out comes exactly that row. The lookup
@@ -127,8 +134,7 @@ print("GPT-2 small's token table:", GPT2_SMALL.vocab_size, "x", GPT2_SMALL.d_mod
       f"{GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,}", "numbers")
 
 # %% [markdown]
-# 因为查表等于 one-hot 乘矩阵,反向传播时梯度也只流向被查过的那几行:其它行乘的是 0。
-# 用任意一个 loss 试一下:
+# 因为查表等于 one-hot 乘矩阵，反向传播时梯度也只流向被查过的那几行：其它行乘的是 0。用任意一个 loss 试一下：
 #
 # > **EN** Because a lookup is a one-hot product, the backward pass sends gradient only into the rows that
 # > were looked up: every other row was multiplied by 0. Try it with any loss:
@@ -142,8 +148,8 @@ print("distinct ids in batch:", sorted(set(batch.flatten().tolist())))
 print("rows without a gradient:", enc.n_vocab - len(rows_with_grad), "of", enc.n_vocab)
 
 # %% [markdown]
-# 一个 token 如果在训练数据里几乎从不出现,它那一行就几乎得不到更新,一直停留在随机初始化附近。
-# GPT-2 词表里确实有这样的"冷门"token,喂给模型时它的表现会很奇怪。
+# 一个 token 如果在训练数据里几乎从不出现，它那一行就几乎得不到更新，一直停留在随机初始化附近。
+# GPT-2 词表里确实有这样的"冷门"token，喂给模型时它的表现会很奇怪。
 #
 # > **EN** A token that almost never occurs in the training data hardly ever gets its row updated: the row
 # > stays close to its random start. GPT-2's vocabulary really has such rarely-seen tokens, and the model
@@ -155,10 +161,7 @@ show_quiz("quiz.json", stage="check", ids=["lookup-one-hot", "sparse-gradient"])
 # %% [markdown]
 # ## 3. 为什么需要位置 / Why the model must be told positions
 #
-# 下一课的 attention 用向量之间的点积决定每个 token 从哪里取信息,权重只由向量算出。只用 token 表的话,
-# 一个 token 不管站在第几位都是同一个向量:" dog bites man" 和 " man bites dog" 是同一组向量,只是排列不同,
-# 点积里没有任何"谁在前、谁在后"的线索。(因果 mask 会透露一点间接信息,比如前面有几个 token,
-# 但"谁咬了谁"就得让模型绕着弯去猜了。)
+# 下一课的 attention 用向量之间的点积决定每个 token 从哪里取信息，权重只由向量算出。只用 token 表的话，一个 token 不管站在第几位都是同一个向量：" dog bites man" 和 " man bites dog" 是同一组向量，只是排列不同，点积里没有任何"谁在前、谁在后"的线索。（因果 mask 会透露一点间接信息，比如前面有几个 token，但"谁咬了谁"就得让模型绕着弯去猜了。）
 #
 # > **EN** Next lesson's attention uses dot products between vectors to decide where each token fetches
 # > information; the weights come from the vectors alone. With a token table only, a token has the same vector
@@ -176,8 +179,7 @@ print("the vectors of b are the vectors of a, reordered:", torch.equal(eb, ea[[2
 print("an order-blind summary (the mean) is identical:", torch.allclose(ea.mean(0), eb.mean(0)))
 
 # %% [markdown]
-# GPT-2 的办法很直接:再学一张**位置表** `nn.Embedding(context_length, d_model)`,第 t 行属于位置 t,
-# 把它加到第 t 个 token 的向量上。加上之后,同一个 token 在不同位置就有了不同的向量。
+# GPT-2 的办法很直接：再学一张**位置表** `nn.Embedding(context_length, d_model)`，第 t 行属于位置 t，把它加到第 t 个 token 的向量上。加上之后，同一个 token 在不同位置就有了不同的向量。
 #
 # > **EN** GPT-2's answer is direct: learn a second table, the **position table**
 # > `nn.Embedding(context_length, d_model)`, whose row t belongs to position t, and add it to the vector of
@@ -192,8 +194,7 @@ print("' dog' first vs ' dog' last, now equal?", torch.equal(pa[0], pb[2]))
 print("mean vectors still identical?", torch.allclose(pa.mean(0), pb.mean(0)))
 
 # %% [markdown]
-# 等一下:均值还是一样?因为两句话用的是同样的三个位置,相加是可交换的,总和当然不变。
-# 但 attention 看的是**每一个**向量,不是总和:现在两句话的向量集合已经不同了。
+# 等一下：均值还是一样？因为两句话用的是同样的三个位置，相加是可交换的，总和当然不变。但 attention 看的是**每一个**向量，不是总和：现在两句话的向量集合已经不同了。
 #
 # > **EN** Wait: the means are still equal? Both sentences use the same three positions and addition
 # > commutes, so the sum cannot change. But attention looks at **each** vector, not at their sum, and the
@@ -206,7 +207,7 @@ print("with positions, are the vectors of b a reordering of a?", any(torch.equal
 # %% [markdown]
 # ### 形状与广播 / Shapes and broadcasting
 #
-# 对一个 `(B, T)` 的 batch,位置是 `torch.arange(T)`,`pos_embed` 给出 `(T, d_model)`。
+# 对一个 `(B, T)` 的 batch，位置是 `torch.arange(T)`，`pos_embed` 给出 `(T, d_model)`。
 # `(B, T, d_model) + (T, d_model)` 按广播规则把同一组位置向量加到 batch 里的每一条序列上。
 #
 # > **EN** For a `(B, T)` batch the positions are `torch.arange(T)` and `pos_embed` returns
@@ -219,7 +220,7 @@ tok_vectors, pos_vectors = tok_embed(batch), pos_embed(torch.arange(T))
 print(tuple(tok_vectors.shape), "+", tuple(pos_vectors.shape), "->", tuple((tok_vectors + pos_vectors).shape))
 
 # %% [markdown]
-# 位置表只有 `context_length` 行。序列再长一位,就没有那一行可查了,`nn.Embedding` 会报一个不太好懂的
+# 位置表只有 `context_length` 行。序列再长一位，就没有那一行可查了，`nn.Embedding` 会报一个不太好懂的
 # `IndexError`。你的模块要在这之前给出清楚的 `ValueError`。
 #
 # > **EN** The position table has only `context_length` rows. One token more and there is no row to look
@@ -238,8 +239,7 @@ show_quiz("quiz.json", stage="check", ids=["why-positions", "broadcast-positions
 # %% [markdown]
 # ## 4. 你的 `TokenPositionEmbedding` / Your `TokenPositionEmbedding`
 #
-# 把上面的几步装进一个 `nn.Module`。属性名 `tok_embed`、`pos_embed` 和第 35 课 `GPTModel` 里的一样,
-# 测试会通过这两个名字读写权重。
+# 把上面的几步装进一个 `nn.Module`。属性名 `tok_embed`、`pos_embed` 和第 35 课 `GPTModel` 里的一样，测试会通过这两个名字读写权重。
 #
 # > **EN** Put the steps above into one `nn.Module`. The attribute names `tok_embed` and `pos_embed` are the
 # > ones lesson 35's `GPTModel` uses; the tests read and write the weights through these two names.
@@ -281,7 +281,7 @@ class TokenPositionEmbedding(nn.Module):
 
 
 # %% [markdown]
-# 下面四个测试 cell 各查一件事:形状和参数量、数值、梯度、长度上限。
+# 下面四个测试 cell 各查一件事：形状和参数量、数值、梯度、长度上限。
 #
 # > **EN** The four test cells below check one thing each: shapes and parameter count, values, gradients,
 # > and the length limit.
@@ -406,10 +406,9 @@ expect_shape(_emb(torch.zeros(3, 13, dtype=torch.long)), (3, 13, 4), "a batch of
 print("length limit: ok")
 
 # %% [markdown]
-# ### GPT-2 small 的 embedding 有多大? / How big are GPT-2 small's embeddings?
+# ### GPT-2 small 的 embedding 有多大？/ How big are GPT-2 small's embeddings?
 #
-# 在 `meta` device 上建模块只记录形状,不分配内存,所以数 GPT-2 small 的参数几乎不花时间。
-# 作为对照,整个 GPT-2 small(第 35 课会组装它)也在 `meta` 上数一遍。
+# 在 `meta` device 上建模块只记录形状，不分配内存，所以数 GPT-2 small 的参数几乎不花时间。作为对照，整个 GPT-2 small（第 35 课会组装它）也在 `meta` 上数一遍。
 #
 # > **EN** Building a module on the `meta` device records shapes without allocating memory, so counting
 # > GPT-2 small's parameters costs almost nothing. For comparison we also count the whole GPT-2 small
@@ -429,17 +428,17 @@ print(f"token table {GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,} + position ta
 print(f"whole GPT-2 small: {n_model:,} -> the embeddings are {n_embed / n_model:.1%} of it")
 
 # %% [markdown]
-# 将近三分之一的参数都在这两张表里,几乎全部来自 token 表。第 35 课会让 LM head 和 token 表**共用**
-# 同一个矩阵(weight tying),否则还要再多一份同样大小的矩阵。
+# 将近三分之一的参数都在这两张表里，几乎全部来自 token 表。第 35 课会让 LM head 和 token 表**共用**
+# 同一个矩阵（weight tying），否则还要再多一份同样大小的矩阵。
 #
 # > **EN** Almost a third of the parameters sit in these two tables, nearly all of them in the token table.
 # > Lesson 35 makes the LM head **share** that matrix with the token table (weight tying); otherwise a second
 # > matrix of the same size would be needed.
 #
-# ## 5. 两个位置有多像? / How alike are two positions?
+# ## 5. 两个位置有多像？/ How alike are two positions?
 #
-# 比较两个向量的方向,常用**余弦相似度**:`cos(u, v) = u·v / (|u| |v|)`,1 表示方向相同,0 表示正交,
-# -1 表示相反。先把每一行除以它的长度,再做一次矩阵乘法,就能一次算出所有行两两之间的余弦相似度。
+# 比较两个向量的方向，常用**余弦相似度**:`cos(u, v) = u·v / (|u| |v|)`，1 表示方向相同，0 表示正交，
+# -1 表示相反。先把每一行除以它的长度，再做一次矩阵乘法，就能一次算出所有行两两之间的余弦相似度。
 #
 # > **EN** To compare the directions of two vectors we use **cosine similarity**:
 # > `cos(u, v) = u·v / (|u| |v|)`; 1 means same direction, 0 orthogonal, -1 opposite. Divide every row by
@@ -499,8 +498,8 @@ expect_close(cosine_similarity_matrix(_short, eps=0.5),
 print("cosine similarity: ok")
 
 # %% [markdown]
-# 先看一个例子:同一个 token 放在不同位置,它的向量和原来有多像?用你的 `TokenPositionEmbedding`
-# 在 GPT-2 small 的宽度上试一下(`nn.Embedding` 默认按 N(0, 1) 初始化)。
+# 先看一个例子：同一个 token 放在不同位置，它的向量和原来有多像？用你的 `TokenPositionEmbedding`
+# 在 GPT-2 small 的宽度上试一下（`nn.Embedding` 默认按 N(0, 1) 初始化）。
 #
 # > **EN** An example first: how alike is one token's vector at different positions? Try it with your
 # > `TokenPositionEmbedding` at GPT-2 small's width (`nn.Embedding` starts from N(0, 1)).
@@ -514,8 +513,7 @@ with torch.no_grad():
     print(cosine_similarity_matrix(same_token_everywhere)[0])
 
 # %% [markdown]
-# 每个向量和位置 0 的相似度约为 0.5:token 部分相同,位置部分是两个几乎正交的随机向量,长度又差不多,
-# 各占一半。这说明在还没训练时,位置信息和 token 信息一样"响"。
+# 每个向量和位置 0 的相似度约为 0.5：token 部分相同，位置部分是两个几乎正交的随机向量，长度又差不多，各占一半。这说明在还没训练时，位置信息和 token 信息一样"响"。
 #
 # > **EN** Each vector has a similarity of about 0.5 with position 0: the token part is shared, the
 # > position parts are two almost orthogonal random vectors of about the same length, so each half
@@ -523,9 +521,7 @@ with torch.no_grad():
 #
 # ### 位置表长什么样 / What a position table looks like
 #
-# GPT-2 的位置表是**学出来的**,开始时是随机数。2017 年的原始 Transformer 用的是另一种方案:
-# 一张固定的 sin/cos 表(*sinusoidal* encoding),不用学,相邻位置天生相似。下面把两者并排画出来:
-# 左边是表本身(前 128 个位置 × 全部 768 维),右边是这 128 个位置两两之间的余弦相似度。
+# GPT-2 的位置表是**学出来的**，开始时是随机数。2017 年的原始 Transformer 用的是另一种方案：一张固定的 sin/cos 表（*sinusoidal* encoding），不用学，相邻位置天生相似。下面把两者并排画出来：左边是表本身（前 128 个位置 × 全部 768 维），右边是这 128 个位置两两之间的余弦相似度。
 #
 # > **EN** GPT-2's position table is **learned**; it starts as random numbers. The original 2017
 # > Transformer used a different scheme: a fixed sin/cos table (*sinusoidal* encoding) that is not learned
@@ -578,28 +574,51 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 随机的学习型位置表里,两个不同位置的余弦相似度平均只有 0.029 左右,和 `1/sqrt(d_model)` 同一个量级:
-# 高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开,但"第 10 位和第 11 位是邻居"
-# 这种结构一点都没有,只能靠训练学出来。sinusoidal 表则把结构写死了:相邻位置的相似度接近 1,
-# 离得远就小得多(右下图的对角带)。左下图也说明了为什么远处的相似度不会降到 0:左边的维度振荡得很快,
-# 右边的维度几乎不随位置变化,所有位置在这些维度上都差不多。GPT-2 选择学习,第 37 课加载训练好的权重后,你可以用同样的代码再画一次。
+# 随机的学习型位置表里，两个不同位置的余弦相似度的绝对值平均只有 0.029 左右（上面打印的 mean |cos|；带符号的平均值接近 0），和 `1/sqrt(d_model)` 同一个量级：高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开，但"第 10 位和第 11 位是邻居"
+# 这种结构一点都没有，只能靠训练学出来。sinusoidal 表则把结构写死了：相邻位置的相似度接近 1，离得远就小得多（右下图的对角带）。左下图也说明了为什么远处的相似度不会降到 0：左边的维度振荡得很快，右边的维度几乎不随位置变化，所有位置在这些维度上都差不多。GPT-2 选择了学习。
 #
-# > **EN** In the random learned table, two different positions have a mean cosine similarity of only about
-# > 0.029, the same order as `1/sqrt(d_model)`: random vectors in many dimensions are nearly orthogonal. So
+# > **EN** In the random learned table, two different positions have a mean absolute cosine similarity (the mean |cos|
+# > printed above; the signed mean is close to 0) of only about 0.029, the same order as `1/sqrt(d_model)`: random vectors in many dimensions are nearly orthogonal. So
 # > from the start every position can be told apart, but there is no structure such as "positions 10 and
 # > 11 are neighbours": training must discover it. The sinusoidal table builds the structure in: neighbouring
 # > positions are close to 1, distant ones much lower (the diagonal band, bottom right). The bottom-left
 # > panel shows why distant positions never drop to 0: the dimensions on the left oscillate fast, those on
 # > the right hardly change with position, so all positions agree there. GPT-2 chose to
-# > learn; after lesson 37 loads the trained weights you can draw this figure again with the same code.
+# > learn.
 
 # %%
 show_quiz("quiz.json", stage="check", ids=["random-positions"])
 
 # %% [markdown]
+# ### 位置信息的几种做法 / Other ways to give positions
+#
+# - **学出来的位置表**（GPT-2 的做法，也就是这一课写的）：最灵活，什么结构都能学；但表有多少行，模型就最多看多少个 token，没训练过的位置根本没有向量。
+# - **sinusoidal 表**（最早的 Transformer 论文）：用正弦、余弦公式直接算出来，不用训练；任何位置都能算出向量，但模型在比训练时更长的序列上往往表现不好。
+# - **RoPE**（rotary position embedding）：不往输入上加任何东西，而是在 attention 里按位置旋转 q 和 k，让 q·k 只取决于两个 token 的相对距离。今天大多数开源大模型用它。
+# - **ALiBi**：完全不用位置向量，直接给 attention 分数减去一个和距离成正比的惩罚（每个头的斜率不同），离得越远分数越低。用短序列训练、再用长序列推理时，它退化得比较平缓。
+#
+# 后两种都是在 attention 里处理位置，所以要等下一课讲完 attention 才能真正写出来；第 35 课最后还会再提到 RoPE。
+#
+# > **EN**
+# > - **A learned table** (GPT-2's choice, and what this lesson built): the most flexible, it can learn any
+# >   structure; but the table's row count caps how many tokens the model sees, and an untrained position
+# >   has no vector at all.
+# > - **A sinusoidal table** (the original Transformer paper): computed from sine and cosine formulas, no
+# >   training; every position gets a vector, but models often do poorly on sequences longer than in training.
+# > - **RoPE** (rotary position embeddings): nothing is added to the input; inside attention, q and k are
+# >   rotated by their positions so that q·k depends only on how far apart two tokens are. Most open large
+# >   models today use it.
+# > - **ALiBi**: no position vectors at all; the attention score is lowered by a penalty proportional to the
+# >   distance (a different slope per head), so farther tokens score lower. Trained on short sequences and run
+# >   on longer ones, it degrades gently.
+# >
+# > The last two handle positions inside attention, so they can only really be written after the next
+# > lesson explains attention; lesson 35 comes back to RoPE at its end.
+
+# %% [markdown]
 # ## 6. 学完了 / Wrap-up
 #
-# 再做一次测验,和开头的 `pre` 测验比一比。
+# 再做一次测验，和开头的 `pre` 测验比一比。
 #
 # > **EN** Take the quiz once more and compare with the `pre` quiz at the start.
 
@@ -607,17 +626,13 @@ show_quiz("quiz.json", stage="check", ids=["random-positions"])
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `TokenPositionEmbedding`:token id `(B, T)` → 向量 `(B, T, d_model)`,
-# 每个向量 = 它的 token 行 + 它的位置行;超出 `context_length` 时给出清楚的错误。GPT-2 small 的这两张表
-# 共有 39,383,808 个参数。
+# **现在你有了 / What now exists:** `TokenPositionEmbedding`：token id `(B, T)` → 向量 `(B, T, d_model)`，每个向量 = 它的 token 行 + 它的位置行；超出 `context_length` 时给出清楚的错误。GPT-2 small 的这两张表共有 39,383,808 个参数。
 #
 # > **EN** `TokenPositionEmbedding`: token ids `(B, T)` → vectors `(B, T, d_model)`, each vector = its token's
 # > row + its position's row, with a clear error beyond `context_length`. GPT-2 small's two tables hold
 # > 39,383,808 parameters.
 #
-# **下一课 / Next:** 第 33 课的 multi-head self-attention 让每个位置从它**之前**的位置取信息:
-# 这正是位置向量派上用场的地方。第 33 课从 `gpt2ref` 导入这一课的 embedding,所以即使这里
-# 有错,下一课也能照常进行。
+# **下一课 / Next:** 第 33 课的 multi-head self-attention 让每个位置从它**之前**的位置取信息：这正是位置向量派上用场的地方。第 33 课从 `gpt2ref` 导入这一课的 embedding，所以即使这里有错，下一课也能照常进行。
 #
 # > **EN** Lesson 33's multi-head self-attention lets every position take information from the positions
 # > **before** it: this is where the position vectors earn their keep. Lesson 33 imports this lesson's

@@ -5,8 +5,8 @@
 # %% [markdown]
 # # 第 33 课 · 多头因果自注意力 / Lesson 33 · Multi-head causal self-attention
 #
-# 第 32 课给每个 token 一个向量,但这些向量彼此之间还一无所知:"ugly" 的向量不知道前面是 "better than"。
-# **Attention** 让每个位置去看它之前的位置,按相关程度取回信息。这是 transformer 里唯一让 token
+# 第 32 课给每个 token 一个向量，但这些向量彼此之间还一无所知："ugly" 的向量不知道前面是 "better than"。
+# **Attention** 让每个位置去看它之前的位置，按相关程度取回信息。这是 transformer 里唯一让 token
 # 之间交流的地方。
 #
 # > **EN** Lesson 32 gave every token a vector, but the vectors know nothing about each other yet: the vector
@@ -14,13 +14,13 @@
 # > positions before it and fetch information by relevance. It is the only place in a transformer where
 # > tokens talk to each other.
 #
-# **学完这一课,你会 / By the end you will have:**
+# **学完这一课，你会 / By the end you will have:**
 #
-# - 一步步算出 scaled dot-product attention:分数、除以 `sqrt(d)`、softmax、加权求和;
-# - 用因果 mask 挡住未来:每个位置只能看自己和之前的位置;
-# - 写出 `causal_attention`(计分),并确认它和 PyTorch 的 `F.scaled_dot_product_attention` 一致;
-# - 写出 GPT-2 式的 `MultiHeadAttention`(计分):一个 `qkv` 线性层、拆成多个头、合并、输出投影、dropout;
-# - 画出每个头的注意力权重,看训练如何改变它们。
+# - 一步步算出 scaled dot-product attention：分数、除以 `sqrt(d)`、softmax、加权求和；
+# - 用因果 mask 挡住未来：每个位置只能看自己和之前的位置；
+# - 写出 `causal_attention`（计分），并确认它和 PyTorch 的 `F.scaled_dot_product_attention` 一致；
+# - 写出 GPT-2 式的 `MultiHeadAttention`（计分）：一个 `qkv` 线性层、拆成多个头、合并、输出投影、dropout;
+# - 画出每个头的注意力权重，看训练如何改变它们。
 #
 # > **EN**
 # > - compute scaled dot-product attention step by step: scores, divide by `sqrt(d)`, softmax, weighted sum;
@@ -30,12 +30,25 @@
 # >   projection, dropout;
 # > - draw every head's attention weights and watch training change them.
 #
-# **怎么用 / How to use:** 从上到下运行每个 cell。`# YOUR CODE HERE` 的 cell 由你来写,紧跟的测试 cell
-# 检查它。上一课的 embedding 从 `gpt2ref` 导入,所以上一课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行每个 cell。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell
+# 检查它。上一课的 embedding 从 `gpt2ref` 导入，所以上一课即使没做完也不影响这一课。
 #
 # > **EN** Run the cells top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each
 # > checks it. Last lesson's embedding is imported from `gpt2ref`, so this lesson works even if
 # > lesson 32 is unfinished.
+
+# %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | query / key / value | 每个 token 的三个投影：我在找什么、我能提供什么、被选中时交出什么 | three projections of each token: what I look for, what I offer, what I hand over |
+# | scaled dot-product | q·k 除以 `sqrt(head_dim)`，再 softmax 成权重 | q·k divided by `sqrt(head_dim)`, then softmax into weights |
+# | causal mask | 把未来位置的分数设成 `-inf`，让 token 只看过去和自己 | future scores set to `-inf`, so a token sees only the past and itself |
+# | head / multi-head | 几组独立的小 attention 并排运行，结果拼回 `d_model` | several independent small attentions side by side, joined back to `d_model` |
+# | dropout | 训练时随机把一部分值置零，eval 模式下关闭 | zeroes a random part of the values in training; off in eval mode |
 
 # %%
 import math
@@ -60,9 +73,8 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. Attention 在做什么 / What attention does
 #
-# 每个位置 t 的新向量,是所有位置 s 的 **value** 向量的加权平均。权重来自 t 的 **query** 和 s 的 **key**
-# 的点积:越"对得上",权重越大。先用最朴素的版本:query、key、value 都直接用 embedding 向量 `x` 本身,
-# 也先不管"不能看未来"。
+# 每个位置 t 的新向量，是所有位置 s 的 **value** 向量的加权平均。权重来自 t 的 **query** 和 s 的 **key**
+# 的点积：越"对得上"，权重越大。先用最朴素的版本：query、key、value 都直接用 embedding 向量 `x` 本身，也先不管"不能看未来"。
 #
 # > **EN** The new vector of position t is a weighted average of the **value** vectors of positions s. The
 # > weights come from dot products of t's **query** with s's **key**: the better they match, the larger the
@@ -82,14 +94,27 @@ scores = x @ x.T  # (T, T): scores[t, s] = x[t] · x[s]
 weights = torch.softmax(scores, dim=-1)  # every row sums to 1
 out = weights @ x  # (T, d): row t = sum over s of weights[t, s] * x[s]
 torch.set_printoptions(precision=2, sci_mode=False)
-print("weights:\n", weights)
 print("row sums:", weights.sum(dim=-1))
 print("mean weight a token gives itself:", weights.diagonal().mean().item())
 
+# %% tags=skip-autograde
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(5, 4.5), layout="constrained")
+image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
+labels = [repr(p)[1:-1] for p in pieces]
+ax.set_xticks(range(len(labels)), labels, rotation=90)
+ax.set_yticks(range(len(labels)), labels)
+ax.set_xlabel("key position s (looked at)")
+ax.set_ylabel("query position t (looking)")
+ax.set_title("weights = softmax(x @ x.T), no mask yet")
+fig.colorbar(image, ax=ax, label="attention weight")
+plt.show()
+
 # %% [markdown]
-# 每一行加起来是 1。对角线上的权重最大:`x·x = |x|²` 通常比 `x` 和别人的点积大得多,所以每个 token
-# 主要在看它自己。这就是为什么 GPT-2 不直接用 `x`,而是先用学出来的矩阵把 `x` 变成三种不同的向量:
-# `q = x W_q`(我在找什么)、`k = x W_k`(我能提供什么)、`v = x W_v`(被选中时我交出什么)。
+# 每一行加起来是 1。对角线上的权重最大：`x·x = |x|²` 通常比 `x` 和别人的点积大得多，所以每个 token
+# 主要在看它自己。这就是为什么 GPT-2 不直接用 `x`，而是先用学出来的矩阵把 `x` 变成三种不同的向量：
+# `q = x W_q`（我在找什么）、`k = x W_k`（我能提供什么）、`v = x W_v`（被选中时我交出什么）。
 #
 # > **EN** Every row sums to 1. The diagonal dominates: `x·x = |x|²` is usually much larger than the dot
 # > product of `x` with anyone else, so every token mostly looks at itself. That is why GPT-2 does not use `x`
@@ -98,8 +123,8 @@ print("mean weight a token gives itself:", weights.diagonal().mean().item())
 #
 # ## 2. 为什么要除以 sqrt(d) / Why divide by sqrt(d)
 #
-# 两个各分量独立、方差为 1 的 d 维随机向量,点积的标准差是 `sqrt(d)`。d 越大,分数越分散,softmax
-# 就越接近 one-hot:几乎全部权重给一个位置,其余位置的梯度几乎为零。除以 `sqrt(d)` 把分数的标准差拉回 1 左右。
+# 两个各分量独立、方差为 1 的 d 维随机向量，点积的标准差是 `sqrt(d)`。d 越大，分数越分散，softmax
+# 就越接近 one-hot：几乎全部权重给一个位置，其余位置的梯度几乎为零。除以 `sqrt(d)` 把分数的标准差拉回 1 左右。
 #
 # > **EN** For two random d-dimensional vectors with independent unit-variance entries, the dot product has
 # > standard deviation `sqrt(d)`. The larger d, the more spread the scores, and the closer softmax gets to
@@ -119,8 +144,7 @@ for d in (16, 64, 256, 1024):
     print(f"{d:5d} {raw.std().item():8.1f} {scaled.std().item():16.2f} {max_raw:16.2f} {max_scaled:19.2f}")
 
 # %% [markdown]
-# 不缩放时,d = 1024 的分数标准差约为 32,每一行最大的权重平均接近 1:softmax 已经饱和。缩放之后,
-# 不管 d 多大,分数的标准差都约为 1,最大权重也保持在同一水平。GPT-2 small 每个头的维度是 64。
+# 不缩放时，d = 1024 的分数标准差约为 32，每一行最大的权重平均接近 1：softmax 已经饱和。缩放之后，不管 d 多大，分数的标准差都约为 1，最大权重也保持在同一水平。GPT-2 small 每个头的维度是 64。
 #
 # > **EN** Without scaling, the scores at d = 1024 have a standard deviation of about 32 and the largest weight
 # > of each row is close to 1 on average: softmax has saturated. With scaling the scores keep a standard
@@ -131,16 +155,27 @@ for d in (16, 64, 256, 1024):
 show_quiz("quiz.json", stage="check", ids=["why-sqrt-d"])
 
 # %% [markdown]
-# ## 3. 因果 mask:不许偷看未来 / The causal mask: no peeking at the future
+# ## 3. 因果 mask：不许偷看未来 / The causal mask: no peeking at the future
 #
-# GPT 的任务是预测下一个 token。训练时整句话一次送进去,如果位置 t 能看到位置 t+1,它直接"抄答案"就行了。
-# 所以在 softmax 之前,把对角线**以上**的分数(s > t,未来)设成 `-inf`:`exp(-inf) = 0`,
-# 这些位置的权重就恰好是 0,而每一行剩下的权重仍然加起来等于 1。
+# GPT 的任务是预测下一个 token。训练时整句话一次送进去，如果位置 t 能看到位置 t+1，它直接"抄答案"就行了。所以在 softmax 之前，把对角线**以上**的分数（s > t，未来）设成 `-inf`：`exp(-inf) = 0`，这些位置的权重就恰好是 0，而每一行剩下的权重仍然加起来等于 1。
 #
 # > **EN** GPT's task is to predict the next token. In training the whole sentence goes in at once; if position
 # > t could see position t+1, it would simply copy the answer. So before the softmax we set the scores
 # > **above** the diagonal (s > t, the future) to `-inf`: `exp(-inf) = 0`, so those weights are exactly 0 and
 # > the remaining weights of every row still sum to 1.
+#
+# 以 5 个 token 为例，✓ 是能看到的位置，✗ 是被 mask 掉的未来（下面的 cell 打印的 `future` 里，✗ 就是 `True`）：
+#
+# > **EN** For 5 tokens: ✓ is a position that can be seen, ✗ a masked future one (in the `future` tensor the
+# > cell below prints, ✗ is `True`):
+#
+# | query t ↓ / key s → | 0 | 1 | 2 | 3 | 4 |
+# |:---:|:---:|:---:|:---:|:---:|:---:|
+# | **0** | ✓ | ✗ | ✗ | ✗ | ✗ |
+# | **1** | ✓ | ✓ | ✗ | ✗ | ✗ |
+# | **2** | ✓ | ✓ | ✓ | ✗ | ✗ |
+# | **3** | ✓ | ✓ | ✓ | ✓ | ✗ |
+# | **4** | ✓ | ✓ | ✓ | ✓ | ✓ |
 
 # %%
 T = 5
@@ -152,8 +187,7 @@ print("masked scores:\n", masked)
 print("weights:\n", torch.softmax(masked, dim=-1))
 
 # %% [markdown]
-# 第 0 行只能看自己,所以权重是 `[1, 0, 0, 0, 0]`;第 t 行把权重分给位置 0 到 t。
-# 注意 mask 加在 softmax **之前**:如果先 softmax 再把未来清零,每一行就不再加起来等于 1 了。
+# 第 0 行只能看自己，所以权重是 `[1, 0, 0, 0, 0]`；第 t 行把权重分给位置 0 到 t。注意 mask 加在 softmax **之前**：如果先 softmax 再把未来清零，每一行就不再加起来等于 1 了。
 #
 # > **EN** Row 0 can only look at itself, so its weights are `[1, 0, 0, 0, 0]`; row t shares its weight among
 # > positions 0 to t. Note that the mask goes **before** the softmax: zeroing the future after the softmax
@@ -165,8 +199,7 @@ show_quiz("quiz.json", stage="check", ids=["mask-before-softmax"])
 # %% [markdown]
 # ## 4. 你的 `causal_attention` / Your `causal_attention`
 #
-# 把上面几步写成一个函数。它要能处理任意多的前导维度:`(T, d)`、`(B, T, d)`、`(B, H, T, d)` 都行
-# (`k.transpose(-2, -1)` 和 `@` 会自动处理)。
+# 把上面几步写成一个函数。它要能处理任意多的前导维度：`(T, d)`、`(B, T, d)`、`(B, H, T, d)` 都行（`k.transpose(-2, -1)` 和 `@` 会自动处理）。
 #
 # > **EN** Write the steps above as one function. It must accept any number of leading dimensions:
 # > `(T, d)`, `(B, T, d)` and `(B, H, T, d)` all work (`k.transpose(-2, -1)` and `@` take care of it).
@@ -277,8 +310,7 @@ expect_close(causal_attention(_q, _k, _v)[1], _expected, "weights for float64 in
 print("values: ok")
 
 # %% [markdown]
-# PyTorch 自带一个融合版本 `F.scaled_dot_product_attention(q, k, v, is_causal=True)`:同样的数学,
-# 但不把 T×T 的权重矩阵存下来,更快也更省内存。对一下你的结果:
+# PyTorch 自带一个融合版本 `F.scaled_dot_product_attention(q, k, v, is_causal=True)`：同样的数学，但不把 T×T 的权重矩阵存下来，更快也更省内存。对一下你的结果：
 #
 # > **EN** PyTorch ships a fused version, `F.scaled_dot_product_attention(q, k, v, is_causal=True)`: the same
 # > maths, but it never stores the T×T weight matrix, so it is faster and leaner. Compare with yours:
@@ -294,8 +326,7 @@ weight_bytes = T_gpt2 * T_gpt2 * heads * 4  # float32
 print(f"explicit weights at T = {T_gpt2}, {heads} heads: {weight_bytes / 2**20:.0f} MiB per sequence per layer")
 
 # %% [markdown]
-# 两者一致(差别只在浮点舍入)。GPT-2 small 全长 1024 个 token 时,每层、每条序列光是权重矩阵就要 48 MiB,
-# 这就是融合版本存在的理由。下面的多头注意力里可以直接用它。
+# 两者一致（差别只在浮点舍入）。GPT-2 small 全长 1024 个 token 时，每层、每条序列光是权重矩阵就要 48 MiB，这就是融合版本存在的理由。下面的多头注意力里可以直接用它。
 #
 # > **EN** The two agree (up to floating-point rounding). At GPT-2 small's full 1024 tokens the weight
 # > matrices alone take 48 MiB per layer and per sequence: that is why the fused version exists. The
@@ -303,16 +334,15 @@ print(f"explicit weights at T = {T_gpt2}, {heads} heads: {weight_bytes / 2**20:.
 #
 # ## 5. 多个头 / Multiple heads
 #
-# 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份,每个头在自己的
-# `head_dim = d_model / num_heads` 维上独立做 attention,有的头可以看前一个 token,有的头可以找同一个词上次出现的位置。
-# 步骤如下(GPT-2 small:768 = 12 × 64):
+# 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的
+# `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small：768 = 12 × 64）：
 #
-# 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v(GPT-2 里叫 `c_attn`),再按最后一维切成三份;
-# 2. `split_heads`:`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`,第 h 个头拿到第
-#    `h·head_dim` 到 `(h+1)·head_dim - 1` 维;
+# 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v（GPT-2 里叫 `c_attn`），再按最后一维切成三份；
+# 2. `split_heads`：`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第
+#    `h·head_dim` 到 `(h+1)·head_dim - 1` 维；
 # 3. 每个头做因果 attention;
-# 4. `merge_heads`:倒过来变回 `(B, T, d_model)`;
-# 5. 输出投影 `proj: d_model → d_model`(GPT-2 里叫 `c_proj`),把各个头的结果混在一起。
+# 4. `merge_heads`：倒过来变回 `(B, T, d_model)`;
+# 5. 输出投影 `proj: d_model → d_model`（GPT-2 里叫 `c_proj`），把各个头的结果混在一起。
 #
 # > **EN** One head can produce only one "attention pattern". GPT-2 cuts the `d_model` dimensions into
 # > `num_heads` slices; each head runs attention on its own `head_dim = d_model / num_heads` dimensions, so one
@@ -339,8 +369,7 @@ merged = heads.transpose(1, 2).contiguous().view(B, T, d_model)
 print("merge(split(x)) == x:", torch.equal(merged, x))
 
 # %% [markdown]
-# 为什么 merge 里要 `.contiguous()`?`transpose` 只改变读内存的顺序,不搬数据;`view` 要求数据在内存里
-# 按新形状连续排列。`.contiguous()` 先复制一份排好的,再 `view`(也可以直接用 `reshape`)。
+# 为什么 merge 里要 `.contiguous()`?`transpose` 只改变读内存的顺序，不搬数据；`view` 要求数据在内存里按新形状连续排列。`.contiguous()` 先复制一份排好的，再 `view`（也可以直接用 `reshape`）。
 #
 # > **EN** Why `.contiguous()` in the merge? `transpose` only changes the order in which memory is read and
 # > moves no data; `view` needs the data laid out contiguously for the new shape. `.contiguous()` makes a
@@ -355,7 +384,7 @@ except RuntimeError as error:
 print("with .contiguous():", tuple(per_head_out.transpose(1, 2).contiguous().view(B, T, d_model).shape))
 
 # %% [markdown]
-# 参数量:`qkv` 有 `d·3d + 3d`,`proj` 有 `d·d + d`,一共 `4d² + 4d`,和头的数量无关:头只是把同样的维度切开。
+# 参数量：`qkv` 有 `d·3d + 3d`，`proj` 有 `d·d + d`，一共 `4d² + 4d`，和头的数量无关：头只是把同样的维度切开。
 #
 # > **EN** Parameters: `qkv` has `d·3d + 3d`, `proj` has `d·d + d`, `4d² + 4d` in all, whatever the number of
 # > heads: heads only slice the same dimensions.
@@ -371,9 +400,8 @@ show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 # %% [markdown]
 # ### Dropout
 #
-# 训练 GPT-2 时用了 dropout(概率 0.1):随机把一些注意力权重和输出清零,其余的放大 `1/(1-p)` 倍,
-# 防止模型过分依赖某几条连接。`model.eval()` 之后 dropout 关闭,同样的输入总是给出同样的输出。
-# `F.scaled_dot_product_attention` 的 `dropout_p` 参数负责权重上的 dropout,只在训练时传 `self.dropout`。
+# 训练 GPT-2 时用了 dropout（概率 0.1）：随机把一些注意力权重和输出清零，其余的放大 `1/(1-p)` 倍，防止模型过分依赖某几条连接。`model.eval()` 之后 dropout 关闭，同样的输入总是给出同样的输出。
+# `F.scaled_dot_product_attention` 的 `dropout_p` 参数负责权重上的 dropout，只在训练时传 `self.dropout`。
 #
 # > **EN** GPT-2 was trained with dropout (probability 0.1): some attention weights and outputs are zeroed at
 # > random and the rest scaled by `1/(1-p)`, so the model cannot lean on a few connections. After
@@ -382,9 +410,8 @@ show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 #
 # ## 6. 你的 `MultiHeadAttention` / Your `MultiHeadAttention`
 #
-# 构造函数和参考实现一样:`MultiHeadAttention(d_model, num_heads, dropout=0.0, bias=True)`。属性名
-# `qkv` 和 `proj` 要和 docstring 一致:第 35 课会把这些模块拼成 GPT-2,第 37 课会把 GPT-2 的真实权重按这些名字装进去,
-# 测试也通过它们复制权重。
+# 构造函数和参考实现一样：`MultiHeadAttention(d_model, num_heads, dropout=0.0, bias=True)`。属性名
+# `qkv` 和 `proj` 要和 docstring 一致：第 35 课会把这些模块拼成 GPT-2，第 37 课会把 GPT-2 的真实权重按这些名字装进去，测试也通过它们复制权重。
 #
 # > **EN** The constructor matches the reference: `MultiHeadAttention(d_model, num_heads, dropout=0.0,
 # > bias=True)`. Keep the attribute names `qkv` and `proj` from the docstring: lesson 35 assembles GPT-2 from
@@ -614,10 +641,10 @@ expect_equal(MultiHeadAttention(16, 4, dropout=0.25).dropout, 0.25, "MultiHeadAt
 print("dropout: ok")
 
 # %% [markdown]
-# ## 7. 每个头在看哪里? / Where does each head look?
+# ## 7. 每个头在看哪里？/ Where does each head look?
 #
-# 把一句话送进一个刚初始化的 `MultiHeadAttention`,用你的 `split_heads` 和 `causal_attention`
-# 取出每个头的权重矩阵。初始化用 GPT-2 的做法(第 35 课会讲):所有权重从 N(0, 0.02) 抽取,bias 为 0。
+# 把一句话送进一个刚初始化的 `MultiHeadAttention`，用你的 `split_heads` 和 `causal_attention`
+# 取出每个头的权重矩阵。初始化用 GPT-2 的做法（第 35 课会讲）：所有权重从 N(0, 0.02) 抽取，bias 为 0。
 #
 # > **EN** Feed a sentence into a freshly initialised `MultiHeadAttention` and use your `split_heads` and
 # > `causal_attention` to get every head's weight matrix. We initialise the way GPT-2 does (lesson 35 explains
@@ -646,10 +673,8 @@ print("row 5 of head 0:", untrained[0, 5])
 print("uniform over positions 0..5 would be", round(1 / 6, 2), "each")
 
 # %% [markdown]
-# 没训练过的头几乎是"雨露均沾":第 t 行的权重都在 `1/(t+1)` 附近,因为这么小的权重让 q 和 k 的点积接近 0,
-# softmax 接近均匀分布。
-# 头的分工是训练出来的。下面在一个小玩具任务上训练几百步(第 36 课会详细讲训练循环,这里只看结果):
-# 输入随机 token,目标是**上一个位置的 token**。要做对,注意力必须学会看前一个位置。
+# 没训练过的头几乎是"雨露均沾"：第 t 行的权重都在 `1/(t+1)` 附近，因为这么小的权重让 q 和 k 的点积接近 0,
+# softmax 接近均匀分布。头的分工是训练出来的。下面在一个小玩具任务上训练几百步（第 36 课会详细讲训练循环，这里只看结果）：输入随机 token，目标是**上一个位置的 token**。要做对，注意力必须学会看前一个位置。
 #
 # > **EN** An untrained head spreads its weight almost evenly: row t is close to `1/(t+1)` everywhere, because
 # > such small weights make the dot products of q and k nearly 0 and softmax nearly uniform. What heads do is learned. Below we
@@ -718,9 +743,7 @@ fig.suptitle("Causal attention weights per head")
 plt.show()
 
 # %% [markdown]
-# 上排:刚初始化的头,每一行的权重平均摊在所有可见位置上。下排:训练后,每个头都把大部分权重放在
-# 紧挨着对角线下方的那一格(前一个位置),这正是任务需要的。灰色的右上三角在两排里都没有任何权重:
-# 这就是因果 mask。在真正的 GPT-2 里,不同的头会学出各种不同的模式。
+# 上排：刚初始化的头，每一行的权重平均摊在所有可见位置上。下排：训练后，每个头都把大部分权重放在紧挨着对角线下方的那一格（前一个位置），这正是任务需要的。灰色的右上三角在两排里都没有任何权重：这就是因果 mask。在真正的 GPT-2 里，不同的头会学出各种不同的模式。
 #
 # > **EN** Top row: freshly initialised heads spread every row's weight evenly over all visible positions. Bottom
 # > row: after training, every head puts most of its weight on the cell just below the diagonal (the previous
@@ -737,16 +760,15 @@ show_quiz("quiz.json", stage="check", ids=["eval-dropout"])
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `causal_attention`(显式 softmax,返回权重)和 GPT-2 式的
-# `MultiHeadAttention`:`qkv` 一次算出 q、k、v,拆成头,因果 attention,合并,`proj` 投影,训练时 dropout。
+# **现在你有了 / What now exists:** `causal_attention`（显式 softmax，返回权重）和 GPT-2 式的
+# `MultiHeadAttention`：`qkv` 一次算出 q、k、v，拆成头，因果 attention，合并，`proj` 投影，训练时 dropout。
 # GPT-2 small 的每个 attention 层有 2,362,368 个参数。
 #
 # > **EN** `causal_attention` (explicit softmax, returns the weights) and GPT-2's `MultiHeadAttention`: `qkv`
 # > computes q, k and v at once, split into heads, causal attention, merge, `proj`, dropout while training.
 # > Each attention layer of GPT-2 small has 2,362,368 parameters.
 #
-# **下一课 / Next:** 第 34 课把 attention 和一个前馈网络(feed-forward)装进一个 transformer block,
-# 加上 LayerNorm 和残差连接。第 34 课使用 `gpt2ref` 里的 `MultiHeadAttention`,所以这里的错误不会影响下一课。
+# **下一课 / Next:** 第 34 课把 attention 和一个前馈网络（feed-forward）装进一个 transformer block，加上 LayerNorm 和残差连接。第 34 课使用 `gpt2ref` 里的 `MultiHeadAttention`，所以这里的错误不会影响下一课。
 #
 # > **EN** Lesson 34 puts attention and a feed-forward network into a transformer block, with LayerNorm and
 # > residual connections. Lesson 34 uses the `MultiHeadAttention` from `gpt2ref`, so a mistake here

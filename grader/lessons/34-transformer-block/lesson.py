@@ -6,21 +6,20 @@
 # # 第 34 课 · Transformer block / Lesson 34 · The transformer block
 #
 # GPT-2 small 就是同一个 block 叠 12 次。这一课把上一课的 attention 和几个新零件装成这个 block:
-# LayerNorm 让每个 token 的向量保持在合适的尺度,feed-forward 网络对每个 token 单独做非线性变换,
-# 残差连接让信息(和梯度)可以直接穿过整个深度。
+# LayerNorm 让每个 token 的向量保持在合适的尺度，feed-forward 网络对每个 token 单独做非线性变换，残差连接让信息（和梯度）可以直接穿过整个深度。
 #
 # > **EN** GPT-2 small is one block stacked 12 times. This lesson assembles that block from last lesson's
 # > attention and a few new parts: LayerNorm keeps every token's vector at a sensible scale, the feed-forward
 # > network transforms every token on its own, and residual connections let information (and gradients)
 # > pass straight through the whole depth.
 #
-# **学完这一课,你会 / By the end you will have:**
+# **学完这一课，你会 / By the end you will have:**
 #
-# - 写出 `LayerNorm`(计分),和 `torch.nn.LayerNorm` 一致,包括有偏方差和 `eps` 的位置;
-# - 写出 tanh 形式的 `GELU`(计分),并和 ReLU 比较;
-# - 写出 `FeedForward`(计分):`d_model → 4·d_model → d_model`;
-# - 写出 pre-LN 的 `TransformerBlock`(计分),并在 `meta` device 上数出 GPT-2 small 每个 block 的参数;
-# - 用一张图看清:没有残差连接,深层网络会"忘掉"它的输入。
+# - 写出 `LayerNorm`（计分），和 `torch.nn.LayerNorm` 一致，包括有偏方差和 `eps` 的位置；
+# - 写出 tanh 形式的 `GELU`（计分），并和 ReLU 比较；
+# - 写出 `FeedForward`（计分）：`d_model → 4·d_model → d_model`;
+# - 写出 pre-LN 的 `TransformerBlock`（计分），并在 `meta` device 上数出 GPT-2 small 每个 block 的参数；
+# - 用一张图看清：没有残差连接，深层网络会"忘掉"它的输入。
 #
 # > **EN**
 # > - write `LayerNorm` (graded), matching `torch.nn.LayerNorm`, biased variance and `eps` placement included;
@@ -30,12 +29,25 @@
 # >   `meta` device;
 # > - see in one figure how a deep stack without residual connections "forgets" its input.
 #
-# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写,紧跟的测试 cell 检查它。
-# attention 从 `gpt2ref` 导入(第 33 课的参考实现),所以第 33 课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。
+# attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
 #
 # > **EN** Run top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each checks it.
 # > Attention comes from `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33
 # > is unfinished.
+
+# %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | LayerNorm | 把每个 token 的向量归一化到均值 0、方差 1，再缩放平移 | normalises each token's vector to mean 0 and variance 1, then scales and shifts |
+# | GELU | 平滑版的 ReLU，GPT-2 用它的 tanh 近似式 | a smooth ReLU; GPT-2 uses its tanh approximation |
+# | feed-forward | 对每个 token 单独做的两层 MLP | a two-layer MLP applied to every token on its own |
+# | 残差连接 / residual connection | 把子层的输出加回到它的输入上 | adding a sublayer's output back onto its input |
+# | pre-LN | LayerNorm 放在每个子层的入口，残差路上没有 norm | LayerNorm at the entrance of each sublayer, no norm on the residual path |
 
 # %%
 import math
@@ -58,20 +70,27 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. Block 的全貌 / The block at a glance
 #
-# GPT-2 的 block 是 **pre-LN** 结构:每个子层(attention、feed-forward)前面先做 LayerNorm,
-# 子层的输出**加回**到输入上(残差连接)。形状从头到尾都是 `(B, T, d_model)`。
+# GPT-2 的 block 是 **pre-LN** 结构：每个子层（attention、feed-forward）前面先做 LayerNorm，子层的输出**加回**到输入上（残差连接）。形状从头到尾都是 `(B, T, d_model)`。
 #
 # > **EN** GPT-2's block is **pre-LN**: each sublayer (attention, feed-forward) is preceded by a LayerNorm, and
 # > its output is **added back** onto its input (a residual connection). The shape stays `(B, T, d_model)`
 # > from start to end.
 #
-# ```
-# x ──┬─────────────────────────────┐
-#     └─> norm1 ─> attn ──────────> (+) ──┬──────────────────────────┐
-#                                         └─> norm2 ─> ff ───────> (+) ──> out
+# ```mermaid
+# flowchart LR
+#     x["x: (B, T, d_model)"] --> norm1["norm1 (LayerNorm)"] --> attn["attn: causal multi-head attention"] --> add1(("+"))
+#     x -- "residual: x itself" --> add1
+#     add1 --> norm2["norm2 (LayerNorm)"] --> ff["ff: d_model → 4·d_model → d_model"] --> add2(("+"))
+#     add1 -- "residual" --> add2
+#     add2 --> out["out: (B, T, d_model)"]
 # ```
 #
-# 写成代码只有两行:`x = x + attn(norm1(x))`,然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息,
+# 注意 LayerNorm 只在子层的**入口**：残差这条路上没有任何 norm，输入 `x` 原样加到输出上。
+#
+# > **EN** Note that LayerNorm sits only at the **entrance** of each sublayer: the residual path has no norm
+# > at all, so `x` is added to the output exactly as it came in.
+#
+# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，
 # feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
 #
 # > **EN** In code it is two lines: `x = x + attn(norm1(x))`, then `x = x + ff(norm2(x))`. Attention lets
@@ -80,12 +99,11 @@ show_quiz("quiz.json", stage="pre")
 #
 # ## 2. LayerNorm
 #
-# LayerNorm 对**每个 token 的向量**单独归一化:减去它自己 d 个分量的均值,除以它们的标准差,
-# 再乘上学出来的 `weight`、加上学出来的 `bias`(各 d 个数,初始为 1 和 0):
+# LayerNorm 对**每个 token 的向量**单独归一化：减去它自己 d 个分量的均值，除以它们的标准差，再乘上学出来的 `weight`、加上学出来的 `bias`（各 d 个数，初始为 1 和 0）：
 #
 # `y = (x - mean) / sqrt(var + eps) * weight + bias`
 #
-# 两个细节:方差是**有偏**的(除以 d 而不是 d - 1),`eps` 在**根号里面**,防止方差为 0 时除以 0。
+# 两个细节：方差是**有偏**的（除以 d 而不是 d - 1），`eps` 在**根号里面**，防止方差为 0 时除以 0。
 #
 # > **EN** LayerNorm normalises **each token's vector** on its own: subtract the mean of its d entries, divide
 # > by their standard deviation, then multiply by a learned `weight` and add a learned `bias` (d numbers each,
@@ -108,9 +126,9 @@ print("normalised:", normalised, "-> mean", round(normalised.mean().item(), 6), 
 print("torch.nn.LayerNorm gives:", nn.LayerNorm(4)(row).detach())
 
 # %% [markdown]
-# 有偏方差是 3.5,无偏方差是 4.6667:d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
-# LayerNorm 归一化的是最后一维(一个 token 的特征),不像 BatchNorm 那样跨 batch 统计,所以 batch 里的每个
-# token 互不影响,batch 大小为 1 也照样工作。
+# 有偏方差是 3.5，无偏方差是 4.6667：d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
+# LayerNorm 归一化的是最后一维（一个 token 的特征），不像 BatchNorm 那样跨 batch 统计，所以 batch 里的每个
+# token 互不影响，batch 大小为 1 也照样工作。
 #
 # > **EN** The biased variance is 3.5, the unbiased one 4.6667: for small d they differ a lot.
 # > `torch.nn.LayerNorm` uses the biased one. LayerNorm normalises the last dimension (one token's features);
@@ -232,12 +250,11 @@ show_quiz("quiz.json", stage="check", ids=["layernorm-axis", "layernorm-eps"])
 # %% [markdown]
 # ## 3. GELU
 #
-# feed-forward 网络需要一个非线性函数,否则两个线性层叠起来还是一个线性层。GPT-2 用 GELU,
-# 而且用的是它的 **tanh 近似**(GPT-2 训练时就是这个公式,加载它的权重时也必须用同一个):
+# feed-forward 网络需要一个非线性函数，否则两个线性层叠起来还是一个线性层。GPT-2 用 GELU，而且用的是它的 **tanh 近似**（GPT-2 训练时就是这个公式，加载它的权重时也必须用同一个）：
 #
 # `GELU(x) = 0.5 · x · (1 + tanh(sqrt(2/π) · (x + 0.044715 · x³)))`
 #
-# 和 ReLU 相比,GELU 在 0 附近是光滑的,对小的负数也给出一点点负输出,而不是一刀切成 0。
+# 和 ReLU 相比，GELU 在 0 附近是光滑的，对小的负数也给出一点点负输出，而不是一刀切成 0。
 #
 # > **EN** The feed-forward network needs a non-linearity, or two linear layers would collapse into one.
 # > GPT-2 uses GELU, in its **tanh approximation** (the formula GPT-2 was trained with; loading its weights
@@ -291,7 +308,7 @@ expect(sum(_p.numel() for _p in GELU().parameters()) == 0, "GELU parameters", "G
 print("GELU: ok")
 
 # %% [markdown]
-# 看看它和 ReLU 有什么不同,以及 tanh 近似和"精确"GELU(用误差函数 erf 定义)差多少:
+# 看看它和 ReLU 有什么不同，以及 tanh 近似和"精确"GELU（用误差函数 erf 定义）差多少：
 #
 # > **EN** How does it differ from ReLU, and how far is the tanh approximation from the "exact" GELU
 # > (defined with the error function erf)?
@@ -324,9 +341,8 @@ for ax in (left, right):
 plt.show()
 
 # %% [markdown]
-# GELU 的最小值约为 -0.17(在 x ≈ -0.75 处),负半轴的导数不是处处为 0,所以负的输入也能得到梯度;
-# ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右,但加载 GPT-2 的权重时
-# 要用它训练时的那个,logits 才能和原版对得上。
+# GELU 的最小值约为 -0.17（在 x ≈ -0.75 处），负半轴的导数不是处处为 0，所以负的输入也能得到梯度；
+# ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右，但加载 GPT-2 的权重时要用它训练时的那个，logits 才能和原版对得上。
 #
 # > **EN** GELU's lowest value is about -0.17 (at x ≈ -0.75) and its derivative is not 0 everywhere on the
 # > negative side, so negative inputs still get gradient; ReLU's derivative jumps from 0 to 1 at 0. The tanh
@@ -335,7 +351,7 @@ plt.show()
 #
 # ## 4. Feed-forward 网络 / The feed-forward network
 #
-# 每个 token 单独经过同一个两层网络:先放宽到 `d_ff = 4 · d_model`,过 GELU,再投影回 `d_model`。
+# 每个 token 单独经过同一个两层网络：先放宽到 `d_ff = 4 · d_model`，过 GELU，再投影回 `d_model`。
 # GPT-2 small 的参数有很大一部分就在这里。
 #
 # > **EN** Every token goes through the same two-layer network on its own: widen to `d_ff = 4 · d_model`,
@@ -444,9 +460,8 @@ show_quiz("quiz.json", stage="check", ids=["ff-width"])
 # %% [markdown]
 # ## 5. 组装 block / Assembling the block
 #
-# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`,LayerNorm 在残差相加之后。
-# GPT-2 把它挪到了子层的**输入**上(pre-LN):`x = x + sublayer(norm(x))`。这样残差这条"主干道"上
-# 什么都不做,只有加法,深层网络更容易训练。
+# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。
+# GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
 #
 # > **EN** The original 2017 Transformer is **post-LN**: `x = norm(x + sublayer(x))`, LayerNorm after the
 # > residual add. GPT-2 moved it to the sublayer's **input** (pre-LN): `x = x + sublayer(norm(x))`. The
@@ -578,7 +593,7 @@ for _d, _H, _B, _T in [(32, 4, 2, 7), (16, 2, 3, 5)]:
 print("block forward: ok")
 
 # %% [markdown]
-# 在 `meta` device 上数一下 GPT-2 small 的一个 block,以及 12 个 block 加起来:
+# 在 `meta` device 上数一下 GPT-2 small 的一个 block，以及 12 个 block 加起来：
 #
 # > **EN** Count one GPT-2 small block on the `meta` device, and all 12 blocks together:
 
@@ -592,8 +607,7 @@ for name, count in parts.items():
 print(f"one block: {total:,} | {GPT2_SMALL.num_layers} blocks: {GPT2_SMALL.num_layers * total:,}")
 
 # %% [markdown]
-# 一个 block 有 7,087,872 个参数,其中三分之二在 feed-forward 里;12 个 block 一共 85,054,464 个。
-# 再加上第 32 课的两张 embedding 表和最后一个 LayerNorm,就是第 35 课要组装的整个 GPT-2 small。
+# 一个 block 有 7,087,872 个参数，其中三分之二在 feed-forward 里；12 个 block 一共 85,054,464 个。再加上第 32 课的两张 embedding 表和最后一个 LayerNorm，就是第 35 课要组装的整个 GPT-2 small。
 #
 # > **EN** One block has 7,087,872 parameters, two thirds of them in the feed-forward network; 12 blocks hold
 # > 85,054,464. Add lesson 32's two embedding tables and one final LayerNorm and you have the whole GPT-2 small
@@ -603,11 +617,10 @@ print(f"one block: {total:,} | {GPT2_SMALL.num_layers} blocks: {GPT2_SMALL.num_l
 show_quiz("quiz.json", stage="check", ids=["pre-ln", "block-params"])
 
 # %% [markdown]
-# ## 6. 为什么要残差连接? / Why residual connections?
+# ## 6. 为什么要残差连接？/ Why residual connections?
 #
-# 叠 24 个 block(用 GPT-2 的初始化,第 35 课会讲),比较两种写法:有残差的 `x = x + sublayer(norm(x))`,
-# 和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事:激活值的标准差,以及同一个序列里不同 token
-# 的向量之间的平均余弦相似度(接近 1 表示所有 token 都变成了同一个向量)。
+# 叠 24 个 block（用 GPT-2 的初始化，第 35 课会讲），比较两种写法：有残差的 `x = x + sublayer(norm(x))`，和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事：激活值的标准差，以及同一个序列里不同 token
+# 的向量之间的平均余弦相似度（接近 1 表示所有 token 都变成了同一个向量）。
 #
 # > **EN** Stack 24 blocks (with GPT-2's initialisation, explained in lesson 35) and compare two versions: with
 # > residuals, `x = x + sublayer(norm(x))`, and without, `x = sublayer(norm(x))`. Along the depth we record two
@@ -673,11 +686,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 有残差时,激活的尺度一直在同一个量级(24 个 block 里从 0.0197 慢慢长到 0.0285),不同 token 的向量始终
-# 各不相同(相似度最后只有 0.11):每个 block 只是往"残差流"里**加**一点东西,输入一直都在。去掉残差后,
-# 第一个 block 就把尺度压小了一个数量级(0.0197 → 0.0017),4 个 block 之后所有 token 的向量几乎完全一样
-# (相似度 0.99):模型已经分不出序列里谁是谁,输入的信息丢光了。残差连接让每一层都能直接拿到
-# 原始输入,反向传播时梯度也能沿着这条加法通路直达底层。
+# 有残差时，激活的尺度一直在同一个量级（24 个 block 里从 0.0197 慢慢长到 0.0285），不同 token 的向量始终各不相同（相似度最后只有 0.11）：每个 block 只是往"残差流"里**加**一点东西，输入一直都在。去掉残差后，第一个 block 就把尺度压小了一个数量级（0.0197 → 0.0017），4 个 block 之后所有 token 的向量几乎完全一样（相似度 0.99）：模型已经分不出序列里谁是谁，输入的信息丢光了。残差连接让每一层都能直接拿到原始输入，反向传播时梯度也能沿着这条加法通路直达底层。
 #
 # > **EN** With residuals the scale stays in the same order of magnitude (it creeps from 0.0197 to 0.0285 over
 # > 24 blocks) and the tokens' vectors stay distinct (similarity only 0.11 at the end): each block only **adds**
@@ -697,15 +706,14 @@ show_quiz("quiz.json", stage="check", ids=["residual-identity"])
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `LayerNorm`、`GELU`(tanh 形式)、`FeedForward`(d → 4d → d),以及 GPT-2 的
-# pre-LN `TransformerBlock`:`x + attn(norm1(x))`,再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
+# **现在你有了 / What now exists:** `LayerNorm`、`GELU`（tanh 形式）、`FeedForward`(d → 4d → d)，以及 GPT-2 的
+# pre-LN `TransformerBlock`：`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
 #
 # > **EN** `LayerNorm`, `GELU` (tanh form), `FeedForward` (d → 4d → d) and GPT-2's pre-LN `TransformerBlock`:
 # > `x + attn(norm1(x))`, then `+ ff(norm2(x))`. One GPT-2 small block has 7,087,872 parameters.
 #
-# **下一课 / Next:** 第 35 课组装完整的 GPT-2:token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
-# LM head(和 token 表共享权重),再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block,
-# 所以这里的错误不会影响下一课。
+# **下一课 / Next:** 第 35 课组装完整的 GPT-2：token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
+# LM head（和 token 表共享权重），再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block，所以这里的错误不会影响下一课。
 #
 # > **EN** Lesson 35 assembles the full GPT-2: token and position embeddings → 12 blocks → a final LayerNorm →
 # > the LM head (sharing its weight with the token table), then initialisation, parameter counts and text

@@ -23,16 +23,26 @@
 #    > **EN** `top_k_filter` and `generate`: temperature, top-k, `torch.multinomial` and the sliding window,
 #    > then text generation through GPT-2's tokenizer.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError()` 换成你的代码），
-# 它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；
-# 只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。
-# 前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError(...)` 换成你的代码），它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Each section marked ✍️ has a cell for you to
-# > write (replace `raise NotImplementedError()` with your code); the test cells after it say what is wrong
+# > write (replace `raise NotImplementedError(...)` with your code); the test cells after it say what is wrong
 # > and the likely cause. The whole notebook runs in about a minute on a laptop CPU; only one optional cell builds
 # > the real-size GPT-2 small (section 9 says how much memory it needs). The parts from earlier lessons are
 # > imported from `gpt2ref`, so a mistake made there cannot break this lesson.
+
+# %% [markdown]
+# **学习时间 / Study time：** 大约 120 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 120 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | logits | 每个词表位置一个未归一化的分数，softmax 后成为下一个 token 的概率 | one unnormalised score per vocabulary entry; softmax turns them into next-token probabilities |
+# | LM head | 把 `d_model` 维向量投影到词表大小的线性层 | the linear layer projecting `d_model` vectors to vocabulary size |
+# | weight tying | LM head 和 token embedding 共用同一个矩阵 | the LM head and the token embedding share one matrix |
+# | temperature | 采样前 logits 除以它：小于 1 更保守，大于 1 更随机 | logits are divided by it before sampling: below 1 more cautious, above 1 more random |
+# | top-k | 只在分数最高的 k 个 token 里抽样 | sample only among the k highest-scoring tokens |
 
 # %% [markdown]
 # ## 0. 准备 / Setup
@@ -132,9 +142,7 @@ print("token 7 at positions 1 and 2 - same token vector?  ", torch.equal(tok[0, 
 print("token 7 at positions 1 and 2 - same vector after + pos?", torch.equal(x[0, 1], x[0, 2]))
 
 # %% [markdown]
-# 为什么非要位置 embedding？attention 本身不知道顺序。看第二条序列 `[1, 1, 1, 1]`：如果不加位置，
-# 每个位置的输入向量一模一样，causal attention 在每个位置都是对一堆相同的向量求平均——所以每个位置的输出也一模一样，
-# 模型根本分不清"第一个 1"和"第四个 1"。用一个 block 试一下：
+# 为什么非要位置 embedding？attention 本身不知道顺序。看第二条序列 `[1, 1, 1, 1]`：如果不加位置，每个位置的输入向量一模一样，causal attention 在每个位置都是对一堆相同的向量求平均——所以每个位置的输出也一模一样，模型根本分不清"第一个 1"和"第四个 1"。用一个 block 试一下：
 #
 # > **EN** Why do we need positions at all? Attention itself knows no order. Take the second sequence
 # > `[1, 1, 1, 1]`: without positions every input vector is identical, causal attention averages identical
@@ -158,8 +166,7 @@ print(f"with positions:    max difference between positions = {spread(out_with):
 #
 # ## 3. 一串 Transformer block / A stack of blocks
 #
-# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：
-# 每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——
+# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——
 # 否则 PyTorch 看不到里面的参数（优化器不会更新它们，`.to(device)` 也不会搬它们）：
 #
 # > **EN** A block from lesson 34 maps `(B, T, d_model)` to the same shape, so blocks chain: each block's
@@ -192,9 +199,7 @@ with torch.no_grad():
 # %% [markdown]
 # ## 4. Final LayerNorm 和 LM head / Final LayerNorm and the LM head
 #
-# GPT-2 是 **pre-LN** 结构：每个 block 只把它子层的*输入*做 LayerNorm，residual stream 本身从来没被归一化过，
-# 一路加下来，它的尺度会随深度变大。所以最后一个 block 之后还要再来一个 `final_norm`，
-# 然后 `lm_head`（一个不带 bias 的 `nn.Linear(d_model, vocab_size)`）把每个位置的向量变成 `vocab_size` 个分数——**logits**。
+# GPT-2 是 **pre-LN** 结构：每个 block 只把它子层的*输入*做 LayerNorm，residual stream 本身从来没被归一化过，一路加下来，它的尺度会随深度变大。所以最后一个 block 之后还要再来一个 `final_norm`，然后 `lm_head`（一个不带 bias 的 `nn.Linear(d_model, vocab_size)`）把每个位置的向量变成 `vocab_size` 个分数——**logits**。
 #
 # > **EN** GPT-2 is a **pre-LN** transformer: each block normalises only the *input* of its sub-layers; the
 # > residual stream itself is never normalised and its scale grows as blocks add to it. So one more
@@ -212,8 +217,7 @@ print("per-token std after final_norm:                       ", [round(v, 3) for
 print("logits:", tuple(logits.shape), " = (B, T, vocab_size)")
 
 # %% [markdown]
-# `logits[b, t]` 是模型读完 `idx[b, :t+1]` 之后对**下一个** token（位置 t+1）的打分。
-# 训练时每个位置都有用（第 36 课）；生成文字时只需要最后一个位置的那一行。
+# `logits[b, t]` 是模型读完 `idx[b, :t+1]` 之后对**下一个** token（位置 t+1）的打分。训练时每个位置都有用（第 36 课）；生成文字时只需要最后一个位置的那一行。
 #
 # > **EN** `logits[b, t]` scores the **next** token (position t+1) after reading `idx[b, :t+1]`. Training uses
 # > every position (lesson 36); generation needs only the last position's row.
@@ -236,12 +240,9 @@ print(f"in GPT-2 small each of them holds {GPT2_SMALL.vocab_size} x {GPT2_SMALL.
 
 # %% [markdown]
 # 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。
-# GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数
-# （第 8 节会算出这占整个模型多大比例）。
+# GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数（第 8 节会算出这占整个模型多大比例）。
 #
-# 关键是"同一个"，不是"相同的值"。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：
-# 同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。
-# 而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
+# 关键是"同一个"，不是"相同的值"。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
 #
 # > **EN** The same shape! `tok_embed` turns a token id into a vector; `lm_head` goes the other way and scores
 # > every token against the current vector (a logit is the dot product with that token's row). GPT-2 uses
@@ -276,8 +277,7 @@ print("names that refer to a parameter:", [n for n, _ in pair.named_parameters(r
 print("distinct parameters:            ", [n for n, _ in pair.named_parameters()])
 
 # %% [markdown]
-# 最后两行说明：一个共享的 tensor 有两个名字，但 `parameters()` / `named_parameters()` 默认只给出它一次。
-# 第 8 节数参数时会用到这一点。
+# 最后两行说明：一个共享的 tensor 有两个名字，但 `parameters()` / `named_parameters()` 默认只给出它一次。第 8 节数参数时会用到这一点。
 #
 # > **EN** The last two lines: a shared tensor has two names, but `parameters()` / `named_parameters()` yield
 # > it only once by default. Section 8 relies on this when counting.
@@ -291,13 +291,10 @@ show_quiz("quiz.json", stage="check", ids=["tying"])
 # GPT-2 的初始化很简单：所有 `nn.Linear` 和 `nn.Embedding` 的权重从 N(0, 0.02) 抽，所有 bias 置 0，
 # LayerNorm 保持 weight = 1、bias = 0。
 #
-# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，
-# 和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，
-# 所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。
+# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。
 # GPT-2 的办法：把这两个投影的初始 std 再除以 sqrt(2 · num_layers)。这样 2L 项加起来的总方差和层数无关。
 #
-# 来做个实验。下面的函数用 N(0, 0.02) 初始化一串 block，可选地缩放两个投影，然后量出 residual stream 在每个 block 之后的 std。
-# 为了跑得快，用一个窄模型（d_model = 128），效果和 768 宽的 GPT-2 small 一样。
+# 来做个实验。下面的函数用 N(0, 0.02) 初始化一串 block，可选地缩放两个投影，然后量出 residual stream 在每个 block 之后的 std。为了跑得快，用一个窄模型（d_model = 128），效果和 768 宽的 GPT-2 small 一样。
 #
 # > **EN** GPT-2's initialisation is simple: every `nn.Linear` and `nn.Embedding` weight is drawn from
 # > N(0, 0.02), every bias is 0, LayerNorm keeps weight 1 and bias 0.
@@ -370,10 +367,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 左图：不缩放时，residual stream 每过一个 block 都变大一点，48 层之后已经是开头的十几倍；缩放后增长平缓得多。
-# 右图才是 1/sqrt(2L) 的真正用意：不缩放时，最后一层的 std 随深度像 sqrt(L) 那样长；
-# 缩放以后，无论 1 层还是 48 层，最后的 std 都差不多（上面打印的那一行几乎是常数）。
-# 于是模型的深度可以随意改，初始时输出的尺度不变，训练一开始就稳定。
+# 左图：不缩放时，residual stream 每过一个 block 都变大一点，48 层之后已经是开头的十几倍；缩放后增长平缓得多。右图才是 1/sqrt(2L) 的真正用意：不缩放时，最后一层的 std 随深度像 sqrt(L) 那样长；缩放以后，无论 1 层还是 48 层，最后的 std 都差不多（上面打印的那一行几乎是常数）。于是模型的深度可以随意改，初始时输出的尺度不变，训练一开始就稳定。
 #
 # 用到 GPT-2 small 上：12 层，两个投影的 std 是
 #
@@ -422,6 +416,24 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 # >   (assign in either direction).
 # > - After adding the embeddings apply `nn.Dropout(config.dropout)` (GPT-2's embedding dropout: active in
 # >   train mode only, nothing at all in eval mode).
+
+# %% [markdown]
+# 整个模型的数据流，每一步都标出形状：
+#
+# > **EN** The whole model's data flow, with the shape after every step:
+#
+# ```mermaid
+# flowchart TD
+#     ids["idx: token ids (B, T)"] --> tok["tok_embed(idx): (B, T, d_model)"]
+#     pos_ids["torch.arange(T): positions (T)"] --> pos["pos_embed(positions): (T, d_model)"]
+#     tok --> add(("+"))
+#     pos --> add
+#     add --> drop["dropout: (B, T, d_model)"]
+#     drop --> blocks["blocks[0] ... blocks[-1]: (B, T, d_model) in and out"]
+#     blocks --> norm["final_norm: (B, T, d_model)"]
+#     norm --> head["lm_head: logits (B, T, vocab_size)"]
+#     tok -. "weight tying: one shared matrix" .- head
+# ```
 
 # %% [solution] id=gpt_model
 class GPTModel(nn.Module):
@@ -550,6 +562,7 @@ expect_raises(ValueError, lambda: m2(torch.zeros(2, 11, dtype=torch.long)),
               "GPTModel with context_length 8 fed 11 tokens", message_contains=["11", "8"],
               hint="compare T with config.context_length; name both numbers in the message")
 ### END HIDDEN TESTS
+print("test_gpt_shapes: ok")
 
 # %% [tests] id=test_gpt_embeddings points=2
 import torch
@@ -586,6 +599,7 @@ with torch.no_grad():
 expect((changed[0, 3] - base[0, 3]).abs().max().item() > 1e-4, "logits at the position of a changed token",
        "did not change", hint="the token embedding tok_embed(idx) must reach the blocks")
 ### END HIDDEN TESTS
+print("test_gpt_embeddings: ok")
 
 # %% [tests] id=test_gpt_blocks points=1
 from dataclasses import replace
@@ -608,6 +622,7 @@ for before, after in zip(calls, calls[1:]):
     expect_close(after.input, before.output, f"input of blocks[{after.index}] vs output of blocks[{before.index}]",
                  atol=0.0, hint="chain the blocks: each block gets the previous block's output (x = block(x))")
 ### END HIDDEN TESTS
+print("test_gpt_blocks: ok")
 
 # %% [tests] id=test_gpt_final_norm points=2
 import torch
@@ -635,7 +650,7 @@ bias = getattr(m.final_norm, "bias", None)
 formula = F.layer_norm(norm[0].input, (32,), m.final_norm.weight.detach(),
                        None if bias is None else bias.detach(), 1e-5)
 expect_close(norm[0].output, formula, "final_norm's output vs the LayerNorm formula (eps 1e-5)", atol=1e-5,
-             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps)")
+             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)")
 expect_close(logits, head[0].output, "logits returned by forward vs lm_head's output", atol=0.0,
              hint="return lm_head's output as it is")
 from dataclasses import replace
@@ -654,6 +669,7 @@ expect_equal(sum(p.numel() for p in m.final_norm.parameters()), 32, "parameters 
              hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): no bias when "
                   "config.bias is False")
 ### END HIDDEN TESTS
+print("test_gpt_final_norm: ok")
 
 # %% [tests] id=test_weight_tying points=2
 from dataclasses import replace
@@ -694,6 +710,7 @@ for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
                       "untied adds vocab_size * d_model")
     del big
 ### END HIDDEN TESTS
+print("test_weight_tying: ok")
 
 # %% [tests] id=test_init points=2
 import math
@@ -750,6 +767,7 @@ for layers in (6, 2):
                     expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
                            hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
 ### END HIDDEN TESTS
+print("test_init: ok")
 
 # %% [tests] id=test_gpt_dropout points=1
 from dataclasses import replace
@@ -789,13 +807,12 @@ expect_close(seen[~dropped], 2.0 * embedded[~dropped],
              hint="dropout scales what it keeps by 1 / (1 - p): use nn.Dropout(config.dropout) on the sum of the "
                   "two embeddings, nothing else in between")
 ### END HIDDEN TESTS
+print("test_gpt_dropout: ok")
 
 # %% [markdown]
 # ## 8. ✍️ 数参数 / Counting parameters
 #
-# 模型的"大小"就是它有多少个可学习的数。要点只有一个：共享的 tensor 只能数一次。
-# 第 5 节看到 `parameters()` 对每个 `Parameter` 对象只给一次，哪怕它挂在两个名字下面；
-# 而 `state_dict()` 会把共享的权重列两遍，还会带上 buffer（比如 BatchNorm 的 running statistics），它们都不是参数。
+# 模型的"大小"就是它有多少个可学习的数。要点只有一个：共享的 tensor 只能数一次。第 5 节看到 `parameters()` 对每个 `Parameter` 对象只给一次，哪怕它挂在两个名字下面；而 `state_dict()` 会把共享的权重列两遍，还会带上 buffer（比如 BatchNorm 的 running statistics），它们都不是参数。
 #
 # > **EN** A model's size is the number of learned numbers in it. One thing matters: a shared tensor counts
 # > once. Section 5 showed that `parameters()` yields each `Parameter` object once even under two names;
@@ -847,12 +864,12 @@ for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
                  hint="numel() works on meta tensors; count each Parameter object once")
     del big
 ### END HIDDEN TESTS
+print("test_count_parameters: ok")
 
 # %% [markdown]
 # ### 在 `meta` device 上数 GPT-2 small / Counting GPT-2 small on the `meta` device
 #
-# 真的建一个 GPT-2 small 要分配上亿个 float。但数参数只需要形状。`meta` device 上的 tensor 只有形状和 dtype，没有存储，
-# 所以在 `with torch.device("meta"):` 里建模型几乎不花内存、也不花时间：
+# 真的建一个 GPT-2 small 要分配上亿个 float。但数参数只需要形状。`meta` device 上的 tensor 只有形状和 dtype，没有存储，所以在 `with torch.device("meta"):` 里建模型几乎不花内存、也不花时间：
 #
 # > **EN** Building a real GPT-2 small allocates over a hundred million floats, but counting needs only
 # > shapes. A tensor on the `meta` device has a shape and a dtype and no storage, so building the model inside
@@ -880,9 +897,7 @@ print(f"  {'lm_head':16} {'(shared)':>12}")
 print(f"\nin float32 the real model needs {n_tied * 4 / 2**30:.2f} GiB for its weights alone")
 
 # %% [markdown]
-# 绑定后是 124,439,808 个参数，和 Hugging Face 的 `GPT2LMHeadModel` 完全一致（第 37 课会把它的权重装进你的模型）。
-# 解绑多出来的正好是 vocab_size × d_model = 38,597,376，约占解绑模型的四分之一。
-# 参数大头在 12 个 block 里，每个 7,087,872；其次是 token embedding。
+# 绑定后是 124,439,808 个参数，和 Hugging Face 的 `GPT2LMHeadModel` 完全一致（第 37 课会把它的权重装进你的模型）。解绑多出来的正好是 vocab_size × d_model = 38,597,376，约占解绑模型的四分之一。参数大头在 12 个 block 里，每个 7,087,872；其次是 token embedding。
 #
 # > **EN** Tied: 124,439,808 parameters, exactly Hugging Face's `GPT2LMHeadModel` (lesson 37 loads its weights
 # > into your model). Untying adds exactly vocab_size × d_model = 38,597,376, about a quarter of the untied
@@ -890,8 +905,7 @@ print(f"\nin float32 the real model needs {n_tied * 4 / 2**30:.2f} GiB for its w
 #
 # ## 9. 真实尺寸的一次 forward / One forward pass at full size
 #
-# 这个 cell 真的建出 GPT-2 small（上面算出的那些 GiB），喂进 "Hello, world" 三个 token，检查 logits 的形状，
-# 再试一次 1025 个 token。它是可选的演示，自动评分时会跳过；内存紧张时可以不跑。
+# 这个 cell 真的建出 GPT-2 small（上面算出的那些 GiB），喂进 "Hello, world" 三个 token，检查 logits 的形状，再试一次 1025 个 token。它是可选的演示，自动评分时会跳过；内存紧张时可以不跑。
 #
 # > **EN** This cell builds the real GPT-2 small (the GiB computed above), feeds it the three tokens of
 # > "Hello, world", checks the logits' shape, then tries 1025 tokens. It is an optional demo, skipped while
@@ -914,12 +928,10 @@ del gpt2, gpt2_logits  # give the memory back
 # %% [markdown]
 # ## 10. 从 logits 到下一个 token：temperature / From logits to the next token: temperature
 #
-# 生成文字就是一遍遍地问模型"下一个 token 是什么"。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。
-# 总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
+# 生成文字就是一遍遍地问模型"下一个 token 是什么"。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
 #
 # **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：
-# T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。
-# 例如六个候选词：
+# T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。例如六个候选词：
 #
 # > **EN** Generating text means asking the model "what comes next?" over and over. The model gives the last
 # > position's logits, softmax turns them into a distribution, and we pick one token. Always taking the most
@@ -961,8 +973,7 @@ show_quiz("quiz.json", stage="check", ids=["temperature"])
 # ## 11. ✍️ Top-k 过滤 / Top-k filtering
 #
 # 真实的词表有 50257 个 token。单个冷门 token 的概率很小，但几万个加起来就不小了：每一步都有一定机会抽到一个离谱的 token。
-# **top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），
-# 剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
+# **top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
 #
 # > **EN** The real vocabulary has 50257 tokens. Each rare token is unlikely, but tens of thousands of them add
 # > up: at every step there is some chance of drawing an absurd one. **Top-k** keeps the k largest logits of
@@ -1031,6 +1042,7 @@ deep = logits[:4].reshape(2, 2, V)  # (2, 2, vocab): every row along the last di
 expect_tensor_equal(top_k_filter(deep, 3), ref.top_k_filter(deep, 3), "top_k_filter(logits of shape (2, 2, 40), 3)",
                     hint="work on the last dimension only (dim=-1, values[..., -1:]): any leading dimensions")
 ### END HIDDEN TESTS
+print("test_top_k_filter: ok")
 
 # %% [markdown]
 # 把 top-k 用在第 10 节的六个候选词上：k = 3 时后三个词的概率变成 0，前三个按原比例放大。
@@ -1049,8 +1061,7 @@ show_quiz("quiz.json", stage="check", ids=["top-k"])
 # %% [markdown]
 # ## 12. 抽样和滑动窗口 / Sampling and the sliding window
 #
-# `torch.multinomial(probs, num_samples=1)` 按每行的概率抽一个下标，形状 `(B, 1)`，正好接到序列后面。
-# 给它一个带种子的 `torch.Generator`，每次就能抽出同样的结果，而不影响全局的随机状态：
+# `torch.multinomial(probs, num_samples=1)` 按每行的概率抽一个下标，形状 `(B, 1)`，正好接到序列后面。给它一个带种子的 `torch.Generator`，每次就能抽出同样的结果，而不影响全局的随机状态：
 #
 # > **EN** `torch.multinomial(probs, num_samples=1)` draws one index per row by its probabilities, shape
 # > `(B, 1)`, ready to append to the sequence. Give it a seeded `torch.Generator` and every run draws the same,
@@ -1065,9 +1076,7 @@ again = torch.multinomial(probs, 8, replacement=True, generator=torch.Generator(
 print("same seed, same draws:", first.tolist(), again.tolist())
 
 # %% [markdown]
-# 第二个问题：序列越生成越长，但位置表只有 `context_length` 行，模型一次最多吃 `context_length` 个 token。
-# 办法是**滑动窗口**：每一步只把最后 `context_length` 个 token 喂给模型，`idx[:, -context_length:]`。
-# 序列还短的时候，这个切片就是整个序列。比如 `context_length = 4`：
+# 第二个问题：序列越生成越长，但位置表只有 `context_length` 行，模型一次最多吃 `context_length` 个 token。办法是**滑动窗口**：每一步只把最后 `context_length` 个 token 喂给模型，`idx[:, -context_length:]`。序列还短的时候，这个切片就是整个序列。比如 `context_length = 4`：
 #
 # > **EN** Second problem: the sequence keeps growing, but the position table has `context_length` rows, so
 # > the model takes at most `context_length` tokens at once. The fix is a **sliding window**: each step feeds
@@ -1103,6 +1112,20 @@ show_quiz("quiz.json", stage="check", ids=["sliding-window"])
 # > - No gradients while generating (`torch.no_grad()`), the model in eval mode (no dropout), and its own
 # >   train/eval mode restored at the end.
 # > - One model call per new token.
+#
+# 一步接一步的循环（`next` 就是这一步抽出来的 token）：
+#
+# > **EN** The loop, step after step (`next` is the token drawn in this step):
+#
+# ```mermaid
+# flowchart TD
+#     seq["idx: the sequence so far (B, T)"] --> window["window = idx[:, -context_length:]"]
+#     window --> model["model(window)[:, -1, :]: last position's logits (B, vocab_size)"]
+#     model --> temp["divide by temperature, then top_k_filter"]
+#     temp --> draw["softmax, then torch.multinomial: next token (B, 1)"]
+#     draw --> grow["idx = torch.cat([idx, next], dim=1): (B, T + 1)"]
+#     grow -- "repeat max_new_tokens times" --> seq
+# ```
 
 # %% [solution] id=generate
 def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
@@ -1139,10 +1162,7 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperatu
     ### END SOLUTION
 
 # %% [markdown]
-# 三个测试都用一个"替身模型"代替真正的 GPT：它返回我们指定的 logits，记下每次收到的输入，并且最多只让调用 `max_new_tokens` 次
-# （所以一个停不下来的循环会立刻报错，而不是卡住）。抽样测试是统计检验：抽两万次，看频率是否接近 softmax(logits / T)，
-# 和你用哪种方式消耗随机数无关。测试调用你的 `generate` 时，临时用参考实现的 `top_k_filter` 代替你的
-# （你的由 `test_top_k_filter` 单独评分），所以 top-k 里的错误不会让这里再丢分。
+# 三个测试都用一个"替身模型"代替真正的 GPT：它返回我们指定的 logits，记下每次收到的输入，并且最多只让调用 `max_new_tokens` 次（所以一个停不下来的循环会立刻报错，而不是卡住）。抽样测试是统计检验：抽两万次，看频率是否接近 softmax(logits / T)，和你用哪种方式消耗随机数无关。测试调用你的 `generate` 时，临时用参考实现的 `top_k_filter` 代替你的（你的由 `test_top_k_filter` 单独评分），所以 top-k 里的错误不会让这里再丢分。
 #
 # > **EN** The three tests replace the GPT with a stand-in model: it returns logits we choose, records every
 # > input it gets, and allows at most `max_new_tokens` calls (so a loop that never stops fails at once instead
@@ -1220,6 +1240,7 @@ tv = 0.5 * (freq - torch.softmax(last.double(), dim=-1)).abs().sum().item()
 expect(tv < 0.03, "frequencies of draws at the default temperature 1.0",
        f"differ from softmax(logits) by a total variation of {tv:.3f}", hint="temperature defaults to 1.0")
 ### END HIDDEN TESTS
+print("test_generate_sampling: ok")
 
 # %% [tests] id=test_generate_window points=2
 import torch
@@ -1270,6 +1291,7 @@ for step, fed in enumerate(rec.inputs):
                         hint="while the sequence is shorter than context_length feed all of it; then the last "
                              "context_length tokens; never pad")
 ### END HIDDEN TESTS
+print("test_generate_window: ok")
 
 # %% [tests] id=test_generate_contract points=1
 import torch
@@ -1338,6 +1360,7 @@ expect(not w.training, "model.training after generate on a model in eval mode", 
 expect_tensor_equal(run_generate(Watcher(0), prompt, 0), prompt, "generate(model, prompt, 0)",
                     hint="max_new_tokens=0 returns the prompt as it is, without calling the model")
 ### END HIDDEN TESTS
+print("test_generate_contract: ok")
 
 # %% [markdown]
 # ## 14. 让模型"说话" / Your model speaks
@@ -1378,9 +1401,7 @@ print(f"largest next-token probability: {next_probs.max().item():.6f}   (uniform
 print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vocab}) = {math.log(enc.n_vocab):.3f})")
 
 # %% [markdown]
-# 随机初始化的权重很小（std 0.02），logits 彼此差不多，softmax 几乎是均匀分布：熵和"5 万个 token 里随便挑一个"几乎一样。
-# 所以每一步抽到的都是随机的词片段，拼起来当然没有意义。模型的结构已经完全正确，缺的是**学到的权重**：
-# 第 36 课写训练循环，让模型从文本中学习；第 37 课把 OpenAI 训练好的 GPT-2 权重装进你这个 `GPTModel`，同样的 `generate` 就会写出通顺的英文。
+# 随机初始化的权重很小（std 0.02），logits 彼此差不多，softmax 几乎是均匀分布：熵和"5 万个 token 里随便挑一个"几乎一样。所以每一步抽到的都是随机的词片段，拼起来当然没有意义。模型的结构已经完全正确，缺的是**学到的权重**：第 36 课写训练循环，让模型从文本中学习；第 37 课把 OpenAI 训练好的 GPT-2 权重装进你这个 `GPTModel`，同样的 `generate` 就会写出通顺的英文。
 #
 # > **EN** Random weights are small (std 0.02), the logits are all about equal, and the softmax is almost
 # > uniform: its entropy is nearly that of picking any of the fifty thousand tokens at random. So every step
@@ -1388,6 +1409,35 @@ print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vo
 # > missing is **learned weights**: lesson 36 writes the training loop that learns from text, and lesson 37
 # > loads OpenAI's trained GPT-2 weights into this very `GPTModel`, where the same `generate` writes fluent
 # > English.
+
+# %% [markdown]
+# ## 今天的模型有什么不同 / How today's models differ
+#
+# GPT-2 的骨架今天依然通用：token embedding、一串 pre-LN 的 block、最后一个 norm 和 LM head。较新的开源模型（比如 Llama 系列）主要换掉了三个零件：
+#
+# - **RMSNorm** 代替 LayerNorm：不减均值，只把向量除以它的均方根（root mean square），再乘上学出来的 `weight`，没有 `bias`。少算一步，训练效果相当。
+# - **SwiGLU** 代替 GELU 的 feed-forward：第一层变成两个并排的线性层，一个过 SiLU 激活，再和另一个逐元素相乘，最后投影回 `d_model`。因为多了一个矩阵，隐藏层通常会调窄一些，让参数量和原来差不多。
+# - **RoPE**（rotary position embedding）代替学出来的位置表：输入端不再加位置向量，而是在每个 attention 头里，按位置把 q 和 k 的每一对分量旋转一个角度。这样 q·k 只取决于两个 token 的相对距离，也不再有一张行数固定的位置表。
+#
+# 此外还常见：线性层去掉 `bias`；几个 query 头共用一组 k、v（grouped-query attention），让生成时的 KV cache 小得多。你这一课写的 `GPTModel` 只要换掉这几个模块，就是一个现代模型的雏形。
+#
+# > **EN** GPT-2's skeleton is still the common one: token embeddings, a stack of pre-LN blocks, a final norm
+# > and the LM head. Newer open models (the Llama family, for example) mostly swap three parts:
+# >
+# > - **RMSNorm** instead of LayerNorm: no mean is subtracted; the vector is divided by its root mean square
+# >   and multiplied by a learned `weight`, with no `bias`. One step less, about as good in training.
+# > - **SwiGLU** instead of the GELU feed-forward: the first layer becomes two linear layers side by side; one
+# >   goes through a SiLU activation and multiplies the other element by element, then a projection returns to
+# >   `d_model`. With one matrix more, the hidden layer is usually made narrower so the parameter count stays
+# >   about the same.
+# > - **RoPE** (rotary position embeddings) instead of a learned position table: nothing is added to the
+# >   input; inside every attention head, each pair of entries of q and k is rotated by an angle set by the
+# >   position. Then q·k depends only on how far apart two tokens are, and there is no position table with a
+# >   fixed number of rows.
+# >
+# > Also common: no `bias` in the linear layers, and several query heads sharing one set of k and v
+# > (grouped-query attention), which makes the KV cache during generation much smaller. Swap these modules in
+# > the `GPTModel` you wrote here and you have the outline of a modern model.
 
 # %% [markdown]
 # ## 15. 课后小测 / After the lesson
@@ -1405,8 +1455,7 @@ show_quiz("quiz.json", stage="post")
 # - `count_parameters`：共享的权重只数一次；在 `meta` device 上数出 GPT-2 small 的 124,439,808 个参数，不花内存。
 # - `top_k_filter` 和 `generate`：temperature、top-k、multinomial 抽样、滑动窗口；用 tiktoken 从文字到文字。
 #
-# **下一课（第 36 课）**：给模型一个目标。用 cross-entropy 衡量"下一个 token 猜得有多准"，写训练循环和验证，
-# 用 AdamW 在随 Python 一起发布的文本（Python 自带的帮助文档）上训练一个小模型，看 validation loss 下降、生成的文字慢慢变得像样。
+# **下一课（第 36 课）**：给模型一个目标。用 cross-entropy 衡量"下一个 token 猜得有多准"，写训练循环和验证，用 AdamW 在随 Python 一起发布的文本（Python 自带的帮助文档）上训练一个小模型，看 validation loss 下降、生成的文字慢慢变得像样。
 #
 # > **EN** You now have a complete GPT-2:
 # > - `GPTModel`: token + position embeddings → `num_layers` transformer blocks → final LayerNorm → LM head

@@ -5,8 +5,7 @@
 # %% [markdown]
 # # 第 36 课 · 训练循环与评估 / Lesson 36 · Training loop and evaluation
 #
-# 第 35 课拼好了 GPT-2，但它的权重是随机的，生成的只是乱码。这一课让它**学起来**：
-# 在一份离线语料上从零训练一个小 GPT，看着验证 loss 一路下降，生成的文字从乱码变得像模像样。
+# 第 35 课拼好了 GPT-2，但它的权重是随机的，生成的只是乱码。这一课让它**学起来**：在一份离线语料上从零训练一个小 GPT，看着验证 loss 一路下降，生成的文字从乱码变得像模像样。
 #
 # > **EN** Lesson 35 assembled GPT-2, but its weights are random and it writes gibberish. This lesson makes it
 # > **learn**: we train a small GPT from scratch on an offline corpus, watch the validation loss fall, and see
@@ -34,17 +33,28 @@
 # > **EN** Along the way: what **perplexity** means, and why the data is split into a training and a
 # > validation set.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError()` 换成你的代码），
-# 紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。第 8 节真正训练模型，在笔记本电脑上大约两分钟
-# （进度条会显示进度）；其余每个 cell 都是几秒钟的事。前几课的零件（`GPTModel`、`generate`、`SlidingWindowDataset`）
-# 从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。第 8 节真正训练模型，在笔记本电脑上大约两分钟（进度条会显示进度）；其余每个 cell 都是几秒钟的事。前几课的零件（`GPTModel`、`generate`、`SlidingWindowDataset`）从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Cells marked ✍️ are yours (replace
-# > `raise NotImplementedError()` with your code); the test cell right after each one says what is wrong and
+# > `raise NotImplementedError(...)` with your code); the test cell right after each one says what is wrong and
 # > the likely cause. Section 8 trains the model for real: about two minutes on a laptop (a progress bar
 # > shows how far it is); every other cell takes seconds. The parts from earlier lessons
 # > (`GPTModel`, `generate`, `SlidingWindowDataset`) are imported from `gpt2ref`, so a mistake made
 # > there cannot break this lesson.
+
+# %% [markdown]
+# **学习时间 / Study time：** 大约 120 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 120 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | cross-entropy loss | 正确的下一个 token 的概率取负对数，再求平均 | the negative log-probability of the correct next token, averaged |
+# | perplexity | `exp(loss)`：模型平均在多少个候选之间犹豫 | `exp(loss)`: how many choices the model hesitates between, on average |
+# | AdamW / weight decay | 常用的优化器；weight decay 让矩阵权重慢慢变小 | the usual optimiser; weight decay slowly shrinks the weight matrices |
+# | 学习率 schedule / learning-rate schedule | 先 warmup 升高，再按 cosine 逐渐降低 | a warmup that raises it, then a cosine decay |
+# | 梯度裁剪 / gradient clipping | 所有梯度的总 norm 超过上限时等比例缩小 | scaling all gradients down together when their total norm exceeds a limit |
+# | checkpoint | 存盘的模型和优化器状态，可以从中断处继续训练 | the saved model and optimiser state, to resume training where it stopped |
 
 # %% [markdown]
 # ## 0. 准备 / Setup
@@ -73,12 +83,7 @@ torch.manual_seed(0)
 print("torch", torch.__version__, f"| PyTorch saw {cores_seen} core(s); this notebook uses", torch.get_num_threads())
 
 # %% [markdown]
-# **关于线程数的说明。** PyTorch 默认按它看到的核数开工作线程，一次矩阵乘法分给所有线程一起算，算完要互相等。
-# 在一台空闲的机器上这样会快一些；可是在共享的机器上（Binder、云端 notebook、同时在干别的事的笔记本），
-# 它看到的核往往比真正分到的多，只要有一个线程被操作系统暂停，其他线程就只能空等：
-# 我们在一台忙碌的两核机器上看到，两个线程训练一步比一个线程慢好几倍。单线程在空闲的机器上不是最快的，
-# 但在哪儿都不会突然变慢，所以上面把线程数设成 1（第 8 节会打印训练实际用了多少秒）。
-# 如果你的机器很空闲、核也多，可以删掉那一行、重启 kernel，比较第 8 节打印的速度。
+# **关于线程数的说明。** PyTorch 默认按它看到的核数开工作线程，一次矩阵乘法分给所有线程一起算，算完要互相等。在一台空闲的机器上这样会快一些；可是在共享的机器上（Binder、云端 notebook、同时在干别的事的笔记本），它看到的核往往比真正分到的多，只要有一个线程被操作系统暂停，其他线程就只能空等：我们在一台忙碌的两核机器上看到，两个线程训练一步比一个线程慢好几倍。单线程在空闲的机器上不是最快的，但在哪儿都不会突然变慢，所以上面把线程数设成 1（第 8 节会打印训练实际用了多少秒）。如果你的机器很空闲、核也多，可以删掉那一行、重启 kernel，比较第 8 节打印的速度。
 #
 # > **EN** **A note on threads.** By default PyTorch starts one worker thread per core it sees; a matrix
 # > multiply is split over all of them, and they wait for each other at the end. On an idle machine that is
@@ -101,10 +106,8 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 数据：Python 自带的文档 / The data: documentation that ships with Python
 #
-# 训练需要文本，而这门课不下载任何东西。幸好每个 Python 安装里都带着一份现成的英文语料：
-# 交互式帮助 `help("for")`、`help("assert")` 等用到的所有帮助主题，存在标准库模块 `pydoc_data.topics` 里。
-# `course.corpus.python_docs()` 把它们按主题名排序、拼成一个字符串。不同 Python 版本的文本略有差别，
-# 所以下面的数字都由代码打印，而不是写死在文中。
+# 训练需要文本，而这门课不下载任何东西。幸好每个 Python 安装里都带着一份现成的英文语料：交互式帮助 `help("for")`、`help("assert")` 等用到的所有帮助主题，存在标准库模块 `pydoc_data.topics` 里。
+# `course.corpus.python_docs()` 把它们按主题名排序、拼成一个字符串。不同 Python 版本的文本略有差别，所以下面的数字都由代码打印，而不是写死在文中。
 #
 # > **EN** Training needs text, and this course downloads nothing. Luckily every Python installation carries
 # > a ready-made English corpus: the help topics behind the interactive `help("for")`, `help("assert")` and so
@@ -132,11 +135,7 @@ print(f"the corpus uses {num_distinct / enc.n_vocab:.1%} of the vocabulary")
 # %% [markdown]
 # ### 1.1 一张紧凑的词表 / A compact vocabulary
 #
-# 这份语料只用到了 GPT-2 词表里很小的一部分 id（上面打印的比例）。这对一个**小**模型的训练速度影响很大：
-# 模型最后的 LM head 要给词表里的**每一个** id 打分，它是一个 `d_model × vocab_size` 的矩阵乘法；
-# 而 weight tying 让同一张 `vocab_size × d_model` 的表也当 token embedding 用。
-# 在只有两层、`d_model = 128` 的小模型里，这张表几乎就是整个模型。下面量一下：
-# 同一个小模型，用 GPT-2 完整的 50,257 个 id，和只用语料里出现过的那些 id，各训练几步要多久。
+# 这份语料只用到了 GPT-2 词表里很小的一部分 id（上面打印的比例）。这对一个**小**模型的训练速度影响很大：模型最后的 LM head 要给词表里的**每一个** id 打分，它是一个 `d_model × vocab_size` 的矩阵乘法；而 weight tying 让同一张 `vocab_size × d_model` 的表也当 token embedding 用。在只有两层、`d_model = 128` 的小模型里，这张表几乎就是整个模型。下面量一下：同一个小模型，用 GPT-2 完整的 50,257 个 id，和只用语料里出现过的那些 id，各训练几步要多久。
 #
 # > **EN** The corpus uses only a small share of GPT-2's ids (the fraction printed above). For a **small**
 # > model that matters a lot for speed: the LM head scores **every** id of the vocabulary, a
@@ -175,18 +174,13 @@ for name, size in (("full GPT-2 vocabulary", enc.n_vocab), ("ids used by the cor
 print(f"the compact vocabulary trains {step_seconds[enc.n_vocab] / step_seconds[num_distinct]:.1f} times faster")
 
 # %% [markdown]
-# 词表缩小后，参数不到原来的五分之一，每一步也快了好几倍（倍数见上面打印的最后一行，每台机器不一样）。
-# 那些语料里从没出现过的 id，它们在 LM head 里的那一行只会学到一件事："永远别预测我"——
+# 词表缩小后，参数不到原来的五分之一，每一步也快了好几倍（倍数见上面打印的最后一行，每台机器不一样）。那些语料里从没出现过的 id，它们在 LM head 里的那一行只会学到一件事："永远别预测我"——
 # 却要在每个位置、每一步都算一遍。所以这一课的做法是：
 #
 # - `kept`：语料里出现过的 GPT-2 id，从小到大排好；
-# - 紧凑 id `i` 就代表 GPT-2 id `kept[i]`。编码时用 `torch.searchsorted` 把 GPT-2 id 换成紧凑 id，
-#   解码时用 `kept[...]` 换回来，再交给 GPT-2 的 tokenizer。
+# - 紧凑 id `i` 就代表 GPT-2 id `kept[i]`。编码时用 `torch.searchsorted` 把 GPT-2 id 换成紧凑 id，解码时用 `kept[...]` 换回来，再交给 GPT-2 的 tokenizer。
 #
-# 这是为了在笔记本电脑上几分钟训完而做的**取舍**，不是 GPT-2 的做法：真正的 GPT-2 用的是全部 50,257 个 id，
-# 因为它的训练数据（约 40 GB 网页文本）用得到它们。模型代码一个字都没改，只是 `vocab_size` 变小了；
-# 第 37 课加载 OpenAI 的预训练权重时，用的又是完整词表。
-# 还要注意：紧凑词表的 loss 不能直接和完整词表上的 loss 比较——猜对的选项变少了，题目本身就变容易了。
+# 这是为了在笔记本电脑上几分钟训完而做的**取舍**，不是 GPT-2 的做法：真正的 GPT-2 用的是全部 50,257 个 id，因为它的训练数据（约 40 GB 网页文本）用得到它们。模型代码一个字都没改，只是 `vocab_size` 变小了；第 37 课加载 OpenAI 的预训练权重时，用的又是完整词表。还要注意：紧凑词表的 loss 不能直接和完整词表上的 loss 比较——猜对的选项变少了，题目本身就变容易了。
 #
 # > **EN** With the smaller vocabulary the model has less than a fifth of the parameters and each step is
 # > several times faster (the last line printed above gives the factor on your machine). An id that never
@@ -222,13 +216,9 @@ print("round trip gives the text back:", to_text(ids) == text)
 # %% [markdown]
 # ### 1.2 训练集和验证集 / Training and validation sets
 #
-# 我们要的不是一个能背下训练文本的模型，而是一个对**没见过的**同类文本也能预测得好的模型。
-# 所以留出一部分文本不参与训练，只用来打分：**验证集**。这里取 token 序列的前 90% 训练、后 10% 验证，
-# 在**一个位置**切开。为什么不随机挑 10% 的窗口？因为训练窗口是重叠的（stride 1）：随机挑出的验证窗口
-# 和几个 token 之外的训练窗口几乎是同一段文字，验证 loss 就会偏乐观。
+# 我们要的不是一个能背下训练文本的模型，而是一个对**没见过的**同类文本也能预测得好的模型。所以留出一部分文本不参与训练，只用来打分：**验证集**。这里取 token 序列的前 90% 训练、后 10% 验证，在**一个位置**切开。为什么不随机挑 10% 的窗口？因为训练窗口是重叠的（stride 1）：随机挑出的验证窗口和几个 token 之外的训练窗口几乎是同一段文字，验证 loss 就会偏乐观。
 #
-# 训练窗口用第 31 课的 `SlidingWindowDataset`（stride 1，每个位置都能作为窗口的起点）；
-# 验证窗口首尾相接（stride 等于窗口长度），每个验证 token 只算一次，按固定顺序分成 batch。
+# 训练窗口用第 31 课的 `SlidingWindowDataset`（stride 1，每个位置都能作为窗口的起点）；验证窗口首尾相接（stride 等于窗口长度），每个验证 token 只算一次，按固定顺序分成 batch。
 #
 # > **EN** We do not want a model that memorises its training text, but one that predicts **unseen** text of
 # > the same kind well. So part of the text never takes part in training and is used only for scoring: the
@@ -264,8 +254,7 @@ print(f"the training text side by side, for comparison: {len(train_side_by_side)
 # %% [markdown]
 # ### 1.3 随机抽 batch / Random batches
 #
-# 每一步训练从训练窗口里随机抽 `batch_size` 个。抽取只用一个**自己的** `torch.Generator`，
-# 不碰全局随机状态——第 9 节会看到，这让"从中断处接着训练"变得很简单：保存这个 generator 的状态就够了。
+# 每一步训练从训练窗口里随机抽 `batch_size` 个。抽取只用一个**自己的** `torch.Generator`，不碰全局随机状态——第 9 节会看到，这让"从中断处接着训练"变得很简单：保存这个 generator 的状态就够了。
 #
 # > **EN** Each training step draws `batch_size` training windows at random. The draws use a `torch.Generator`
 # > of **their own** and leave the global random state alone; section 9 shows why that makes resuming a run
@@ -289,9 +278,7 @@ for t in range(8):
 # %% [markdown]
 # ## 2. 一个 batch 的 loss / The loss of a batch
 #
-# 模型读进 `inputs`（形状 `(B, T)`），给出 `logits`（形状 `(B, T, V)`，`V = vocab_size`）：
-# 每个位置都对**下一个** token 打了 V 个分数。softmax 把分数变成概率，
-# 这个位置的 loss 就是模型给**正确答案**（`targets` 里同一位置的 id）的概率取负对数：
+# 模型读进 `inputs`（形状 `(B, T)`），给出 `logits`（形状 `(B, T, V)`，`V = vocab_size`）：每个位置都对**下一个** token 打了 V 个分数。softmax 把分数变成概率，这个位置的 loss 就是模型给**正确答案**（`targets` 里同一位置的 id）的概率取负对数：
 #
 # $$\text{loss}_{b,t} = -\log \operatorname{softmax}(\text{logits}_{b,t})[\text{targets}_{b,t}]$$
 #
@@ -317,8 +304,7 @@ print(f"p(right token {to_text(right)!r}) = {probs[right].item():.6f}   (1 / V =
 print(f"loss at this position = -log p = {-torch.log(probs[right]).item():.3f}")
 
 # %% [markdown]
-# `F.cross_entropy` 把这件事一次做完，但它对形状有要求：输入是 `(N, C)` 的分数（N 个样本、C 个类别），目标是 `(N,)` 的类别 id。
-# 直接把三维的 `logits` 给它，它会把 **dim 1**（这里是时间轴 T）当成类别：
+# `F.cross_entropy` 把这件事一次做完，但它对形状有要求：输入是 `(N, C)` 的分数（N 个样本、C 个类别），目标是 `(N,)` 的类别 id。直接把三维的 `logits` 给它，它会把 **dim 1**（这里是时间轴 T）当成类别：
 #
 # > **EN** `F.cross_entropy` does all of this at once, but it wants particular shapes: `(N, C)` scores (N examples,
 # > C classes) and `(N,)` class ids. Given the 3-D `logits` directly, it takes **dim 1** (here the time axis T)
@@ -331,8 +317,7 @@ except Exception as exc:  # noqa: BLE001 (we show whatever comes out)
     print(f"{type(exc).__name__}: {exc}")
 
 # %% [markdown]
-# 解决办法：把 batch 和时间两个轴合成一个，`(B, T, V) → (B·T, V)`，`(B, T) → (B·T,)`。
-# 每个位置就是一个独立的"猜下一个 token"的分类题，`F.cross_entropy` 默认对它们求平均。
+# 解决办法：把 batch 和时间两个轴合成一个，`(B, T, V) → (B·T, V)`，`(B, T) → (B·T,)`。每个位置就是一个独立的"猜下一个 token"的分类题，`F.cross_entropy` 默认对它们求平均。
 #
 # > **EN** The fix: merge the batch and time axes into one, `(B, T, V) → (B·T, V)` and `(B, T) → (B·T,)`. Every
 # > position becomes one independent "guess the next token" classification, and `F.cross_entropy` averages
@@ -421,12 +406,12 @@ def _check_batch_loss_hidden():
 
 _check_batch_loss_hidden()
 ### END HIDDEN TESTS
+print("test_batch_loss: ok")
 
 # %% [markdown]
 # ## 3. Perplexity
 #
-# 一个完全没学过东西的模型会把概率平均分给 V 个 id，每个位置的 loss 就是 `-log(1/V) = ln V`。
-# 用你的 `batch_loss` 量一下刚才那个没训练过的模型：
+# 一个完全没学过东西的模型会把概率平均分给 V 个 id，每个位置的 loss 就是 `-log(1/V) = ln V`。用你的 `batch_loss` 量一下刚才那个没训练过的模型：
 #
 # > **EN** A model that has learned nothing spreads its probability evenly over the V ids, so every position
 # > costs `-log(1/V) = ln V`. Measure the untrained model from above with your `batch_loss`:
@@ -438,10 +423,7 @@ print(f"untrained loss on the batch: {start_loss:.3f}   ln(vocab_size) = ln({voc
 print(f"perplexity = exp(loss) = {math.exp(start_loss):,.0f}   (vocab_size = {vocab_size:,})")
 
 # %% [markdown]
-# loss 的单位是 nat（自然对数），不太直观。**perplexity = e^loss** 把它换回"个数"：
-# 一个把赌注平均押在 k 个 token 上的模型，loss 是 ln k，perplexity 正好是 k。
-# 所以 perplexity 可以读成"模型平均相当于在几个 token 里犹豫"。没训练的模型，perplexity 就在词表大小附近（上面打印的）；
-# 训练的目标是把它压得越低越好。loss 每降低 ln 2 ≈ 0.69，perplexity 就减半。
+# loss 的单位是 nat（自然对数），不太直观。**perplexity = e^loss** 把它换回"个数"：一个把赌注平均押在 k 个 token 上的模型，loss 是 ln k，perplexity 正好是 k。所以 perplexity 可以读成"模型平均相当于在几个 token 里犹豫"。没训练的模型，perplexity 就在词表大小附近（上面打印的）；训练的目标是把它压得越低越好。loss 每降低 ln 2 ≈ 0.69，perplexity 就减半。
 #
 # > **EN** Loss is measured in nats (natural log), which is hard to picture. **Perplexity = e^loss** turns it
 # > back into a count: a model that spreads its bet evenly over k tokens has loss ln k and perplexity exactly
@@ -457,9 +439,7 @@ show_quiz("quiz.json", stage="check", ids=["perplexity"])
 #
 # 验证 loss 就是把 `batch_loss` 在所有验证 batch 上取平均。但有两件事要做对：
 #
-# 1. **`model.eval()`**：GPT-2 训练时用 dropout（随机把一部分激活置零）。评估时要关掉它，否则同一个模型、同一份数据，
-#    每次量出来的 loss 都不一样。`model.eval()` 把所有子模块切到 eval 模式，`model.train()` 切回来。
-#    评估完**一定要切回原来的模式**：否则后面的训练会悄悄地在没有 dropout 的情况下进行。
+# 1. **`model.eval()`**：GPT-2 训练时用 dropout（随机把一部分激活置零）。评估时要关掉它，否则同一个模型、同一份数据，每次量出来的 loss 都不一样。`model.eval()` 把所有子模块切到 eval 模式，`model.train()` 切回来。评估完**一定要切回原来的模式**：否则后面的训练会悄悄地在没有 dropout 的情况下进行。
 # 2. **`torch.no_grad()`**：评估不需要梯度。关掉 autograd 的记录，省内存也省时间。
 #
 # 两件事互不相干：`eval()` 不会关梯度，`no_grad()` 也不会关 dropout。看一个 dropout = 0.5 的模型：
@@ -606,6 +586,7 @@ with stand_ins(globals(), batch_loss=reference.batch_loss):  # evaluate may call
 
     _check_evaluate_hidden(_seen)
     ### END HIDDEN TESTS
+print("test_evaluate: ok")
 
 # %% [markdown]
 # 现在可以量一下没训练过的模型在整个验证集上的 loss：
@@ -657,10 +638,7 @@ untrained.zero_grad()
 print("after zero_grad():     .grad is", untrained.lm_head.weight.grad)
 
 # %% [markdown]
-# **为什么要 clipping？** 偶尔会有一个 batch 的梯度特别大（比如训练刚开始，或者碰到一段少见的文本），
-# 一步就把权重推得很远。`torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)` 算出所有梯度的 global norm，
-# 超过 `max_norm` 时把**每个**梯度都乘上同一个系数 `max_norm / norm`：方向不变，只是步子变小。
-# 它修改的是 `.grad`，所以必须放在 `backward()` 之后（有梯度了）、`step()` 之前（还没用掉）。它返回裁剪前的 norm：
+# **为什么要 clipping？** 偶尔会有一个 batch 的梯度特别大（比如训练刚开始，或者碰到一段少见的文本），一步就把权重推得很远。`torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)` 算出所有梯度的 global norm，超过 `max_norm` 时把**每个**梯度都乘上同一个系数 `max_norm / norm`：方向不变，只是步子变小。它修改的是 `.grad`，所以必须放在 `backward()` 之后（有梯度了）、`step()` 之前（还没用掉）。它返回裁剪前的 norm：
 #
 # > **EN** **Why clipping?** Now and then one batch has a very large gradient (early in training, or on an
 # > unusual piece of text) and a single step throws the weights far away.
@@ -681,10 +659,8 @@ show_quiz("quiz.json", stage="check", ids=["zero-grad", "clip-order"])
 # %% [markdown]
 # ### AdamW 和 weight decay / AdamW and weight decay
 #
-# 优化器用 **AdamW**：它给每个参数记着梯度的滑动平均（一阶矩）和梯度平方的滑动平均（二阶矩），
-# 用它们给每个参数定自己的步长。"W" 指 decoupled **weight decay**：每一步把权重往 0 拉一点点，是一种正则化。
-# GPT-2 式的训练只对矩阵（Linear 和 Embedding 的权重）做 weight decay，不对 bias 和 LayerNorm 的参数做：
-# 它们是一维的，数量很少，把 LayerNorm 的 scale 往 0 拉也没有道理。所以参数分成两组：
+# 优化器用 **AdamW**：它给每个参数记着梯度的滑动平均（一阶矩）和梯度平方的滑动平均（二阶矩），用它们给每个参数定自己的步长。"W" 指 decoupled **weight decay**：每一步把权重往 0 拉一点点，是一种正则化。
+# GPT-2 式的训练只对矩阵（Linear 和 Embedding 的权重）做 weight decay，不对 bias 和 LayerNorm 的参数做：它们是一维的，数量很少，把 LayerNorm 的 scale 往 0 拉也没有道理。所以参数分成两组：
 #
 # > **EN** The optimiser is **AdamW**: for every parameter it keeps a moving average of the gradient (first
 # > moment) and of the squared gradient (second moment) and uses them to give each parameter its own step
@@ -786,10 +762,10 @@ with stand_ins(globals(), batch_loss=reference.batch_loss):  # train_step may ca
     _check_steps(1e-3, "three steps with max_grad_norm=0.001", steps=3,
                  hint="clip the global norm of all gradients together, between backward() and step()")
     ### END HIDDEN TESTS
+print("test_train_step: ok")
 
 # %% [markdown]
-# **先过拟合一个 batch。** 这是调试训练代码最有用的检查：只拿**一个** batch 反复训练，loss 应该一路降到接近 0。
-# 降不下去，就说明 loss、梯度或更新里有 bug——这比在整个数据集上训几分钟再发现问题要快得多。
+# **先过拟合一个 batch。** 这是调试训练代码最有用的检查：只拿**一个** batch 反复训练，loss 应该一路降到接近 0。降不下去，就说明 loss、梯度或更新里有 bug——这比在整个数据集上训几分钟再发现问题要快得多。
 #
 # > **EN** **Overfit one batch first.** The most useful check of training code: train on **one** batch over
 # > and over and the loss should fall close to 0. If it does not, the loss, the gradients or the update has a
@@ -850,9 +826,7 @@ show_quiz("quiz.json", stage="check", ids=["warmup"])
 # %% [markdown]
 # ## 7. 训练循环 / The training loop
 #
-# 现在把零件串起来。`train` 每一步：按 schedule 设学习率 → 取一个 batch → `train_step` → 记下 loss。
-# 每隔 `eval_every` 步，在验证集上 `evaluate` 一次，再让模型生成一小段文字（`sample(model)`），亲眼看看它学到了什么。
-# 训练循环还要能**从中间接着跑**（第 9 节要用）：`start_step` 说从第几步开始，`history` 是上一次返回的记录，接着往里写。
+# 现在把零件串起来。`train` 每一步：按 schedule 设学习率 → 取一个 batch → `train_step` → 记下 loss。每隔 `eval_every` 步，在验证集上 `evaluate` 一次，再让模型生成一小段文字（`sample(model)`），亲眼看看它学到了什么。训练循环还要能**从中间接着跑**（第 9 节要用）：`start_step` 说从第几步开始，`history` 是上一次返回的记录，接着往里写。
 #
 # 进度条用 `tqdm.auto.tqdm`：在 Jupyter 里是一个 widget，在终端里是一行文字。`bar.set_postfix(loss=...)` 把当前 loss 显示在进度条上，
 # `bar.write(...)` 打印一行而不打乱进度条。
@@ -1034,15 +1008,13 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
 
     _check_train_hidden(*_results)
     ### END HIDDEN TESTS
+print("test_train: ok")
 
 # %% [markdown]
 # ## 8. 在 Python 文档上训练 / Training on Python's documentation
 #
 # 一切就绪。模型配置：两层、`d_model = 128`、4 个 head、上下文 64 个 token，紧凑词表，weight tying，不用 dropout
-# （这么短的训练离 overfitting 还远，dropout 只会让它学得更慢；训练结束时打印的最后一行会检查这一点）。
-# 每步 16 个窗口（1,024 个 token），学习率 warmup 30 步后从 3e-3 按 cosine 降到 3e-4，梯度 norm 上限 1.0，
-# 每 100 步评估一次并从同一个开头 `The "for" statement` 生成一段文字（top-k = 20，固定的 seed，这样每次比较的都是同一种采样）。
-# 下面这个 cell 在笔记本电脑上大约要两分钟（机器忙或者慢的话会久一点）。
+# （这么短的训练离 overfitting 还远，dropout 只会让它学得更慢；训练结束时打印的最后一行会检查这一点）。每步 16 个窗口（1,024 个 token），学习率 warmup 30 步后从 3e-3 按 cosine 降到 3e-4，梯度 norm 上限 1.0，每 100 步评估一次并从同一个开头 `The "for" statement` 生成一段文字（top-k = 20，固定的 seed，这样每次比较的都是同一种采样）。下面这个 cell 在笔记本电脑上大约要两分钟（机器忙或者慢的话会久一点）。如果你的 `train` 没有显示进度条，这个 cell 会自己显示一个（它数 `get_batch` 被调用了几次）。
 #
 # > **EN** Everything is ready. The model: two layers, `d_model = 128`, 4 heads, a context of 64 tokens, the
 # > compact vocabulary, weight tying, no dropout (a run this short is far from overfitting, so dropout would
@@ -1050,7 +1022,8 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
 # > (1,024 tokens); the learning rate warms up for 30 steps, then decays along a cosine from 3e-3 to 3e-4; the
 # > gradient norm is clipped at 1.0. Every 100 steps the loop evaluates and writes a sample from the same
 # > prompt, `The "for" statement` (top-k = 20 and a fixed seed, so every sample is drawn the same way). The
-# > cell takes about two minutes on a laptop (a little more on a busy or slow one).
+# > cell takes about two minutes on a laptop (a little more on a busy or slow one). If your `train` shows no
+# > progress bar, the cell shows one of its own (it counts the calls of `get_batch`).
 
 # %% tags=skip-autograde
 NUM_STEPS, EVAL_EVERY, BATCH_SIZE = 1000, 100, 16
@@ -1063,7 +1036,18 @@ data_rng = torch.Generator().manual_seed(1)
 prompt = torch.searchsorted(kept, torch.tensor([enc.encode('The "for" statement')]))  # (1, 4) compact ids
 
 
+steps_bar = None  # this cell's own progress bar, made only if your train() shows none
+bars_before = set(getattr(tqdm, "_instances", ()))  # bars left open by earlier cells do not count
+
+
 def get_batch():
+    """One training batch; also counts the steps, so the cell shows progress whatever train() prints."""
+    global steps_bar
+    if steps_bar is None:  # first call: is a progress bar (yours) already open?
+        bar_open = bool(set(getattr(tqdm, "_instances", ())) - bars_before)
+        steps_bar = False if bar_open else tqdm(total=NUM_STEPS, desc="steps (counted by this cell)")
+    if steps_bar is not False:
+        steps_bar.update(1)
     return random_batch(train_windows, BATCH_SIZE, data_rng)
 
 
@@ -1083,6 +1067,8 @@ start = time.perf_counter()
 history = train(model, optimizer, get_batch, val_batches, NUM_STEPS, EVAL_EVERY, max_grad_norm=1.0,
                 lr_schedule=schedule, sample=sample)
 seconds = time.perf_counter() - start
+if steps_bar:
+    steps_bar.close()
 val_end = history["val_loss"][-1]
 print(f"\n{NUM_STEPS} steps in {seconds:.0f} s ({NUM_STEPS * BATCH_SIZE * context / seconds:,.0f} tokens/s)")
 print(f"validation loss {val_start:.2f} -> {val_end:.2f}, perplexity {math.exp(val_start):,.0f} -> {math.exp(val_end):.1f}")
@@ -1114,17 +1100,10 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 验证 loss 从 8.22 降到了 3.0 左右，perplexity 从约 3,700 降到约 20：模型从"在几千个 token 里瞎猜"变成了"在二十来个里挑"。
-# 再看上面每隔 100 步打印的样例：开头只会吐出引号、星号、下划线和换行（格式最容易学）；接着出现 `clause`、`statement`、
-# `finally` 这些文档里的常用词；到最后，句子的骨架已经像 Python 的文档了，只是意思还对不上。
-# 一个约一百万参数、只训练了 1,000 步的模型，也就能学到这里。
+# 验证 loss 从 8.22 降到了 3.0 左右，perplexity 从约 3,700 降到约 20：模型从"在几千个 token 里瞎猜"变成了"在二十来个里挑"。再看上面每隔 100 步打印的样例：开头只会吐出引号、星号、下划线和换行（格式最容易学）；接着出现 `clause`、`statement`、
+# `finally` 这些文档里的常用词；到最后，句子的骨架已经像 Python 的文档了，只是意思还对不上。一个约一百万参数、只训练了 1,000 步的模型，也就能学到这里。
 #
-# 还有一件值得注意的事：图里橙色的验证 loss 大部分时候在蓝色的训练 loss **下面**。这不是 bug。两条曲线量的是**不同的文本**：
-# 验证集是按字母排在最后的那些帮助主题（1.2 节打印了它们：方法、模块、序列类型、`while`、`with`、`yield`……），
-# 这些页面格式整齐、重复多，模型先学会的正是格式，所以训练前期它们比训练文本的平均水平好猜。
-# 真正该比较的是上面打印的最后一行：同一个模型、同样的 eval 模式、同样首尾相接的窗口，训练文本上的 loss 和验证 loss 差不多一样。
-# 两条曲线一起下降、训练文本上的 loss 没有明显低于验证集，说明模型还没有 **overfitting**。
-# 如果接着训练很多轮，训练 loss 会继续降，验证 loss 却会停下来甚至回升——那时就该停下，保留验证 loss 最低时的 checkpoint。
+# 还有一件值得注意的事：图里橙色的验证 loss 大部分时候在蓝色的训练 loss **下面**。这不是 bug。两条曲线量的是**不同的文本**：验证集是按字母排在最后的那些帮助主题（1.2 节打印了它们：方法、模块、序列类型、`while`、`with`、`yield`……），这些页面格式整齐、重复多，模型先学会的正是格式，所以训练前期它们比训练文本的平均水平好猜。真正该比较的是上面打印的最后一行：同一个模型、同样的 eval 模式、同样首尾相接的窗口，训练文本上的 loss 和验证 loss 差不多一样。两条曲线一起下降、训练文本上的 loss 没有明显低于验证集，说明模型还没有 **overfitting**。如果接着训练很多轮，训练 loss 会继续降，验证 loss 却会停下来甚至回升——那时就该停下，保留验证 loss 最低时的 checkpoint。
 #
 # > **EN** The validation loss fell from 8.22 to about 3.0, the perplexity from about 3,700 to about 20: from
 # > "guessing among thousands of tokens" to "choosing among twenty or so". Now read the samples printed every 100
@@ -1147,16 +1126,13 @@ plt.show()
 # %% [markdown]
 # ## 9. 检查点 / Checkpoints
 #
-# 训练可能被打断：笔记本合上了、Binder 会话超时了、或者你只是想明天接着训。**checkpoint** 把继续训练所需的一切存进一个文件。
-# 只存模型权重是不够的，要让恢复后的训练和没中断过的**一模一样**，还需要：
+# 训练可能被打断：笔记本合上了、Binder 会话超时了、或者你只是想明天接着训。**checkpoint** 把继续训练所需的一切存进一个文件。只存模型权重是不够的，要让恢复后的训练和没中断过的**一模一样**，还需要：
 #
 # - **optimizer 的状态**：AdamW 每个参数的一阶、二阶矩。少了它们，恢复后的头几步就像重新开始一样乱走；
 # - **步数**：学习率 schedule 要知道走到哪了；
 # - **两个随机状态**：数据 generator（接下来抽哪些 batch）和全局的 torch 随机状态（dropout 的 mask）。
 #
-# `torch.save` 能存一个装着 tensor、数字和 dict 的 dict；`torch.load(path, weights_only=True)` 只读这些简单类型，
-# 读别人给的文件也安全。`model.state_dict()` / `optimizer.state_dict()` 给出状态，`load_state_dict` 放回去；
-# 随机状态用 `torch.get_rng_state()` / `torch.set_rng_state()` 和 `generator.get_state()` / `generator.set_state()`。
+# `torch.save` 能存一个装着 tensor、数字和 dict 的 dict；`torch.load(path, weights_only=True)` 只读这些简单类型，读别人给的文件也安全。`model.state_dict()` / `optimizer.state_dict()` 给出状态，`load_state_dict` 放回去；随机状态用 `torch.get_rng_state()` / `torch.set_rng_state()` 和 `generator.get_state()` / `generator.set_state()`。
 #
 # > **EN** Training gets interrupted: the laptop lid closes, the Binder session times out, or you want to go on
 # > tomorrow. A **checkpoint** puts everything needed to continue into one file. The weights alone are not
@@ -1294,6 +1270,7 @@ with tempfile.TemporaryDirectory() as _tmp:
 
     _check_checkpoint_hidden(Path(_tmp) / "checkpoint.pt", *_objects)
     ### END HIDDEN TESTS
+print("test_checkpoint: ok")
 
 # %% [markdown]
 # 把第 8 节训练好的模型存下来，再读进一个全新的模型里：logits 应该一模一样，生成的文字也一样。
@@ -1321,8 +1298,7 @@ print("sample from the restored model:", repr(sample(restored)))
 print("sample from the trained model: ", repr(sample(model)))
 
 # %% [markdown]
-# 最后验证最强的那个承诺：**中断再恢复的训练和不中断的训练一模一样**。用一个带 dropout 的小模型（这样全局随机状态才真的有用）：
-# 一次连续训练 40 步；另一次训练 20 步、存 checkpoint、随便做点别的事打乱随机状态、读回一个全新的模型里、再训练 20 步。
+# 最后验证最强的那个承诺：**中断再恢复的训练和不中断的训练一模一样**。用一个带 dropout 的小模型（这样全局随机状态才真的有用）：一次连续训练 40 步；另一次训练 20 步、存 checkpoint、随便做点别的事打乱随机状态、读回一个全新的模型里、再训练 20 步。
 #
 # > **EN** Finally the strongest promise: **a run that stops and resumes is identical to one that never
 # > stopped.** With a small model that uses dropout (so the global random state really matters): one run
@@ -1375,15 +1351,13 @@ show_quiz("quiz.json", stage="post")
 #
 # 现在你有了一套完整的训练代码：
 #
-# - `batch_loss`：把 `(B, T, V)` 的 logits 和 `(B, T)` 的 targets 展平，对每个位置的下一个 token 算 cross-entropy；
-#   没训练的模型 loss ≈ ln V，perplexity = e^loss ≈ V；
+# - `batch_loss`：把 `(B, T, V)` 的 logits 和 `(B, T)` 的 targets 展平，对每个位置的下一个 token 算 cross-entropy；没训练的模型 loss ≈ ln V，perplexity = e^loss ≈ V；
 # - `evaluate`：eval 模式、`torch.no_grad()`、结束时恢复原来的模式；验证集在一个位置切开，不和训练集共享窗口；
 # - `train_step`：zero_grad → forward → backward → clip → step，先用"过拟合一个 batch"检查它；
 # - `train`：warmup + cosine 学习率、进度条、定期评估和生成样例，能从任意一步接着跑；
 # - `save_checkpoint` / `load_checkpoint`：权重、AdamW 状态、步数和两个随机状态，恢复后的训练分毫不差。
 #
-# **下一课**（第 37 课）不再从零训练：把 OpenAI 训练好的 GPT-2 small 权重（在约 40 GB 网页文本上训练、用完整的 50,257 个 id）
-# 读进同一个 `GPTModel`——参数名一一对上、该转置的矩阵转置好——再用 KV cache 让生成快起来。
+# **下一课**（第 37 课）不再从零训练：把 OpenAI 训练好的 GPT-2 small 权重（在约 40 GB 网页文本上训练、用完整的 50,257 个 id）读进同一个 `GPTModel`——参数名一一对上、该转置的矩阵转置好——再用 KV cache 让生成快起来。
 #
 # > **EN** **Summary: what now exists.** A complete set of training code:
 # >

@@ -4,9 +4,7 @@
 # %% [markdown]
 # # 第 37 课 · 加载预训练权重 / Lesson 37 · Loading pretrained weights
 #
-# 第 35 课拼出的 GPT-2 只会胡言乱语：它的参数全是随机数。OpenAI 训练好的 GPT-2 small 就是同样形状的一组数，
-# 存在一个文件里。这一课把那个文件读进我们自己的 `GPTModel`——名字对上、形状对上、一个数都不差，
-# 然后让生成快起来。
+# 第 35 课拼出的 GPT-2 只会胡言乱语：它的参数全是随机数。OpenAI 训练好的 GPT-2 small 就是同样形状的一组数，存在一个文件里。这一课把那个文件读进我们自己的 `GPTModel`——名字对上、形状对上、一个数都不差，然后让生成快起来。
 #
 # > **EN** The GPT-2 we assembled in lesson 35 only babbles: all its parameters are random. OpenAI's trained
 # > GPT-2 small is a set of numbers of exactly that shape, stored in one file. This lesson reads that file into
@@ -20,22 +18,17 @@
 # 2. `hf_key_to_course(key)`：把 Hugging Face 的参数名翻译成我们的名字，并指出哪些矩阵要转置。
 #    > **EN** `hf_key_to_course(key)`: translate a Hugging Face parameter name into ours, and say which
 #    > matrices must be transposed.
-# 3. `load_gpt2_weights(model, state_dict)`：把整个 checkpoint 装进 `GPTModel`；不认识的、缺少的、形状不对的 key 一次全部报出来，
-#    出错时模型一个数都不改；weight tying 保持不变。
+# 3. `load_gpt2_weights(model, state_dict)`：把整个 checkpoint 装进 `GPTModel`；不认识的、缺少的、形状不对的 key 一次全部报出来，出错时模型一个数都不改；weight tying 保持不变。
 #    > **EN** `load_gpt2_weights(model, state_dict)`: load a whole checkpoint into `GPTModel`; report every
 #    > unknown, missing and mis-shaped key at once, change nothing when anything is wrong, keep weight tying.
 # 4. `cache_mask(T_new, T_past)`：KV cache 需要的 attention mask。有了 KV cache，生成时每一步只算一个新 token。
 #    > **EN** `cache_mask(T_new, T_past)`: the attention mask a KV cache needs. With the cache, each generation
 #    > step runs one new token only.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError()` 换成你的代码），
-# 紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。这个 notebook **不会自己下载任何东西**：
-# 本机有真正的 GPT-2 权重就用它们（第 1 节说怎么找、怎么下载），没有就用一个格式完全相同、数值随机的本地替身。
-# 整本 notebook 在笔记本电脑的 CPU 上一两分钟内跑完，内存不超过 1.5 GB。
-# 之前几课的零件（`GPTModel`、`generate`……）从 `gpt2ref` 导入。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。这个 notebook **不会自己下载任何东西**：本机有真正的 GPT-2 权重就用它们（第 1 节说怎么找、怎么下载），没有就用一个格式完全相同、数值随机的本地替身。整本 notebook 在笔记本电脑的 CPU 上一两分钟内跑完，内存不超过 1.5 GB。之前几课的零件（`GPTModel`、`generate`……）从 `gpt2ref` 导入。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Cells marked ✍️ are yours (replace
-# > `raise NotImplementedError()` with your code); the test cell right after each says what is wrong and the
+# > `raise NotImplementedError(...)` with your code); the test cell right after each says what is wrong and the
 # > likely cause. This notebook **downloads nothing by itself**: if real GPT-2 weights are on this machine it
 # > uses them (section 1 says how they are found and how to download them), otherwise a local stand-in in
 # > exactly the same format, with random numbers. The whole notebook runs in a minute or two on a laptop CPU,
@@ -43,11 +36,26 @@
 # > `gpt2ref`.
 
 # %% [markdown]
+# **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
+#
+# > **EN** About 90 minutes, exercises and quizzes included. These terms come up again and again:
+#
+# | 术语 / Term | 中文 | English |
+# |---|---|---|
+# | safetensors | 只存 tensor 的文件格式：读取时不执行任何代码 | a file format that holds only tensors: reading it runs no code |
+# | state dict | 参数名到 tensor 的字典 | a dictionary from parameter names to tensors |
+# | Conv1D | Hugging Face GPT-2 的线性层，权重按 (in, out) 存，加载时要转置 | Hugging Face GPT-2's linear layer; it stores weights as (in, out), so loading transposes them |
+# | KV cache | 生成时把算过的 k、v 存起来，每步只算新 token | keeping the computed k and v while generating, so each step computes only the new token |
+# | prefill | 第一次把整个 prompt 送进模型、填满缓存 | the first pass that feeds the whole prompt and fills the cache |
+
+# %% [markdown]
 # ## 0. 准备 / Setup
 
 # %%
+import atexit
 import json
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -75,6 +83,7 @@ transformers.utils.logging.set_verbosity_error()  # no progress bars or notices 
 transformers.utils.logging.disable_progress_bar()
 torch.manual_seed(0)
 WORK = Path(tempfile.mkdtemp(prefix="lesson37-"))  # the stand-in files of this lesson go here
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # removed when the kernel shuts down
 print("torch", torch.__version__, "| transformers", transformers.__version__)
 print("scratch folder:", WORK)
 
@@ -89,9 +98,7 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 真正的权重在哪里 / Where the real weights live
 #
-# GPT-2 small 的权重在 Hugging Face Hub 的仓库 `openai-community/gpt2` 里，是一个叫 `model.safetensors` 的文件。
-# 先算算它有多大：每个参数是一个 float32（4 个字节）；文件里另外还存了每个 block 一个 1024 × 1024 的 mask（第 3 节细说）。
-# 用 `meta` device 建模型只记录形状、不分配内存，所以数 GPT-2 small 的参数不花一点内存：
+# GPT-2 small 的权重在 Hugging Face Hub 的仓库 `openai-community/gpt2` 里，是一个叫 `model.safetensors` 的文件。先算算它有多大：每个参数是一个 float32（4 个字节）；文件里另外还存了每个 block 一个 1024 × 1024 的 mask（第 3 节细说）。用 `meta` device 建模型只记录形状、不分配内存，所以数 GPT-2 small 的参数不花一点内存：
 #
 # > **EN** GPT-2 small's weights are one file, `model.safetensors`, in the Hugging Face Hub repository
 # > `openai-community/gpt2`. How big is it? Every parameter is one float32 (4 bytes); the file also holds one
@@ -108,15 +115,13 @@ print(f"mask buffers:  {GPT2_SMALL.num_layers} x 1024 x 1024 = {mask_numbers:,} 
 print(f"model.safetensors: about {(n_params + mask_numbers) * 4 / 1e6:.0f} MB")
 
 # %% [markdown]
-# 大约 548 MB。这个 notebook 不会自己去下载它：在学校机房、Binder 或者没有网的地方，下载会失败或者太慢。
-# 下面的 cell 只在本机查找（`course.pretrained.find_gpt2_checkpoint`）：
+# 大约 548 MB。这个 notebook 不会自己去下载它：在学校机房、Binder 或者没有网的地方，下载会失败或者太慢。下面的 cell 只在本机查找（`course.pretrained.find_gpt2_checkpoint`）：
 #
 # 1. 环境变量 `GPT2_COURSE_WEIGHTS` 指向的文件（或含有 `model.safetensors` 的文件夹）；
 # 2. Hugging Face 的本地缓存（`~/.cache/huggingface/hub`）——如果你以前用 `transformers` 下载过 GPT-2，它就在那里。
 #
 # 想下载的话，在有网络的机器上把 `DOWNLOAD_REAL_WEIGHTS` 改成 `True` 再运行这个 cell：
-# `download_gpt2_checkpoint()` 用 `huggingface_hub` 把文件下载到同一个缓存里，下次就能直接找到。
-# 设置了 `HF_HUB_OFFLINE=1` 时它会直接拒绝，不碰网络。
+# `download_gpt2_checkpoint()` 用 `huggingface_hub` 把文件下载到同一个缓存里，下次就能直接找到。设置了 `HF_HUB_OFFLINE=1` 时它会直接拒绝，不碰网络。
 #
 # > **EN** About 548 MB. This notebook does not download it by itself: in a classroom, on Binder or offline the
 # > download would fail or take too long. The cell below only looks on this machine
@@ -148,10 +153,7 @@ else:
 # %% [markdown]
 # ## 2. 本地替身 / A local stand-in
 #
-# 没有真权重也能把加载这件事做对、测对：我们让 `transformers` 自己随机初始化一个 `GPT2LMHeadModel`，
-# 再用它自己的 `save_pretrained` 存盘。这样得到的文件和 Hub 上的文件格式相同、名字相同，
-# 只是数值是随机的、尺寸由我们定（这里用小小的 `TINY`，瞬间就能建好）。
-# 最关键的是：Hugging Face 自己能读回这个文件，于是我们随时可以拿它的输出当标准答案。
+# 没有真权重也能把加载这件事做对、测对：我们让 `transformers` 自己随机初始化一个 `GPT2LMHeadModel`，再用它自己的 `save_pretrained` 存盘。这样得到的文件和 Hub 上的文件格式相同、名字相同，只是数值是随机的、尺寸由我们定（这里用小小的 `TINY`，瞬间就能建好）。最关键的是：Hugging Face 自己能读回这个文件，于是我们随时可以拿它的输出当标准答案。
 #
 # 真实的文件和 `save_pretrained` 写出的文件有两点不同，所以我们做两个替身：
 #
@@ -191,8 +193,7 @@ for path in sorted(standin_dir.iterdir()) + [hub_path]:
 # 2. 接下来 N 个字节：一段 JSON，列出每个 tensor 的名字、dtype、shape，以及它的数据在文件里的字节范围；
 # 3. 剩下的全是原始数据，一个接一个排好。
 #
-# 读这种文件只是"查表、取字节"，不会执行任何代码。而 PyTorch 传统的 `.bin` 文件是 pickle：
-# 读它时 Python 会按文件的指示构造对象，一个恶意文件可以借此运行任意代码。我们来手读表头：
+# 读这种文件只是"查表、取字节"，不会执行任何代码。而 PyTorch 传统的 `.bin` 文件是 pickle：读它时 Python 会按文件的指示构造对象，一个恶意文件可以借此运行任意代码。我们来手读表头：
 #
 # > **EN** The `.safetensors` format is simple enough to read by hand:
 # > 1. the first 8 bytes: one little-endian unsigned integer N;
@@ -235,11 +236,9 @@ ax.set(title="h.0.attn.bias (black = 1, white = 0)", xlabel="key position", ylab
 plt.show()
 
 # %% [markdown]
-# 一个下三角的 0/1 矩阵：这正是 causal mask（第 33 课）。老版本的实现把 mask 登记成了 module 的 buffer，
-# 于是它和权重一起被存进了文件。我们的 attention 自己做 mask，所以加载时**跳过**这些 key（有的文件里还有一个 `h.N.attn.masked_bias`，同样跳过）。
+# 一个下三角的 0/1 矩阵：这正是 causal mask（第 33 课）。老版本的实现把 mask 登记成了 module 的 buffer，于是它和权重一起被存进了文件。我们的 attention 自己做 mask，所以加载时**跳过**这些 key（有的文件里还有一个 `h.N.attn.masked_bias`，同样跳过）。
 #
-# 文件也可能是坏的。最常见的一种：从 git 仓库 clone 下来却没装 Git LFS，得到的 `model.safetensors` 只是一个很小的文本"指针"。
-# 用上面的 `read_header` 读它会读出一个荒唐的表头长度：
+# 文件也可能是坏的。最常见的一种：从 git 仓库 clone 下来却没装 Git LFS，得到的 `model.safetensors` 只是一个很小的文本"指针"。用上面的 `read_header` 读它会读出一个荒唐的表头长度：
 #
 # > **EN** A lower-triangular 0/1 matrix: the causal mask of lesson 33. Older implementations registered the
 # > mask as a module buffer, so it was saved with the weights. Our attention masks by itself, so loading
@@ -275,8 +274,7 @@ except SafetensorError as exc:
 #
 # - 返回文件里**所有** tensor：`{名字: torch.Tensor}`（放在 CPU 上）。可以用 `safetensors.torch.load_file`。
 # - 文件不存在：抛 `FileNotFoundError`。
-# - 文件存在但不是可读的 safetensors 文件（被截断、是 LFS 指针、随便什么字节）：抛 `CheckpointError`（它是 `ValueError` 的子类，
-#   已从 `gpt2ref` 导入），错误信息里要有这个文件的路径。`load_file` 遇到坏文件抛的是 `safetensors.SafetensorError`。
+# - 文件存在但不是可读的 safetensors 文件（被截断、是 LFS 指针、随便什么字节）：抛 `CheckpointError`（它是 `ValueError` 的子类，已从 `gpt2ref` 导入），错误信息里要有这个文件的路径。`load_file` 遇到坏文件抛的是 `safetensors.SafetensorError`。
 #
 # > **EN**
 # > - Return **every** tensor of the file: `{name: torch.Tensor}` (on the CPU). `safetensors.torch.load_file`
@@ -307,6 +305,8 @@ def read_checkpoint(path):
     ### END SOLUTION
 
 # %% [tests] id=test_read_checkpoint points=2
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -316,7 +316,8 @@ from safetensors.torch import save_file
 from course.checks import expect_equal, expect_own_work, expect_raises, expect_tensor_equal
 
 expect_own_work(read_checkpoint, lesson=37, what="read_checkpoint")
-_folder = Path(tempfile.mkdtemp())
+_folder = Path(tempfile.mkdtemp(prefix="lesson37-test-"))
+atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 _tensors = {"wte.weight": torch.randn(5, 3), "h.0.ln_1.bias": torch.arange(3.0)}
 save_file(_tensors, _folder / "good.safetensors")
 _got = read_checkpoint(_folder / "good.safetensors")
@@ -348,6 +349,7 @@ from gpt2ref import CheckpointError as _CheckpointError
 expect_raises(_CheckpointError, lambda: read_checkpoint(_folder / "noise.safetensors"), "read_checkpoint(random bytes)",
               hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
 ### END HIDDEN TESTS
+print("test_read_checkpoint: ok")
 
 # %% [markdown]
 # ## 5. 两套名字 / Two sets of names
@@ -445,8 +447,7 @@ print("Conv1D.weight:", tuple(conv.weight.shape), "| Linear.weight:", tuple(line
 print("max |Conv1D(x) - Linear(x)| =", (conv(x) - linear(x)).abs().max().item())
 
 # %% [markdown]
-# 忘了转置会怎样？`c_attn`（`(d, 3d)`）、`c_fc`（`(d, 4d)`）、`mlp.c_proj`（`(4d, d)`）形状对不上，加载时马上就能发现。
-# 但 `attn.c_proj` 是 `(d, d)` 的**方阵**：不转置也"放得进去"，不会报错，只是算出来的东西是错的：
+# 忘了转置会怎样？`c_attn`（`(d, 3d)`）、`c_fc`（`(d, 4d)`）、`mlp.c_proj`（`(4d, d)`）形状对不上，加载时马上就能发现。但 `attn.c_proj` 是 `(d, d)` 的**方阵**：不转置也"放得进去"，不会报错，只是算出来的东西是错的：
 #
 # > **EN** What if the transpose is forgotten? `c_attn` (`(d, 3d)`), `c_fc` (`(d, 4d)`) and `mlp.c_proj`
 # > (`(4d, d)`) do not fit, which loading notices at once. But `attn.c_proj` is a **square** `(d, d)` matrix:
@@ -476,8 +477,7 @@ print("not transposed: max difference", (wrong(x) - square(x)).abs().max().item(
 # 把第 5 节的表写成一个函数。要求 / The contract:
 #
 # - 输入一个 Hugging Face 的 key，`transformer.` 前缀可有可无。
-# - 返回 `(我们的名字, 是否转置)`，例如 `"transformer.h.3.mlp.c_fc.weight"` → `("blocks.3.ff.fc.weight", True)`。
-#   只有四个 Conv1D 的 **weight** 要转置（bias 不用）。`"lm_head.weight"` → `("lm_head.weight", False)`。
+# - 返回 `(我们的名字, 是否转置)`，例如 `"transformer.h.3.mlp.c_fc.weight"` → `("blocks.3.ff.fc.weight", True)`。只有四个 Conv1D 的 **weight** 要转置（bias 不用）。`"lm_head.weight"` → `("lm_head.weight", False)`。
 # - 不是 GPT-2 权重的 key（包括 mask buffer `h.N.attn.bias`、`h.N.attn.masked_bias`）返回 `None`。
 #
 # > **EN** Turn section 5's table into a function:
@@ -559,6 +559,12 @@ expect_equal(_mapped("h.0.attn.c_attn.bias"), ("blocks.0.attn.qkv.bias", False),
              hint="biases are never transposed")
 expect_equal(_mapped("h.0.attn.bias"), None, "hf_key_to_course('h.0.attn.bias')",
              hint="h.N.attn.bias is a causal-mask buffer, not a weight: return None")
+for _conv1d in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"):  # square or not, all four store (in, out)
+    _result = _mapped(f"h.1.{_conv1d}.weight")
+    expect(_result is not None and bool(_result[1]), f"transpose flag of hf_key_to_course('h.1.{_conv1d}.weight')",
+           f"expected True, got {_result!r}",
+           hint="every Conv1D weight needs transpose=True, the square attn.c_proj (768 x 768) too: "
+                "its shape cannot tell you, only the layer type can")
 ### BEGIN HIDDEN TESTS
 from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
 
@@ -587,18 +593,16 @@ for _key in ("h.5.attn.masked_bias", "transformer.h.0.attn.bias", "score.weight"
     expect_equal(_mapped(_key), None, f"hf_key_to_course({_key!r})",
                  hint="return None for any key that is not a GPT-2 weight")
 ### END HIDDEN TESTS
+print("test_hf_key_to_course: ok")
 
 # %% [markdown]
 # ## 8. ✍️ 加载整个 checkpoint / Load a whole checkpoint
 #
 # 现在把所有 tensor 装进模型。难的不是拷贝，而是**出错的时候**：
 #
-# - **把问题一次说全。** 文件和模型对不上时，列出每一个不认识的 key、每一个缺少的权重、每一个形状不对的 key（带上两边的形状），
-#   而不是只报第一个。
-# - **要么全装，要么一个数都不动。** 先检查完所有 key，全部没问题才开始拷贝。一个装了一半的模型混着真权重和随机数，
-#   输出看上去像模像样，其实是错的——这种 bug 最难查。
-# - **保持 weight tying。** `model.lm_head.weight` 和 `model.tok_embed.weight` 是同一个 `Parameter`。
-#   用 `param.copy_(value)` 原地拷贝数值，不要给模块赋一个新的 `nn.Parameter`：那样会把两者拆开，`lm_head` 留在随机值上。
+# - **把问题一次说全。** 文件和模型对不上时，列出每一个不认识的 key、每一个缺少的权重、每一个形状不对的 key（带上两边的形状），而不是只报第一个。
+# - **要么全装，要么一个数都不动。** 先检查完所有 key，全部没问题才开始拷贝。一个装了一半的模型混着真权重和随机数，输出看上去像模像样，其实是错的——这种 bug 最难查。
+# - **保持 weight tying。** `model.lm_head.weight` 和 `model.tok_embed.weight` 是同一个 `Parameter`。用 `param.copy_(value)` 原地拷贝数值，不要给模块赋一个新的 `nn.Parameter`：那样会把两者拆开，`lm_head` 留在随机值上。
 #
 # > **EN** Now put every tensor into the model. The copying is easy; the hard part is **when something is wrong**:
 # > - **Report everything at once.** When file and model disagree, list every unknown key, every missing weight
@@ -681,6 +685,8 @@ def load_gpt2_weights(model, state_dict):
     ### END SOLUTION
 
 # %% [tests] id=test_load_standin points=3
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -708,7 +714,8 @@ def _load_valid(model, state, what):
                     "h.N.attn.bias / h.N.attn.masked_bias, accept an lm_head.weight, transpose the Conv1D weights")
 
 
-_folder = Path(tempfile.mkdtemp())
+_folder = Path(tempfile.mkdtemp(prefix="lesson37-test-"))
+atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 _path = make_standin_checkpoint(_folder / "hub", TINY, seed=1, hub_style=True)  # no prefix, with mask buffers
 _hf = transformers.GPT2LMHeadModel.from_pretrained(_folder / "hub").eval()  # Hugging Face reads the same file
 _model = GPTModel(TINY)
@@ -738,6 +745,7 @@ with torch.no_grad():
 expect_tensor_equal(generate(_model, _prompt, 12, top_k=1), _theirs, "greedy generation vs Hugging Face's generate",
                     hint=_hint)
 ### END HIDDEN TESTS
+print("test_load_standin: ok")
 
 # %% [tests] id=test_tying_kept points=1
 import torch
@@ -762,6 +770,7 @@ expect(_model.lm_head.weight is _model.tok_embed.weight, "after loading: model.l
        hint="copy values in place with param.copy_(...); assigning a new nn.Parameter breaks weight tying")
 expect_close(_model.lm_head.weight, _state["wte.weight"], "model.lm_head.weight after loading", atol=0.0,
              hint="lm_head must end up holding wte's numbers (it is the same matrix)")
+print("test_tying_kept: ok")
 
 # %% [tests] id=test_load_errors points=2
 import torch
@@ -819,6 +828,7 @@ expect_raises(_CheckpointError, lambda: load_gpt2_weights(GPTModel(TINY), _hub),
               "load_gpt2_weights(hub-style keys, two mis-shaped)",
               hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
 ### END HIDDEN TESTS
+print("test_load_errors: ok")
 
 # %% [tests] id=test_no_half_load points=1
 import torch
@@ -846,12 +856,12 @@ for _what, _state in (("an unknown key at the end", _extra), ("ln_f.bias missing
     _changed = [name for name, value in _model.state_dict().items() if not torch.equal(value, _before[name])]
     expect(not _changed, f"the model after a failed load ({_what})", f"{len(_changed)} tensors changed, "
            f"e.g. {_changed[:3]}", hint="check every key and shape first; copy only when all of them fit")
+print("test_no_half_load: ok")
 
 # %% [markdown]
 # ## 9. 和 Hugging Face 对照 / Checking against Hugging Face
 #
-# 加载函数写好了。用 Hub 风格的替身文件走一遍完整的流程：读文件、装进 `GPTModel`、和 Hugging Face 读同一个文件得到的模型比 logits，
-# 再比较 greedy 生成（`generate(..., top_k=1)`，每步取概率最大的 token）的结果：
+# 加载函数写好了。用 Hub 风格的替身文件走一遍完整的流程：读文件、装进 `GPTModel`、和 Hugging Face 读同一个文件得到的模型比 logits，再比较 greedy 生成（`generate(..., top_k=1)`，每步取概率最大的 token）的结果：
 #
 # > **EN** The loader is written. Run the whole path on the hub-style stand-in: read the file, load it into
 # > `GPTModel`, compare the logits with the model Hugging Face builds from the same file, then compare greedy
@@ -876,17 +886,14 @@ print("identical:", torch.equal(our_tokens, hf_tokens))
 
 # %% [markdown]
 # 两边一模一样。生成的 token 大多是在重复 prompt 的最后一个：这是随机初始化加 weight tying 的特点——
-# 随机的 block 对 residual stream 改动很小，最后一个位置的向量仍然很像它自己那个 token 的 embedding，
-# 而 `lm_head` 就是 `wte`，于是给这个 token 打分最高。真权重不会这样。
+# 随机的 block 对 residual stream 改动很小，最后一个位置的向量仍然很像它自己那个 token 的 embedding，而 `lm_head` 就是 `wte`，于是给这个 token 打分最高。真权重不会这样。
 #
 # > **EN** Identical on both sides. The generated tokens mostly repeat the prompt's last token: a trait of a
 # > random initialisation with weight tying. Random blocks change the residual stream only a little, so the
 # > last position's vector still looks much like its own token's embedding, and since `lm_head` is `wte`, that
 # > token scores highest. Real weights do not do this.
 #
-# logits 的差别（上面打印的那个数）通常不是 0，而是一个很小的数：两边做的是同样的数学，但浮点加法的顺序不同
-# （不同的 kernel、不同的矩阵形状），舍入误差也就不同。加载出错造成的差别要大好几个数量级——第 6 节里忘了转置的方阵差了
-# 一个数量级为 1 的数——所以测试用 1e-4 作为容差。
+# logits 的差别（上面打印的那个数）通常不是 0，而是一个很小的数：两边做的是同样的数学，但浮点加法的顺序不同（不同的 kernel、不同的矩阵形状），舍入误差也就不同。加载出错造成的差别要大好几个数量级——第 6 节里忘了转置的方阵差了一个数量级为 1 的数——所以测试用 1e-4 作为容差。
 #
 # > **EN** The logit difference printed above is usually not 0 but tiny: both sides do the same maths, but
 # > floating-point sums run in a different order (other kernels, other matrix shapes), so the rounding differs.
@@ -895,10 +902,7 @@ print("identical:", torch.equal(our_tokens, hf_tokens))
 #
 # ## 10. GPT-2 small 的尺寸 / At GPT-2 small's size
 #
-# 替身很小，真文件里的 tensor 要大得多。把一个 GPT-2 small 大小的模型、Hugging Face 的模型和文件里的数同时放进内存，
-# 需要的内存超过这一课的 1.5 GB 预算（第 1 节算过，每份大约 0.5 GB）。
-# 好在检查名字和形状并不需要数值：在 `meta` device 上，tensor 只有形状、没有数据。
-# 下面按 Hub 文件的样子造出 GPT-2 small 的全部 key 和形状（包括 12 个 mask buffer），交给你的加载函数：
+# 替身很小，真文件里的 tensor 要大得多。把一个 GPT-2 small 大小的模型、Hugging Face 的模型和文件里的数同时放进内存，需要的内存超过这一课的 1.5 GB 预算（第 1 节算过，每份大约 0.5 GB）。好在检查名字和形状并不需要数值：在 `meta` device 上，tensor 只有形状、没有数据。下面按 Hub 文件的样子造出 GPT-2 small 的全部 key 和形状（包括 12 个 mask buffer），交给你的加载函数：
 #
 # > **EN** The stand-in is small; the real file's tensors are far larger. A GPT-2-small-sized model, Hugging
 # > Face's model and the file's numbers in memory at once would need more than this lesson's 1.5 GB budget
@@ -918,8 +922,7 @@ print(f"all {len(meta_state)} tensors of a GPT-2 small file fit GPTModel(GPT2_SM
 print(f"parameters: {count_parameters(big):,}; lm_head tied: {big.lm_head.weight is big.tok_embed.weight}")
 
 # %% [markdown]
-# 如果第 1 节找到了真权重，下面的 cell 把它们装进 `GPTModel`，用 GPT-2 的 tokenizer 让它续写一句话（greedy）。
-# 没有真权重时，它建一个同样大小、权重随机的 `GPTModel`，下一节用它来计时。模型本身占第 1 节算出的约 0.5 GB；读真权重的文件时还要再加一份。
+# 如果第 1 节找到了真权重，下面的 cell 把它们装进 `GPTModel`，用 GPT-2 的 tokenizer 让它续写一句话（greedy）。没有真权重时，它建一个同样大小、权重随机的 `GPTModel`，下一节用它来计时。模型本身占第 1 节算出的约 0.5 GB；读真权重的文件时还要再加一份。
 #
 # > **EN** If section 1 found the real weights, the cell below loads them into `GPTModel` and lets it
 # > continue a sentence greedily through GPT-2's tokenizer. Without real weights it builds a `GPTModel` of
@@ -943,9 +946,7 @@ print(f"{count_parameters(gpt2):,} parameters")
 # %% [markdown]
 # ## 11. 让生成更快：KV cache / Make it fast: the KV cache
 #
-# 第 35 课的 `generate` 每一步都把整个窗口重新送进模型。可是第 t 步真正新的只有最后一个 token：
-# 前面每个 token 的 key 和 value 只取决于它自己和它前面的 token（causal mask），后来的 token 改变不了它们。
-# 上一步已经算过一遍，这一步又全部重算。数一数两种做法一共让模型处理了多少个 token 位置：
+# 第 35 课的 `generate` 每一步都把整个窗口重新送进模型。可是第 t 步真正新的只有最后一个 token：前面每个 token 的 key 和 value 只取决于它自己和它前面的 token（causal mask），后来的 token 改变不了它们。上一步已经算过一遍，这一步又全部重算。数一数两种做法一共让模型处理了多少个 token 位置：
 #
 # > **EN** Lesson 35's `generate` feeds the whole window to the model at every step. Yet at step t only the
 # > last token is new: every earlier token's key and value depend only on that token and the ones before it
@@ -961,9 +962,7 @@ print(f"  without a cache: {without_cache:,} token positions through the model")
 print(f"  with a cache:    {with_cache:,} token positions ({without_cache / with_cache:.0f}x fewer)")
 
 # %% [markdown]
-# KV cache 的做法：每个 attention 层把已经算出的 k、v 存起来，形状 `(B, heads, T_cached, head_dim)`。
-# 第一步把整个 prompt 送进去（**prefill**），之后每一步只送最新的一个 token：算出它的 q、k、v，把 k、v 接到缓存后面，
-# 再让它的 q 和缓存里全部的 k、v 做 attention。位置 embedding 也要接着往后数：新 token 的位置是 `T_cached`，不是 0。
+# KV cache 的做法：每个 attention 层把已经算出的 k、v 存起来，形状 `(B, heads, T_cached, head_dim)`。第一步把整个 prompt 送进去（**prefill**），之后每一步只送最新的一个 token：算出它的 q、k、v，把 k、v 接到缓存后面，再让它的 q 和缓存里全部的 k、v 做 attention。位置 embedding 也要接着往后数：新 token 的位置是 `T_cached`，不是 0。
 #
 # > **EN** The KV cache: every attention layer keeps the keys and values it has computed, of shape
 # > `(B, heads, T_cached, head_dim)`. The first step feeds the whole prompt (the **prefill**); every later step
@@ -974,9 +973,7 @@ print(f"  with a cache:    {with_cache:,} token positions ({without_cache / with
 show_quiz("quiz.json", stage="check", ids=["kv-cache-what"])
 
 # %% [markdown]
-# 一次送进几个新 token 时（比如 prefill 之后接着喂一段文字），每个新 query 能看到的 key 是：缓存里的全部，加上新 token 中它自己及之前的。
-# 新 token i 站在位置 `T_past + i`，所以 mask 是一个 `(T_new, T_past + T_new)` 的矩阵，下三角**对齐右下角**。
-# 注意 `F.scaled_dot_product_attention(..., is_causal=True)` 的 mask 对齐的是**左上角**：只有 `T_past = 0` 时它才是对的。
+# 一次送进几个新 token 时（比如 prefill 之后接着喂一段文字），每个新 query 能看到的 key 是：缓存里的全部，加上新 token 中它自己及之前的。新 token i 站在位置 `T_past + i`，所以 mask 是一个 `(T_new, T_past + T_new)` 的矩阵，下三角**对齐右下角**。注意 `F.scaled_dot_product_attention(..., is_causal=True)` 的 mask 对齐的是**左上角**：只有 `T_past = 0` 时它才是对的。
 #
 # > **EN** When several new tokens arrive at once (say, more text after the prefill), each new query may see
 # > every cached key plus the new tokens up to itself. New token i stands at position `T_past + i`, so the mask
@@ -986,7 +983,7 @@ show_quiz("quiz.json", stage="check", ids=["kv-cache-what"])
 #
 # ### ✍️ cache_mask
 #
-# 要求 / The contract: 返回 `torch.bool` 的 `(T_new, T_past + T_new)` 矩阵，`mask[i, j]` 为 True 当且仅当 `j <= T_past + i`（可以看）。
+# 要求 / The contract：返回 `torch.bool` 的 `(T_new, T_past + T_new)` 矩阵，`mask[i, j]` 为 True 当且仅当 `j <= T_past + i`（可以看）。
 # `T_past = 0` 时就是普通的下三角 causal mask。
 #
 # > **EN** Return a `torch.bool` matrix of shape `(T_new, T_past + T_new)` with `mask[i, j]` True exactly when
@@ -1030,10 +1027,10 @@ _last = F.scaled_dot_product_attention(_q[:, :, 5:], _k, _v, attn_mask=cache_mas
 expect_close(_last, _full[:, :, 5:], "attention of 4 new queries over 5 cached + 4 new keys with cache_mask(4, 5)",
              atol=1e-5, hint="the mask must be aligned to the bottom-right corner")
 ### END HIDDEN TESTS
+print("test_cache_mask: ok")
 
 # %% [markdown]
-# 用你的 mask 验证一下：9 个 token 一次算完的 attention，和"前 5 个在缓存里、后 4 个新来"分开算，结果一样；
-# 换成 `is_causal=True` 就错了：
+# 用你的 mask 验证一下：9 个 token 一次算完的 attention，和"前 5 个在缓存里、后 4 个新来"分开算，结果一样；换成 `is_causal=True` 就错了：
 #
 # > **EN** Check it with your mask: attention over 9 tokens at once equals "5 in the cache, 4 new"; with
 # > `is_causal=True` instead it is wrong:
@@ -1050,11 +1047,7 @@ print("with is_causal:   max difference", (top_left - full[:, :, 5:]).abs().max(
 
 # %% [markdown]
 # `gpt2ref` 里的 GPT-2 已经带上了 KV cache（`gpt2ref/attention.py` 里的 `KVCache`，和你写的同一种 mask）：
-# `model(idx, cache=cache)` 把 `idx` 当作接在缓存后面的新 token；`generate(..., use_cache=True)` 先 prefill，再每步送一个 token。
-# 还剩一个细节：**序列比 `context_length` 长以后怎么办？** 窗口每一步向前滑一格，每个 token 的位置都变了；
-# 而位置 embedding 是加在 k、v 的输入里的，缓存里的 k、v 是按旧位置算的，全都过时了。
-# 要和不用缓存时逐 token 一致，就只能每步重新算整个窗口。参考实现正是这么做的。
-# 在 `TINY`（`context_length = 16`）上看一看每一步送进模型的 token 数：
+# `model(idx, cache=cache)` 把 `idx` 当作接在缓存后面的新 token；`generate(..., use_cache=True)` 先 prefill，再每步送一个 token。还剩一个细节：**序列比 `context_length` 长以后怎么办？** 窗口每一步向前滑一格，每个 token 的位置都变了；而位置 embedding 是加在 k、v 的输入里的，缓存里的 k、v 是按旧位置算的，全都过时了。要和不用缓存时逐 token 一致，就只能每步重新算整个窗口。参考实现正是这么做的。在 `TINY`（`context_length = 16`）上看一看每一步送进模型的 token 数：
 #
 # > **EN** The GPT-2 in `gpt2ref` already has a KV cache (`KVCache` in `gpt2ref/attention.py`,
 # > with the same mask you wrote): `model(idx, cache=cache)` treats `idx` as new tokens after the cached ones;
@@ -1091,11 +1084,9 @@ print("tokens fed per step, cache:   ", cached_log.fed)
 print("same tokens:", torch.equal(plain, cached))
 
 # %% [markdown]
-# 有缓存时：先 prefill 10 个 token，然后每步 1 个，直到缓存装满 16 个；之后窗口开始滑动，每步又送进整整 16 个——和不用缓存时一样。
-# 两种做法生成的 token 完全相同（同一个 `seed`，采样也一样）。
+# 有缓存时：先 prefill 10 个 token，然后每步 1 个，直到缓存装满 16 个；之后窗口开始滑动，每步又送进整整 16 个——和不用缓存时一样。两种做法生成的 token 完全相同（同一个 `seed`，采样也一样）。
 #
-# 最后，在 GPT-2 small 的尺寸上计时。每生成一个 token 要多少毫秒？不用缓存时，一步 = 把整个序列送进模型；
-# 用缓存时，一步 = 只送最新的一个 token，前面的 k、v 已在缓存里。在几个序列长度上各量几次，取最快的一次：
+# 最后，在 GPT-2 small 的尺寸上计时。每生成一个 token 要多少毫秒？不用缓存时，一步 = 把整个序列送进模型；用缓存时，一步 = 只送最新的一个 token，前面的 k、v 已在缓存里。在几个序列长度上轮流量 9 轮（每一轮把每个长度、两种做法各量一次，机器忙的那一刻对大家都一样），每个取中位数：
 #
 # > **EN** With the cache: a prefill of 10 tokens, then 1 per step until the cache holds 16; from then on the
 # > window slides and every step feeds all 16 again, as without a cache. Both ways generate exactly the same
@@ -1103,30 +1094,41 @@ print("same tokens:", torch.equal(plain, cached))
 # >
 # > Finally, timing at GPT-2 small's size. How many milliseconds does one new token take? Without the cache a
 # > step feeds the whole sequence to the model; with it, a step feeds only the newest token, the earlier keys
-# > and values being in the cache. A few sequence lengths, a few runs each, the fastest run counts:
+# > and values being in the cache. Nine rounds over a few sequence lengths (each round times every length both
+# > ways once, so a busy moment hits them all alike), and the median of each counts:
 
 # %% tags=skip-autograde
-def fastest(fn, repeats=3):
-    """Shortest wall time of repeats calls of fn(), in milliseconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1000
+import statistics
+
+
+def ms(fn):
+    """Wall time of one call of fn(), in milliseconds."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
 
 
 seq_lengths = [16, 64, 128, 256]
-ms_plain, ms_cached = [], []
+ROUNDS = 9  # every round times every length once, both ways: a busy moment hits all of them alike
+runs_plain = {T: [] for T in seq_lengths}
+runs_cached = {T: [] for T in seq_lengths}
 with torch.no_grad():
+    seqs, caches = {}, {}
     for T in seq_lengths:
-        seq = torch.randint(0, GPT2_SMALL.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
-        ms_plain.append(fastest(lambda: gpt2(seq), repeats=2))  # the whole sequence
-        cache = gpt2.new_kv_cache()
-        gpt2(seq[:, :-1], cache=cache)  # prefill: T - 1 tokens into the cache (not timed)
-        ms_cached.append(fastest(lambda: gpt2(seq[:, -1:], cache=cache)))  # one new token (the cache grows by 1 a run)
-        print(f"T = {T:3}: no cache {ms_plain[-1]:7.1f} ms per step, KV cache {ms_cached[-1]:6.1f} ms per step "
-              f"({ms_plain[-1] / ms_cached[-1]:.1f}x)")
+        seqs[T] = torch.randint(0, GPT2_SMALL.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
+        caches[T] = gpt2.new_kv_cache()
+        gpt2(seqs[T][:, :-1], cache=caches[T])  # prefill: T - 1 tokens into the cache (not timed)
+    gpt2(seqs[16])  # warm-up, not timed
+    for _ in range(ROUNDS):
+        for T in seq_lengths:
+            runs_plain[T].append(ms(lambda: gpt2(seqs[T])))  # the whole sequence
+            # one new token (the cache grows by 1 a round: T - 1 + round tokens cached)
+            runs_cached[T].append(ms(lambda: gpt2(seqs[T][:, -1:], cache=caches[T])))
+ms_plain = [statistics.median(runs_plain[T]) for T in seq_lengths]
+ms_cached = [statistics.median(runs_cached[T]) for T in seq_lengths]
+for T, plain_ms, cached_ms in zip(seq_lengths, ms_plain, ms_cached):
+    print(f"T = {T:3}: no cache {plain_ms:7.1f} ms per step, KV cache {cached_ms:6.1f} ms per step "
+          f"({plain_ms / cached_ms:.1f}x)  [median of {ROUNDS}]")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(seq_lengths, ms_plain, "o-", label="no cache: the whole sequence every step")
@@ -1137,9 +1139,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# 不用缓存时，一步的时间随序列变长而增加：要处理的 token 越来越多。用缓存时，一步只处理一个 token，时间几乎是平的
-# （它还要和缓存里所有的 k、v 做 attention，但在这些长度上，这比起读一遍全部权重来只是小头）。
-# 最后用 `generate` 本身确认一下：32 个 token 的 prompt，greedy 生成 16 个 token，两种做法的结果逐 token 相同：
+# 不用缓存时，一步的时间随序列变长而增加：要处理的 token 越来越多。用缓存时，一步只处理一个 token，时间几乎是平的（它还要和缓存里所有的 k、v 做 attention，但在这些长度上，这比起读一遍全部权重来只是小头）。最后用 `generate` 本身确认一下：32 个 token 的 prompt，greedy 生成 16 个 token，两种做法的结果逐 token 相同：
 #
 # > **EN** Without the cache a step takes longer as the sequence grows: more and more tokens to process. With
 # > the cache a step processes one token and the time stays nearly flat (it still attends over every cached
@@ -1158,8 +1158,7 @@ for use_cache in (False, True):
 print("same tokens:", torch.equal(results[False][0], results[True][0]))
 
 # %% [markdown]
-# 序列越长，差距越大。`make bench` 在 GPT-2 small 上用更长的生成（32 个 token 的 prompt、128 个新 token）
-# 把参考实现（有缓存、没缓存）和 Hugging Face 的 `generate` 放在一起比较。
+# 序列越长，差距越大。`make bench` 在 GPT-2 small 上用更长的生成（32 个 token 的 prompt、128 个新 token）把参考实现（有缓存、没缓存）和 Hugging Face 的 `generate` 放在一起比较。
 #
 # > **EN** The longer the sequence, the larger the gap. `make bench` compares the reference (with and without
 # > the cache) with Hugging Face's `generate` on GPT-2 small over a longer run (a 32-token prompt, 128 new
@@ -1175,13 +1174,10 @@ show_quiz("quiz.json", stage="post")
 #
 # - `read_checkpoint`：读 safetensors 文件，坏文件会报出文件名；
 # - `hf_key_to_course`：Hugging Face 和我们的命名之间的对照表，知道哪四个矩阵要转置；
-# - `load_gpt2_weights`：一次报出所有问题、要么全装要么不动、保持 weight tying 的加载函数，
-#   在两种文件布局上和 Hugging Face 的 logits 一致到 1e-4，greedy 生成逐 token 相同；
+# - `load_gpt2_weights`：一次报出所有问题、要么全装要么不动、保持 weight tying 的加载函数，在两种文件布局上和 Hugging Face 的 logits 一致到 1e-4，greedy 生成逐 token 相同；
 # - `cache_mask`，以及它背后的 KV cache：同样的输出，每步只算一个新 token。
 #
-# 这是课程的最后一课，没有下一课了：从 BPE tokenizer 到能加载 OpenAI 权重、能快速生成的 GPT-2，每个零件你都亲手写过。
-# 下一步可以试试：在有网络的机器上下载真权重（第 1 节）看看它写出的句子；用第 36 课的训练循环在自己的文本上 fine-tune；
-# 或者读一读更大的 GPT-2（medium、large）的文件——名字的规律一模一样，只是 block 更多、形状更大。
+# 这是课程的最后一课，没有下一课了：从 BPE tokenizer 到能加载 OpenAI 权重、能快速生成的 GPT-2，每个零件你都亲手写过。下一步可以试试：在有网络的机器上下载真权重（第 1 节）看看它写出的句子；用第 36 课的训练循环在自己的文本上 fine-tune；或者读一读更大的 GPT-2（medium、large）的文件——名字的规律一模一样，只是 block 更多、形状更大。
 #
 # > **EN**
 # > - `read_checkpoint`: reads a safetensors file and names the file when it is broken;

@@ -112,7 +112,7 @@ SUBMISSIONS = [
         edits={"hf_key_to_course": [('key = hf_key.removeprefix("transformer.")', "key = hf_key")]},
     ),
     Submission(
-        "key-square-c_proj-not-transposed", fails={"test_hf_key_to_course", "test_load_standin"},
+        "c-proj-not-transposed", fails={"test_hf_key_to_course", "test_load_standin"},
         why="attn.c_proj.weight is square, so forgetting its transpose raises nothing: only the logits show it",
         edits={"hf_key_to_course": [('conv1d_weights = {"attn.c_attn.weight", "attn.c_proj.weight", ',
                                      'conv1d_weights = {"attn.c_attn.weight", ')]},
