@@ -13,7 +13,7 @@ export PATH := $(VENV)/bin:$(PATH)
 LESSON ?=
 STUDENT ?=
 
-.PHONY: help setup lab test test-fast check-notebooks bench notebooks release formgrader autograde feedback export clean
+.PHONY: help setup lab test test-fast check-notebooks bench bench-grading notebooks release formgrader autograde feedback export clean
 
 help:
 	@echo "Students:    make lab           open the lessons in JupyterLab (builds .venv/ first if needed)"
@@ -21,10 +21,11 @@ help:
 	@echo "             make test-fast     the quick subset (no notebook execution, no nbgrader, no browser)"
 	@echo "             make check-notebooks  run every solution notebook; print time and peak memory"
 	@echo "             make bench         reference GPT-2 vs Hugging Face speed"
+	@echo "             make bench-grading grade 200 made-up lesson-35 submissions (STUDENTS=N, JOBS=N); ~15 min"
 	@echo "             make notebooks     rebuild grader/source/ from grader/lessons/<lesson>/"
 	@echo "Instructors: make release       generate the student notebooks into lessons/"
 	@echo "             make formgrader    JupyterLab with nbgrader's Formgrader for this course (instructors)"
-	@echo "             make autograde     grade new or changed grader/submitted/<student>/<lesson>/ (FORCE=1: all)"
+	@echo "             make autograde     grade new or changed grader/submitted/<student>/<lesson>/ (FORCE=1: all; JOBS=N at once)"
 	@echo "             make feedback      HTML feedback under grader/feedback/"
 	@echo "             make export        grades to grader/grades.csv"
 
@@ -48,6 +49,9 @@ check-notebooks: setup
 bench: setup
 	$(PY) -m bench.run
 
+bench-grading: setup
+	$(PY) -m bench.grading $(if $(STUDENTS),--students $(STUDENTS)) $(if $(JOBS),--jobs $(JOBS))
+
 notebooks: setup
 	$(PY) -m grader.build $(LESSON)
 
@@ -58,7 +62,7 @@ formgrader: setup
 	$(PY) -m grader.formgrader
 
 autograde: setup
-	$(PY) -m grader.commands autograde $(if $(FORCE),--force) $(LESSON)
+	$(PY) -m grader.commands autograde $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(LESSON)
 
 feedback: setup
 	$(PY) -m grader.commands feedback $(LESSON)

@@ -2,7 +2,7 @@
 
     python -m grader.commands release [SLUG ...]    grader/lessons/<slug>/ -> source notebooks ->
                                                     student notebooks (grader/release/, copied to lessons/)
-    python -m grader.commands autograde [--force] [SLUG ...]
+    python -m grader.commands autograde [--force] [--jobs N] [SLUG ...]
                                                     grade every new or changed grader/submitted/<student>/<slug>/
     python -m grader.commands feedback [SLUG ...]   HTML feedback in grader/feedback/<student>/<slug>/
     python -m grader.commands export                grader/grades.csv
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from quiz import home
 
-from . import build, sandbox
+from . import build, parallel, sandbox
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
 
 
@@ -31,18 +31,23 @@ class CourseError(RuntimeError):
     """A course command cannot go on; the message says what to do."""
 
 
+def nbgrader_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment nbgrader runs in: ``env`` (default: ours), this interpreter's bin/ first
+    on PATH (nbgrader starts `alembic` and kernels through it) and the repository for
+    nbgrader_config.py, which imports this package (not installed) from there."""
+    full_env = dict(os.environ if env is None else env)
+    full_env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + full_env.get("PATH", "")
+    full_env["GPT2_COURSE_REPO"] = str(REPO_DIR)
+    return full_env
+
+
 def nbgrader(args: list[str], course_root: Path = GRADER_DIR, env: dict[str, str] | None = None,
              capture: bool = False) -> subprocess.CompletedProcess:
     """Run one nbgrader command with ``course_root`` as the working directory (its config is read there)."""
-    full_env = dict(os.environ if env is None else env)
-    # nbgrader starts `alembic` and kernels through PATH: put this interpreter's bin/ first.
-    full_env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + full_env.get("PATH", "")
-    # nbgrader_config.py imports this package (not installed) from the repository.
-    full_env["GPT2_COURSE_REPO"] = str(REPO_DIR)
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course_root,
-        env=full_env,
+        env=nbgrader_env(env),
         text=True,
         capture_output=capture,
     )
@@ -137,17 +142,22 @@ def to_grade(course_root: Path, slug: str, students: list[str], force: bool = Fa
 
 
 def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False,
-              env: dict[str, str] | None = None, force: bool = False) -> dict:
+              env: dict[str, str] | None = None, force: bool = False, jobs: int | None = None,
+              keep_runs: Path | None = None, progress: bool | None = None) -> dict:
     """Autograde the new and changed submissions of the given lessons; print the table.
 
     Returns {(student, slug): {test: (score, max)}} (None for a submission the gradebook does
     not know). A submission graded before in this very version (``grading-state.json`` in the
     course root) is skipped unless ``force``, so the instructor's manual scores and reviews
-    stay. The bookkeeping itself happens inside nbgrader (``grader/preprocessors.py``): a
+    stay. ``jobs`` notebooks run at once (default: the number of cores; ``grader.parallel``),
+    and only this process writes the gradebook; ``keep_runs``: keep the workers' saved runs
+    (with their timings) in this folder. The bookkeeping itself happens inside nbgrader (``grader/preprocessors.py``): a
     submission that cannot be graded honestly is marked NEEDS REVIEW, and one in which
     ``grader.integrity`` finds code that could game the tests is held at zero (manual scores
     the instructor changes in formgrader) the first time that version is graded.
     """
+    if jobs is not None and jobs < 1:
+        raise CourseError(f"--jobs {jobs}: give at least 1 (the number of notebooks run at once)")
     sandbox.require_sandbox(CourseError)  # no bwrap/cgroups: refuse, unless GPT2_COURSE_UNSANDBOXED=1
     import time
 
@@ -167,13 +177,24 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
             continue
         # The gradebook must know the lesson; generating it (into grader/release/) records it.
         generate(slug, course_root, capture=True)
+        workers = jobs or parallel.default_jobs()
         if not quiet:
-            print(f"autograding {slug}: {len(todo)} submission(s) ...", flush=True)
+            print(f"autograding {slug}: {len(todo)} submission(s), {min(workers, len(todo))} at a time ...", flush=True)
         args = ["autograde", slug, "--force"]
         if unchanged:
             args.append("--CourseDirectory.student_id_exclude=" + ",".join(unchanged))
         started = time.time()
-        result = nbgrader(args, course_root, env=env, capture=quiet)
+        cache = parallel.run_ahead(course_root, slug, todo, workers, nbgrader_env(env),
+                                   [sys.executable, "-m", "nbgrader"],
+                                   quiet=not progress if progress is not None else quiet)
+        if cache is not None:
+            args.append(f"--GradingExecute.reuse_dir={cache}")
+        try:
+            result = nbgrader(args, course_root, env=env, capture=quiet)
+        finally:
+            if cache is not None and keep_runs is not None:  # the benchmark reads the workers' timings
+                shutil.copytree(cache, Path(keep_runs) / slug, dirs_exist_ok=True)
+            parallel.clean_up(cache)
         if quiet:
             (course_root / f"autograde-{slug}.log").write_text((result.stdout or "") + (result.stderr or ""))
         elif result.returncode != 0:
@@ -447,13 +468,15 @@ def main(argv: list[str] | None = None) -> int:
         if name == "autograde":
             p.add_argument("--force", action="store_true",
                            help="regrade submissions already graded in this version too")
+            p.add_argument("--jobs", type=int, default=None, metavar="N",
+                           help=f"notebooks run at once (default: the number of cores, {parallel.default_jobs()} here)")
     sub.add_parser("export")
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
             release(args.slugs)
         elif args.command == "autograde":
-            autograde(args.slugs, force=args.force)
+            autograde(args.slugs, force=args.force, jobs=args.jobs)
         elif args.command == "feedback":
             feedback(args.slugs)
         else:

@@ -41,7 +41,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Integer, Unicode
 
 from . import sandbox
 from .build import SKIP_AUTOGRADE_TAG
@@ -554,6 +554,38 @@ class RememberReviews(NbGraderPreprocessor):
 
 # --- running it -------------------------------------------------------------------------------
 
+def execution_key(nb) -> str:
+    """sha256 of what a run of ``nb`` depends on: each cell's type, source, nbgrader metadata and
+    tags (not cell ids or outputs), and the kernel."""
+    cells = [[cell.cell_type, _text(cell.get("source")), _nbgrader(cell), sorted(_tags(cell))] for cell in nb.cells]
+    kernel = (_meta(nb).get("kernelspec") or {}).get("name")
+    return hashlib.sha256(json.dumps([kernel, cells], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _execution_path(folder: str | Path, info: dict) -> Path:
+    return Path(folder) / info["student"] / info["assignment"] / f"{info['notebook']}.json"
+
+
+def save_execution(folder: str | Path, info: dict, key: str, nb, verdict: dict | None,
+                   timing: dict | None = None) -> None:
+    """A worker's run of one notebook, for the parent's ``nbgrader autograde`` (``reuse_dir``)."""
+    path = _execution_path(folder, info)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sandbox.write_json(path, {"key": key, "notebook": nbformat.writes(nb), "verdict": verdict, "timing": timing})
+
+
+def load_execution(folder: str | Path, info: dict, key: str):
+    """(executed notebook, verdict) saved by a worker for exactly these cells, else None."""
+    try:
+        saved = json.loads(_execution_path(folder, info).read_text())
+        if saved.get("key") != key:
+            return None
+        return nbformat.reads(saved["notebook"], as_version=4), saved.get("verdict")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+
 class GradingExecute(SandboxedExecute):
     """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox.py``),
     except that a run that goes wrong says so instead of ending as silent zeros:
@@ -572,8 +604,58 @@ class GradingExecute(SandboxedExecute):
     probe_timeout = Integer(
         10, help="Seconds a kernel that timed out gets, after the interrupt, to answer a probe."
     ).tag(config=True)
+    save_dir = Unicode(
+        "", help="Worker mode (grader.parallel): also save each executed notebook and its sandbox "
+                 "verdict under this folder, keyed by what was run."
+    ).tag(config=True)
+    reuse_dir = Unicode(
+        "", help="Take the run of a notebook from this folder (filled by grader.parallel's workers) "
+                 "when it ran exactly these cells; run it here otherwise."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
+        info = resources.get("nbgrader", {})
+        key = execution_key(nb)
+        if self.reuse_dir:
+            if (done := load_execution(self.reuse_dir, info, key)) is not None:
+                self.log.info("%s / %s: run by a worker; its outputs are used", info["student"], info["notebook"])
+                return self._reuse(nb, resources, *done)
+            self.log.warning("%s / %s: no worker ran these cells; running them here", info["student"], info["notebook"])
+        self._timing = {"started": monotonic(), "first_cell": None, "cells_s": []}
+        nb, resources = self._run(nb, resources, km)
+        if self.save_dir:
+            verdict = read_verdict(_Paths(self).autograded(info["student"], info["assignment"]),
+                                   _info(nb).get("run_started"))
+            save_execution(self.save_dir, info, key, nb, verdict, self._timings())
+        return nb, resources
+
+    def _timings(self) -> dict:
+        """Where the time of the last run went (seconds): sandbox and kernel start, each code cell,
+        shutting the kernel down."""
+        timing, now = self._timing, monotonic()
+        first = timing["first_cell"] if timing["first_cell"] is not None else now
+        cells = timing["cells_s"]
+        return {"start_s": round(first - timing["started"], 3), "cells_s": [round(t, 3) for t in cells],
+                "end_s": round(now - first - sum(cells), 3), "total_s": round(now - timing["started"], 3)}
+
+    def _reuse(self, nb, resources, executed, verdict):
+        """Take outputs, execution counts and the run's own review reasons from a worker's run."""
+        info = resources["nbgrader"]
+        for cell, ran in zip(nb.cells, executed.cells):
+            if cell.cell_type == "code":
+                cell.outputs = ran.get("outputs", [])
+                cell.execution_count = ran.get("execution_count")
+        meta, ran_meta = _info(nb), _info(executed)
+        for reason, detail in ran_meta.get("review", []):
+            add_review(nb, reason, detail)
+        meta["run_started"] = time.time()
+        if verdict is not None:  # where MarkForReview looks for it
+            target = sandbox.verdict_path(_Paths(self).autograded(info["student"], info["assignment"]))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sandbox.write_json(target, verdict)
+        return nb, resources
+
+    def _run(self, nb, resources, km=None):
         meta = _info(nb)
         self._stop: tuple[str, str] | None = None
         self._settled: set[int] = set()
@@ -613,6 +695,19 @@ class GradingExecute(SandboxedExecute):
             cell.outputs = [_error_output("EmptyTestCell", "this test cell has no code")]
             self._settled.add(index)
             return cell, resources
+        if cell.cell_type == "code":
+            timing = getattr(self, "_timing", None)
+            if timing is not None and timing["first_cell"] is None:
+                timing["first_cell"] = monotonic()
+            ran_from = monotonic()
+            try:
+                return self._run_cell(cell, resources, index)
+            finally:
+                if timing is not None:
+                    timing["cells_s"].append(monotonic() - ran_from)
+        return self._run_cell(cell, resources, index)
+
+    def _run_cell(self, cell, resources, index):
         first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
         where = (f"cell {_label(cell)!r}" if _nbgrader(cell) else
                  f"the code cell that starts {first_line[:60]!r}")

@@ -332,7 +332,8 @@ def disarm(workdir: str) -> list[str]:
     return removed
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically (a reader never sees half a file)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=1)
@@ -480,7 +481,7 @@ class _SandboxMixin:
             verdict["removed"] = disarm(self._workdir)
             if self._sandboxed and self._as_root:
                 hand_over(self._workdir, os.getuid(), os.getgid())
-            _write_json(verdict_path(self._workdir), verdict)
+            write_json(verdict_path(self._workdir), verdict)
         self.last_verdict = verdict
         if not restart:
             for folder in (self._private, self._own_workdir):
