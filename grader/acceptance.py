@@ -43,13 +43,14 @@ class Submission:
     fails:  the test cells that must score zero (every other test must score full marks);
             ``ALL_TESTS`` for all of them.
     flagged: whether the integrity scan (``grader.integrity``) must report this submission
-            (cheating that the tests alone could not stop; its scores are then held at zero,
+            (cheating that the tests alone could not stop; without an outside check its scores are held at zero,
             and it NEEDS REVIEW (integrity scan)).
     review: the reasons it must show as NEEDS REVIEW (e.g. {"kernel died"}), besides
             "integrity scan" for a flagged one; empty: graded normally. Its scores must still
             be exactly the ones ``fails`` says (a test that did not run scores zero).
     transform: a function that changes the notebook further (copy cells, edit metadata or tags).
     raw: hand in this text instead of a notebook (a malformed file).
+    files: more files handed in beside the notebook ({relative path: text}).
     """
 
     name: str
@@ -63,6 +64,7 @@ class Submission:
     review: set[str] = field(default_factory=set)
     transform: Callable | None = None
     raw: str | None = None
+    files: dict[str, str] = field(default_factory=dict)  # extra files handed in beside the notebook
 
 
 class HarnessError(RuntimeError):
@@ -154,10 +156,12 @@ class Outcome:
     grades: dict | None  # grade id -> (score, max)
     findings: list[Finding] = field(default_factory=list)
     status: Status | None = None
+    outside_checked: bool = False  # the lesson has probes.py: the integrity scan reports, it does not hold
 
     @property
     def expected_review(self) -> set[str]:
-        return set(self.submission.review) | ({"integrity scan"} if self.submission.flagged else set())
+        held = self.submission.flagged and not self.outside_checked
+        return set(self.submission.review) | ({"integrity scan"} if held else set())
 
     @property
     def failed(self) -> set[str]:
@@ -198,9 +202,55 @@ class Outcome:
         return None
 
 
+class Tampering(HarnessError):
+    """Grading changed something no submission may change."""
+
+
+def fingerprint(paths: list[Path]) -> dict[str, str]:
+    """sha256 of every file under ``paths``: the course code, the sources, the submissions."""
+    import hashlib
+
+    found = {}
+    for top in paths:
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file()) if top.exists() else []
+        for path in files:
+            if "__pycache__" not in path.parts:
+                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def gradebook_rows(root: Path, slug: str, student: str) -> list:
+    """Everything the gradebook holds about one student's submission of ``slug``."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook("sqlite:///" + str(root / "gradebook.db")) as gradebook:
+        notebook = gradebook.find_submission_notebook(slug, slug, student)
+        return sorted([(g.name, g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade) for g in notebook.grades]
+                      + [(c.name, c.auto_comment, c.manual_comment) for c in notebook.comments], key=str)
+
+
+def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, sub: Submission) -> None:
+    target = root / "submitted" / sub.name / slug
+    shutil.copytree(release_dir, target)  # quiz files and anything else released
+    for name, text in sub.files.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(text)
+    if sub.raw is not None:
+        (target / f"{slug}.ipynb").write_text(sub.raw)
+    else:
+        nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{slug}.ipynb")
+
+
 def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
                    course_root: Path = GRADER_DIR) -> list[Outcome]:
-    """Grade every submission of ``slug`` in a course under ``workdir``; return the outcomes."""
+    """Grade every submission of ``slug`` in a course under ``workdir``; return the outcomes.
+
+    First the solution alone, then everyone else; grading the others must leave the installed
+    course code, the instructor's files, every submitted file and the solution's gradebook rows
+    exactly as they were (``Tampering`` otherwise)."""
+    from .sandbox import course_package_dirs
+    from .trusted import load_probes
+
     root = workdir / f"course-{slug}"
     if root.exists():
         raise HarnessError(f"{root} already exists; use an empty folder")
@@ -210,20 +260,30 @@ def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
     source_nb = nbformat.read(source_notebook(slug, root), as_version=4)
     release_nb = nbformat.read(release_dir / f"{slug}.ipynb", as_version=4)
     subs = load_submissions(slug, course_root)
-    for sub in subs:
-        target = root / "submitted" / sub.name / slug
-        shutil.copytree(release_dir, target)  # quiz files and anything else released
-        if sub.raw is not None:
-            (target / f"{slug}.ipynb").write_text(sub.raw)
-        else:
-            nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{slug}.ipynb")
+    first = next(sub for sub in subs if sub.name == "solution")
     env = dict(os.environ, GPT2_COURSE_CELL_TIMEOUT=str(cell_timeout))
-    log(f"[{slug}] autograding {len(subs)} submissions ...")
+    _hand_in(root, release_dir, source_nb, release_nb, slug, first)
+    autograde([slug], root, quiet=True, env=env)
+    honest_rows = gradebook_rows(root, slug, first.name)
+    for sub in subs:
+        if sub is not first:
+            _hand_in(root, release_dir, source_nb, release_nb, slug, sub)
+    guarded = [root / "source", root / "lessons", root / "nbgrader_config.py", root / "submitted",
+               *map(Path, course_package_dirs())]
+    before = fingerprint(guarded)
+    log(f"[{slug}] autograding {len(subs) - 1} more submissions ...")
     scores = autograde([slug], root, quiet=True, env=env)
+    changed = sorted(path for path, digest in fingerprint(guarded).items() if before.get(path) != digest)
+    changed += sorted(set(before) - set(fingerprint(guarded)))
+    if changed:
+        raise Tampering(f"grading {slug} changed files no submission may change: {', '.join(changed[:10])}")
+    if gradebook_rows(root, slug, first.name) != honest_rows:
+        raise Tampering(f"grading the other submissions of {slug} changed {first.name}'s rows in the gradebook")
     flagged = integrity_findings(root, [slug])
     statuses = read_statuses(root, [slug])
+    outside = load_probes(lesson_dir(slug, root)) is not None
     return [Outcome(sub, scores.get((sub.name, slug)), flagged.get((sub.name, slug), []),
-                    statuses.get((sub.name, slug))) for sub in subs]
+                    statuses.get((sub.name, slug)), outside) for sub in subs]
 
 
 def report(slug: str, outcomes: list[Outcome]) -> str:
@@ -231,7 +291,8 @@ def report(slug: str, outcomes: list[Outcome]) -> str:
                                {(o.submission.name, slug): o.status for o in outcomes if o.status is not None})
     flagged = [o.submission.name for o in outcomes if o.findings]
     if flagged:
-        table += "\nscores held at zero by the integrity scan: " + ", ".join(flagged)
+        held = not any(o.outside_checked for o in outcomes)
+        table += (f"\nreported by the integrity scan{' (scores held at zero)' if held else ''}: " + ", ".join(flagged))
     problems = [p for p in (o.problem() for o in outcomes) if p]
     lines = [f"== grading acceptance: {slug} ==", table]
     lines += [f"PROBLEM {p}" for p in problems] or ["every submission scored as expected"]

@@ -180,7 +180,7 @@ class Cgroup:
             self._set_limits()
         except BaseException:
             self._dirs = created
-            self._kill_all()
+            self.kill_all()
             self._remove_dirs()
             self._dirs = []
             raise
@@ -190,7 +190,7 @@ class Cgroup:
         if not self._dirs:
             return
         try:
-            self._kill_all()
+            self.kill_all()
         finally:
             if self._peak_fd is not None:
                 os.close(self._peak_fd)
@@ -227,7 +227,7 @@ class Cgroup:
             if self.max_pids is not None:
                 _write(group / "pids.max", str(self.max_pids))
 
-    def _kill_all(self, timeout: float = 10.0) -> None:
+    def kill_all(self, timeout: float = 10.0) -> None:
         """SIGKILL everything in the group until it is empty (new forks included)."""
         if self.version == 2 and self._dirs and (self._dirs[0] / "cgroup.kill").exists():
             try:
@@ -369,6 +369,22 @@ class Cgroup:
             return int(_read(self.memory_path / "memory.failcnt"))
         fields = dict(line.split() for line in _read(self.memory_path / "memory.events").splitlines() if line.strip())
         return int(fields.get("oom_kill", 0))
+
+    @property
+    def pids_limit_hits(self) -> int:
+        """How many times a fork or clone in the group was refused because of ``max_pids``
+        (``pids.events``: ``max N``, in both cgroup versions)."""
+        pids_dir = self._dirs[-1] if self.version == 1 else self._dirs[0]
+        try:
+            fields = dict(line.split() for line in _read(pids_dir / "pids.events").splitlines() if line.strip())
+        except FileNotFoundError:
+            return 0
+        return int(fields.get("max", 0))
+
+    @property
+    def pids_limit_hit(self) -> bool:
+        """True once the process limit refused a new process of this group."""
+        return self.pids_limit_hits > 0
 
     @property
     def oom_killed(self) -> bool:

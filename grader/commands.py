@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 from quiz import home
 
 from . import build, parallel, sandbox
+from .preprocessors import PROBE_SEED_ENV
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
 
 
@@ -184,6 +186,8 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
         if unchanged:
             args.append("--CourseDirectory.student_id_exclude=" + ",".join(unchanged))
         started = time.time()
+        # One seed per run for the outside checks, shared by the workers and the parent.
+        env = {**(os.environ if env is None else env), PROBE_SEED_ENV: str(secrets.randbelow(2**31))}
         cache = parallel.run_ahead(course_root, slug, todo, workers, nbgrader_env(env),
                                    [sys.executable, "-m", "nbgrader"],
                                    quiet=not progress if progress is not None else quiet)
@@ -341,9 +345,10 @@ def read_statuses(course_root: Path, slugs: list[str]) -> dict:
 def format_integrity_report(flagged: dict, statuses: dict | None = None) -> str:
     if not flagged:
         return "integrity scan: nothing suspicious in the submissions"
-    lines = ["integrity scan: code that could game the tests. The first time a version is graded its "
-             "scores are HELD AT ZERO (manual scores) and it NEEDS REVIEW; if it is innocent, set the "
-             "scores in formgrader:"]
+    lines = ["integrity scan: code that could game the tests, for you to read. In a lesson checked from "
+             "outside the notebook (grader/lessons/<lesson>/probes.py) the scores stand on that check; in the "
+             "others the first grading of a version is HELD AT ZERO and NEEDS REVIEW (if innocent, set the "
+             "scores in formgrader):"]
     for (student, slug), findings in flagged.items():
         status = (statuses or {}).get((student, slug))
         suffix = f" [{status.label}]" if status is not None else ""

@@ -63,6 +63,7 @@ UNINTERRUPTIBLE = "kernel could not be interrupted"
 NOT_RUN = "could not run the notebook"
 INTEGRITY = "integrity scan"
 NBGRADER_FAILED = "nbgrader failed"
+PROBE_SEED_ENV = "GPT2_COURSE_PROBE_SEED"
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -554,6 +555,28 @@ class RememberReviews(NbGraderPreprocessor):
 
 # --- running it -------------------------------------------------------------------------------
 
+_reference_cache: dict = {}  # (lesson, seed) -> the reference's probe values, once per process
+
+
+def probe_seed() -> int:
+    """The seed of the outside checks: one per ``make autograde`` run (the parent draws it and
+    hands it to its workers), drawn here when nbgrader runs alone."""
+    import secrets
+
+    given = os.environ.get(PROBE_SEED_ENV, "")
+    if given.isdigit():
+        return int(given)
+    seed = secrets.randbelow(2**31)
+    os.environ[PROBE_SEED_ENV] = str(seed)
+    return seed
+
+
+def _lesson_probes(course_root: Path, slug: str):
+    from . import trusted
+
+    return trusted.load_probes(Path(course_root) / "lessons" / slug)
+
+
 def execution_key(nb) -> str:
     """sha256 of what a run of ``nb`` depends on: each cell's type, source, nbgrader metadata and
     tags (not cell ids or outputs), and the kernel."""
@@ -648,6 +671,9 @@ class GradingExecute(SandboxedExecute):
         meta, ran_meta = _info(nb), _info(executed)
         for reason, detail in ran_meta.get("review", []):
             add_review(nb, reason, detail)
+        for key in ("outside_checked", "outside_check"):
+            if key in ran_meta:
+                meta[key] = ran_meta[key]
         meta["run_started"] = time.time()
         if verdict is not None:  # where MarkForReview looks for it
             target = sandbox.verdict_path(_Paths(self).autograded(info["student"], info["assignment"]))
@@ -675,7 +701,44 @@ class GradingExecute(SandboxedExecute):
                 self._not_run(cell)
         if self._stop is not None and self._stop[0] != MALFORMED:
             add_review(nb, *self._stop)
+        if not meta.get("ungradable"):
+            self._check_from_outside(nb, resources)
         return nb, resources
+
+    def _check_from_outside(self, nb, resources) -> None:
+        """The kernel's results can be forged: for a lesson with probes (``grader/trusted.py``),
+        a test that passed in the kernel keeps its points only if the outside check agrees."""
+        from . import trusted
+
+        info = resources["nbgrader"]
+        lesson = _lesson_probes(_Paths(self).root, info["assignment"])
+        if lesson is None:
+            return
+        meta = _info(nb)
+        cells = [(_label(c), _text(c.source)) for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
+        try:
+            verdicts, run = trusted.check(lesson, cells, probe_seed(), reference=_reference_cache)
+        except Exception as exc:  # noqa: BLE001 (the check itself failed: a human decides)
+            self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], exc)
+            add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not run ({exc})"[:500])
+            return
+        meta["outside_checked"] = True
+        meta["outside_check"] = {name: problem for name, problem in verdicts.items()}
+        contradicted = []
+        for cell in nb.cells:
+            grade_id = _nbgrader(cell).get("grade_id")
+            if not (_is_grade(cell) and grade_id in lesson.tests):
+                continue
+            problems = [f"{name}: {verdicts[name]}" for name in lesson.tests[grade_id] if verdicts.get(name)]
+            failed_in_kernel = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            if problems and not failed_in_kernel:
+                cell.setdefault("outputs", []).append(_error_output(
+                    "OutsideCheckFailed", "this test passed inside your notebook, but the same parts, run again "
+                    "on new inputs outside it, do not behave as they should: " + "; ".join(problems)))
+                contradicted.append(f"{grade_id} ({'; '.join(problems)})")
+        if contradicted:
+            add_review(nb, trusted.OUTSIDE_CHECK, "tests that passed in the kernel but not outside it, scored 0: "
+                       + "; ".join(contradicted))
 
     def _halt(self, reason: str, detail: str) -> None:
         if self._stop is None:
@@ -777,7 +840,8 @@ class MarkForReview(NbGraderPreprocessor):
         sha, previous = meta.get("sha256"), meta.get("previous_sha256")
         first_time = sha is None or previous != sha
         reviews = [list(r) for r in meta.get("review", [])]
-        findings = list(meta.get("integrity", []))
+        # Where the outside check decides, the integrity scan is a report, not a hold.
+        findings = [] if meta.get("outside_checked") else list(meta.get("integrity", []))
         if findings:
             reviews.append([INTEGRITY, f"{len(findings)} line(s) to look at: " + "; ".join(findings)])
         first_solution = next((_nbgrader(c).get("grade_id") for c in nb.cells if _nbgrader(c).get("solution")), None)
@@ -815,8 +879,9 @@ def apply_verdict(nb, verdict: dict) -> None:
         detail = f"the sandbox stopped the kernel ({reason})" + (
             f"; peak memory {peak / 2**20:.0f} MiB" if isinstance(peak, (int, float)) else "")
         reviews = _info(nb).setdefault("review", [])
-        # The sandbox knows better why the kernel died.
-        reviews[:] = [r for r in reviews if r[0] != KERNEL_DIED]
+        # The sandbox knows better why the kernel died (or stopped answering: a process at its
+        # memory limit stalls in reclaim until the OOM killer ends it).
+        reviews[:] = [r for r in reviews if r[0] not in (KERNEL_DIED, UNINTERRUPTIBLE)]
         if not any(r[0] == reason for r in reviews):
             reviews.insert(0, [str(reason), detail])
     elif verdict.get("sandboxed") is False:

@@ -30,8 +30,7 @@ After the kernel is gone, the trusted side removes whatever the kernel left in i
 is not a plain file or folder (a symlink there would make nbgrader write the graded notebook, or
 chmod, through it onto a host file), and writes a verdict (``verdict_path``/``read_verdict``):
 ``{"sandboxed": true, "reason": null | "wall clock" | "out of memory" | "process limit",
-"peak_bytes": ..., ...}`` ("process limit" once ``grader/cgroups.py`` tells refused forks apart:
-``Cgroup.pids_limit_hit``, not there yet). It lies *beside* the working folder, as
+"peak_bytes": ..., ...}`` ("process limit": a fork was refused, ``Cgroup.pids_limit_hit``). It lies *beside* the working folder, as
 ``autograded/<student>/.<lesson>.sandbox-verdict.json``: out of the kernel's reach, and not
 deleted by nbgrader, which removes the working folder of a notebook whose kernel died.
 
@@ -240,8 +239,11 @@ def _ancestors(paths: list[str]) -> list[str]:
     return sorted(found, key=lambda p: p.count("/"))
 
 
-def bwrap_argv(bwrap: str, workdir: str, private: str, extra_ro: list[str] = (), as_root: bool = True) -> list[str]:
-    """The command line (bwrap, then setpriv when root) that the kernel command is appended to."""
+def bwrap_argv(bwrap: str, workdir: str, private: str, extra_ro: list[str] = (), as_root: bool = True,
+               overlays: list[tuple[str, str]] = ()) -> list[str]:
+    """The command line (bwrap, then setpriv when root) that the kernel command is appended to.
+    ``overlays``: (host path, sandbox path) pairs bound read-only *over* what is there (e.g. a
+    course package with the graded parts taken out)."""
     readonly = [*readonly_dirs(), *extra_ro]
     argv = [
         bwrap,
@@ -267,6 +269,8 @@ def bwrap_argv(bwrap: str, workdir: str, private: str, extra_ro: list[str] = (),
         argv += ["--perms", "0755", "--dir", folder]
     for path in readonly:  # Python, the venv, course packages, weights
         argv += ["--ro-bind", path, path]
+    for source, target in overlays:  # later mounts hide earlier ones at the same place
+        argv += ["--ro-bind", source, target]
     argv += [
         "--bind", private, private,  # the connection file and the ZMQ sockets
         "--bind", workdir, workdir,  # the submission's own folder: the only host folder it may write
@@ -431,19 +435,10 @@ class _SandboxMixin:
         """SIGKILL every process of the kernel (its whole cgroup, or its process group)."""
         group = self._group
         if group is not None:
-            for _ in range(100):
-                try:
-                    pids = group.pids()
-                except (OSError, RuntimeError):  # removed meanwhile: nothing left to kill
-                    return
-                if not pids:
-                    return
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.02)
+            try:
+                group.kill_all()
+            except (OSError, RuntimeError):  # removed meanwhile: nothing left to kill
+                pass
         elif getattr(self.provisioner, "pgid", None):
             try:
                 os.killpg(self.provisioner.pgid, signal.SIGKILL)
@@ -472,8 +467,7 @@ class _SandboxMixin:
                                pids_limit=group.max_pids)
                 if verdict["reason"] is None and group.oom_killed:
                     verdict["reason"] = REASON_MEMORY
-                # grader/cgroups.py has no counter of refused forks (pids.events "max") yet.
-                elif verdict["reason"] is None and getattr(group, "pids_limit_hit", False):
+                elif verdict["reason"] is None and group.pids_limit_hit:
                     verdict["reason"] = REASON_PIDS
             finally:
                 group.__exit__(None, None, None)  # kills whatever is left (setsid children too), removes it
@@ -520,3 +514,61 @@ class SandboxedExecute(Execute):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
+
+
+# --- a plain command in the same sandbox ----------------------------------------------------------
+
+def run_sandboxed(command: list[str], workdir: str, timeout: float, extra_ro: list[str] = (),
+                  overlays: list[tuple[str, str]] = ()) -> dict:
+    """Run ``command`` (not a kernel) in the sandbox kernels get: ``workdir`` is the one writable
+    folder (handed to ``nobody`` while it runs), memory and process limits, ``timeout`` seconds
+    of wall clock. Returns {"returncode", "reason" (None | "wall clock" | "out of memory" |
+    "process limit"), "output" (its last 4000 characters of stdout+stderr), "elapsed_s"}.
+    Without a sandbox (``GPT2_COURSE_UNSANDBOXED=1``) it runs as a plain subprocess."""
+    from .cgroups import Cgroup
+
+    workdir = os.path.realpath(workdir)
+    started = time.monotonic()
+    env = sandbox_env(os.environ)
+    if unsandboxed_requested():  # the instructor was warned when grading started
+        try:
+            done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
+                                  timeout=timeout, start_new_session=True)
+            return {"returncode": done.returncode, "reason": None, "output": (done.stdout + done.stderr)[-4000:],
+                    "elapsed_s": round(time.monotonic() - started, 3), "sandboxed": False}
+        except subprocess.TimeoutExpired as exc:
+            return {"returncode": None, "reason": REASON_WALL_CLOCK, "output": str(exc.output or "")[-4000:],
+                    "elapsed_s": round(time.monotonic() - started, 3), "sandboxed": False}
+    if problem := unavailable_reason():
+        raise SandboxUnavailable(refusal(problem))
+    as_root = os.geteuid() == 0
+    private = tempfile.mkdtemp(prefix="gpt2-sandbox-")
+    argv = bwrap_argv(bwrap_path(), workdir, private, list(extra_ro), as_root, list(overlays)) + list(command)
+    reason, output, code = None, "", None
+    try:
+        with Cgroup(f"run-{uuid.uuid4().hex[:12]}", memory_bytes=memory_limit(), max_pids=pids_limit()) as group:
+            if as_root:
+                hand_over(workdir, SANDBOX_UID, SANDBOX_GID)
+            try:
+                process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, preexec_fn=group.preexec_fn())
+                try:
+                    out, _ = process.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    reason = REASON_WALL_CLOCK
+                    group.kill_all()
+                    out, _ = process.communicate()
+                output, code = out.decode(errors="replace")[-4000:], process.returncode
+                if reason is None and group.oom_killed:
+                    reason = REASON_MEMORY
+                elif reason is None and group.pids_limit_hit:
+                    reason = REASON_PIDS
+            finally:
+                group.kill_all()
+                disarm(workdir)
+                if as_root:
+                    hand_over(workdir, os.getuid(), os.getgid())
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    return {"returncode": code, "reason": reason, "output": output,
+            "elapsed_s": round(time.monotonic() - started, 3), "sandboxed": True}

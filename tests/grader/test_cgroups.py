@@ -73,8 +73,10 @@ def test_forking_stops_at_max_pids():
         "print(started, failed)\n"
     )
     with Cgroup(unique("pids"), max_pids=16) as group:
+        assert not group.pids_limit_hit
         done = python(code, group)
         assert done.returncode == 0, done.stderr
+        assert group.pids_limit_hits >= 45, "every refused fork is counted (what the sandbox reports)"
         started, failed = map(int, done.stdout.split())
         assert started == 15, "the python process itself is the 16th"
         assert failed == 45

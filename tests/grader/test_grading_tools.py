@@ -131,16 +131,26 @@ def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_p
         "solution", "untouched", "add-subtracts", "mul-loops-forever", "tests-retyped-and-deleted", "mul-via-loop",
         "mul-warns", "disables-the-checks", "kernel-exits", "kernel-aborts", "loop-ignores-interrupt",
         "solution-cell-copied", "solution-cell-copied-first", "solution-cell-copied-and-broken", "test-cell-copied",
-        "grade-ids-edited", "points-and-flags-edited", "tests-tagged-skip", "cells-deleted", "not-json", "no-cells"}
+        "grade-ids-edited", "points-and-flags-edited", "tests-tagged-skip", "cells-deleted", "not-json", "no-cells",
+        "writes-the-gradebook", "reads-hidden-tests-and-others", "edits-installed-code", "uses-the-network",
+        "course-folder-beside-notebook", "input-transformer", "patches-checks-indirectly", "memory-bomb",
+        "detached-child"}
     assert [o.problem() for o in outcomes] == [None] * len(outcomes), acceptance.report(SLUG, outcomes)
+    # run_acceptance itself raises Tampering if course code, sources, submissions or the first
+    # student's gradebook rows changed; a detached child must not outlive the grading either.
+    leftovers = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p).startswith("sleep\x001237")]
+    assert not leftovers, "a process started by a submission outlived grading"
+    assert by_name["memory-bomb"].status.label == "NEEDS REVIEW (out of memory)"
+    assert by_name["input-transformer"].grades == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
     assert by_name["solution"].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
     assert by_name["untouched"].failed == {"test_add", "test_mul"}
     assert by_name["mul-loops-forever"].grades["test_add"] == (2.0, 2.0), "grading goes on after a timeout"
     assert by_name["tests-retyped-and-deleted"].grades["test_add"] == (2.0, 2.0)
     assert by_name["tests-retyped-and-deleted"].grades["test_mul"] == (0.0, 1.0), "retyped tests are restored"
     cheat = by_name["disables-the-checks"]
-    assert cheat.grades == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "held at zero"
-    assert cheat.status.label == "NEEDS REVIEW (integrity scan)"
+    # Its test_add passed in the kernel (the check was switched off); the outside check zeroes it.
+    assert cheat.grades == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert cheat.status.label == "NEEDS REVIEW (outside check)"
     assert any("course" in str(f) for f in cheat.findings)
     assert not by_name["solution"].findings
     # Points and grade flags come from the source, whatever the student's metadata says.
@@ -153,6 +163,13 @@ def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_p
     assert by_name["kernel-aborts"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
     assert by_name["solution"].status.label == "graded"
     assert "PROBLEM" not in acceptance.report(SLUG, outcomes)
+
+
+def _reads(path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def test_acceptance_reports_a_mutant_that_scores_unexpectedly():

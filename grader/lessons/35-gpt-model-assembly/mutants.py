@@ -196,9 +196,9 @@ SUBMISSIONS = [
     Submission("tamper-delete-top-k-test", fails={"test_top_k_filter"},
                why="keeps the smallest, and the top-k test cell deleted (re-added by nbgrader)",
                edits={"top_k_filter": KEEP_LARGEST}, delete=["test_top_k_filter"]),
-    Submission("neuters-the-checks", fails=ALL_TESTS, flagged=True,
-               why="no tying, and course.checks' expect/expect_equal replaced by no-ops: the tying test would "
-                   "pass, so the integrity scan must report it and hold the scores at zero",
+    Submission("neuters-the-checks", fails={"test_weight_tying"}, flagged=True, review={"outside check"},
+               why="no tying, and course.checks' expect/expect_equal replaced by no-ops: the tying test passes "
+                   "in the kernel; the outside check finds no tying (0 points, NEEDS REVIEW), the scan reports it",
                edits={"gpt_model": [("class GPTModel(nn.Module):",
                                      "import course.checks\n"
                                      "course.checks.expect = course.checks.expect_equal = lambda *a, **k: None\n\n\n"

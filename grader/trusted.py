@@ -1,0 +1,313 @@
+"""The verdict from outside the student's process.
+
+A student's kernel can be made to lie: patched checks, a patched torch, an IPython input
+transformer, shadowed modules. So after the kernel has run a submission, ``GradingExecute``
+asks this module for a second opinion that does not trust it:
+
+1. a fresh sandbox (``grader.sandbox.run_sandboxed``: no network, limits, only its own folder
+   writable) runs the lesson's trusted setup code, then the submission's *solution cells* (the
+   student's other cells, tests included, are not run), then the lesson's probes
+   (``grader/lessons/<slug>/probes.py``) on inputs drawn from a seed chosen now, and writes what
+   they returned as plain data (JSON and safetensors: nothing is unpickled on this side).
+   The reference of the parts the lesson grades is *withheld* in that sandbox: the ``gpt2ref``
+   package is replaced by a copy whose modules for this lesson define every name as a
+   placeholder that raises when used, so handing an answer to the reference fails instead of
+   merely being detected. Earlier lessons' parts stay importable;
+2. here, outside, the same probe code runs against the reference (``reference_namespace()``
+   in probes.py) with the same seed, and the values are compared;
+3. each graded test cell names the probes that must agree (``TESTS``). A probe that disagrees
+   (or could not run) while the kernel said that test passed is a contradiction: the test
+   scores zero (an error output says what differed) and the submission NEEDS REVIEW
+   (``outside check``). A test the kernel already failed keeps its zero.
+
+So a score can never exceed what the outside check confirms, for every test it covers. A
+lesson without ``probes.py`` is graded by its kernel alone (and the integrity scan's hold).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import math
+import secrets
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+PROBES_FILE = "probes.py"
+RUNNER = Path(__file__).with_name("probe_runner.py")
+OUTSIDE_CHECK = "outside check"
+MAX_OUTPUT_BYTES = 64 * 2**20
+
+
+@dataclass
+class LessonProbes:
+    """What ``grader/lessons/<slug>/probes.py`` declares."""
+
+    slug: str
+    module: ModuleType
+    withheld: tuple[str, ...] = ()  # gpt2ref modules not importable while this lesson is checked
+    setup: str = ""  # trusted code run before the solution cells (imports)
+    code: str = ""  # defines probe_<name>(ns, seed) -> {key: tensor | number | bool | str | list}
+    tests: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> probe names
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    probe_timeout: float = 20.0
+    wall_clock: float = 180.0
+    tolerances: dict = field(default_factory=dict)  # (probe, key) -> (atol, rtol) for statistics
+
+    @property
+    def probes(self) -> list[str]:
+        return list(dict.fromkeys(name for names in self.tests.values() for name in names))
+
+    def reference_namespace(self) -> dict:
+        return self.module.reference_namespace()
+
+
+def load_probes(lesson_folder: Path) -> LessonProbes | None:
+    """The probes of the lesson whose hand-written files are in ``lesson_folder``, or None."""
+    path = Path(lesson_folder) / PROBES_FILE
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"_probes_{path.parent.name.replace('-', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    known = {name for name in dir(module) if name.startswith("probe_")}
+    probes = LessonProbes(path.parent.name, module, tuple(getattr(module, "WITHHELD", ())),
+                          getattr(module, "SETUP", ""), getattr(module, "PROBE_CODE", ""),
+                          dict(getattr(module, "TESTS", {})), tolerances=dict(getattr(module, "TOLERANCES", {})))
+    for name in ("atol", "rtol", "probe_timeout", "wall_clock"):
+        if hasattr(module, name.upper()):
+            setattr(probes, name, getattr(module, name.upper()))
+    namespace: dict = {}
+    exec(compile(probes.code, str(path) + ":PROBE_CODE", "exec"), namespace)
+    missing = [name for name in probes.probes if f"probe_{name}" not in namespace]
+    if missing or known:
+        raise ValueError(f"{path}: TESTS name probes that PROBE_CODE does not define: {missing}" if missing else
+                         f"{path}: define probes inside PROBE_CODE (it runs in the sandbox), not as {sorted(known)}")
+    return probes
+
+
+# --- the reference, withheld ---------------------------------------------------------------------
+
+_PLACEHOLDER = '''"""Withheld while this lesson is graded: write it yourself."""
+
+
+class _Withheld:
+    def __init__(self, name):
+        object.__setattr__(self, "_name", name)
+
+    def _refuse(self, *args, **kwargs):
+        raise ImportError(f"{object.__getattribute__(self, '_name')} is not available while this lesson is "
+                          "graded: the graded parts must be your own code")
+
+    __call__ = __getattr__ = __setattr__ = __mro_entries__ = __getitem__ = __iter__ = _refuse
+
+'''
+
+
+def _defined_names(source: str) -> list[str]:
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return [name for name in names if not name.startswith("__")]
+
+
+def withheld_copy(package_dir: Path, modules: tuple[str, ...], where: Path) -> Path:
+    """A copy of the package at ``package_dir`` in which each module of ``modules`` defines its
+    names as placeholders that raise ImportError when used (so the package still imports)."""
+    target = where / package_dir.name
+    shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for module in modules:
+        path = target / f"{module}.py"
+        if not path.exists():
+            raise ValueError(f"probes.py withholds {package_dir.name}.{module}, which does not exist")
+        names = _defined_names(path.read_text())
+        path.write_text(_PLACEHOLDER + "".join(
+            f"{name} = _Withheld({package_dir.name + '.' + module + '.' + name!r})\n" for name in names))
+    return target
+
+
+# --- running the probes in the sandbox -----------------------------------------------------------
+
+@dataclass
+class ProbeRun:
+    """What came back from the sandbox: per probe, its values (tensors loaded) or why there are none."""
+
+    values: dict = field(default_factory=dict)  # probe -> {key: value}
+    problems: dict = field(default_factory=dict)  # probe -> why it has no values
+    cell_errors: list = field(default_factory=list)
+    sandbox: dict = field(default_factory=dict)
+
+
+def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int) -> ProbeRun:
+    """Run ``cells`` and the lesson's probes in a sandbox with the lesson's reference withheld."""
+    from . import sandbox
+
+    work = Path(tempfile.mkdtemp(prefix="gpt2-probe-"))
+    try:
+        job_dir = work / "job"
+        job_dir.mkdir()
+        (job_dir / "job.json").write_text(json.dumps({
+            "cells": [["setup", lesson.setup], *cells], "probe_code": lesson.code, "probes": lesson.probes,
+            "seed": seed, "probe_timeout": lesson.probe_timeout}))
+        overlays = []
+        if lesson.withheld:
+            import gpt2ref
+
+            real = Path(gpt2ref.__file__).resolve().parent
+            overlays.append((str(withheld_copy(real, lesson.withheld, work / "withheld")), str(real)))
+        runner = str(RUNNER.resolve())
+        verdict = sandbox.run_sandboxed([sys.executable, "-I", runner, str(job_dir)], str(job_dir),
+                                        lesson.wall_clock, extra_ro=[runner], overlays=overlays)
+        return _read_output(job_dir, lesson, verdict)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _read_output(job_dir: Path, lesson: LessonProbes, verdict: dict) -> ProbeRun:
+    run = ProbeRun(sandbox=verdict)
+    stopped = verdict.get("reason") or (f"exit status {verdict['returncode']}" if verdict.get("returncode") else None)
+    try:
+        for name in ("out.json", "out.safetensors"):
+            if (job_dir / name).is_symlink() or (job_dir / name).stat().st_size > MAX_OUTPUT_BYTES:
+                raise ValueError(f"{name} is not a plain file under {MAX_OUTPUT_BYTES} bytes")
+        data = json.loads((job_dir / "out.json").read_text())
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(job_dir / "out.safetensors"))
+    except (OSError, ValueError) as exc:
+        why = f"the check run left no readable result ({stopped or type(exc).__name__})"
+        run.problems = {name: why for name in lesson.probes}
+        return run
+    run.cell_errors = data.get("cells", []) if isinstance(data.get("cells"), list) else []
+    probes = data.get("probes") if isinstance(data.get("probes"), dict) else {}
+    for name in lesson.probes:
+        entry = probes.get(name)
+        if not isinstance(entry, dict):
+            run.problems[name] = "did not run" + (f" (the check run stopped: {stopped})" if stopped else "")
+        elif entry.get("error"):
+            run.problems[name] = f"raised {str(entry['error'])[:300]}"
+        else:
+            try:
+                run.values[name] = {k: _unplain(v, tensors) for k, v in (entry.get("values") or {}).items()}
+            except (KeyError, TypeError, ValueError) as exc:
+                run.problems[name] = f"returned something unreadable ({exc})"
+    return run
+
+
+def _unplain(value, tensors):
+    if isinstance(value, dict):
+        return tensors[value["tensor"]]
+    if isinstance(value, list):
+        return [_unplain(v, tensors) for v in value]
+    return value
+
+
+# --- the reference's values, and the comparison ----------------------------------------------
+
+def reference_values(lesson: LessonProbes, seed: int) -> dict:
+    """probe -> {key: value}, the same probe code run here against the reference."""
+    import torch
+
+    namespace: dict = {}
+    exec(compile(lesson.code, f"<probes of {lesson.slug}>", "exec"), namespace)
+    reference = lesson.reference_namespace()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the sandbox: the same kernels, the same rounding
+    try:
+        return {name: namespace[f"probe_{name}"](dict(reference), seed) for name in lesson.probes}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def differences(expected, got, atol: float, rtol: float, key: str = "") -> str | None:
+    """None when ``got`` matches ``expected``; otherwise what differs, in one line."""
+    import torch
+
+    where = key or "value"
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"{where}: expected a tensor, got {type(got).__name__}"
+        if tuple(got.shape) != tuple(expected.shape):
+            return f"{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+        if expected.is_floating_point():
+            if not got.is_floating_point():
+                return f"{where}: expected floating point values, got {got.dtype}"
+            e, g = expected.double(), got.double()
+            same_inf = torch.equal(torch.isinf(e), torch.isinf(g)) and torch.equal(e[torch.isinf(e)], g[torch.isinf(g)])
+            if not same_inf:
+                return f"{where}: -inf/inf in other places than expected"
+            finite = ~torch.isinf(e)
+            if torch.isnan(g).any():
+                return f"{where}: contains NaN"
+            if finite.any() and not torch.allclose(g[finite], e[finite], atol=atol, rtol=rtol):
+                gap = (g[finite] - e[finite]).abs().max().item()
+                return f"{where}: values differ from the reference on the same inputs (max |difference| {gap:.3g})"
+            return None
+        if not torch.equal(got.to(expected.dtype), expected):
+            wrong = (got.to(expected.dtype) != expected).sum().item()
+            return f"{where}: {wrong} of {expected.numel()} entries differ from the reference"
+        return None
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        return None if got == expected and type(got) is type(expected) else f"{where}: expected {expected!r}, got {got!r}"
+    if isinstance(expected, (int, float)):
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            return f"{where}: expected a number, got {got!r}"
+        return None if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) else f"{where}: expected {expected!r}, got {got!r}"
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            return f"{where}: expected {len(expected)} items, got {got!r}"[:300]
+        for i, (e, g) in enumerate(zip(expected, got)):
+            if problem := differences(e, g, atol, rtol, f"{where}[{i}]"):
+                return problem
+        return None
+    if isinstance(expected, dict):  # a probe's check of its own: {"ok": bool, ...} is compared key by key
+        for k, e in expected.items():
+            if problem := differences(e, (got or {}).get(k) if isinstance(got, dict) else None, atol, rtol, f"{where}.{k}"):
+                return problem
+        return None
+    return f"{where}: cannot compare {type(expected).__name__}"
+
+
+def judge(lesson: LessonProbes, run: ProbeRun, expected: dict) -> dict[str, str | None]:
+    """probe -> None (agrees with the reference) or what went wrong."""
+    verdicts: dict[str, str | None] = {}
+    for name in lesson.probes:
+        if name in run.problems:
+            verdicts[name] = run.problems[name]
+            continue
+        got = run.values.get(name, {})
+        problem = None
+        for key, want in expected[name].items():
+            if key not in got:
+                problem = f"{key}: missing"
+                break
+            atol, rtol = lesson.tolerances.get((name, key), (lesson.atol, lesson.rtol))
+            if problem := differences(want, got[key], atol, rtol, key):
+                break
+        verdicts[name] = problem
+    return verdicts
+
+
+def check(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int | None = None,
+          reference: dict | None = None) -> tuple[dict, ProbeRun]:
+    """Run the probes on ``cells`` in the sandbox and judge them against the reference here.
+    ``reference``: a dict that keeps the reference's values per (lesson, seed) between calls."""
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    run = run_in_sandbox(lesson, cells, seed)
+    cache = {} if reference is None else reference
+    if (lesson.slug, seed) not in cache:
+        try:
+            cache[(lesson.slug, seed)] = reference_values(lesson, seed)
+        except Exception as exc:  # noqa: BLE001 (a bug in probes.py must not read as the student's fault)
+            raise RuntimeError(f"the reference fails its own probes for {lesson.slug} (seed {seed}): {exc}") from exc
+    return judge(lesson, run, cache[(lesson.slug, seed)]), run

@@ -1,0 +1,159 @@
+"""grader.trusted: the verdict from outside the student's process (attacks first, then the defence)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader import catalog, sandbox, trusted
+
+from .conftest import FIXTURE, SLUG
+
+TOY = FIXTURE / "lessons" / SLUG
+LESSON_35 = catalog.lesson_dir("35-gpt-model-assembly")
+needs_sandbox = pytest.mark.skipif(sandbox.unavailable_reason() is not None,
+                                   reason=f"no sandbox here: {sandbox.unavailable_reason()}")
+
+
+def toy():
+    return trusted.load_probes(TOY)
+
+
+# --- judging values (no sandbox) -------------------------------------------------------------------
+
+def test_differences_name_what_differs():
+    assert trusted.differences(torch.ones(2, 3), torch.ones(2, 3) + 1e-7, 1e-5, 1e-4) is None
+    assert "expected shape (2, 3), got (3, 2)" in trusted.differences(torch.ones(2, 3), torch.ones(3, 2), 1e-5, 0)
+    assert "max |difference| 0.5" in trusted.differences(torch.zeros(4), torch.tensor([0, 0, 0.5, 0]), 1e-5, 0)
+    masked = torch.tensor([1.0, float("-inf")])
+    assert trusted.differences(masked, masked.clone(), 1e-5, 0) is None
+    assert "-inf" in trusted.differences(masked, torch.tensor([1.0, -1e9]), 1e-5, 0)
+    assert "NaN" in trusted.differences(torch.zeros(2), torch.tensor([0.0, float("nan")]), 1e-5, 0)
+    assert "entries differ" in trusted.differences(torch.tensor([1, 2]), torch.tensor([1, 3]), 0, 0)
+    assert trusted.differences(True, 1, 0, 0) is not None, "a bool is not a number that happens to be 1"
+    assert trusted.differences([3, 4], [3, 5], 0, 0) == "value[1]: expected 4, got 5"
+
+
+def test_a_probe_that_did_not_run_is_never_a_pass():
+    lesson = toy()
+    run = trusted.ProbeRun(values={"add": {"sums": [1]}}, problems={"mul": "did not run (wall clock)"})
+    verdicts = trusted.judge(lesson, run, {"add": {"sums": [1]}, "mul": {"products": [2]}})
+    assert verdicts == {"add": None, "mul": "did not run (wall clock)"}
+    missing = trusted.judge(lesson, trusted.ProbeRun(values={"add": {}, "mul": {"products": [2]}}),
+                            {"add": {"sums": [1]}, "mul": {"products": [2]}})
+    assert missing["add"] == "sums: missing"
+
+
+def test_probes_file_mistakes_are_reported(tmp_path):
+    (tmp_path / "probes.py").write_text('TESTS = {"test_a": ["a"]}\nPROBE_CODE = "def probe_b(ns, seed):\\n    return {}\\n"\n')
+    with pytest.raises(ValueError, match=r"TESTS name probes that PROBE_CODE does not define: \['a'\]"):
+        trusted.load_probes(tmp_path)
+    assert trusted.load_probes(tmp_path / "nowhere") is None
+
+
+# --- the reference, withheld -------------------------------------------------------------------------
+
+def test_withheld_modules_import_but_refuse_every_use(tmp_path):
+    import gpt2ref
+
+    copy = trusted.withheld_copy(Path(gpt2ref.__file__).parent, ("model", "generation"), tmp_path)
+    code = textwrap.dedent("""
+        import importlib, gpt2ref
+        from gpt2ref import TINY, TransformerBlock, GPTModel
+        TransformerBlock(TINY)  # an earlier lesson's part still works
+        attempts = {
+            "call": lambda: GPTModel(TINY),
+            "subclass": lambda: exec("class Mine(GPTModel):\\n    pass", {"GPTModel": GPTModel}),
+            "import_module": lambda: importlib.import_module("gpt2ref.model").GPTModel(TINY),
+            "getattr": lambda: getattr(gpt2ref, "gener" + "ate")(None, None, 1),
+            "attribute": lambda: GPTModel.forward,
+        }
+        for name, attempt in attempts.items():
+            try:
+                attempt()
+                print(name, "WORKED")
+            except ImportError as exc:
+                print(name, "refused:", "not available while this lesson is graded" in str(exc))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(copy.parent), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("\n")
+    assert [line for line in lines if line] == [f"{name} refused: True" for name in
+                                                ("call", "subclass", "import_module", "getattr", "attribute")]
+
+
+# --- in the sandbox ---------------------------------------------------------------------------------
+
+CORRECT_TOY = [("add", "def add(a, b):\n    return a + b\n"), ("mul", "def mul(a, b):\n    return a * b\n")]
+
+
+@needs_sandbox
+def test_toy_probes_agree_with_correct_code_and_name_the_wrong_part():
+    lesson = toy()
+    verdicts, run = trusted.check(lesson, CORRECT_TOY, seed=11)
+    assert verdicts == {"add": None, "mul": None}, run.sandbox
+    wrong = [("add", "def add(a, b):\n    return a - b\n"), CORRECT_TOY[1]]
+    verdicts, _ = trusted.check(lesson, wrong, seed=12)
+    assert verdicts["add"].startswith("sums") and verdicts["mul"] is None
+
+
+@needs_sandbox
+def test_the_inputs_change_with_the_seed_so_answers_cannot_be_stored():
+    lesson = toy()
+    one, two = trusted.reference_values(lesson, 1), trusted.reference_values(lesson, 2)
+    assert one["add"]["sums"] != two["add"]["sums"]
+    # Answers recorded from one grading run are wrong in the next.
+    stored = f"_answers = iter({one['add']['sums']!r})\ndef add(a, b):\n    return next(_answers)\n"
+    verdicts, _ = trusted.check(lesson, [("add", stored), CORRECT_TOY[1]], seed=2)
+    assert verdicts["add"] is not None
+
+
+@needs_sandbox
+def test_what_the_student_code_can_do_inside_the_check_run():
+    """Hostile solution cells: exit the process, hang, flood memory, read grader files, use the network."""
+    lesson = toy()
+    secrets = [catalog.GRADER_DIR / "lessons", catalog.GRADER_DIR / "source", catalog.GRADER_DIR / "nbgrader_config.py",
+               LESSON_35 / "mutants.py", Path("/etc/shadow")]  # (home: only the skeleton of bound paths)
+    hostile = textwrap.dedent(f"""
+        import os, socket
+        found = [path for path in {[str(p) for p in secrets]!r} if os.path.exists(path) and os.listdir(path)
+                 if os.path.isdir(path)] + [path for path in {[str(p) for p in secrets]!r} if os.path.isfile(path)]
+        try:
+            socket.create_connection(("127.0.0.1", 22), timeout=1)
+            found.append("network")
+        except OSError:
+            pass
+        def add(a, b):
+            return found or a + b
+    """)
+    assert any(p.exists() for p in secrets), "the test must look for files that exist outside the sandbox"
+    verdicts, run = trusted.check(lesson, [("add", hostile), CORRECT_TOY[1]], seed=3)
+    assert verdicts["add"] is None, f"the sandbox let the code reach: {run.values}"
+    exits = [("add", "import os\ndef add(a, b):\n    os._exit(0)\n"), CORRECT_TOY[1]]
+    verdicts, run = trusted.check(lesson, exits, seed=4)
+    assert verdicts["add"] is not None and verdicts["mul"] is not None, "nothing after the exit counts as run"
+    hangs = [CORRECT_TOY[0], ("mul", "def mul(a, b):\n    while True:\n        try:\n            pass\n"
+                                    "        except BaseException:\n            pass\n")]
+    verdicts, run = trusted.check(lesson, hangs, seed=5)
+    assert verdicts["add"] is None and verdicts["mul"] is not None
+
+
+@needs_sandbox
+def test_lesson_35_reference_cannot_be_borrowed_in_the_check_run():
+    lesson = trusted.load_probes(LESSON_35)
+    disguised = [("gpt_model", "from gpt2ref import GPTModel as _R\n\nclass GPTModel(_R):\n    pass\n"),
+                 ("count_parameters", "import importlib\ncount_parameters = importlib.import_module('gpt2ref.model')"
+                                      ".count_parameters\n"),
+                 ("top_k_filter", "import gpt2ref\ntop_k_filter = getattr(gpt2ref, 'top_k_' + 'filter')\n"),
+                 ("generate", "import runpy, gpt2ref, pathlib\n"
+                              "generate = runpy.run_path(str(pathlib.Path(gpt2ref.__file__).parent / 'generation.py'))"
+                              ".get('generate')\n")]
+    verdicts, run = trusted.check(lesson, disguised, seed=6)
+    assert all(verdicts.values()), verdicts
+    assert any("not available while this lesson is graded" in str(e) for _, e in run.cell_errors), run.cell_errors
