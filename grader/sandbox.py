@@ -44,8 +44,9 @@ What the sandbox does not protect against
   clock stops it; there is no CPU quota.
 - Disk space: the working folder is on the host disk, with no quota.
 - Lying about its own results: the kernel runs the test cells, so code that patches the checks
-  (an IPython input transformer, monkeypatching ``course.checks``) still changes what nbgrader
-  records; the integrity scan and grading from outside the kernel are separate work.
+  (an IPython input transformer, monkeypatching ``course.checks``) still changes what the
+  kernel reports. ``grader/trusted.py`` checks the answers again outside the kernel, for the
+  lessons that have probes; elsewhere the integrity scan reports such code and holds the scores.
 - Bugs in Linux, bubblewrap or the Python stack that let a process out of its namespaces. There
   is no seccomp filter, and the kernel may create user namespaces of its own.
 - Other processes running as ``nobody`` are out of its reach only through the PID namespace and

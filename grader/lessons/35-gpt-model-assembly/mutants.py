@@ -204,6 +204,13 @@ SUBMISSIONS = [
                                      "course.checks.expect = course.checks.expect_equal = lambda *a, **k: None\n\n\n"
                                      "class GPTModel(nn.Module):"),
                                     ("        if config.weight_tying:\n            " + TIE, "        pass")]}),
+    Submission("patches-torch-indirectly", fails={"test_gpt_final_norm"}, review={"outside check"},
+               why="final_norm ignores config.layer_norm_eps, and Tensor.any is patched through importlib so that "
+                   "every closeness check passes in the kernel; the outside check finds the wrong norm",
+               edits={"gpt_model": [(FINAL_NORM, "self.final_norm = LayerNorm(config.d_model, bias=config.bias)"),
+                                    ("class GPTModel(nn.Module):",
+                                     "import importlib\nsetattr(importlib.import_module('tor' + 'ch').Tensor, 'an' + 'y',"
+                                     " lambda self, *a, **k: False)\n\n\nclass GPTModel(nn.Module):")]}),
     Submission("reference-in-disguise", fails=ALL_TESTS, why="hands every answer to gpt2ref",
                cells={"gpt_model": "from gpt2ref import GPTModel as _Ref\n\n\nclass GPTModel(_Ref):\n    pass\n",
                       "count_parameters": "import gpt2ref as _r\n\n\ndef count_parameters(model):\n"
