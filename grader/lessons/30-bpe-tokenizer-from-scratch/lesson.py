@@ -139,7 +139,7 @@ expect_equal(_out, [99, 3, 99], "merge_pair([1, 2, 3, 1, 2], (1, 2), 99)",
              hint="replace every occurrence of the pair, not only the first one")
 expect_equal(merge_pair([7, 7, 7], (7, 7), 99), [99, 7], "merge_pair([7, 7, 7], (7, 7), 99)",
              hint="after a merge skip BOTH ids of the pair (move on by 2): occurrences do not overlap")
-print("merge_pair: visible checks passed")
+print("merge_pair: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 import random as _random
@@ -296,7 +296,7 @@ _m = train_bpe("aaabdaaabac", 4)
 expect_type(_m, dict, "train_bpe('aaabdaaabac', 4)", hint="return a dict {(left_id, right_id): new_id}")
 expect_equal(list(_m.values()), [256, 257, 258, 259], "the new ids of train_bpe('aaabdaaabac', 4)",
              hint="merge i (counting from 0) gets the id 256 + i; ids 0..255 are the bytes")
-print("train_bpe ids: visible checks passed")
+print("train_bpe ids: ok")
 ### BEGIN HIDDEN TESTS
 from course.corpus import python_docs as _python_docs
 
@@ -331,7 +331,7 @@ expect_equal(learned_pieces(train_bpe("aaabdaaabac", 4)),
              [(b"a", b"a"), (b"a", b"b"), (b"aa", b"ab"), (b"a", b"c")],
              "the bytes joined by train_bpe('aaabdaaabac', 4), merge by merge",
              hint="most frequent pair first; on a tie take the smaller tuple (compare left, then right)")
-print("train_bpe merges: visible checks passed")
+print("train_bpe merges: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
@@ -406,7 +406,7 @@ expect_equal(decode([72, 105], {}), "Hi", "decode([72, 105], {})", hint="ids 0..
 expect_equal(decode([256, 33], {(72, 105): 256}), "Hi!", "decode([256, 33], {(72, 105): 256})",
              hint="a merged id stands for the bytes of its left part followed by its right part")
 expect_equal(decode([], {}), "", "decode([], {})", hint="no ids, empty text")
-print("decode: visible checks passed")
+print("decode: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
@@ -523,7 +523,7 @@ expect_equal(encode("abc", {(98, 99): 256, (97, 98): 257}), [97, 256], "encode('
              hint="merge the pair with the SMALLEST new id first ((98, 99) -> 256), not the leftmost pair")
 expect_equal(encode("ab ab", {(97, 98): 256, (32, 256): 257}), [256, 257], "encode('ab ab', ...)",
              hint="after a merge, look again: (32, 256) only exists once (97, 98) has been merged")
-print("encode: visible checks passed")
+print("encode: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
@@ -557,7 +557,7 @@ expect_raises(ValueError, lambda: encode("a<|endoftext|>b", {}), "encode('a<|end
 expect_equal(encode("a<|endoftext|>b", {}, allowed_special={"<|endoftext|>"}), [97, 256, 98],
              "encode('a<|endoftext|>b', {}, allowed_special={'<|endoftext|>'})",
              hint="when allowed, <|endoftext|> is the single id 256 + len(merges)")
-print("encode special token: visible checks passed")
+print("encode special token: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 

@@ -273,7 +273,7 @@ expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 2)), 3, "len(SlidingWi
              hint="windows start at 0, 2, 4; each needs max_length + 1 = 5 tokens: (10 - 4 - 1) // 2 + 1")
 expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 4)), 2, "len(SlidingWindowDataset(10 tokens, max_length=4, stride=4))",
              hint="(n - max_length - 1) // stride + 1")
-print("window count: visible checks passed")
+print("window count: ok")
 ### BEGIN HIDDEN TESTS
 import torch as _torch
 
@@ -312,7 +312,7 @@ expect_equal(_x.tolist(), [102, 103, 104, 105], "the input of window 1 (ids 100.
              hint="window i starts at i * stride")
 expect_equal(_y.tolist(), [103, 104, 105, 106], "the target of window 1",
              hint="the target is the input shifted one token to the right")
-print("window content: visible checks passed")
+print("window content: ok")
 ### BEGIN HIDDEN TESTS
 from torch.utils.data import DataLoader as _DataLoader
 
@@ -357,7 +357,7 @@ expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
 expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(7)), 12, 1), "SlidingWindowDataset(7 tokens, max_length=12)",
               hint="fewer than max_length + 1 tokens: raise ValueError naming the number of tokens and max_length",
               message_contains=["7", "12"])
-print("short text: visible checks passed")
+print("short text: ok")
 ### BEGIN HIDDEN TESTS
 expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(30)), 64, 8), "SlidingWindowDataset(30 tokens, max_length=64)",
               hint="the message must contain the number of tokens and max_length", message_contains=["30", "64"])
@@ -487,7 +487,7 @@ expect_dtype(_x, torch.long, "inputs of the first batch", hint="token ids are to
 expect_equal(_x[0].tolist(), _ids[:8], "first input row, shuffle=False", hint="tokenize with tiktoken.get_encoding('gpt2')")
 expect_equal(_y[0].tolist(), _ids[1:9], "first target row, shuffle=False", hint="targets are the inputs shifted by one")
 expect_equal(_x[1].tolist(), _ids[8:16], "second input row (stride=8)", hint="shuffle=False keeps the windows in order")
-print("dataloader batches: visible checks passed")
+print("dataloader batches: ok")
 ### BEGIN HIDDEN TESTS
 _starts = [s for s in range(0, len(_ids), 4) if s + 5 + 1 <= len(_ids)]  # max_length=5, stride=4
 _batches = list(create_dataloader(_text, batch_size=3, max_length=5, stride=4, shuffle=False))
@@ -531,7 +531,7 @@ def first_epoch(seed, **kwargs):
 
 expect(first_epoch(0) == first_epoch(0), "two loaders made with seed=0",
        "they gave different batches.", hint="pass generator=torch.Generator().manual_seed(seed) to the DataLoader")
-print("dataloader seed: visible checks passed")
+print("dataloader seed: ok")
 ### BEGIN HIDDEN TESTS
 expect(first_epoch(0) != first_epoch(1), "loaders made with seed=0 and seed=1", "they gave the same batches.",
        hint="the seed must decide the shuffled order")
