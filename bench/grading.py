@@ -109,6 +109,7 @@ def run(students: int = 200, jobs: int | None = None, cell_timeout: int = 60, wo
     print(line("first code cell (imports: torch, ...)", [t["cells_s"][0] for t in warm if t.get("cells_s")]))
     print(line("the other cells (demos + tests)", [sum(t["cells_s"][1:]) for t in warm if t.get("cells_s")]))
     print(line("kernel shutdown, verdict", [t["end_s"] for t in warm]))
+    print(line("outside check (second sandbox)", [t.get("outside_s", 0.0) for t in warm]))
     print(f"  every submission scored as expected: {'yes' if not surprises else 'NO'}")
     for text in surprises:
         print(f"    {text}")

@@ -520,12 +520,13 @@ class SandboxedExecute(Execute):
 # --- a plain command in the same sandbox ----------------------------------------------------------
 
 def run_sandboxed(command: list[str], workdir: str, timeout: float, extra_ro: list[str] = (),
-                  overlays: list[tuple[str, str]] = ()) -> dict:
+                  overlays: list[tuple[str, str]] = (), unsandboxed_env: dict[str, str] | None = None) -> dict:
     """Run ``command`` (not a kernel) in the sandbox kernels get: ``workdir`` is the one writable
     folder (handed to ``nobody`` while it runs), memory and process limits, ``timeout`` seconds
     of wall clock. Returns {"returncode", "reason" (None | "wall clock" | "out of memory" |
     "process limit"), "output" (its last 4000 characters of stdout+stderr), "elapsed_s"}.
-    Without a sandbox (``GPT2_COURSE_UNSANDBOXED=1``) it runs as a plain subprocess."""
+    Without a sandbox (``GPT2_COURSE_UNSANDBOXED=1``) it runs as a plain subprocess, with
+    ``unsandboxed_env`` added to its environment (overlays cannot be mounted there)."""
     from .cgroups import Cgroup
 
     workdir = os.path.realpath(workdir)
@@ -533,7 +534,7 @@ def run_sandboxed(command: list[str], workdir: str, timeout: float, extra_ro: li
     env = sandbox_env(os.environ)
     if unsandboxed_requested():  # the instructor was warned when grading started
         try:
-            done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
+            done = subprocess.run(command, cwd=workdir, env={**env, **(unsandboxed_env or {})}, capture_output=True, text=True,
                                   timeout=timeout, start_new_session=True)
             return {"returncode": done.returncode, "reason": None, "output": (done.stdout + done.stderr)[-4000:],
                     "elapsed_s": round(time.monotonic() - started, 3), "sandboxed": False}

@@ -159,15 +159,19 @@ def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int
         (job_dir / "job.json").write_text(json.dumps({
             "cells": [["setup", lesson.setup], *cells], "probe_code": lesson.code, "probes": lesson.probes,
             "seed": seed, "probe_timeout": lesson.probe_timeout}))
-        overlays = []
+        overlays, plain_env = [], {}
         if lesson.withheld:
             import gpt2ref
 
             real = Path(gpt2ref.__file__).resolve().parent
             overlays.append((str(withheld_copy(real, lesson.withheld, work / "withheld")), str(real)))
+            plain_env["PYTHONPATH"] = str(work / "withheld")  # without a sandbox: found before the real one
         runner = str(RUNNER.resolve())
-        verdict = sandbox.run_sandboxed([sys.executable, "-I", runner, str(job_dir)], str(job_dir),
-                                        lesson.wall_clock, extra_ro=[runner], overlays=overlays)
+        # -I: no PYTHON* variables, no user site, the script's folder not on sys.path (in the sandbox)
+        isolate = [] if sandbox.unsandboxed_requested() else ["-I"]
+        verdict = sandbox.run_sandboxed([sys.executable, *isolate, runner, str(job_dir)], str(job_dir),
+                                        lesson.wall_clock, extra_ro=[runner], overlays=overlays,
+                                        unsandboxed_env=plain_env)
         return _read_output(job_dir, lesson, verdict)
     finally:
         shutil.rmtree(work, ignore_errors=True)

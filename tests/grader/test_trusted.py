@@ -157,3 +157,13 @@ def test_lesson_35_reference_cannot_be_borrowed_in_the_check_run():
     verdicts, run = trusted.check(lesson, disguised, seed=6)
     assert all(verdicts.values()), verdicts
     assert any("not available while this lesson is graded" in str(e) for _, e in run.cell_errors), run.cell_errors
+
+
+def test_without_a_sandbox_the_reference_is_still_withheld(monkeypatch):
+    """GPT2_COURSE_UNSANDBOXED=1 (for trusted code only) still runs the check with the graded parts taken out."""
+    monkeypatch.setenv(sandbox.ENV_UNSANDBOXED, "1")
+    lesson = trusted.load_probes(LESSON_35)
+    borrowed = [("top_k_filter", "import gpt2ref\ntop_k_filter = gpt2ref.top_k_filter\n")]
+    verdicts, run = trusted.check(lesson, borrowed, seed=7)
+    assert run.sandbox["sandboxed"] is False
+    assert "not available while this lesson is graded" in verdicts["top_k"], verdicts["top_k"]
