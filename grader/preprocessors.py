@@ -687,10 +687,15 @@ class GradingExecute(SandboxedExecute):
         meta = _info(nb)
         self._stop: tuple[str, str] | None = None
         self._settled: set[int] = set()
+        outside = None
         if meta.get("ungradable"):
             self._stop = (MALFORMED, "the submission could not be read")
         else:
             meta["run_started"] = time.time()
+            try:
+                outside = self._start_outside_check(nb, resources)
+            except Exception as exc:  # noqa: BLE001 (e.g. a broken probes.py: a human decides)
+                outside = exc
             try:
                 nb, resources = super().preprocess(nb, resources, km=km)
             except DeadKernelError:
@@ -705,30 +710,51 @@ class GradingExecute(SandboxedExecute):
             add_review(nb, *self._stop)
         if not meta.get("ungradable"):
             checked_from = monotonic()
-            self._check_from_outside(nb, resources)
+            self._check_from_outside(nb, resources, outside)
             if getattr(self, "_timing", None) is not None:
                 self._timing["outside_s"] = monotonic() - checked_from
         return nb, resources
 
-    def _check_from_outside(self, nb, resources) -> None:
+    def _start_outside_check(self, nb, resources):
+        """Start the outside check (``grader/trusted.py``) of a lesson with probes, in a thread:
+        its sandbox runs while the kernel runs the notebook. (lesson, seed, future) or None."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from . import trusted
+
+        lesson = _lesson_probes(_Paths(self).root, resources["nbgrader"]["assignment"])
+        if lesson is None:
+            return None
+        cells = [(_label(c), _text(c.source)) for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
+        seed = probe_seed()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outside-check")
+        future = pool.submit(trusted.run_in_sandbox, lesson, cells, seed)
+        pool.shutdown(wait=False)
+        return lesson, seed, future
+
+    def _check_from_outside(self, nb, resources, started) -> None:
         """The kernel's results can be forged: for a lesson with probes (``grader/trusted.py``),
         a test that passed in the kernel keeps its points only if the outside check agrees."""
         from . import trusted
 
-        info = resources["nbgrader"]
-        lesson = _lesson_probes(_Paths(self).root, info["assignment"])
-        if lesson is None:
+        if started is None:
             return
+        info = resources["nbgrader"]
         meta = _info(nb)
+        if isinstance(started, Exception):
+            self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], started)
+            add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not start ({started})"[:500])
+            return
+        lesson, seed, future = started
         passed = [c for c in nb.cells if _is_grade(c) and _nbgrader(c).get("grade_id") in lesson.tests
                   and not any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-        if not passed:  # every test it covers already scores zero: nothing to confirm
-            meta["outside_checked"] = True
-            meta["outside_check"] = {}
-            return
-        cells = [(_label(c), _text(c.source)) for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
         try:
-            verdicts, run = trusted.check(lesson, cells, probe_seed(), reference=_reference_cache)
+            run = future.result()
+            if not passed:  # every test it covers already scores zero: nothing to confirm
+                meta["outside_checked"] = True
+                meta["outside_check"] = {}
+                return
+            verdicts = trusted.judge(lesson, run, trusted.expected_values(lesson, seed, _reference_cache))
         except Exception as exc:  # noqa: BLE001 (the check itself failed: a human decides)
             self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], exc)
             add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not run ({exc})"[:500])

@@ -383,8 +383,10 @@ def test_plain_nbgrader_autograde_restores_holds_and_never_crashes(toy_course):
     scores = commands.read_scores(root, [SLUG])
     status = commands.read_statuses(root, [SLUG])
     assert scores[("ana", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "skip tags do not score"
-    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "held without make"
-    assert status[("ben", SLUG)].label == "NEEDS REVIEW (integrity scan)"
+    # Plain nbgrader goes through the outside check too: ben's test_add passed in his kernel
+    # (checks switched off) but his add is wrong; his right mul keeps its point.
+    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}, "checked outside without make"
+    assert status[("ben", SLUG)].label == "NEEDS REVIEW (outside check)"
     assert scores[("dan", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}, "copies do not crash"
     assert scores[("eve", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
     assert status[("eve", SLUG)].label == "NEEDS REVIEW (malformed notebook)"

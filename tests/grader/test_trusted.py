@@ -167,3 +167,18 @@ def test_without_a_sandbox_the_reference_is_still_withheld(monkeypatch):
     verdicts, run = trusted.check(lesson, borrowed, seed=7)
     assert run.sandbox["sandboxed"] is False
     assert "not available while this lesson is graded" in verdicts["top_k"], verdicts["top_k"]
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_a_broken_probes_file_is_a_review_not_a_crash_or_a_zero(toy_course):
+    from grader import commands
+
+    from .test_parallel import _submit
+
+    (toy_course / "lessons" / SLUG / "probes.py").write_text("TESTS = {oops\n")
+    _submit(toy_course, ["solution"])
+    scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
+    status = commands.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
+    assert status.label == "NEEDS REVIEW (outside check)"
+    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}, "the kernel's scores, held for review"
