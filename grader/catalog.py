@@ -4,6 +4,7 @@ Each lesson's hand-written files sit together in ``grader/lessons/<slug>/``:
 
     lesson.py      the notebook as a plain-text script: prose, solutions, hidden tests
     mutants.py     made-up submissions that prove the grading (``grader.acceptance``)
+    probes.py      optional: the outside check of the graded parts (``grader.trusted``)
     quiz.json      the quiz in Simplified Chinese, and quiz.en.json in English
     (anything else is a file the student gets beside the notebook)
 
@@ -22,8 +23,9 @@ STUDENT_LESSONS_DIR = REPO_DIR / "lessons"
 
 AUTHORING_SCRIPT = "lesson.py"
 MUTANTS_SCRIPT = "mutants.py"
+PROBES_SCRIPT = "probes.py"  # the outside check's probes (``grader.trusted``)
 # Files of a lesson folder that only the instructor holds (never copied to source/ or lessons/).
-INSTRUCTOR_ONLY = frozenset({AUTHORING_SCRIPT, MUTANTS_SCRIPT, "__pycache__"})
+INSTRUCTOR_ONLY = frozenset({AUTHORING_SCRIPT, MUTANTS_SCRIPT, PROBES_SCRIPT, "__pycache__"})
 
 
 def lesson_dir(slug: str, course_root: Path = GRADER_DIR) -> Path:
