@@ -693,7 +693,7 @@ class GradingExecute(SandboxedExecute):
         else:
             meta["run_started"] = time.time()
             try:
-                outside = self._start_outside_check(nb, resources)
+                outside = self._prepare_outside_check(nb, resources)
             except Exception as exc:  # noqa: BLE001 (e.g. a broken probes.py: a human decides)
                 outside = exc
             try:
@@ -715,22 +715,14 @@ class GradingExecute(SandboxedExecute):
                 self._timing["outside_s"] = monotonic() - checked_from
         return nb, resources
 
-    def _start_outside_check(self, nb, resources):
-        """Start the outside check (``grader/trusted.py``) of a lesson with probes, in a thread:
-        its sandbox runs while the kernel runs the notebook. (lesson, seed, future) or None."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from . import trusted
-
+    def _prepare_outside_check(self, nb, resources):
+        """What the outside check (``grader/trusted.py``) of a lesson with probes will run: the
+        solution cells as they are before the kernel runs, and this run's seed. None without probes."""
         lesson = _lesson_probes(_Paths(self).root, resources["nbgrader"]["assignment"])
         if lesson is None:
             return None
         cells = [(_label(c), _text(c.source)) for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
-        seed = probe_seed()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outside-check")
-        future = pool.submit(trusted.run_in_sandbox, lesson, cells, seed)
-        pool.shutdown(wait=False)
-        return lesson, seed, future
+        return lesson, probe_seed(), cells
 
     def _check_from_outside(self, nb, resources, started) -> None:
         """The kernel's results can be forged: for a lesson with probes (``grader/trusted.py``),
@@ -745,15 +737,17 @@ class GradingExecute(SandboxedExecute):
             self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], started)
             add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not start ({started})"[:500])
             return
-        lesson, seed, future = started
+        lesson, seed, cells = started
         passed = [c for c in nb.cells if _is_grade(c) and _nbgrader(c).get("grade_id") in lesson.tests
                   and not any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        if not passed:  # every test it covers already scores zero: nothing to confirm
+            meta["outside_checked"] = True
+            meta["outside_check"] = {}
+            return
         try:
-            run = future.result()
-            if not passed:  # every test it covers already scores zero: nothing to confirm
-                meta["outside_checked"] = True
-                meta["outside_check"] = {}
-                return
+            # After the kernel, not beside it: on a busy machine a second sandbox starting at the
+            # same time would eat into the kernel's per-cell timeouts.
+            run = trusted.run_in_sandbox(lesson, cells, seed)
             verdicts = trusted.judge(lesson, run, trusted.expected_values(lesson, seed, _reference_cache))
         except Exception as exc:  # noqa: BLE001 (the check itself failed: a human decides)
             self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], exc)

@@ -124,7 +124,8 @@ def test_autograde_feedback_export_and_clear_errors(toy_course):
 
 @pytest.mark.slow
 def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_path):
-    outcomes = acceptance.run_acceptance(SLUG, tmp_path / "work", cell_timeout=5, log=lambda *_: None,
+    # 15 s per cell: the loops cost that much, and a busy 2-core machine never times out a toy cell.
+    outcomes = acceptance.run_acceptance(SLUG, tmp_path / "work", cell_timeout=15, log=lambda *_: None,
                                          course_root=toy_course)
     by_name = {o.submission.name: o for o in outcomes}
     assert set(by_name) == {
