@@ -1,0 +1,270 @@
+"""Lesson 30, checked from outside the student's kernel (see ``grader/trusted.py``).
+
+PROBE_CODE runs twice on the same seed: in a sandbox against the student's solution cells (with
+``gpt2ref.bpe`` withheld; SETUP defines the lesson's own ``pre_split``, which the students do not
+write), and in the grader against the reference. Each probe isolates one idea, like the test it
+stands behind:
+
+- ``merge_pair``: hundreds of seeded (ids, pair) cases over a small alphabet; the input unchanged;
+- ``train_ids``: the new ids 256, 257, ... and where training stops (single chunks of distinct
+  bytes: exactly len - 1 merges whatever the tie-break), empty text, zero merges;
+- ``train_merges``: the bytes each merge joins, merge by merge, on seeded texts (ASCII, code,
+  Chinese and emoji);
+- ``decode``: seeded ids (made by a trusted encoder of the probes' own, with merges learned by a
+  trusted trainer of the probes' own), cut-off UTF-8, the <|endoftext|> id;
+- ``encode``: the ids of seeded texts without <|endoftext|> (words, and words of random letters,
+  where the order of merging shows);
+- ``encode_special``: <|endoftext|> allowed ({"<|endoftext|>"}, "all") and not allowed, checked
+  against the student's own encode of the pieces (so a merging slip is ``encode``'s business).
+
+While the train, encode and special probes run, a correct merge_pair stands in for the student's
+(graded on its own by ``merge_pair``).
+"""
+
+WITHHELD = ("bpe",)
+
+SETUP = '''\
+from collections import Counter
+
+import regex
+
+GPT2_SPLIT_PATTERN = regex.compile(
+    r"""'(?:[sdmt]|ll|ve|re)"""
+    r"""| ?\\p{L}+"""
+    r"""| ?\\p{N}+"""
+    r"""| ?[^\\s\\p{L}\\p{N}]+"""
+    r"""|\\s+(?!\\S)"""
+    r"""|\\s+"""
+)
+
+
+def pre_split(text):
+    """GPT-2's chunks of `text`; joined together they give back `text`."""
+    return GPT2_SPLIT_PATTERN.findall(text)
+'''
+
+# test grade id -> the probes that must agree with the reference for it to keep its points
+TESTS = {
+    "test_merge_pair": ["merge_pair"],
+    "test_train_bpe_ids": ["train_ids"],
+    "test_train_bpe_merges": ["train_merges"],
+    "test_decode": ["decode"],
+    "test_encode": ["encode"],
+    "test_encode_special": ["encode_special"],
+}
+
+
+def reference_namespace():
+    from gpt2ref import bpe
+
+    return {"merge_pair": bpe.merge_pair, "train_bpe": bpe.train_bpe, "decode": bpe.decode, "encode": bpe.encode,
+            "pre_split": bpe.pre_split}
+
+
+PROBE_CODE = r'''
+import random
+
+import regex
+
+_SPLIT = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+EOT = "<|endoftext|>"
+_WORDS = ["the", "model", "token", "tokens", "learns", "merge", "merges", "pair", "byte", "bytes", "it's", "we'll",
+          "don't", "data", "text", "42", "2024", "3.14", "x", "=", "+", "(", ")", ":", ",", ".", "!", "?", "\n",
+          "    ", "\t", "  ", "def", "return", "你好", "世界", "朋友", "机器学习", "😀", "👍🏽", "café", "naïve", "ünï",
+          "½", "∑", "Hello", "World"]
+
+
+def _rng(seed, salt):
+    return random.Random(seed * 1000003 + salt)
+
+
+def _text(rng, words):
+    return "".join(rng.choice(_WORDS) + rng.choice(["", " ", " ", " ", "  "]) for _ in range(words))
+
+
+def _letters(rng, words, alphabet="abcdé"):
+    """Words of random letters: many overlapping merges, where the order of merging shows."""
+    return " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9))) for _ in range(words))
+
+
+# --- a trusted BPE of the probes' own (to make merges and ids without the student's code) -------
+
+def _merge(ids, pair, new_id):
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _train(text, num_merges):
+    words = {}
+    for chunk in _SPLIT.findall(text):
+        words[chunk] = words.get(chunk, 0) + 1
+    chunks = [list(c.encode("utf-8")) for c in words]
+    freqs = list(words.values())
+    merges = {}
+    for i in range(num_merges):
+        counts = {}
+        for ids, freq in zip(chunks, freqs):
+            for pair in zip(ids, ids[1:]):
+                counts[pair] = counts.get(pair, 0) + freq
+        if not counts:
+            break
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges[best] = 256 + i
+        chunks = [_merge(ids, best, 256 + i) for ids in chunks]
+    return merges
+
+
+def _encode_plain(text, merges):
+    out = []
+    for chunk in _SPLIT.findall(text):
+        ids = list(chunk.encode("utf-8"))
+        while len(ids) >= 2:
+            pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
+            if pair not in merges:
+                break
+            ids = _merge(ids, pair, merges[pair])
+        out.extend(ids)
+    return out
+
+
+def _decode(ids, merges):
+    vocab = {i: bytes([i]) for i in range(256)}
+    for (left, right), new_id in merges.items():
+        vocab[new_id] = vocab[left] + vocab[right]
+    vocab[256 + len(merges)] = EOT.encode("utf-8")
+    return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
+def _with_exact_merge(ns, call):
+    """Run ``call`` with a correct merge_pair in place of the student's (graded on its own)."""
+    own = ns.get("merge_pair")
+    ns["merge_pair"] = _merge
+    try:
+        return call()
+    finally:
+        ns["merge_pair"] = own
+
+
+def _learned_pieces(merges):
+    pieces = {i: bytes([i]) for i in range(256)}
+    joined = []
+    for (left, right), new_id in merges.items():
+        joined.append([pieces.get(left, b"?").hex(), pieces.get(right, b"?").hex()])
+        pieces[new_id] = pieces.get(left, b"?") + pieces.get(right, b"?")
+    return joined
+
+
+def _error(call):
+    try:
+        call()
+        return "none"
+    except Exception as exc:
+        return type(exc).__name__
+
+
+# --- the probes ----------------------------------------------------------------------------------
+
+def probe_merge_pair(ns, seed):
+    merge_pair = ns["merge_pair"]
+    rng = _rng(seed, 1)
+    results, kept, lists = [], True, True
+    for _ in range(300):
+        alphabet = rng.randint(1, 4)
+        ids = [rng.randrange(alphabet) for _ in range(rng.randrange(14))]
+        pair = (rng.randrange(alphabet), rng.randrange(alphabet))
+        before = list(ids)
+        got = merge_pair(ids, pair, 90 + rng.randrange(10))
+        kept = kept and ids == before
+        lists = lists and isinstance(got, list)
+        results.append([int(x) for x in got])
+    return {"results": results, "input_kept": kept, "lists": lists}
+
+
+def probe_train_ids(ns, seed):
+    return _with_exact_merge(ns, lambda: _train_ids(ns["train_bpe"], seed))
+
+
+def _train_ids(train_bpe, seed):
+    rng = _rng(seed, 2)
+    n = rng.randint(20, 60)
+    merges = train_bpe(_text(rng, rng.randint(60, 120)), n)
+    word = "".join(rng.sample("abcdefghijklmnopqrstuvwxyz", rng.randint(3, 12)))  # one chunk, distinct bytes
+    return {"ids": [int(v) for v in merges.values()], "is_dict": isinstance(merges, dict),
+            "early_stop": len(train_bpe(word, len(word) + rng.randint(1, 20))),
+            "empty_text": len(train_bpe("", rng.randint(1, 5))), "zero_merges": len(train_bpe(_text(rng, 10), 0))}
+
+
+def probe_train_merges(ns, seed):
+    return _with_exact_merge(ns, lambda: _train_merges(ns["train_bpe"], seed))
+
+
+def _train_merges(train_bpe, seed):
+    rng = _rng(seed, 3)
+    out = {}
+    for i in range(3):
+        text = _text(rng, rng.randint(80, 200))
+        out[f"pieces{i}"] = _learned_pieces(train_bpe(text, rng.randint(15, 60)))
+    return out
+
+
+def probe_decode(ns, seed):
+    decode = ns["decode"]
+    rng = _rng(seed, 4)
+    merges = _train(_text(rng, 300), rng.randint(40, 120))
+    eot = 256 + len(merges)
+    out = {}
+    for i in range(4):
+        out[f"text{i}"] = decode(_encode_plain(_text(rng, rng.randint(0, 25)), merges), merges)
+    cut = list("你好😀".encode("utf-8"))
+    out["cut"] = decode(cut[: rng.randint(1, len(cut) - 1)] + [rng.randint(128, 255)], {})
+    out["eot"] = decode(_encode_plain(_text(rng, 3), merges) + [eot] + _encode_plain(_text(rng, 3), merges), merges)
+    out["eot_no_merges"] = decode([rng.randint(97, 122), 256], {})
+    out["empty"] = decode([], merges)
+    return out
+
+
+def probe_encode(ns, seed):
+    return _with_exact_merge(ns, lambda: _encode(ns["encode"], seed))
+
+
+def _encode(encode, seed):
+    rng = _rng(seed, 5)
+    merges = _train(_text(rng, 300), rng.randint(40, 150))
+    out = {f"ids{i}": [int(x) for x in encode(_text(rng, rng.randint(1, 40)), merges)] for i in range(4)}
+    merges = _train(_letters(rng, 150), rng.randint(30, 80))
+    out.update({f"letters{i}": [int(x) for x in encode(_letters(rng, 30), merges)] for i in range(2)})
+    out["empty"] = encode("", merges)
+    return out
+
+
+def probe_encode_special(ns, seed):
+    return _with_exact_merge(ns, lambda: _encode_special(ns["encode"], seed))
+
+
+def _encode_special(encode, seed):
+    rng = _rng(seed, 6)
+    merges = _train(_text(rng, 200), rng.randint(10, 60))
+    eot = 256 + len(merges)
+    out = {}
+    for i in range(3):
+        pieces = [_text(rng, rng.randint(0, 8)) for _ in range(rng.randint(2, 4))]
+        text = EOT.join(pieces)
+        expected = []
+        for n, piece in enumerate(pieces):
+            expected += ([eot] if n else []) + list(encode(piece, merges))
+        for name, allowed in (("set", {EOT}), ("all", "all")):
+            out[f"allowed_{name}{i}"] = list(encode(text, merges, allowed_special=allowed)) == expected
+        out[f"not_allowed{i}"] = _error(lambda: encode(text, merges))
+    plain = _text(rng, 10)
+    out["allowed_without_eot"] = list(encode(plain, merges, allowed_special={EOT})) == list(encode(plain, merges))
+    partial = _text(rng, 3) + EOT[: rng.randint(1, len(EOT) - 1)] + _text(rng, 3)
+    out["partial_is_text"] = _decode(encode(partial, merges), merges) == partial
+    return out
+'''
