@@ -128,7 +128,15 @@ def remove_account(username: str) -> None:
         pwd.getpwnam(username)
     except KeyError:
         return
-    subprocess.run(["pkill", "-KILL", "-u", username], capture_output=True)  # only that account's processes
+    import psutil
+
+    uid = pwd.getpwnam(username).pw_uid
+    for process in psutil.process_iter(["uids"]):  # that account's processes only, by PID
+        try:
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+        except psutil.Error:
+            pass
     _run(["userdel", "--remove", username])
 
 

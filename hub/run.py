@@ -52,6 +52,10 @@ class Hub:
 
     def start(self) -> str:
         site = self.site
+        if os.geteuid() != 0:
+            raise HubError("run the hub as root (as The Littlest JupyterHub does): each person's server "
+                           "runs under their own system account")
+        prepare(site)
         for needed, fix in ((site.proxy_command, "python -m hub.proxy"),
                             (site.env_dir / "bin" / "jupyterhub-singleuser", f"python -m hub.env {site.env_dir}"),
                             (site.jupyter_config_dir / "nbgrader_config.py", "python -m hub.roster ROSTER.csv")):
@@ -125,11 +129,18 @@ class Hub:
         for known_pid, created in self.known.items():
             try:
                 process = psutil.Process(known_pid)
-                if abs(process.create_time() - created) < 0.01:  # the same process, not a reused PID
-                    process.kill()
+                if abs(process.create_time() - created) < 0.01 and process.status() != psutil.STATUS_ZOMBIE:
+                    process.kill()  # the same process (not a reused PID), still running
                     killed.append(known_pid)
             except psutil.Error:
                 pass
+        procs = []
+        for known_pid in killed:
+            try:
+                procs.append(psutil.Process(known_pid))
+            except psutil.Error:
+                pass
+        psutil.wait_procs(procs, timeout=10)
         (self.site.state_dir / PID_FILE).unlink(missing_ok=True)
         return killed
 
@@ -140,11 +151,25 @@ class Hub:
         alive = []
         for known_pid, created in self.known.items():
             try:
-                if abs(psutil.Process(known_pid).create_time() - created) < 0.01:
+                process = psutil.Process(known_pid)
+                # a killed orphan stays a zombie until PID 1 reaps it (containers often never do)
+                if abs(process.create_time() - created) < 0.01 and process.status() != psutil.STATUS_ZOMBIE:
                     alive.append(known_pid)
             except psutil.Error:
                 pass
         return alive
+
+
+def prepare(site: Site) -> None:
+    """The exchange and the Jupyter settings every account reads (again, so they match site.json)."""
+    from . import course, roster
+
+    roster.setup_exchange(site)
+    try:
+        instructor = course.instructor_of(site)
+    except course.CourseError:
+        instructor = None
+    roster.write_jupyter_config(site, instructor)
 
 
 def read_pid(site: Site) -> int | None:

@@ -1,0 +1,154 @@
+"""A throw-away class on a real JupyterHub: accounts, groups, exchange and hub, all removed afterwards.
+
+``classroom`` (module scope) builds a ``hub.site.Site`` under a temporary folder with its own
+group names (prefix ``g2t<random>``), creates one instructor and three students with random
+passwords (hub/roster.py), starts JupyterHub on random loopback ports (hub/run.py) and, at the
+end, stops it, checks that no process it started is left (by PID), and deletes the accounts,
+their homes, the groups and the folder.
+
+Needs root (useradd, the grading sandbox), setpriv, bubblewrap, Node/npm for the proxy and a
+students' environment other accounts can read (build/hub/user-env, built once by hub/env.py,
+~2-3 minutes). Without one of them the tests skip with the reason; with REQUIRE_HUB=1 (CI)
+they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hub import env as hub_env
+from hub import proxy, roster
+from hub.run import Hub
+from hub.site import HUB_BUILD_DIR, Site
+
+SLUG = "35-gpt-model-assembly"
+USER_ENV = HUB_BUILD_DIR / "user-env"
+
+
+def require(problem: str | None) -> None:
+    if problem is None:
+        return
+    if os.environ.get("REQUIRE_HUB") == "1":
+        pytest.fail(f"REQUIRE_HUB=1 but the hub test cannot run: {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def hub_prerequisites() -> Path:
+    """Everything the class needs on this machine; returns the students' environment."""
+    if os.name != "posix" or os.geteuid() != 0:
+        require("needs root: it creates system accounts, as The Littlest JupyterHub does")
+    for tool in ("useradd", "userdel", "groupadd", "chpasswd", "setpriv", "bwrap"):
+        if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
+            require(f"{tool} is missing (apt-get install passwd util-linux bubblewrap)")
+    try:
+        proxy.ensure()
+    except proxy.ProxyError as error:
+        require(str(error))
+    try:
+        return hub_env.build(USER_ENV)
+    except hub_env.EnvError as error:
+        require(f"the students' environment: {error}")
+
+
+@dataclass
+class Classroom:
+    site: Site
+    hub: Hub
+    instructor: str
+    students: list[str]
+    passwords: dict[str, str]
+    base: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def course_root(self) -> Path:
+        return self.site.course_root(self.instructor)
+
+    def home(self, user: str) -> Path:
+        import pwd
+
+        return Path(pwd.getpwnam(user).pw_dir)
+
+
+@pytest.fixture(scope="module")
+def classroom():
+    hub_prerequisites()
+    prefix = "g2t" + secrets.token_hex(3)
+    base = Path(tempfile.mkdtemp(prefix="gpt2-course-hub-", dir="/tmp"))
+    os.chmod(base, 0o755)  # single-user servers read base/state/jupyter
+    site = Site(
+        state_dir=base / "state", env_dir=USER_ENV, exchange_gate=base / "nbgrader",
+        port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
+        course_group=f"{prefix}-course", students_group=f"{prefix}-students",
+        instructors_group=f"{prefix}-instructors",
+        extra_env={"GPT2_COURSE_LANG": "en"},
+    )
+    instructor = f"{prefix}-teach"
+    students = [f"{prefix}-s{i}" for i in (1, 2, 3)]
+    people = [roster.Person(instructor, "instructor", "Ada", "Lovelace"),
+              *(roster.Person(name, "student", "Student", str(i)) for i, name in enumerate(students, 1))]
+    for person in people:
+        person.password = secrets.token_urlsafe(12)
+    hub = Hub(site)
+    try:
+        passwords = roster.apply(site, people)
+        hub.start()
+        room = Classroom(site, hub, instructor, students, passwords, base)
+        yield room
+    finally:
+        killed = hub.stop()
+        left = hub.alive()
+        for person in people:
+            roster.remove_account(person.username)
+        for group in (site.course_group, site.students_group, site.instructors_group):
+            roster.remove_group(group)
+        shutil.rmtree(base, ignore_errors=True)
+        assert not left, f"processes the hub started still run after stop: {left}"
+        if killed:
+            print(f"hub stop had to kill leftover PIDs {killed}")
+
+
+# --- logging in over HTTP, as a browser would ------------------------------------------------
+
+def login(site: Site, user: str, password: str, timeout: float = 240):
+    """A requests session logged in to the hub, with the user's server started."""
+    import requests
+
+    session = requests.Session()
+    session.get(f"{site.url}/hub/login", timeout=30)
+    reply = session.post(f"{site.url}/hub/login", timeout=timeout, data={
+        "username": user, "password": password, "_xsrf": session.cookies.get("_xsrf", "")})
+    assert reply.status_code == 200, f"login of {user}: {reply.status_code}"
+    assert "/hub/login" not in reply.url, f"login of {user} refused"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lab = session.get(f"{site.url}/user/{user}/lab", timeout=60)
+        if lab.status_code == 200 and "jupyter-config-data" in lab.text:
+            return session
+        time.sleep(2)
+    raise AssertionError(f"the server of {user} did not start")
+
+
+def disabled_lab_plugins(lab_page: str) -> set[str]:
+    import json
+
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab_page, re.S)
+    assert match, "no jupyter-config-data in the lab page"
+    disabled = json.loads(match.group(1)).get("disabledExtensions", [])
+    return set(disabled if isinstance(disabled, list) else [k for k, v in disabled.items() if v])
