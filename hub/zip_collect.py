@@ -16,7 +16,8 @@ the LMS writes it:
 
 The LMS's numeric id is looked up in ``--map``: a CSV with ``lms_id`` and ``username`` columns
 (the class roster with an ``lms_id`` column works). Without a map, the name part must already be
-the student's id. Every file that cannot be matched to a student (unknown id, a name in
+the student's id. A student with several notebooks gets the newest (Canvas: the highest
+submission id). Every file that cannot be matched to a student (unknown id, a name in
 neither layout, not a notebook) is listed in the report with the reason, and is not collected.
 """
 
@@ -61,7 +62,7 @@ def parse_name(relative: str, lms: str) -> dict | None:
         match = CANVAS.match(base)
         if match:
             return {"name": match["name"].lower(), "lms_id": match["lms_id"], "file": match["file"],
-                    "late": bool(match["late"])}
+                    "late": bool(match["late"]), "submission_id": match["submission_id"]}
         return None
     for folder in parts[:-1]:
         match = MOODLE_FOLDER.match(folder)
@@ -74,7 +75,12 @@ def parse_name(relative: str, lms: str) -> dict | None:
 
 
 class LmsCollector(FileNameCollectorPlugin):
-    """nbgrader's collector plugin for Canvas and Moodle zips; records what it could not match."""
+    """nbgrader's collector plugin for Canvas and Moodle zips; records what it could not match.
+
+    It looks at every extracted file once: a student with several notebooks (a Canvas
+    resubmission, two files in one Moodle folder) gets the newest (Canvas: the highest
+    submission id; otherwise the one named like the lesson's notebook, then the latest
+    modified); the others are reported as not collected, with the one that was."""
 
     lms = Unicode("canvas", help="canvas or moodle").tag(config=True)
     id_map = Unicode("", help="CSV with lms_id and username columns").tag(config=True)
@@ -82,36 +88,65 @@ class LmsCollector(FileNameCollectorPlugin):
     extracted = Unicode("", help="the folder nbgrader extracted the zip into").tag(config=True)
     report = Unicode("", help="JSON file to write matched and unmatched files to").tag(config=True)
 
-    def _record(self, kind: str, entry: dict) -> None:
-        if not self.report:
-            return
-        path = Path(self.report)
-        data = json.loads(path.read_text()) if path.exists() else {"matched": [], "unmatched": []}
-        data[kind].append(entry)
-        path.write_text(json.dumps(data, indent=2))
+    _plan: dict | None = None
 
-    def collect(self, submitted_file: str):
-        relative = os.path.relpath(submitted_file, self.extracted) if self.extracted else os.path.basename(submitted_file)
+    def shown(self, path: str) -> str:
+        """The file's path inside the zip (nbgrader extracts into a folder named after the zip)."""
+        relative = Path(os.path.relpath(path, self.extracted)) if self.extracted else Path(os.path.basename(path))
+        return str(Path(*relative.parts[1:])) if len(relative.parts) > 1 else str(relative)
+
+    def decide(self, path: str) -> tuple[dict | None, dict]:
+        """(nbgrader's answer or None, the report entry) for one extracted file, before choosing."""
+        relative = self.shown(path)
         if not relative.endswith(".ipynb"):
-            self._record("unmatched", {"file": relative, "reason": "not a notebook (.ipynb)"})
-            return None
+            return None, {"file": relative, "reason": "not a notebook (.ipynb)"}
         parsed = parse_name(relative, self.lms)
         if parsed is None:
-            self._record("unmatched", {"file": relative, "reason": f"the name is not in {self.lms}'s export layout"})
-            return None
+            return None, {"file": relative, "reason": f"the name is not in {self.lms}'s export layout"}
         mapping = read_id_map(self.id_map)
         student = mapping.get(parsed["lms_id"]) if mapping else parsed["name"]
         if not student:
-            self._record("unmatched", {"file": relative, "reason": f"{self.lms} id {parsed['lms_id']} "
-                                       f"({parsed['name']}) is not in {self.id_map}"})
-            return None
+            return None, {"file": relative, "reason": f"{self.lms} id {parsed['lms_id']} ({parsed['name']}) "
+                          f"is not in {self.id_map}"}
         if not re.match(r"^[A-Za-z0-9_.@-]+$", student):
-            self._record("unmatched", {"file": relative, "reason": f"{student!r} cannot be a student id"})
-            return None
+            return None, {"file": relative, "reason": f"{student!r} cannot be a student id"}
         file_id = self.notebook or parsed["file"]
-        self._record("matched", {"file": relative, "student": student, "as": file_id,
-                                 "handed_in_as": parsed["file"], "late": parsed["late"]})
-        return {"student_id": student, "file_id": file_id}
+        entry = {"file": relative, "student": student, "as": file_id, "handed_in_as": parsed["file"],
+                 "late": parsed["late"]}
+        rank = (int(parsed.get("submission_id") or 0), parsed["file"] == file_id, os.path.getmtime(path))
+        return {"student_id": student, "file_id": file_id, "_rank": rank}, entry
+
+    def plan(self) -> dict:
+        """{absolute path: (nbgrader's answer or None, report entry)} for every extracted file."""
+        if self._plan is not None:
+            return self._plan
+        plan, best = {}, {}
+        for folder, _, files in os.walk(self.extracted):
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                answer, entry = self.decide(path)
+                plan[path] = (answer, entry)
+                if answer is not None:
+                    key = (answer["student_id"], answer["file_id"])
+                    if key not in best or answer["_rank"] > plan[best[key]][0]["_rank"]:
+                        best[key] = path
+        for path, (answer, entry) in list(plan.items()):
+            if answer is not None and best[(answer["student_id"], answer["file_id"])] != path:
+                winner = plan[best[(answer["student_id"], answer["file_id"])]][1]["file"]
+                plan[path] = (None, {"file": entry["file"], "reason": f"{answer['student_id']} handed in a newer "
+                                     f"or better-named notebook: {winner} was collected"})
+        data = {"matched": [e for a, e in plan.values() if a is not None],
+                "unmatched": [e for a, e in plan.values() if a is None]}
+        if self.report:
+            Path(self.report).write_text(json.dumps(data, indent=2))
+        self._plan = plan
+        return plan
+
+    def collect(self, submitted_file: str):
+        answer, _ = self.plan().get(submitted_file) or self.decide(submitted_file)
+        if answer is None:
+            return None
+        return {"student_id": answer["student_id"], "file_id": answer["file_id"]}
 
 
 def zip_collect(zip_path: Path, slug: str, course_root: Path, lms: str = "canvas",

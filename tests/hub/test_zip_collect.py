@@ -48,7 +48,8 @@ def _roster(path: Path) -> Path:
 
 def test_parse_canvas_and_moodle_names():
     assert zip_collect.parse_name("lovelaceada_12345_678901_35-gpt-model-assembly.ipynb", "canvas") == {
-        "name": "lovelaceada", "lms_id": "12345", "file": "35-gpt-model-assembly.ipynb", "late": False}
+        "name": "lovelaceada", "lms_id": "12345", "file": "35-gpt-model-assembly.ipynb", "late": False,
+        "submission_id": "678901"}
     assert zip_collect.parse_name("lovelaceada_LATE_12345_678902_35-gpt-model-assembly-1.ipynb", "canvas")["late"]
     assert zip_collect.parse_name("Ada Lovelace_4242_assignsubmission_file_/work.ipynb", "moodle") == {
         "name": "Ada Lovelace", "lms_id": "4242", "file": "work.ipynb", "late": False}
@@ -72,9 +73,11 @@ def test_canvas_zip_is_collected_and_graded(toy, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert {m["student"] for m in report["matched"]} == {"ana", "ben"}
     unmatched = {u["file"]: u["reason"] for u in report["unmatched"]}
-    assert set(unmatched) == {f"strangerx_9999_5004_{SLUG}.ipynb", "README.txt", f"{SLUG}.ipynb"}, unmatched
+    assert set(unmatched) == {f"strangerx_9999_5004_{SLUG}.ipynb", "README.txt", f"{SLUG}.ipynb",
+                              f"benben_1002_5002_{SLUG}.ipynb"}, unmatched
     assert "9999" in unmatched[f"strangerx_9999_5004_{SLUG}.ipynb"]
-    assert "NOT COLLECTED: 3 file(s)" in printed and "strangerx_9999" in printed
+    assert f"benben_LATE_1002_5003_{SLUG}-1.ipynb was collected" in unmatched[f"benben_1002_5002_{SLUG}.ipynb"]
+    assert "NOT COLLECTED: 4 file(s)" in printed and "strangerx_9999" in printed
     for student in ("ana", "ben"):
         assert (toy / "submitted" / student / SLUG / f"{SLUG}.ipynb").is_file()
     assert not (toy / "submitted" / "strangerx").exists()
