@@ -60,17 +60,19 @@ def account_env(site: Site, user: str) -> dict[str, str]:
         "JUPYTER_CONFIG_PATH": jupyter_config_path(site, user),
         "VIRTUAL_ENV": str(site.env_dir),
     }
+    if site.ngshare_port:
+        env["PYTHONPATH"] = str(site.ngshare_path)  # ngshare_exchange (installed apart: hub/ngshare.py)
     env.update({k: str(v) for k, v in site.extra_env.items()})
     return env
 
 
 def as_account(site: Site, user: str, command: list[str], cwd: Path | None = None, check: bool = False,
-               input: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``command`` with ``user``'s uid, gid and groups (root only)."""
+               input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``command`` with ``user``'s uid, gid and groups (root only); ``env`` adds variables."""
     account = pwd.getpwnam(user)
     full = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups", "--", *command]
-    result = subprocess.run(full, cwd=cwd or account.pw_dir, env=account_env(site, user), text=True,
-                            capture_output=True, input=input)
+    result = subprocess.run(full, cwd=cwd or account.pw_dir, env={**account_env(site, user), **(env or {})},
+                            text=True, capture_output=True, input=input)
     if check and result.returncode != 0:
         raise CourseError(f"{user}: {' '.join(command)} failed (exit status {result.returncode}):\n"
                           f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
@@ -78,11 +80,11 @@ def as_account(site: Site, user: str, command: list[str], cwd: Path | None = Non
 
 
 def nbgrader_as(site: Site, user: str, args: list[str], cwd: Path | None = None,
-                check: bool = False) -> subprocess.CompletedProcess:
+                check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
     """``nbgrader ARGS`` as ``user``; an instructor's run starts in their course root."""
     if cwd is None and is_instructor(site, user):
         cwd = site.course_root(user)
-    return as_account(site, user, [str(site.env_dir / "bin" / "nbgrader"), *args], cwd=cwd, check=check)
+    return as_account(site, user, [str(site.env_dir / "bin" / "nbgrader"), *args], cwd=cwd, check=check, env=env)
 
 
 def instructor_of(site: Site) -> str:

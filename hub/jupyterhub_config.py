@@ -57,3 +57,17 @@ def _per_account(spawner):
 
 
 c.Spawner.pre_spawn_hook = _per_account
+
+# --- ngshare as the exchange (hub/ngshare.py), when the site asks for it --------------------
+if site.ngshare_port:
+    import grp
+
+    from hub import ngshare
+
+    try:
+        instructors = grp.getgrnam(site.instructors_group).gr_mem
+    except KeyError:
+        instructors = []
+    c.JupyterHub.services = [ngshare.service(site, instructors)]
+    # every account may use services (ngshare checks who it is through the hub)
+    c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "access:services"]}]

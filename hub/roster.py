@@ -179,6 +179,11 @@ def write_jupyter_config(site: Site, instructor: str | None) -> None:
         "# Validate in the student's own server: GPT-2 cells need more than 30 s on a small machine.\n"
         "c.Execute.timeout = 300\n"
     )
+    if site.ngshare_port:
+        from .ngshare import client_config
+
+        with open(common / "nbgrader_config.py", "a") as handle:
+            handle.write("# The exchange is ngshare, a hub service (hub/ngshare.py).\n" + client_config(site))
     if instructor is None:
         return
     own = site.instructor_config_dir

@@ -46,6 +46,9 @@ class Site:
     home_base: Path = Path("/home")
     course_dir_name: str = "gpt2-course"
     proxy_command: Path = HUB_BUILD_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
+    # ngshare as the exchange (hub/ngshare.py): its service port; 0 = nbgrader's directory exchange.
+    ngshare_port: int = 0
+    ngshare_path: Path = HUB_BUILD_DIR / "ngshare"
     # Extra environment for single-user servers (tests: shorter timeouts, the language).
     extra_env: dict = field(default_factory=dict)
 

@@ -14,6 +14,7 @@ they fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -86,8 +87,9 @@ class Classroom:
         return Path(pwd.getpwnam(user).pw_dir)
 
 
-@pytest.fixture(scope="module")
-def classroom():
+@contextlib.contextmanager
+def open_classroom(students: int = 3, ngshare: bool = False):
+    """A class with its own groups, accounts, exchange and running hub; all removed on exit."""
     hub_prerequisites()
     prefix = "g2t" + secrets.token_hex(3)
     base = Path(tempfile.mkdtemp(prefix="gpt2-course-hub-", dir="/tmp"))
@@ -97,20 +99,24 @@ def classroom():
         port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
         course_group=f"{prefix}-course", students_group=f"{prefix}-students",
         instructors_group=f"{prefix}-instructors",
+        ngshare_port=free_port() if ngshare else 0,
         extra_env={"GPT2_COURSE_LANG": "en"},
     )
     instructor = f"{prefix}-teach"
-    students = [f"{prefix}-s{i}" for i in (1, 2, 3)]
+    names = [f"{prefix}-s{i}" for i in range(1, students + 1)]
     people = [roster.Person(instructor, "instructor", "Ada", "Lovelace"),
-              *(roster.Person(name, "student", "Student", str(i)) for i, name in enumerate(students, 1))]
+              *(roster.Person(name, "student", "Student", str(i)) for i, name in enumerate(names, 1))]
     for person in people:
         person.password = secrets.token_urlsafe(12)
     hub = Hub(site)
     try:
+        if ngshare:
+            from hub import ngshare as hub_ngshare
+
+            hub_ngshare.install(site)
         passwords = roster.apply(site, people)
         hub.start()
-        room = Classroom(site, hub, instructor, students, passwords, base)
-        yield room
+        yield Classroom(site, hub, instructor, names, passwords, base)
     finally:
         killed = hub.stop()
         left = hub.alive()
@@ -122,6 +128,18 @@ def classroom():
         assert not left, f"processes the hub started still run after stop: {left}"
         if killed:
             print(f"hub stop had to kill leftover PIDs {killed}")
+
+
+@pytest.fixture(scope="module")
+def classroom():
+    with open_classroom(3) as room:
+        yield room
+
+
+@pytest.fixture(scope="module")
+def ngshare_classroom():
+    with open_classroom(2, ngshare=True) as room:
+        yield room
 
 
 # --- logging in over HTTP, as a browser would ------------------------------------------------
@@ -152,3 +170,12 @@ def disabled_lab_plugins(lab_page: str) -> set[str]:
     assert match, "no jupyter-config-data in the lab page"
     disabled = json.loads(match.group(1)).get("disabledExtensions", [])
     return set(disabled if isinstance(disabled, list) else [k for k, v in disabled.items() if v])
+
+
+def api_token(site: Site, user: str, password: str) -> str:
+    """A JupyterHub API token of ``user`` (what a single-user server has as JUPYTERHUB_API_TOKEN)."""
+    session = login(site, user, password)
+    reply = session.post(f"{site.url}/hub/api/users/{user}/tokens", json={"note": "test", "expires_in": 3600},
+                         headers={"X-XSRFToken": session.cookies.get("_xsrf", "", path="/hub/")}, timeout=30)
+    assert reply.status_code in (200, 201), (reply.status_code, reply.text)
+    return reply.json()["token"]
