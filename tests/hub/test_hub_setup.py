@@ -75,3 +75,26 @@ def test_ci_installs_what_the_hub_test_needs():
     assert "make hub-proxy" in ci and "REQUIRE_HUB=1" in ci
     makefile = (REPO_DIR / "Makefile").read_text()
     assert re.search(r"^hub: ", makefile, re.M) and re.search(r"^zip-collect: ", makefile, re.M)
+
+
+def test_kubernetes_plan_files_are_consistent():
+    import json
+
+    import yaml
+
+    from course.jupyter_setup import INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS
+
+    k8s = REPO_DIR / "hub" / "k8s"
+    values = yaml.safe_load((k8s / "values.yaml").read_text())
+    assert "ngshare" in values["hub"]["services"]
+    assert "access:services" in values["hub"]["loadRoles"]["user"]["scopes"]
+    assert values["singleuser"]["storage"]["type"] == "dynamic"
+    page = json.loads((k8s / "instructor" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"] == {plugin: False for plugin in INSTRUCTOR_LAB_PLUGINS}
+    server = json.loads((k8s / "instructor" / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"] == {name: True for name in INSTRUCTOR_SERVER_EXTENSIONS}
+    # the image is built from the student side only: never grader/ (solutions, hidden tests)
+    archive = next(line for line in (k8s / "build-image.sh").read_text().splitlines() if "git archive" in line)
+    assert "grader" not in archive and "hub" not in archive.split("HEAD", 1)[1]
+    assert "ngshare" in (k8s / "jupyter" / "nbgrader_config.py").read_text()
+    assert "'/services/ngshare'" in (k8s / "jupyter" / "nbgrader_config.py").read_text().replace('"', "'")
