@@ -255,7 +255,7 @@ def apply(site: Site, people: list[Person], password_file: Path | None = None) -
         password_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["username", "password"])
             writer.writerows(sorted(passwords.items()))
         print(f"{len(passwords)} new password(s) in {password_file} (root only; hand them out, then delete it)")

@@ -103,12 +103,25 @@ class Hub:
         except psutil.Error:
             pass
 
+    def remember_proxy(self) -> None:
+        """The proxy by its PID file: a hub that died early leaves its proxy behind, unseen by remember()."""
+        import psutil
+
+        try:
+            pid = int((self.site.state_dir / "jupyterhub-proxy.pid").read_text().strip())
+            process = psutil.Process(pid)
+            if any("configurable-http-proxy" in part for part in process.cmdline()):
+                self.known.setdefault(pid, process.create_time())
+        except (OSError, ValueError, psutil.Error):
+            pass
+
     def stop(self, timeout: float = 30) -> list[int]:
         """SIGTERM the hub (it stops the servers and the proxy it started), then kill by PID whatever
         it left; returns the PIDs that had to be killed."""
         import psutil
 
         self.remember()
+        self.remember_proxy()
         pid = self.process.pid if self.process else read_pid(self.site)
         if pid is not None:
             try:
@@ -198,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "start":
             return 0
         print("Ctrl-C stops it.", flush=True)
+
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt
+
+        # Ctrl-C, and SIGTERM (a service manager, kill PID); a shell's background job ignores SIGINT
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
         try:
             while hub.process.poll() is None:
                 hub.remember()

@@ -57,14 +57,20 @@ def hub_prerequisites() -> Path:
     for tool in ("useradd", "userdel", "groupadd", "chpasswd", "setpriv", "bwrap"):
         if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
             require(f"{tool} is missing (apt-get install passwd util-linux bubblewrap)")
-    try:
-        proxy.ensure()
-    except proxy.ProxyError as error:
-        require(str(error))
-    try:
-        return hub_env.build(USER_ENV)
-    except hub_env.EnvError as error:
-        require(f"the students' environment: {error}")
+    import fcntl
+
+    HUB_BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers share build/hub/: one builds, the others wait
+    with open(HUB_BUILD_DIR / ".test-setup.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            proxy.ensure()
+        except proxy.ProxyError as error:
+            require(str(error))
+        try:
+            return hub_env.build(USER_ENV)
+        except hub_env.EnvError as error:
+            require(f"the students' environment: {error}")
 
 
 @dataclass
@@ -111,9 +117,13 @@ def open_classroom(students: int = 3, ngshare: bool = False):
     hub = Hub(site)
     try:
         if ngshare:
+            import fcntl
+
             from hub import ngshare as hub_ngshare
 
-            hub_ngshare.install(site)
+            with open(HUB_BUILD_DIR / ".test-setup.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                hub_ngshare.install(site)
         passwords = roster.apply(site, people)
         hub.start()
         yield Classroom(site, hub, instructor, names, passwords, base)

@@ -12,7 +12,8 @@ One instructor, three students (system accounts, PAM passwords, homes 0700):
    no hidden tests, no solution markers and no file of grader/;
 5. the instructor collects; root runs the sandboxed autograde on the instructor's course root
    (grader.commands.autograde); the instructor generates and releases feedback;
-6. every student fetches feedback and finds their own score, and cannot read anybody else's.
+6. every student fetches feedback (student 1 with the Assignment List's Fetch Feedback button)
+   and finds their own score, and cannot read anybody else's.
 
 Screenshots: build/test-output/hub/. Takes about 5 minutes on 2 cores.
 """
@@ -316,10 +317,32 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     course.feedback(site, SLUG, room.instructor)
     timings["feedback"] = time.monotonic() - t
 
-    # 6. each student fetches feedback: their own score, nobody else's
+    # 6. each student fetches feedback: their own score, nobody else's. Student 1 in the browser
+    # (Assignment List > Fetch Feedback), the others on the command line.
+    t = time.monotonic()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(lab_tools.CHROMIUM), headless=True,
+                                              args=lab_tools.CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
+        page.set_default_timeout(lab_tools.UI_TIMEOUT_MS)
+        try:
+            browser_login(page, room, s1)
+            open_assignment_list(page)
+            submitted = page.locator("#submitted_assignments_list .list_item", has_text=SLUG).first
+            submitted.get_by_role("button", name="Fetch Feedback").click()
+            page.locator("#submitted_assignments_list").get_by_text(re.compile("view feedback", re.I)).first.wait_for()
+            page.screenshot(path=str(OUTPUT / "student-feedback-fetched.png"))
+        except Exception:
+            page.screenshot(path=str(OUTPUT / "failure-feedback.png"))
+            (OUTPUT / "failure-feedback.html").write_text(page.content())
+            raise
+        finally:
+            chromium.close()
+    timings["student 1: fetch feedback (browser)"] = time.monotonic() - t
     feedback_dir = site.exchange_root / site.course_id / "feedback"
     for user in room.students:
-        course.nbgrader_as(site, user, ["fetch_feedback", SLUG], check=True)
+        if user != s1:
+            course.nbgrader_as(site, user, ["fetch_feedback", SLUG], check=True)
         pages = sorted((room.home(user) / SLUG / "feedback").rglob("*.html"))
         assert len(pages) == 1, (user, pages)
         html = pages[0].read_text()

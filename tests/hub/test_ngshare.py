@@ -135,7 +135,11 @@ def test_ngshare_060_loses_releases_with_sqlalchemy_2(tmp_path):
 
     hubtools.hub_prerequisites()
     site = Site(state_dir=tmp_path / "state", env_dir=hubtools.USER_ENV)
-    ngshare.install(site)
+    import fcntl
+
+    with open(hubtools.HUB_BUILD_DIR / ".test-setup.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ngshare.install(site)
     service_packages = next((ngshare.service_env(site) / "lib").glob("python3*/site-packages"))
     only_ngshare = tmp_path / "path"
     only_ngshare.mkdir()
