@@ -185,6 +185,17 @@ def prepare(site: Site) -> None:
     roster.write_jupyter_config(site, instructor)
 
 
+def repository_warning() -> str | None:
+    """Students must not read grader/ (solutions, hidden tests): say so if other accounts can."""
+    from .env import runs_as_nobody
+
+    probe = REPO_DIR / "grader" / "nbgrader_config.py"
+    if runs_as_nobody(["test", "-r", str(probe)]):
+        return (f"WARNING: other accounts can read {REPO_DIR / 'grader'} (solutions, hidden tests, mutants); "
+                f"students need only the environment: chmod 700 {REPO_DIR} (or a parent folder)")
+    return None
+
+
 def read_pid(site: Site) -> int | None:
     try:
         return int((site.state_dir / PID_FILE).read_text().strip())
@@ -208,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         url = hub.start()
         print(f"JupyterHub for {site.course_id}: {url}   (log: {hub.log_path})", flush=True)
+        if warning := repository_warning():
+            print(warning, flush=True)
         if args.command == "start":
             return 0
         print("Ctrl-C stops it.", flush=True)

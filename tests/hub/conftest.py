@@ -7,8 +7,8 @@ end, stops it, checks that no process it started is left (by PID), and deletes t
 their homes, the groups and the folder.
 
 Needs root (useradd, the grading sandbox), setpriv, bubblewrap, Node/npm for the proxy and a
-students' environment other accounts can read (build/hub/user-env, built once by hub/env.py,
-~2-3 minutes). Without one of them the tests skip with the reason; with REQUIRE_HUB=1 (CI)
+students' environment other accounts can read (build/hub/user-env, or $GPT2_COURSE_HUB_TEST_ENV
+where the repository is private; built once by hub/env.py, ~2-3 minutes). Without one of them the tests skip with the reason; with REQUIRE_HUB=1 (CI)
 they fail instead.
 """
 
@@ -33,7 +33,9 @@ from hub.run import Hub
 from hub.site import HUB_BUILD_DIR, Site
 
 SLUG = "35-gpt-model-assembly"
-USER_ENV = HUB_BUILD_DIR / "user-env"
+# The students' environment the tests build once and reuse. Every account must be able to read it:
+# where the repository itself is private (e.g. under /root), point this somewhere readable.
+USER_ENV = Path(os.environ.get("GPT2_COURSE_HUB_TEST_ENV", HUB_BUILD_DIR / "user-env")).absolute()
 
 
 def require(problem: str | None) -> None:
@@ -105,7 +107,7 @@ def open_classroom(students: int = 3, ngshare: bool = False):
         port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
         course_group=f"{prefix}-course", students_group=f"{prefix}-students",
         instructors_group=f"{prefix}-instructors",
-        ngshare_port=free_port() if ngshare else 0,
+        ngshare_port=free_port() if ngshare else 0, ngshare_path=USER_ENV.parent / "ngshare",
         extra_env={"GPT2_COURSE_LANG": "en"},
     )
     instructor = f"{prefix}-teach"

@@ -229,7 +229,8 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
             assert not leaked, "after fetching:\n" + "\n".join(leaked)
 
             page.goto(f"{site.url}/user/{s1}/lab/tree/{SLUG}/{SLUG}.ipynb", wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+            # code cells show their editor (a rendered Markdown cell's editor is hidden)
+            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content").first.wait_for()
             _dismiss_news(page)
             page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for()
             for index, text in solution_cells(correct):

@@ -134,7 +134,7 @@ def test_ngshare_060_loses_releases_with_sqlalchemy_2(tmp_path):
     from hub.site import Site
 
     hubtools.hub_prerequisites()
-    site = Site(state_dir=tmp_path / "state", env_dir=hubtools.USER_ENV)
+    site = Site(state_dir=tmp_path / "state", env_dir=hubtools.USER_ENV, ngshare_path=hubtools.USER_ENV.parent / "ngshare")
     import fcntl
 
     with open(hubtools.HUB_BUILD_DIR / ".test-setup.lock", "w") as lock:
