@@ -13,8 +13,7 @@ export PATH := $(VENV)/bin:$(PATH)
 LESSON ?=
 STUDENT ?=
 
-.PHONY: help setup lab test test-fast check-notebooks bench notebooks release formgrader autograde feedback export clean \
-	hub hub-proxy hub-env hub-users hub-start hub-stop hub-release hub-collect hub-autograde hub-feedback zip-collect
+.PHONY: help setup lab test test-fast check-notebooks bench notebooks release formgrader autograde feedback export clean
 
 help:
 	@echo "Students:    make lab           open the lessons in JupyterLab (builds .venv/ first if needed)"
@@ -72,6 +71,7 @@ export: setup
 	$(PY) -m grader.commands export
 
 # --- a class on JupyterHub (hub/): run as root on the class's machine -----------------------
+.PHONY: hub hub-proxy hub-env hub-users hub-start hub-stop hub-release hub-collect hub-autograde hub-feedback zip-collect
 HUB_STATE ?= /srv/gpt2-course
 HUB := $(PY) -m hub
 
