@@ -28,6 +28,10 @@ help:
 	@echo "             make autograde     grade new or changed grader/submitted/<student>/<lesson>/ (FORCE=1: all; JOBS=N at once)"
 	@echo "             make feedback      HTML feedback under grader/feedback/"
 	@echo "             make export        grades to grader/grades.csv"
+	@echo "             make zip-collect ZIP=f.zip LESSON=..   LMS export (Canvas; LMS=moodle) -> grader/submitted/"
+	@echo "Class (root): make hub [ROSTER=class.csv]   JupyterHub on 127.0.0.1:8000 (accounts from the CSV first)"
+	@echo "             make hub-users ROSTER=class.csv  create/update the instructor's and students' accounts"
+	@echo "             make hub-release LESSON=..  /  hub-collect  /  hub-autograde  /  hub-feedback"
 
 # bootstrap.py reinstalls only when requirements*.txt or pyproject.toml changed since the last setup.
 setup:
@@ -69,6 +73,41 @@ feedback: setup
 
 export: setup
 	$(PY) -m grader.commands export
+
+# --- a class on JupyterHub (hub/): run as root on the class's machine -----------------------
+.PHONY: hub hub-proxy hub-env hub-users hub-start hub-stop hub-release hub-collect hub-autograde hub-feedback zip-collect
+HUB_STATE ?= /srv/gpt2-course
+HUB := $(PY) -m hub
+
+hub-proxy: setup
+	$(HUB).proxy
+
+hub-env: setup
+	$(HUB).env
+
+hub-users: setup
+	@test -n "$(ROSTER)" || { echo "usage: make hub-users ROSTER=class.csv"; exit 2; }
+	$(HUB).roster $(ROSTER) --state-dir $(HUB_STATE)
+
+# One command after `make setup`: the proxy (npm), the students' environment, the accounts
+# (when ROSTER= is given), then JupyterHub in the foreground; Ctrl-C stops all it started.
+hub: hub-proxy hub-env
+	$(if $(ROSTER),$(HUB).roster $(ROSTER) --state-dir $(HUB_STATE))
+	$(HUB).run serve --state-dir $(HUB_STATE)
+
+hub-start: hub-proxy hub-env
+	$(HUB).run start --state-dir $(HUB_STATE)
+
+hub-stop:
+	$(HUB).run stop --state-dir $(HUB_STATE)
+
+hub-release hub-collect hub-autograde hub-feedback: setup
+	@test -n "$(LESSON)" || { echo "usage: make $@ LESSON=35-gpt-model-assembly"; exit 2; }
+	$(HUB).course $(subst hub-,,$@) $(LESSON) --state-dir $(HUB_STATE)
+
+zip-collect: setup
+	@test -n "$(ZIP)" -a -n "$(LESSON)" || { echo "usage: make zip-collect ZIP=submissions.zip LESSON=<lesson> [LMS=moodle] [MAP=roster.csv]"; exit 2; }
+	$(PY) -m hub.zip_collect $(ZIP) $(LESSON) $(if $(LMS),--lms $(LMS)) $(if $(MAP),--map $(MAP))
 
 clean:
 	rm -rf build .pytest_cache

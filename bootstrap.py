@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP_NAME = ".installed"
 # A change to any of these files means the environment must be installed again.
-INSTALL_INPUTS = ("requirements.txt", "requirements-dev.txt", "pyproject.toml")
+INSTALL_INPUTS = ("requirements.txt", "requirements-dev.txt", "requirements-hub.txt", "pyproject.toml")
 OLDEST_PYTHON = (3, 11)
 NEWEST_PYTHON = (3, 13)
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
