@@ -217,9 +217,8 @@ def probe_count(ns, seed):
             if tie:
                 self.head.weight = self.emb.weight
 
-    with torch.device("meta"):
-        on_meta = Tied(True)
-    got = [count(Tied(True)), count(Tied(False)), count(on_meta), count(nn.Linear(d, v))]
+    # (the meta device is the kernel test's business: its first use costs seconds in a fresh process)
+    got = [count(Tied(True)), count(Tied(False)), count(nn.Linear(d, v))]
     return {"counts": [int(x) if isinstance(x, int) else -1 for x in got],
             "python_int": all(type(x) is int for x in got)}
 
