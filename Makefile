@@ -93,10 +93,10 @@ hub-users: setup
 # (when ROSTER= is given), then JupyterHub in the foreground; Ctrl-C stops all it started.
 hub: hub-proxy hub-env
 	$(if $(ROSTER),$(HUB).roster $(ROSTER) --state-dir $(HUB_STATE))
-	$(HUB).run serve --state-dir $(HUB_STATE)
+	$(HUB).run serve --state-dir $(HUB_STATE) $(HUB_ARGS)
 
 hub-start: hub-proxy hub-env
-	$(HUB).run start --state-dir $(HUB_STATE)
+	$(HUB).run start --state-dir $(HUB_STATE) $(HUB_ARGS)
 
 hub-stop:
 	$(HUB).run stop --state-dir $(HUB_STATE)

@@ -191,7 +191,7 @@ def repository_warning() -> str | None:
 
     probe = REPO_DIR / "grader" / "nbgrader_config.py"
     if runs_as_nobody(["test", "-r", str(probe)]):
-        return (f"WARNING: other accounts can read {REPO_DIR / 'grader'} (solutions, hidden tests, mutants); "
+        return (f"other accounts can read {REPO_DIR / 'grader'} (solutions, hidden tests, mutants); "
                 f"students need only the environment: chmod 700 {REPO_DIR} (or a parent folder)")
     return None
 
@@ -209,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hub.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("start", "stop", "serve"))
     parser.add_argument("--state-dir", type=Path, default=Site().state_dir)
+    parser.add_argument("--allow-readable-repository", action="store_true",
+                        help="start even if students' accounts can read grader/ (a demo without real students)")
     args = parser.parse_args(argv)
     site = Site.load(args.state_dir) if (args.state_dir / "site.json").exists() else Site(state_dir=args.state_dir)
     hub = Hub(site)
@@ -217,10 +219,15 @@ def main(argv: list[str] | None = None) -> int:
             killed = hub.stop()
             print("hub stopped" + (f"; killed leftover PIDs {killed}" if killed else ""))
             return 0
+        if warning := repository_warning():
+            if not args.allow_readable_repository:
+                print(f"error: refusing to start: {warning}\n(a demo without real students: "
+                      "--allow-readable-repository, or make hub HUB_ARGS=--allow-readable-repository)",
+                      file=sys.stderr, flush=True)
+                return 2
+            print(f"WARNING: {warning}", flush=True)
         url = hub.start()
         print(f"JupyterHub for {site.course_id}: {url}   (log: {hub.log_path})", flush=True)
-        if warning := repository_warning():
-            print(warning, flush=True)
         if args.command == "start":
             return 0
         print("Ctrl-C stops it.", flush=True)

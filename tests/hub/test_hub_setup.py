@@ -98,3 +98,16 @@ def test_kubernetes_plan_files_are_consistent():
     assert "grader" not in archive and "hub" not in archive.split("HEAD", 1)[1]
     assert "ngshare" in (k8s / "jupyter" / "nbgrader_config.py").read_text()
     assert "/services/ngshare')" in (k8s / "jupyter" / "nbgrader_config.py").read_text().replace('"', "'")  # no trailing slash
+
+
+def test_make_hub_refuses_while_students_could_read_the_instructors_files(tmp_path, monkeypatch, capsys):
+    from hub import run
+
+    monkeypatch.setattr(run, "repository_warning", lambda: "other accounts can read /course/grader")
+    started = []
+    monkeypatch.setattr(run.Hub, "start", lambda self: started.append(self) or "http://127.0.0.1:1/")
+    assert run.main(["start", "--state-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to start: other accounts can read /course/grader" in err
+    assert "--allow-readable-repository" in err
+    assert not started, "nothing may start"
