@@ -256,6 +256,22 @@ show_quiz("quiz.json", stage="check", ids=["tie-break"])
 # > **Speed tip:** identical chunks (thousands of `" the"`) behave identically. Keep every
 # > distinct chunk once with `Counter(pre_split(text))` and weight its pairs by how often
 # > the chunk occurs: training gets several times faster.
+#
+# 整个训练循环画出来是这样（第 i 圈，从 0 数起）：
+#
+# > **EN** The whole training loop as a picture (round i, counting from 0):
+#
+# ```mermaid
+# flowchart TD
+#     text["text"] --> split["pre_split(text): chunks; Counter keeps each distinct chunk once, with its count"]
+#     split --> bytes["every chunk -> its UTF-8 bytes (ids 0..255)"]
+#     bytes --> count["count adjacent pairs inside each chunk, times the chunk's count, summed over chunks"]
+#     count --> best["pick the most frequent pair; on a tie, the smaller tuple"]
+#     best --> merge["merge_pair(ids, pair, 256 + i) in every chunk"]
+#     merge --> record["merges[pair] = 256 + i"]
+#     record -- "more merges wanted and some chunk still has 2+ tokens: next round" --> count
+#     record -- "num_merges reached, or nothing left to merge" --> out["merges: (left_id, right_id) -> new_id, in learned order"]
+# ```
 
 # %% [solution] id=train_bpe
 def train_bpe(text, num_merges):

@@ -446,6 +446,22 @@ show_quiz("quiz.json", stage="check", ids=["shuffle-seed", "drop-last"])
 # > (allowing `<|endoftext|>`: GPT-2 separates documents with it, and it becomes id 50256),
 # > cut windows with your `SlidingWindowDataset`, and return a `DataLoader`. The training
 # > loop of lesson 36 uses a function with this same interface.
+#
+# 从文本到 batch 的整条路，每一步都标出形状（n 是 token 数，L 是 `max_length`，s 是一个窗口的起点）：
+#
+# > **EN** The whole road from text to batches, with the shape at every step (n tokens, L = `max_length`,
+# > s = where a window starts):
+#
+# ```mermaid
+# flowchart TD
+#     text["text"] --> enc["tiktoken gpt2 encode (end-of-text token allowed, id 50256): token ids (n)"]
+#     enc --> win["SlidingWindowDataset: window i starts at s = i * stride"]
+#     win --> inp["input = ids[s : s + L]: (L)"]
+#     win --> tgt["target = ids[s + 1 : s + L + 1]: (L), the input shifted by one"]
+#     inp --> dl["DataLoader: shuffle with a seeded generator, batch_size windows, drop_last"]
+#     tgt --> dl
+#     dl --> batch["one batch: inputs (batch_size, L), targets (batch_size, L)"]
+# ```
 
 # %% [solution] id=create_dataloader
 def create_dataloader(text, batch_size=4, max_length=256, stride=128, shuffle=True, drop_last=True,

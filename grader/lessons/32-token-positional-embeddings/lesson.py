@@ -243,6 +243,20 @@ show_quiz("quiz.json", stage="check", ids=["why-positions", "broadcast-positions
 #
 # > **EN** Put the steps above into one `nn.Module`. The attribute names `tok_embed` and `pos_embed` are the
 # > ones lesson 35's `GPTModel` uses; the tests read and write the weights through these two names.
+#
+# 这个模块的数据流，每一步都标出形状：
+#
+# > **EN** The module's data flow, with the shape at every step:
+#
+# ```mermaid
+# flowchart TD
+#     idx["idx: token ids (B, T)"] --> tok["tok_embed(idx): one row of the (vocab_size, d_model) table per id: (B, T, d_model)"]
+#     idx -- "T = idx.size(1); T > context_length: ValueError" --> pos_ids["torch.arange(T): positions 0 .. T-1 (T)"]
+#     pos_ids --> pos["pos_embed(positions): rows of the (context_length, d_model) table: (T, d_model)"]
+#     tok --> add(("+"))
+#     pos -- "broadcast over the batch" --> add
+#     add --> out["token vector + position vector: (B, T, d_model)"]
+# ```
 
 # %% [solution] id=token_position_embedding
 class TokenPositionEmbedding(nn.Module):

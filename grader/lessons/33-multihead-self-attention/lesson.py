@@ -416,6 +416,30 @@ show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 # > **EN** The constructor matches the reference: `MultiHeadAttention(d_model, num_heads, dropout=0.0,
 # > bias=True)`. Keep the attribute names `qkv` and `proj` from the docstring: lesson 35 assembles GPT-2 from
 # > these modules, lesson 37 loads GPT-2's real weights by these names, and the tests copy weights through them.
+#
+# `forward` 的数据流，每一步都标出形状（H 是 `num_heads`，每个头 `head_dim` 维）：
+#
+# > **EN** The data flow of `forward`, with the shape at every step (H = `num_heads`, `head_dim` dimensions per
+# > head):
+#
+# ```mermaid
+# flowchart TD
+#     x["x: (B, T, d_model)"] --> qkv["qkv(x): (B, T, 3 * d_model)"]
+#     qkv --> chunk["chunk(3, dim=-1): q, k, v, each (B, T, d_model)"]
+#     chunk --> split["split_heads: q, k, v, each (B, H, T, head_dim)"]
+#     split --> scores["scores = q @ k.transpose(-2, -1) / sqrt(head_dim): (B, H, T, T)"]
+#     scores --> mask["causal mask: entries above the diagonal set to -inf"]
+#     mask --> soft["softmax over the last dimension: weights (B, H, T, T), each row sums to 1"]
+#     soft --> mix["weights @ v: (B, H, T, head_dim)"]
+#     split -- "v" --> mix
+#     mix --> merge["merge_heads: (B, T, d_model)"]
+#     merge --> proj["proj: (B, T, d_model)"]
+# ```
+#
+# 中间四步（scores、mask、softmax、乘 v）就是你在第 4 节写的 `causal_attention`，`F.scaled_dot_product_attention(q, k, v, is_causal=True)` 一次做完。
+#
+# > **EN** The four middle steps (scores, mask, softmax, multiply by v) are the `causal_attention` you wrote in
+# > section 4; `F.scaled_dot_product_attention(q, k, v, is_causal=True)` does them in one call.
 
 # %% [solution] id=multi_head_attention
 class MultiHeadAttention(nn.Module):

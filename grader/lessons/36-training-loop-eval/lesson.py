@@ -841,6 +841,29 @@ show_quiz("quiz.json", stage="check", ids=["warmup"])
 # > `bar.set_postfix(loss=...)` shows the current loss on the bar, `bar.write(...)` prints a line without
 # > breaking the bar.
 #
+# 一步接一步的循环（`step` 从 0 数起）：
+#
+# > **EN** The loop, step after step (`step` counts from 0):
+#
+# ```mermaid
+# flowchart TD
+#     lr["lr_schedule(step): set the learning rate of every param group"] --> batch["get_batch(): inputs, targets (B, T)"]
+#     batch --> zero["optimizer.zero_grad()"]
+#     zero --> loss["batch_loss: forward to logits (B, T, vocab_size), then cross-entropy: one number"]
+#     loss --> bwd["loss.backward(): every parameter's .grad"]
+#     bwd --> clip["clip_grad_norm_(params, max_grad_norm)"]
+#     clip --> update["optimizer.step(): AdamW updates the weights"]
+#     update --> rec["history: step + 1, lr, train_loss"]
+#     rec -- "(step + 1) % eval_every == 0" --> val["evaluate(model, val_batches) and sample(model): val_loss, text"]
+#     rec -- "next step, until num_steps" --> lr
+#     val -- "next step, until num_steps" --> lr
+# ```
+#
+# 中间五个框（从 `zero_grad` 到 `optimizer.step()`）就是你在练习 3 里写的 `train_step`。
+#
+# > **EN** The five boxes in the middle (from `zero_grad` to `optimizer.step()`) are the `train_step` you wrote
+# > in exercise 3.
+#
 # ### ✍️ 练习 4：`train` / Exercise 4: `train`
 
 # %% [solution] id=train

@@ -487,6 +487,29 @@ print("not transposed: max difference", (wrong(x) - square(x)).abs().max().item(
 # >   `("lm_head.weight", False)`.
 # > - A key that is not a GPT-2 weight (the mask buffers `h.N.attn.bias` and `h.N.attn.masked_bias` included)
 # >   gives `None`.
+#
+# 同一张表画成图：粗箭头是那四个要转置的 Conv1D weight，其余的原样复制（`N` 是 block 的编号，`*` 代表 `weight` 或 `bias`）：
+#
+# > **EN** The same table as a picture: the thick arrows are the four Conv1D weights that need a transpose,
+# > everything else is copied as it is (`N` is the block number, `*` stands for `weight` or `bias`):
+#
+# ```mermaid
+# flowchart LR
+#     key["Hugging Face key"] --> strip["drop the optional prefix 'transformer.'"]
+#     strip --> wte["wte.weight"] --> tok["tok_embed.weight"]
+#     strip --> wpe["wpe.weight"] --> pos["pos_embed.weight"]
+#     strip --> lnf["ln_f.*"] --> fnorm["final_norm.*"]
+#     strip --> lm["lm_head.weight (often absent: tied to wte)"] --> lmc["lm_head.weight"]
+#     strip --> block["h.N.rest"]
+#     block --> ln1["h.N.ln_1.*"] --> norm1["blocks.N.norm1.*"]
+#     block --> ln2["h.N.ln_2.*"] --> norm2["blocks.N.norm2.*"]
+#     block --> cattn["h.N.attn.c_attn.weight (d, 3d)"] ==>|"transpose"| qkv["blocks.N.attn.qkv.weight (3d, d)"]
+#     block --> aproj["h.N.attn.c_proj.weight (d, d)"] ==>|"transpose"| proj["blocks.N.attn.proj.weight (d, d)"]
+#     block --> cfc["h.N.mlp.c_fc.weight (d, 4d)"] ==>|"transpose"| fc["blocks.N.ff.fc.weight (4d, d)"]
+#     block --> mproj["h.N.mlp.c_proj.weight (4d, d)"] ==>|"transpose"| fproj["blocks.N.ff.proj.weight (d, 4d)"]
+#     block --> biases["the four Conv1D biases: c_attn, attn.c_proj, c_fc, mlp.c_proj"] --> cbias["qkv, attn.proj, ff.fc, ff.proj biases: same shape, no transpose"]
+#     block --> buffers["h.N.attn.bias, h.N.attn.masked_bias: mask buffers"] --> skip["None: not a weight, skipped"]
+# ```
 
 # %% [solution] id=hf_key_to_course
 def hf_key_to_course(hf_key):
