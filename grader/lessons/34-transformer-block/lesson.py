@@ -700,6 +700,121 @@ plt.show()
 show_quiz("quiz.json", stage="check", ids=["residual-identity"])
 
 # %% [markdown]
+# ### Pre-LN 还是 post-LN？梯度怎么走 / Pre-LN or post-LN? How the gradient travels
+#
+# 第 5 节说过，原始的 Transformer 是 post-LN：`x = norm(x + sublayer(x))`。两种写法用的零件和参数完全一样，区别只在 LayerNorm 放在哪里。下面叠 12 个 block（和 GPT-2 small 一样深），同一套初始权重做成两个版本：pre-LN 用你的 `TransformerBlock`，post-LN 是 cell 里的 `PostLNBlock`，它借用同一个 block 的四个子模块，只改 `forward`。前面接一张 token 表，后面接一个输出层，在随机的 token 序列上训练（没有 warmup，学习率偏大）。我们记录 loss 对**每个 block 的输入**（也就是残差流）的梯度有多大：先在初始化时看一次，再在训练 20 步之后看一次。它只是演示，自动评分时会跳过。
+#
+# > **EN** Section 5 said that the original Transformer is post-LN: `x = norm(x + sublayer(x))`. Both forms use
+# > exactly the same parts and parameters; only the place of the LayerNorm differs. Below we stack 12 blocks (as deep as GPT-2
+# > small) and make two versions from one set of initial weights: pre-LN uses your `TransformerBlock`, post-LN is the
+# > `PostLNBlock` written in the cell, which borrows the four submodules of the same block and changes only
+# > `forward`. A token table goes in front and an output layer on top, and both train on random token sequences
+# > (no warmup, a rather large learning rate). We record how large the gradient of the loss is with respect to
+# > **each block's input** (the residual stream): once at initialisation, once after 20 training steps. It is a
+# > demo, skipped while autograding.
+
+# %% tags=skip-autograde
+import copy
+
+import matplotlib.pyplot as plt
+
+
+class PostLNBlock(nn.Module):
+    """The same four parts as a TransformerBlock, in the original post-LN order."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.norm1, self.attn, self.norm2, self.ff = block.norm1, block.attn, block.norm2, block.ff
+
+    def forward(self, x):
+        x = self.norm1(x + self.attn(x))  # LayerNorm after the residual add
+        return self.norm2(x + self.ff(x))
+
+
+ln_depth, ln_steps, ln_lr = 12, 20, 1e-2
+ln_config = GPTConfig(vocab_size=64, context_length=16, d_model=64, num_heads=4, num_layers=ln_depth, dropout=0.0)
+torch.manual_seed(0)
+shared_blocks = [TransformerBlock(ln_config) for _ in range(ln_depth)]  # one set of initial weights for both
+shared_embed, shared_head = nn.Embedding(64, 64), nn.Linear(64, 64)
+sequences = torch.randint(0, 64, (32, 17), generator=torch.Generator().manual_seed(1))  # random tokens
+
+
+def input_gradients(model, batch):
+    """Loss on one batch, and the gradient norm at the input of every block (bottom first)."""
+    x = model["embed"](batch[:, :-1])
+    inputs = []
+    for block in model["blocks"]:
+        x.retain_grad()  # keep the gradient of this intermediate tensor
+        inputs.append(x)
+        x = block(x)
+    logits = model["head"](model["final"](x))
+    loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+    model.zero_grad()
+    loss.backward()
+    return loss.item(), [t.grad.norm().item() for t in inputs]
+
+
+ln_results = {}
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # tiny tensors: one thread is faster and steadier
+try:
+    for name in ("pre-LN", "post-LN"):
+        blocks = [copy.deepcopy(b) for b in shared_blocks]
+        model = nn.ModuleDict({
+            "embed": copy.deepcopy(shared_embed),
+            "blocks": nn.ModuleList(blocks if name == "pre-LN" else [PostLNBlock(b) for b in blocks]),
+            "final": LayerNorm(64) if name == "pre-LN" else nn.Identity(),  # post-LN output is already normalised
+            "head": copy.deepcopy(shared_head),
+        })
+        optimizer = torch.optim.Adam(model.parameters(), lr=ln_lr)
+        picks = torch.Generator().manual_seed(2)  # both versions see the same batches
+        for step in range(ln_steps + 1):
+            batch = sequences[torch.randint(0, len(sequences), (8,), generator=picks)]
+            loss, grads = input_gradients(model, batch)
+            if step in (0, ln_steps):
+                ln_results[name, step] = (loss, grads)
+            optimizer.step()
+finally:
+    torch.set_num_threads(threads)
+
+for (name, step), (loss, grads) in ln_results.items():
+    print(f"{name:7} after {step:2} steps: loss {loss:.3f}, gradient at the bottom block / at the top block "
+          f"= {grads[0] / grads[-1]:.3g}")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, step in zip(axes, (0, ln_steps)):
+    for name, style in (("pre-LN", "-o"), ("post-LN", "--s")):
+        ax.plot(range(ln_depth), ln_results[name, step][1], style, markersize=3, label=name)
+    ax.set_yscale("log")
+    ax.set_title("At initialisation" if step == 0 else f"After {ln_steps} Adam steps (lr {ln_lr}, no warmup)")
+    ax.set_xlabel("block (0 = next to the embeddings)")
+    ax.legend()
+axes[0].set_ylabel("gradient norm at the block's input (log scale)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# 左图：刚初始化时，两种写法的梯度沿深度都差不多平。右图：训练 20 步之后就不一样了。上面的输出打印了两种写法的 loss 和"最底层 block 的梯度 / 最顶层 block 的梯度"：post-LN 的梯度越往下越小，底层几乎收不到信号，loss 也几乎没降；pre-LN 的梯度各层有高有低，但没有哪一层收不到信号，loss 正常下降。
+#
+# 原因在梯度回传的路上。post-LN 里，从 loss 回到第 l 个 block，梯度要穿过它上面**每一个** LayerNorm（12 个 block 就是 24 个）。LayerNorm 要除以 `x + sublayer(x)` 的标准差；训练让子层的输出变大以后，每穿过一个 LayerNorm 梯度就被缩小一次，这些系数一路**相乘**，到了底层就所剩无几。pre-LN 的残差路上只有加法：`x_{l+1} = x_l + sublayer(norm(x_l))`，所以到达 `x_{l+1}` 的梯度会原样传给 `x_l`，再加上子层那条支路的贡献。不管堆多深，每个 block 都能直接收到来自 loss 的梯度。这也是 post-LN 的模型训练时离不开学习率 warmup、而 GPT-2 之后的模型几乎都用 pre-LN 的原因之一。
+#
+# > **EN** Left: at initialisation both forms have a gradient that is about flat along the depth. Right: twenty
+# > training steps later they differ. The output above prints each form's loss and "gradient at the
+# > bottom block / at the top block": in post-LN the gradient gets smaller the lower the block, the bottom
+# > blocks receive almost no signal and the loss hardly falls; in pre-LN the gradient differs somewhat from block to
+# > block, but no block goes without a signal, and the loss falls normally.
+# >
+# > The reason lies on the gradient's way back. In post-LN the gradient from the loss to block l has to pass
+# > through **every** LayerNorm above it (24 of them for 12 blocks). A LayerNorm divides by the standard
+# > deviation of `x + sublayer(x)`; once training has made the sublayer outputs larger, every LayerNorm the
+# > gradient passes shrinks it once more, and these factors **multiply** on the way down until little is left at
+# > the bottom. The residual path of pre-LN has only additions: `x_{l+1} = x_l + sublayer(norm(x_l))`, so the
+# > gradient arriving at `x_{l+1}` passes to `x_l` unchanged, plus what the sublayer branch contributes. However
+# > deep the stack, every block gets the loss's gradient directly. This is one reason why post-LN models need
+# > a learning-rate warmup to train, and why nearly every model after GPT-2 uses pre-LN.
+
+
+# %% [markdown]
 # ## 7. 学完了 / Wrap-up
 
 # %%
