@@ -5,8 +5,7 @@
 # %% [markdown]
 # # 第 34 课 · Transformer block / Lesson 34 · The transformer block
 #
-# GPT-2 small 就是同一个 block 叠 12 次。这一课把上一课的 attention 和几个新零件装成这个 block:
-# LayerNorm 让每个 token 的向量保持在合适的尺度，feed-forward 网络对每个 token 单独做非线性变换，残差连接让信息（和梯度）可以直接穿过整个深度。
+# GPT-2 small 就是同一个 block 叠 12 次。这一课把上一课的 attention 和几个新零件装成这个 block：LayerNorm 让每个 token 的向量保持在合适的尺度，feed-forward 网络对每个 token 单独做非线性变换，残差连接让信息（和梯度）可以直接穿过整个深度。
 #
 # > **EN** GPT-2 small is one block stacked 12 times. This lesson assembles that block from last lesson's
 # > attention and a few new parts: LayerNorm keeps every token's vector at a sensible scale, the feed-forward
@@ -29,8 +28,7 @@
 # >   `meta` device;
 # > - see in one figure how a deep stack without residual connections "forgets" its input.
 #
-# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。
-# attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
 #
 # > **EN** Run top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each checks it.
 # > Attention comes from `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33
@@ -90,8 +88,7 @@ show_quiz("quiz.json", stage="pre")
 # > **EN** Note that LayerNorm sits only at the **entrance** of each sublayer: the residual path has no norm
 # > at all, so `x` is added to the output exactly as it came in.
 #
-# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，
-# feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
+# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
 #
 # > **EN** In code it is two lines: `x = x + attn(norm1(x))`, then `x = x + ff(norm2(x))`. Attention lets
 # > tokens exchange information; the feed-forward network lets every token "digest" what it fetched, on its own.
@@ -126,9 +123,7 @@ print("normalised:", normalised, "-> mean", round(normalised.mean().item(), 6), 
 print("torch.nn.LayerNorm gives:", nn.LayerNorm(4)(row).detach())
 
 # %% [markdown]
-# 有偏方差是 3.5，无偏方差是 4.6667：d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
-# LayerNorm 归一化的是最后一维（一个 token 的特征），不像 BatchNorm 那样跨 batch 统计，所以 batch 里的每个
-# token 互不影响，batch 大小为 1 也照样工作。
+# 有偏方差是 3.5，无偏方差是 4.6667：d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。LayerNorm 归一化的是最后一维（一个 token 的特征），不像 BatchNorm 那样跨 batch 统计，所以 batch 里的每个 token 互不影响，batch 大小为 1 也照样工作。
 #
 # > **EN** The biased variance is 3.5, the unbiased one 4.6667: for small d they differ a lot.
 # > `torch.nn.LayerNorm` uses the biased one. LayerNorm normalises the last dimension (one token's features);
@@ -341,8 +336,7 @@ for ax in (left, right):
 plt.show()
 
 # %% [markdown]
-# GELU 的最小值约为 -0.17（在 x ≈ -0.75 处），负半轴的导数不是处处为 0，所以负的输入也能得到梯度；
-# ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右，但加载 GPT-2 的权重时要用它训练时的那个，logits 才能和原版对得上。
+# GELU 的最小值约为 -0.17（在 x ≈ -0.75 处），负半轴的导数不是处处为 0，所以负的输入也能得到梯度；ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右，但加载 GPT-2 的权重时要用它训练时的那个，logits 才能和原版对得上。
 #
 # > **EN** GELU's lowest value is about -0.17 (at x ≈ -0.75) and its derivative is not 0 everywhere on the
 # > negative side, so negative inputs still get gradient; ReLU's derivative jumps from 0 to 1 at 0. The tanh
@@ -351,8 +345,7 @@ plt.show()
 #
 # ## 4. Feed-forward 网络 / The feed-forward network
 #
-# 每个 token 单独经过同一个两层网络：先放宽到 `d_ff = 4 · d_model`，过 GELU，再投影回 `d_model`。
-# GPT-2 small 的参数有很大一部分就在这里。
+# 每个 token 单独经过同一个两层网络：先放宽到 `d_ff = 4 · d_model`，过 GELU，再投影回 `d_model`。GPT-2 small 的参数有很大一部分就在这里。
 #
 # > **EN** Every token goes through the same two-layer network on its own: widen to `d_ff = 4 · d_model`,
 # > apply GELU, project back to `d_model`. A large share of GPT-2 small's parameters live here.
@@ -460,8 +453,7 @@ show_quiz("quiz.json", stage="check", ids=["ff-width"])
 # %% [markdown]
 # ## 5. 组装 block / Assembling the block
 #
-# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。
-# GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
+# 2017 年的原始 Transformer 是 **post-LN**：`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
 #
 # > **EN** The original 2017 Transformer is **post-LN**: `x = norm(x + sublayer(x))`, LayerNorm after the
 # > residual add. GPT-2 moved it to the sublayer's **input** (pre-LN): `x = x + sublayer(norm(x))`. The
@@ -619,8 +611,7 @@ show_quiz("quiz.json", stage="check", ids=["pre-ln", "block-params"])
 # %% [markdown]
 # ## 6. 为什么要残差连接？/ Why residual connections?
 #
-# 叠 24 个 block（用 GPT-2 的初始化，第 35 课会讲），比较两种写法：有残差的 `x = x + sublayer(norm(x))`，和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事：激活值的标准差，以及同一个序列里不同 token
-# 的向量之间的平均余弦相似度（接近 1 表示所有 token 都变成了同一个向量）。
+# 叠 24 个 block（用 GPT-2 的初始化，第 35 课会讲），比较两种写法：有残差的 `x = x + sublayer(norm(x))`，和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事：激活值的标准差，以及同一个序列里不同 token 的向量之间的平均余弦相似度（接近 1 表示所有 token 都变成了同一个向量）。
 #
 # > **EN** Stack 24 blocks (with GPT-2's initialisation, explained in lesson 35) and compare two versions: with
 # > residuals, `x = x + sublayer(norm(x))`, and without, `x = sublayer(norm(x))`. Along the depth we record two
@@ -821,14 +812,12 @@ plt.show()
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `LayerNorm`、`GELU`（tanh 形式）、`FeedForward`(d → 4d → d)，以及 GPT-2 的
-# pre-LN `TransformerBlock`：`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
+# **现在你有了 / What now exists:** `LayerNorm`、`GELU`（tanh 形式）、`FeedForward`(d → 4d → d)，以及 GPT-2 的 pre-LN `TransformerBlock`：`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
 #
 # > **EN** `LayerNorm`, `GELU` (tanh form), `FeedForward` (d → 4d → d) and GPT-2's pre-LN `TransformerBlock`:
 # > `x + attn(norm1(x))`, then `+ ff(norm2(x))`. One GPT-2 small block has 7,087,872 parameters.
 #
-# **下一课 / Next:** 第 35 课组装完整的 GPT-2：token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
-# LM head（和 token 表共享权重），再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block，所以这里的错误不会影响下一课。
+# **下一课 / Next:** 第 35 课组装完整的 GPT-2：token 和位置 embedding → 12 个 block → 最后的 LayerNorm → LM head（和 token 表共享权重），再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block，所以这里的错误不会影响下一课。
 #
 # > **EN** Lesson 35 assembles the full GPT-2: token and position embeddings → 12 blocks → a final LayerNorm →
 # > the LM head (sharing its weight with the token table), then initialisation, parameter counts and text

@@ -4,8 +4,7 @@
 # %% [markdown]
 # # 第 35 课 · GPT 模型组装 / Lesson 35 · GPT model assembly
 #
-# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、
-# Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次"开口说话"。
+# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次"开口说话"。
 #
 # > **EN** The last three lessons built every part: token and position embeddings (lesson 32), causal
 # > multi-head attention (lesson 33) and the transformer block (lesson 34). This lesson assembles them into a
@@ -122,8 +121,7 @@ print(TINY)
 # %% [markdown]
 # ## 2. Token embedding + 位置 embedding / Token + position embeddings
 #
-# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：
-# `tok_embed` 说明"这是哪个 token"，`pos_embed` 说明"它站在第几个位置"。两个向量直接相加。
+# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：`tok_embed` 说明"这是哪个 token"，`pos_embed` 说明"它站在第几个位置"。两个向量直接相加。
 #
 # > **EN** The input is token ids of shape `(B, T)` (B sequences of T tokens). Step one looks up two tables:
 # > `tok_embed` says *which* token this is, `pos_embed` says *where* it stands. The two vectors are added.
@@ -166,8 +164,7 @@ print(f"with positions:    max difference between positions = {spread(out_with):
 #
 # ## 3. 一串 Transformer block / A stack of blocks
 #
-# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——
-# 否则 PyTorch 看不到里面的参数（优化器不会更新它们，`.to(device)` 也不会搬它们）：
+# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——否则 PyTorch 看不到里面的参数（优化器不会更新它们，`.to(device)` 也不会搬它们）：
 #
 # > **EN** A block from lesson 34 maps `(B, T, d_model)` to the same shape, so blocks chain: each block's
 # > output is the next block's input. Keep them in an `nn.ModuleList`, not a plain Python list, or PyTorch
@@ -239,8 +236,7 @@ print(f"in GPT-2 small each of them holds {GPT2_SMALL.vocab_size} x {GPT2_SMALL.
       f"{GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,} numbers")
 
 # %% [markdown]
-# 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。
-# GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数（第 8 节会算出这占整个模型多大比例）。
+# 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数（第 8 节会算出这占整个模型多大比例）。
 #
 # 关键是"同一个"，不是"相同的值"。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
 #
@@ -288,11 +284,9 @@ show_quiz("quiz.json", stage="check", ids=["tying"])
 # %% [markdown]
 # ## 6. 初始化和 residual 缩放 / Initialisation and residual scaling
 #
-# GPT-2 的初始化很简单：所有 `nn.Linear` 和 `nn.Embedding` 的权重从 N(0, 0.02) 抽，所有 bias 置 0，
-# LayerNorm 保持 weight = 1、bias = 0。
+# GPT-2 的初始化很简单：所有 `nn.Linear` 和 `nn.Embedding` 的权重从 N(0, 0.02) 抽，所有 bias 置 0，LayerNorm 保持 weight = 1、bias = 0。
 #
-# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。
-# GPT-2 的办法：把这两个投影的初始 std 再除以 sqrt(2 · num_layers)。这样 2L 项加起来的总方差和层数无关。
+# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。GPT-2 的办法：把这两个投影的初始 std 再除以 sqrt(2 · num_layers)。这样 2L 项加起来的总方差和层数无关。
 #
 # 来做个实验。下面的函数用 N(0, 0.02) 初始化一串 block，可选地缩放两个投影，然后量出 residual stream 在每个 block 之后的 std。为了跑得快，用一个窄模型（d_model = 128），效果和 768 宽的 GPT-2 small 一样。
 #
@@ -390,16 +384,11 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 #
 # 现在把第 2–6 节拼起来。要求（测试就是按这些来检查的）：
 #
-# - 属性名固定：`tok_embed`、`pos_embed`、`blocks`（`num_layers` 个 `TransformerBlock(config)`，放在 `nn.ModuleList` 或 `nn.Sequential` 里）、
-#   `final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
-# - `forward(idx)`：`(B, T)` → `(B, T, vocab_size)`。依次调用 `blocks[0]`、……、`blocks[-1]`，然后 `final_norm`，然后 `lm_head`
-#   （测试会在这几个模块上挂 hook 观察它们的输入输出，所以请直接调用这些模块）。
-#   `T > context_length` 时抛出 `ValueError`，错误信息里要写出 T 和 context_length 两个数。
-# - 初始化：所有 Linear / Embedding 的权重 ~ N(0, 0.02)，所有 Linear 的 bias = 0；然后每个 block 的 `attn.proj.weight` 和 `ff.proj.weight`
-#   ~ N(0, 0.02 / sqrt(2 · num_layers))。
+# - 属性名固定：`tok_embed`、`pos_embed`、`blocks`（`num_layers` 个 `TransformerBlock(config)`，放在 `nn.ModuleList` 或 `nn.Sequential` 里）、`final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
+# - `forward(idx)`：`(B, T)` → `(B, T, vocab_size)`。依次调用 `blocks[0]`、……、`blocks[-1]`，然后 `final_norm`，然后 `lm_head`（测试会在这几个模块上挂 hook 观察它们的输入输出，所以请直接调用这些模块）。`T > context_length` 时抛出 `ValueError`，错误信息里要写出 T 和 context_length 两个数。
+# - 初始化：所有 Linear / Embedding 的权重 ~ N(0, 0.02)，所有 Linear 的 bias = 0；然后每个 block 的 `attn.proj.weight` 和 `ff.proj.weight` ~ N(0, 0.02 / sqrt(2 · num_layers))。
 # - `config.weight_tying` 为 True 时，`lm_head.weight` 和 `tok_embed.weight` 是同一个 `Parameter`（哪个赋给哪个都可以）。
-# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout：只在 train 模式下起作用，
-#   eval 模式下什么也不做）。
+# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout：只在 train 模式下起作用，eval 模式下什么也不做）。
 #
 # > **EN** Now put sections 2–6 together. The contract (the tests check exactly this):
 # > - Fixed attribute names: `tok_embed`, `pos_embed`, `blocks` (`num_layers` × `TransformerBlock(config)` in
@@ -1046,8 +1035,7 @@ plt.show()
 #
 # 生成文字就是一遍遍地问模型"下一个 token 是什么"。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
 #
-# **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：
-# T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。例如六个候选词：
+# **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。例如六个候选词：
 #
 # > **EN** Generating text means asking the model "what comes next?" over and over. The model gives the last
 # > position's logits, softmax turns them into a distribution, and we pick one token. Always taking the most
@@ -1088,8 +1076,7 @@ show_quiz("quiz.json", stage="check", ids=["temperature"])
 # %% [markdown]
 # ## 11. ✍️ Top-k 过滤 / Top-k filtering
 #
-# 真实的词表有 50257 个 token。单个冷门 token 的概率很小，但几万个加起来就不小了：每一步都有一定机会抽到一个离谱的 token。
-# **top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
+# 真实的词表有 50257 个 token。单个冷门 token 的概率很小，但几万个加起来就不小了：每一步都有一定机会抽到一个离谱的 token。**top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
 #
 # > **EN** The real vocabulary has 50257 tokens. Each rare token is unlikely, but tens of thousands of them add
 # > up: at every step there is some chance of drawing an absurd one. **Top-k** keeps the k largest logits of
@@ -1212,8 +1199,7 @@ show_quiz("quiz.json", stage="check", ids=["sliding-window"])
 # %% [markdown]
 # ## 13. ✍️ `generate`
 #
-# 把第 10–12 节串成一个循环。每一步：取滑动窗口 → 模型 → 最后一个位置的 logits → 除以 temperature → `top_k_filter` →
-# softmax → `torch.multinomial` → 接到序列后面。另外几条约定：
+# 把第 10–12 节串成一个循环。每一步：取滑动窗口 → 模型 → 最后一个位置的 logits → 除以 temperature → `top_k_filter` → softmax → `torch.multinomial` → 接到序列后面。另外几条约定：
 #
 # - `temperature <= 0` 抛出 `ValueError`（要 greedy 请用 `top_k=1`）。
 # - `seed` 不是 None 时，同样的 seed 必须生成同样的 token（用 `torch.Generator().manual_seed(seed)` 或 `torch.manual_seed(seed)` 都行）。
@@ -1481,9 +1467,7 @@ print("test_generate_contract: ok")
 # %% [markdown]
 # ## 14. 让模型"说话" / Your model speaks
 #
-# 最后把所有东西连起来：tiktoken 把文字变成 token id，你的 `GPTModel` 给出 logits，你的 `generate` 一个个地抽 token，
-# tiktoken 再把 id 变回文字。为了快，用一个很小的模型（d_model = 64，2 层），但词表是 GPT-2 完整的 50257 个 token；
-# context 只有 16，所以生成 30 个 token 时滑动窗口会真的滑起来。
+# 最后把所有东西连起来：tiktoken 把文字变成 token id，你的 `GPTModel` 给出 logits，你的 `generate` 一个个地抽 token，tiktoken 再把 id 变回文字。为了快，用一个很小的模型（d_model = 64，2 层），但词表是 GPT-2 完整的 50257 个 token；context 只有 16，所以生成 30 个 token 时滑动窗口会真的滑起来。
 #
 # > **EN** Now connect everything: tiktoken turns text into token ids, your `GPTModel` gives logits, your
 # > `generate` draws tokens one at a time, and tiktoken turns the ids back into text. For speed the model is
@@ -1566,8 +1550,7 @@ show_quiz("quiz.json", stage="post")
 #
 # 你现在有了一个完整的 GPT-2：
 #
-# - `GPTModel`：token + 位置 embedding → `num_layers` 个 Transformer block → final LayerNorm → LM head（和 token embedding 共享权重），
-#   GPT-2 的初始化，两个写入 residual stream 的投影按 1/sqrt(2 · num_layers) 缩小。
+# - `GPTModel`：token + 位置 embedding → `num_layers` 个 Transformer block → final LayerNorm → LM head（和 token embedding 共享权重），GPT-2 的初始化，两个写入 residual stream 的投影按 1/sqrt(2 · num_layers) 缩小。
 # - `count_parameters`：共享的权重只数一次；在 `meta` device 上数出 GPT-2 small 的 124,439,808 个参数，不花内存。
 # - `top_k_filter` 和 `generate`：temperature、top-k、multinomial 抽样、滑动窗口；用 tiktoken 从文字到文字。
 #
