@@ -5,8 +5,7 @@
 # # 第 30 课 · 从零实现字节级 BPE 分词器
 # # Lesson 30 · A byte-level BPE tokenizer from scratch
 #
-# 模型只认识数字。把文本变成数字（token id）的那一步叫 **tokenization**。GPT-2 用的是
-# **字节级 BPE**（byte pair encoding）：从 256 个字节值出发，反复把最常见的相邻一对合并成一个新 token。这一课你亲手写出它，再和 GPT-2 真正的分词器 `tiktoken` 放在一起比较。
+# 模型只认识数字。把文本变成数字（token id）的那一步叫 **tokenization**。GPT-2 用的是 **字节级 BPE**（byte pair encoding）：从 256 个字节值出发，反复把最常见的相邻一对合并成一个新 token。这一课你亲手写出它，再和 GPT-2 真正的分词器 `tiktoken` 放在一起比较。
 #
 # > **EN** A model only understands numbers. Turning text into numbers (token ids) is
 # > **tokenization**. GPT-2 uses **byte-level BPE** (byte pair encoding): start from the 256
@@ -20,8 +19,7 @@
 # 3. `decode(ids, merges)`：id → 文本 / ids → text;
 # 4. `encode(text, merges, allowed_special=())`：文本 → id，包括特殊 token `<|endoftext|>` / text → ids, special token included.
 #
-# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE`
-# 的单元格由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。较慢的演示单元格（在整份语料上训练、画图）在自动评分时会跳过。
+# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE` 的单元格由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。较慢的演示单元格（在整份语料上训练、画图）在自动评分时会跳过。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). You complete the cells that say
 # > `# YOUR CODE HERE`; the test cell right after each one checks it at once, and a failure
@@ -79,8 +77,7 @@ for s in ["A", "é", "你", "😀"]:
     print(f"{s!r}: {len(b)} byte(s) -> {list(b)}")
 
 # %% [markdown]
-# UTF-8 用 1 到 4 个字节表示一个字符：英文字母 1 个，带重音的字母 2 个，大多数汉字 3 个，emoji 4 个。每个字节是 0 到 255 之间的整数，所以我们把 **id 0..255 直接定为这 256 个字节值**。任何字符串都能写成字节，于是任何字符串都能编码：不需要“未知 token”（`<unk>`）。代价是序列很长：一个汉字要 3 个 id。
-# BPE 的工作就是把常见的字节组合合并成更长的 token，让序列变短。
+# UTF-8 用 1 到 4 个字节表示一个字符：英文字母 1 个，带重音的字母 2 个，大多数汉字 3 个，emoji 4 个。每个字节是 0 到 255 之间的整数，所以我们把 **id 0..255 直接定为这 256 个字节值**。任何字符串都能写成字节，于是任何字符串都能编码：不需要“未知 token”（`<unk>`）。代价是序列很长：一个汉字要 3 个 id。BPE 的工作就是把常见的字节组合合并成更长的 token，让序列变短。
 #
 # > **EN** UTF-8 uses 1 to 4 bytes per character: one for an English letter, two for an
 # > accented letter, three for most Chinese characters, four for an emoji. Every byte is an
@@ -167,10 +164,7 @@ for _ in range(300):
 # %% [markdown]
 # ## 3. 先切块：GPT-2 的正则 / Chunks first: GPT-2's regex
 #
-# 如果直接在整段文本上数 pair，BPE 会学到跨越单词边界的 token，比如 `"g."`（来自 `"dog."`）、
-# `"e t"`（来自 `"the tree"`）。同一个词后面接句号、逗号、问号，就要各占一个 token，词表被浪费在组合上。
-# GPT-2 先用一个正则表达式把文本切成 **块**（chunk）：单词（带上它前面的一个空格）、数字、标点串、空白。
-# pair 只在块内部统计和合并，所以 token 永远不会跨越块的边界。
+# 如果直接在整段文本上数 pair，BPE 会学到跨越单词边界的 token，比如 `"g."`（来自 `"dog."`）、`"e t"`（来自 `"the tree"`）。同一个词后面接句号、逗号、问号，就要各占一个 token，词表被浪费在组合上。GPT-2 先用一个正则表达式把文本切成 **块**（chunk）：单词（带上它前面的一个空格）、数字、标点串、空白。pair 只在块内部统计和合并，所以 token 永远不会跨越块的边界。
 #
 # > **EN** Counting pairs over the raw text, BPE would learn tokens that straddle word
 # > boundaries, such as `"g."` (from `"dog."`) or `"e t"` (from `"the tree"`). A word followed
@@ -246,8 +240,7 @@ show_quiz("quiz.json", stage="check", ids=["tie-break"])
 # %% [markdown]
 # 现在把它推广到真正的文本：先 `pre_split`，每个块变成自己的字节列表，pair 的次数是 **所有块加起来** 的次数（但绝不跨块）。没有块剩下两个以上 token 时，提前停止。
 #
-# **提速小技巧：** 相同的块（比如成千上万个 `" the"`）行为完全一样。用 `Counter(pre_split(text))`
-# 只保留每个不同的块一次，再把 pair 的次数乘以这个块出现的次数，训练会快好几倍。
+# **提速小技巧：** 相同的块（比如成千上万个 `" the"`）行为完全一样。用 `Counter(pre_split(text))` 只保留每个不同的块一次，再把 pair 的次数乘以这个块出现的次数，训练会快好几倍。
 #
 # > **EN** Now generalise to real text: `pre_split` first, each chunk becomes its own list of
 # > bytes, and a pair's count is summed **over all chunks** (but never across two chunks).
@@ -256,6 +249,22 @@ show_quiz("quiz.json", stage="check", ids=["tie-break"])
 # > **Speed tip:** identical chunks (thousands of `" the"`) behave identically. Keep every
 # > distinct chunk once with `Counter(pre_split(text))` and weight its pairs by how often
 # > the chunk occurs: training gets several times faster.
+#
+# 整个训练循环画出来是这样（第 i 圈，从 0 数起）：
+#
+# > **EN** The whole training loop as a picture (round i, counting from 0):
+#
+# ```mermaid
+# flowchart TD
+#     text["text"] --> split["pre_split(text): chunks; Counter keeps each distinct chunk once, with its count"]
+#     split --> bytes["every chunk -> its UTF-8 bytes (ids 0..255)"]
+#     bytes --> count["count adjacent pairs inside each chunk, times the chunk's count, summed over chunks"]
+#     count --> best["pick the most frequent pair; on a tie, the smaller tuple"]
+#     best --> merge["merge_pair(ids, pair, 256 + i) in every chunk"]
+#     merge --> record["merges[pair] = 256 + i"]
+#     record -- "more merges wanted and some chunk still has 2+ tokens: next round" --> count
+#     record -- "num_merges reached, or nothing left to merge" --> out["merges: (left_id, right_id) -> new_id, in learned order"]
+# ```
 
 # %% [solution] id=train_bpe
 def train_bpe(text, num_merges):
@@ -358,11 +367,9 @@ expect_equal(list(train_bpe("hello hello help", 6).items()), list(train_bpe("hel
 # %% [markdown]
 # ## 5. 解码：id → 字节 → 文本 / Decoding: ids → bytes → text
 #
-# 解码比编码简单。每个 id 代表一串字节：0..255 是单个字节；merge `(left, right) -> new_id` 的 `new_id`
-# 代表 left 的字节接上 right 的字节（按学到的顺序建表，两部分一定已经在表里）。特殊 token `<|endoftext|>` 占用紧跟在 merges 后面的 id：`256 + len(merges)`（GPT-2 就是这样得到 50256 的，后面会看到）。把所有字节连起来，再用 UTF-8 解码。
+# 解码比编码简单。每个 id 代表一串字节：0..255 是单个字节；merge `(left, right) -> new_id` 的 `new_id` 代表 left 的字节接上 right 的字节（按学到的顺序建表，两部分一定已经在表里）。特殊 token `<|endoftext|>` 占用紧跟在 merges 后面的 id：`256 + len(merges)`（GPT-2 就是这样得到 50256 的，后面会看到）。把所有字节连起来，再用 UTF-8 解码。
 #
-# 一段 id 不一定是完整的 UTF-8：比如只取了一个汉字 3 个字节中的前 2 个。`errors="replace"`
-# 把这样的字节变成替换字符 `"\ufffd"`（�），而不是报错——tiktoken 也是这样。
+# 一段 id 不一定是完整的 UTF-8：比如只取了一个汉字 3 个字节中的前 2 个。`errors="replace"` 把这样的字节变成替换字符 `"\ufffd"`（�），而不是报错——tiktoken 也是这样。
 #
 # > **EN** Decoding is easier than encoding. Every id stands for some bytes: 0..255 are
 # > single bytes; the `new_id` of a merge `(left, right) -> new_id` stands for left's bytes
@@ -452,8 +459,7 @@ show_quiz("quiz.json", stage="check", ids=["encode-order"])
 # %% [markdown]
 # ### 特殊 token `<|endoftext|>` / The special token `<|endoftext|>`
 #
-# GPT-2 在训练数据里用 `<|endoftext|>` 分隔不同的文档。它不是普通文本，而是一个 **控制 token**，拥有自己的 id
-# （在我们的格式里是 `256 + len(merges)`）。如果用户输入里恰好出现了这串字符，我们不希望它悄悄变成控制 token。所以沿用 tiktoken 的默认规则：
+# GPT-2 在训练数据里用 `<|endoftext|>` 分隔不同的文档。它不是普通文本，而是一个 **控制 token**，拥有自己的 id（在我们的格式里是 `256 + len(merges)`）。如果用户输入里恰好出现了这串字符，我们不希望它悄悄变成控制 token。所以沿用 tiktoken 的默认规则：
 #
 # - 只有当 `allowed_special` 明确包含它（`{"<|endoftext|>"}` 或 `"all"`）时，每次出现才编码成那一个特殊 id；
 # - 否则，只要文本里出现它，就抛出 `ValueError`，让调用者自己决定。
@@ -628,8 +634,7 @@ print("round trip:", decode(ours, merges) == "Hello, world")
 # %% [markdown]
 # ## 8. merge 越多，序列越短 / More merges, shorter sequences
 #
-# 压缩率用 **每个 token 平均几个字节** 来衡量：0 次 merge 时恰好是 1.0。下面用前 k 次 merge
-# （`merges` 的前 k 项也是合法的 merges）编码留出的文本，看压缩率怎样随 k 增长。作为对照，虚线是 GPT-2 的分词器（50,000 次 merge，在大量网页文本上训练）在同一段文本上的压缩率。
+# 压缩率用 **每个 token 平均几个字节** 来衡量：0 次 merge 时恰好是 1.0。下面用前 k 次 merge（`merges` 的前 k 项也是合法的 merges）编码留出的文本，看压缩率怎样随 k 增长。作为对照，虚线是 GPT-2 的分词器（50,000 次 merge，在大量网页文本上训练）在同一段文本上的压缩率。
 #
 # > **EN** Compression is measured in **bytes per token**: exactly 1.0 with no merges. We
 # > encode the held-out text with the first k merges (the first k items of `merges` are
@@ -660,8 +665,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# 前几十次 merge 收益最大：它们合并的是最常见的片段。之后每次 merge 只覆盖更少见的组合，曲线变平。
-# 500 次 merge 离 GPT-2 还很远（上面打印了两者的数值），要接近它需要多得多的 merge 和语料。这就是词表大小的权衡：词表越大，序列越短（注意力更省），但 embedding 表和输出层越大。
+# 前几十次 merge 收益最大：它们合并的是最常见的片段。之后每次 merge 只覆盖更少见的组合，曲线变平。500 次 merge 离 GPT-2 还很远（上面打印了两者的数值），要接近它需要多得多的 merge 和语料。这就是词表大小的权衡：词表越大，序列越短（注意力更省），但 embedding 表和输出层越大。
 #
 # > **EN** The first few dozen merges help most: they join the most frequent fragments.
 # > Each later merge covers rarer combinations and the curve flattens. 500 merges are still
@@ -714,9 +718,7 @@ print("our id 33    ->", decode([33], {}), "| our id 32 ->", repr(decode([32], {
 # %% [markdown]
 # 1. **语料不同：** GPT-2 在几百万个网页上训练，我们只用了 Python 文档的一小段。哪些 pair 常见完全不同。
 # 2. **merge 数不同：** 50,000 对 500。GPT-2 有 `"Hello"`、`" world"` 这样的整词 token，我们的只能拼出碎片。
-# 3. **单字节的编号不同：** GPT-2 的文件把每个字节写成一个可打印字符（“bytes-to-unicode”映射），
-#    id 0..255 按这个顺序排列：可打印字节在前，空格、控制字符等在后。所以 GPT-2 的 id 0 是 `"!"`、
-#    id 220 是空格，而我们的 `"!"` 和空格就是它们的字节值 33 和 32（上面的输出）。
+# 3. **单字节的编号不同：** GPT-2 的文件把每个字节写成一个可打印字符（“bytes-to-unicode”映射），id 0..255 按这个顺序排列：可打印字节在前，空格、控制字符等在后。所以 GPT-2 的 id 0 是 `"!"`、id 220 是空格，而我们的 `"!"` 和空格就是它们的字节值 33 和 32（上面的输出）。
 #
 # > **EN**
 # > 1. **Different corpus:** GPT-2 trained on millions of web pages, we on a slice of
@@ -732,8 +734,7 @@ print("our id 33    ->", decode([33], {}), "| our id 32 ->", repr(decode([32], {
 # %% [markdown]
 # ## 10. 你的 encode + GPT-2 的 merges = tiktoken / Your encode + GPT-2's merges = tiktoken
 #
-# 算法本身和 GPT-2 一样吗？把 GPT-2 的 50,000 条 merges 转成我们的格式（课程的参考模块
-# `gpt2ref.bpe` 从 tiktoken 使用的 `vocab.bpe` 文件读取它们），交给 **你的** `encode`，再把单字节 id 换成 GPT-2 的编号（只有 0..255 的编号不同，merge 产生的 id 两边一致）：
+# 算法本身和 GPT-2 一样吗？把 GPT-2 的 50,000 条 merges 转成我们的格式（课程的参考模块 `gpt2ref.bpe` 从 tiktoken 使用的 `vocab.bpe` 文件读取它们），交给 **你的** `encode`，再把单字节 id 换成 GPT-2 的编号（只有 0..255 的编号不同，merge 产生的 id 两边一致）：
 #
 # > **EN** Is the algorithm itself the same as GPT-2's? Convert GPT-2's 50,000 merges to our
 # > format (the course's reference module `gpt2ref.bpe` reads them from the
@@ -824,8 +825,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 只用字节时，每个汉字（和中文标点）都要 3 个 token，英文字母只要 1 个（见上面打印的每字符 token 数）。可是中文写同样的内容用的字符少得多，所以只看字节，两段的 token 总数差不多（右图蓝色柱）。差距来自 merges 学的是哪种语言：你的 tokenizer 只见过英文的 Python 文档，学不到汉字字节的 merge，中文一点也没变短，英文却短了一半；
-# GPT-2 的语料以英文为主，英文每个字符只要零点几个 token，中文仍要约 2 个，同样的内容中文的 token 总数是英文的好几倍（倍数见上面的输出）。对模型来说，这意味着同样的上下文长度（GPT-2 是 1024 个 token）装下的中文内容要少得多，训练和生成中文也更贵。后来的模型使用更大的、多语言的词表，部分原因就在这里。
+# 只用字节时，每个汉字（和中文标点）都要 3 个 token，英文字母只要 1 个（见上面打印的每字符 token 数）。可是中文写同样的内容用的字符少得多，所以只看字节，两段的 token 总数差不多（右图蓝色柱）。差距来自 merges 学的是哪种语言：你的 tokenizer 只见过英文的 Python 文档，学不到汉字字节的 merge，中文一点也没变短，英文却短了一半；GPT-2 的语料以英文为主，英文每个字符只要零点几个 token，中文仍要约 2 个，同样的内容中文的 token 总数是英文的好几倍（倍数见上面的输出）。对模型来说，这意味着同样的上下文长度（GPT-2 是 1024 个 token）装下的中文内容要少得多，训练和生成中文也更贵。后来的模型使用更大的、多语言的词表，部分原因就在这里。
 #
 # > **EN** With bytes only, each Chinese character (and Chinese punctuation mark) costs 3
 # > tokens and each English letter 1 (see the tokens per character printed above). But
@@ -851,8 +851,7 @@ show_quiz("quiz.json", stage="post")
 #
 # 你从 256 个字节出发，写出了一个完整的字节级 BPE：`merge_pair` 合并一个 pair，`train_bpe` 用 GPT-2 的正则切块、按“次数最多、平局取更小元组”的规则学出 merges，`decode` 把 id 拼回字节再解码，`encode` 按学到的顺序重演 merges，并像 tiktoken 一样只在明确允许时识别 `<|endoftext|>`。给它 GPT-2 的 merges，它和 tiktoken 的输出一模一样。
 #
-# **下一课（31）** 用 GPT-2 真正的分词器（tiktoken）把一长段文本变成 id，再用滑动窗口切出 (input, target)
-# 训练样本，装进 PyTorch 的 `Dataset` 和 `DataLoader`。
+# **下一课（31）** 用 GPT-2 真正的分词器（tiktoken）把一长段文本变成 id，再用滑动窗口切出 (input, target) 训练样本，装进 PyTorch 的 `Dataset` 和 `DataLoader`。
 #
 # > **EN** Starting from 256 bytes you wrote a complete byte-level BPE: `merge_pair` merges
 # > one pair; `train_bpe` splits with GPT-2's regex and learns merges by "most frequent,

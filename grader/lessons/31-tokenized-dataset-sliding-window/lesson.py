@@ -22,8 +22,7 @@
 # > **EN** From now on we use GPT-2's real tokenizer, `tiktoken`, not the BPE you wrote in
 # > lesson 30, so a mistake there never breaks this lesson.
 #
-# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE`
-# 的地方由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。
+# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE` 的地方由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). You complete the places that say
 # > `# YOUR CODE HERE`; the test cell right after each one checks it at once, and a failure
@@ -67,8 +66,7 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 从文本到一长串 id / From text to one long stream of ids
 #
-# 训练文本来自 `course.corpus.python_docs()`：Python 交互式帮助（`help("assert")` 等）的全部文本，随 CPython 一起安装在标准库模块 `pydoc_data.topics` 里，不需要下载。`tiktoken.get_encoding("gpt2")`
-# 给出 GPT-2 的分词器（课程环境已离线装好它的文件）。
+# 训练文本来自 `course.corpus.python_docs()`：Python 交互式帮助（`help("assert")` 等）的全部文本，随 CPython 一起安装在标准库模块 `pydoc_data.topics` 里，不需要下载。`tiktoken.get_encoding("gpt2")` 给出 GPT-2 的分词器（课程环境已离线装好它的文件）。
 #
 # > **EN** The training text is `course.corpus.python_docs()`: all of Python's interactive
 # > help (`help("assert")` and friends), which ships with CPython in the standard-library
@@ -100,8 +98,7 @@ for t in range(1, 8):
     print(f"{tokenizer.decode(context)!r:40} -> {tokenizer.decode([target])!r}")
 
 # %% [markdown]
-# 把这些题目打包：取 `max_length + 1` 个连续的 token，前 `max_length` 个是 **input**，后 `max_length`
-# 个是 **target**，也就是 input **向右移一位**。位置 t 的 target 正是 input 里位置 t 之后的那个 token，所以一个窗口一次提供 `max_length` 道“猜下一个”的题（模型的因果注意力保证位置 t 只能看到 t 及之前）。
+# 把这些题目打包：取 `max_length + 1` 个连续的 token，前 `max_length` 个是 **input**，后 `max_length` 个是 **target**，也就是 input **向右移一位**。位置 t 的 target 正是 input 里位置 t 之后的那个 token，所以一个窗口一次提供 `max_length` 道“猜下一个”的题（模型的因果注意力保证位置 t 只能看到 t 及之前）。
 #
 # > **EN** Pack these questions together: take `max_length + 1` consecutive tokens; the first
 # > `max_length` are the **input**, the last `max_length` the **target**: the input
@@ -121,8 +118,7 @@ for position in range(3):
 # %% [markdown]
 # ## 3. 滑动窗口 / The sliding window
 #
-# 一长串 id 能切出很多窗口。窗口从位置 0 开始，每次向右移 **stride** 个 token。一个从 `start` 开始的窗口需要 token `start .. start + max_length`（共 `max_length + 1` 个），所以它放得下当且仅当
-# `start + max_length + 1 <= n`（n 是 token 总数）。于是：
+# 一长串 id 能切出很多窗口。窗口从位置 0 开始，每次向右移 **stride** 个 token。一个从 `start` 开始的窗口需要 token `start .. start + max_length`（共 `max_length + 1` 个），所以它放得下当且仅当 `start + max_length + 1 <= n`（n 是 token 总数）。于是：
 #
 # $$\text{窗口数 / number of windows} = \left\lfloor \frac{n - \text{max\_length} - 1}{\text{stride}} \right\rfloor + 1 \qquad (n \ge \text{max\_length} + 1)$$
 #
@@ -204,8 +200,7 @@ show_quiz("quiz.json", stage="check", ids=["count-formula", "stride-overlap"])
 #
 # 几点建议：
 # - 在 `__init__` 里把 id 存成 **一个** `torch.long` tensor；`__getitem__` 里切片即可。切片是 **视图**，不复制数据，所以窗口重叠也不会多占内存。
-# - token 太少、一个窗口都切不出来时，立刻抛出 `ValueError`，并在信息里写出 token 数和 `max_length`
-#   （比在训练时才遇到一个空数据集好得多）。
+# - token 太少、一个窗口都切不出来时，立刻抛出 `ValueError`，并在信息里写出 token 数和 `max_length`（比在训练时才遇到一个空数据集好得多）。
 #
 # > **EN** PyTorch's `torch.utils.data.Dataset` asks for two methods: `__len__` (how many
 # > examples) and `__getitem__(i)` (example i). Write such a class: item i is window i's
@@ -372,8 +367,7 @@ _error = expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(20)),
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# 有了 Dataset，就可以在整份文档上看看窗口有多少。重叠越多，窗口越多；如果每个窗口都复制一份 token，
-# stride = 1 时内存会暴涨，而我们只存了一份 id：
+# 有了 Dataset，就可以在整份文档上看看窗口有多少。重叠越多，窗口越多；如果每个窗口都复制一份 token，stride = 1 时内存会暴涨，而我们只存了一份 id：
 #
 # > **EN** With the Dataset we can count the windows over the whole corpus. More overlap,
 # > more windows; if every window copied its tokens, stride = 1 would blow up memory, while
@@ -446,6 +440,22 @@ show_quiz("quiz.json", stage="check", ids=["shuffle-seed", "drop-last"])
 # > (allowing `<|endoftext|>`: GPT-2 separates documents with it, and it becomes id 50256),
 # > cut windows with your `SlidingWindowDataset`, and return a `DataLoader`. The training
 # > loop of lesson 36 uses a function with this same interface.
+#
+# 从文本到 batch 的整条路，每一步都标出形状（n 是 token 数，L 是 `max_length`，s 是一个窗口的起点）：
+#
+# > **EN** The whole road from text to batches, with the shape at every step (n tokens, L = `max_length`,
+# > s = where a window starts):
+#
+# ```mermaid
+# flowchart TD
+#     text["text"] --> enc["tiktoken gpt2 encode (end-of-text token allowed, id 50256): token ids (n)"]
+#     enc --> win["SlidingWindowDataset: window i starts at s = i * stride"]
+#     win --> inp["input = ids[s : s + L]: (L)"]
+#     win --> tgt["target = ids[s + 1 : s + L + 1]: (L), the input shifted by one"]
+#     inp --> dl["DataLoader: shuffle with a seeded generator, batch_size windows, drop_last"]
+#     tgt --> dl
+#     dl --> batch["one batch: inputs (batch_size, L), targets (batch_size, L)"]
+# ```
 
 # %% [solution] id=create_dataloader
 def create_dataloader(text, batch_size=4, max_length=256, stride=128, shuffle=True, drop_last=True,
@@ -587,9 +597,7 @@ show_quiz("quiz.json", stage="post")
 # %% [markdown]
 # ## 9. 小结 / Summary
 #
-# 你用 tiktoken 把文本变成一长串 id，用 `SlidingWindowDataset` 按 `max_length` 和 `stride` 切出
-# (input, target) 窗口（窗口数 = (n − max_length − 1) // stride + 1，token 不够时给出清楚的错误），再用 `create_dataloader` 组成形状为 `(batch_size, max_length)` 的 batch，并用独立的 `torch.Generator`
-# 让打乱顺序可以复现。
+# 你用 tiktoken 把文本变成一长串 id，用 `SlidingWindowDataset` 按 `max_length` 和 `stride` 切出 (input, target) 窗口（窗口数 = (n − max_length − 1) // stride + 1，token 不够时给出清楚的错误），再用 `create_dataloader` 组成形状为 `(batch_size, max_length)` 的 batch，并用独立的 `torch.Generator` 让打乱顺序可以复现。
 #
 # **下一课（32）** 把这些 id 变成向量：token embedding 加上位置 embedding，这是 GPT 模型的第一层。
 #

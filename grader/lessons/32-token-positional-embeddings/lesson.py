@@ -76,8 +76,7 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 从文本到 token id / From text to token ids
 #
-# GPT-2 的 tokenizer 是一个字节级 BPE（第 30 课自己写过一个）。`tiktoken` 里的 `"gpt2"` 编码就是 OpenAI
-# 训练 GPT-2 时用的那一套，上面打印出它一共有 50257 个 token。我们从 *The Zen of Python* 里取两行。
+# GPT-2 的 tokenizer 是一个字节级 BPE（第 30 课自己写过一个）。`tiktoken` 里的 `"gpt2"` 编码就是 OpenAI 训练 GPT-2 时用的那一套，上面打印出它一共有 50257 个 token。我们从 *The Zen of Python* 里取两行。
 #
 # > **EN** GPT-2's tokenizer is a byte-level BPE (you wrote one in lesson 30). The `"gpt2"` encoding in
 # > `tiktoken` is the very one OpenAI trained GPT-2 with; the cell above printed its 50257 tokens. We take
@@ -90,8 +89,7 @@ for line in lines:
     print(f"{line!r}\n  ids:    {ids}\n  pieces: {[enc.decode([i]) for i in ids]}")
 
 # %% [markdown]
-# 两行都正好是 7 个 token，可以叠成一个形状为 `(B, T) = (2, 7)` 的 batch。注意 `' is'`、`' better'`、
-# `' than'` 在两行里是同样的 id，而且站在同样的位置（第 2、3、4 位）。
+# 两行都正好是 7 个 token，可以叠成一个形状为 `(B, T) = (2, 7)` 的 batch。注意 `' is'`、`' better'`、`' than'` 在两行里是同样的 id，而且站在同样的位置（第 2、3、4 位）。
 #
 # > **EN** Both lines are exactly 7 tokens, so they stack into a batch of shape `(B, T) = (2, 7)`. Note
 # > that `' is'`, `' better'` and `' than'` have the same ids in both lines, at the same positions (2, 3, 4).
@@ -148,8 +146,7 @@ print("distinct ids in batch:", sorted(set(batch.flatten().tolist())))
 print("rows without a gradient:", enc.n_vocab - len(rows_with_grad), "of", enc.n_vocab)
 
 # %% [markdown]
-# 一个 token 如果在训练数据里几乎从不出现，它那一行就几乎得不到更新，一直停留在随机初始化附近。
-# GPT-2 词表里确实有这样的"冷门"token，喂给模型时它的表现会很奇怪。
+# 一个 token 如果在训练数据里几乎从不出现，它那一行就几乎得不到更新，一直停留在随机初始化附近。GPT-2 词表里确实有这样的"冷门"token，喂给模型时它的表现会很奇怪。
 #
 # > **EN** A token that almost never occurs in the training data hardly ever gets its row updated: the row
 # > stays close to its random start. GPT-2's vocabulary really has such rarely-seen tokens, and the model
@@ -207,8 +204,7 @@ print("with positions, are the vectors of b a reordering of a?", any(torch.equal
 # %% [markdown]
 # ### 形状与广播 / Shapes and broadcasting
 #
-# 对一个 `(B, T)` 的 batch，位置是 `torch.arange(T)`，`pos_embed` 给出 `(T, d_model)`。
-# `(B, T, d_model) + (T, d_model)` 按广播规则把同一组位置向量加到 batch 里的每一条序列上。
+# 对一个 `(B, T)` 的 batch，位置是 `torch.arange(T)`，`pos_embed` 给出 `(T, d_model)`。`(B, T, d_model) + (T, d_model)` 按广播规则把同一组位置向量加到 batch 里的每一条序列上。
 #
 # > **EN** For a `(B, T)` batch the positions are `torch.arange(T)` and `pos_embed` returns
 # > `(T, d_model)`. Broadcasting adds `(B, T, d_model) + (T, d_model)`: the same position vectors go onto
@@ -220,8 +216,7 @@ tok_vectors, pos_vectors = tok_embed(batch), pos_embed(torch.arange(T))
 print(tuple(tok_vectors.shape), "+", tuple(pos_vectors.shape), "->", tuple((tok_vectors + pos_vectors).shape))
 
 # %% [markdown]
-# 位置表只有 `context_length` 行。序列再长一位，就没有那一行可查了，`nn.Embedding` 会报一个不太好懂的
-# `IndexError`。你的模块要在这之前给出清楚的 `ValueError`。
+# 位置表只有 `context_length` 行。序列再长一位，就没有那一行可查了，`nn.Embedding` 会报一个不太好懂的 `IndexError`。你的模块要在这之前给出清楚的 `ValueError`。
 #
 # > **EN** The position table has only `context_length` rows. One token more and there is no row to look
 # > up: `nn.Embedding` fails with a rather cryptic `IndexError`. Your module must raise a clear `ValueError`
@@ -243,6 +238,20 @@ show_quiz("quiz.json", stage="check", ids=["why-positions", "broadcast-positions
 #
 # > **EN** Put the steps above into one `nn.Module`. The attribute names `tok_embed` and `pos_embed` are the
 # > ones lesson 35's `GPTModel` uses; the tests read and write the weights through these two names.
+#
+# 这个模块的数据流，每一步都标出形状：
+#
+# > **EN** The module's data flow, with the shape at every step:
+#
+# ```mermaid
+# flowchart TD
+#     idx["idx: token ids (B, T)"] --> tok["tok_embed(idx): one row of the (vocab_size, d_model) table per id: (B, T, d_model)"]
+#     idx -- "T = idx.size(1); T > context_length: ValueError" --> pos_ids["torch.arange(T): positions 0 .. T-1 (T)"]
+#     pos_ids --> pos["pos_embed(positions): rows of the (context_length, d_model) table: (T, d_model)"]
+#     tok --> add(("+"))
+#     pos -- "broadcast over the batch" --> add
+#     add --> out["token vector + position vector: (B, T, d_model)"]
+# ```
 
 # %% [solution] id=token_position_embedding
 class TokenPositionEmbedding(nn.Module):
@@ -428,8 +437,7 @@ print(f"token table {GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,} + position ta
 print(f"whole GPT-2 small: {n_model:,} -> the embeddings are {n_embed / n_model:.1%} of it")
 
 # %% [markdown]
-# 将近三分之一的参数都在这两张表里，几乎全部来自 token 表。第 35 课会让 LM head 和 token 表**共用**
-# 同一个矩阵（weight tying），否则还要再多一份同样大小的矩阵。
+# 将近三分之一的参数都在这两张表里，几乎全部来自 token 表。第 35 课会让 LM head 和 token 表**共用** 同一个矩阵（weight tying），否则还要再多一份同样大小的矩阵。
 #
 # > **EN** Almost a third of the parameters sit in these two tables, nearly all of them in the token table.
 # > Lesson 35 makes the LM head **share** that matrix with the token table (weight tying); otherwise a second
@@ -437,8 +445,7 @@ print(f"whole GPT-2 small: {n_model:,} -> the embeddings are {n_embed / n_model:
 #
 # ## 5. 两个位置有多像？/ How alike are two positions?
 #
-# 比较两个向量的方向，常用**余弦相似度**:`cos(u, v) = u·v / (|u| |v|)`，1 表示方向相同，0 表示正交，
-# -1 表示相反。先把每一行除以它的长度，再做一次矩阵乘法，就能一次算出所有行两两之间的余弦相似度。
+# 比较两个向量的方向，常用**余弦相似度**：`cos(u, v) = u·v / (|u| |v|)`，1 表示方向相同，0 表示正交，-1 表示相反。先把每一行除以它的长度，再做一次矩阵乘法，就能一次算出所有行两两之间的余弦相似度。
 #
 # > **EN** To compare the directions of two vectors we use **cosine similarity**:
 # > `cos(u, v) = u·v / (|u| |v|)`; 1 means same direction, 0 orthogonal, -1 opposite. Divide every row by
@@ -498,8 +505,7 @@ expect_close(cosine_similarity_matrix(_short, eps=0.5),
 print("cosine similarity: ok")
 
 # %% [markdown]
-# 先看一个例子：同一个 token 放在不同位置，它的向量和原来有多像？用你的 `TokenPositionEmbedding`
-# 在 GPT-2 small 的宽度上试一下（`nn.Embedding` 默认按 N(0, 1) 初始化）。
+# 先看一个例子：同一个 token 放在不同位置，它的向量和原来有多像？用你的 `TokenPositionEmbedding` 在 GPT-2 small 的宽度上试一下（`nn.Embedding` 默认按 N(0, 1) 初始化）。
 #
 # > **EN** An example first: how alike is one token's vector at different positions? Try it with your
 # > `TokenPositionEmbedding` at GPT-2 small's width (`nn.Embedding` starts from N(0, 1)).
@@ -574,8 +580,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 随机的学习型位置表里，两个不同位置的余弦相似度的绝对值平均只有 0.029 左右（上面打印的 mean |cos|；带符号的平均值接近 0），和 `1/sqrt(d_model)` 同一个量级：高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开，但"第 10 位和第 11 位是邻居"
-# 这种结构一点都没有，只能靠训练学出来。sinusoidal 表则把结构写死了：相邻位置的相似度接近 1，离得远就小得多（右下图的对角带）。左下图也说明了为什么远处的相似度不会降到 0：左边的维度振荡得很快，右边的维度几乎不随位置变化，所有位置在这些维度上都差不多。GPT-2 选择了学习。
+# 随机的学习型位置表里，两个不同位置的余弦相似度的绝对值平均只有 0.029 左右（上面打印的 mean |cos|；带符号的平均值接近 0），和 `1/sqrt(d_model)` 同一个量级：高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开，但"第 10 位和第 11 位是邻居" 这种结构一点都没有，只能靠训练学出来。sinusoidal 表则把结构写死了：相邻位置的相似度接近 1，离得远就小得多（右下图的对角带）。左下图也说明了为什么远处的相似度不会降到 0：左边的维度振荡得很快，右边的维度几乎不随位置变化，所有位置在这些维度上都差不多。GPT-2 选择了学习。
 #
 # > **EN** In the random learned table, two different positions have a mean absolute cosine similarity (the mean |cos|
 # > printed above; the signed mean is close to 0) of only about 0.029, the same order as `1/sqrt(d_model)`: random vectors in many dimensions are nearly orthogonal. So

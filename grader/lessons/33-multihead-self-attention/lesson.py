@@ -5,9 +5,7 @@
 # %% [markdown]
 # # 第 33 课 · 多头因果自注意力 / Lesson 33 · Multi-head causal self-attention
 #
-# 第 32 课给每个 token 一个向量，但这些向量彼此之间还一无所知："ugly" 的向量不知道前面是 "better than"。
-# **Attention** 让每个位置去看它之前的位置，按相关程度取回信息。这是 transformer 里唯一让 token
-# 之间交流的地方。
+# 第 32 课给每个 token 一个向量，但这些向量彼此之间还一无所知："ugly" 的向量不知道前面是 "better than"。**Attention** 让每个位置去看它之前的位置，按相关程度取回信息。这是 transformer 里唯一让 token 之间交流的地方。
 #
 # > **EN** Lesson 32 gave every token a vector, but the vectors know nothing about each other yet: the vector
 # > of "ugly" does not know that "better than" came before it. **Attention** lets every position look at the
@@ -30,8 +28,7 @@
 # >   projection, dropout;
 # > - draw every head's attention weights and watch training change them.
 #
-# **怎么用 / How to use:** 从上到下运行每个 cell。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell
-# 检查它。上一课的 embedding 从 `gpt2ref` 导入，所以上一课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行每个 cell。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。上一课的 embedding 从 `gpt2ref` 导入，所以上一课即使没做完也不影响这一课。
 #
 # > **EN** Run the cells top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each
 # > checks it. Last lesson's embedding is imported from `gpt2ref`, so this lesson works even if
@@ -73,8 +70,7 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. Attention 在做什么 / What attention does
 #
-# 每个位置 t 的新向量，是所有位置 s 的 **value** 向量的加权平均。权重来自 t 的 **query** 和 s 的 **key**
-# 的点积：越"对得上"，权重越大。先用最朴素的版本：query、key、value 都直接用 embedding 向量 `x` 本身，也先不管"不能看未来"。
+# 每个位置 t 的新向量，是所有位置 s 的 **value** 向量的加权平均。权重来自 t 的 **query** 和 s 的 **key** 的点积：越"对得上"，权重越大。先用最朴素的版本：query、key、value 都直接用 embedding 向量 `x` 本身，也先不管"不能看未来"。
 #
 # > **EN** The new vector of position t is a weighted average of the **value** vectors of positions s. The
 # > weights come from dot products of t's **query** with s's **key**: the better they match, the larger the
@@ -112,9 +108,7 @@ fig.colorbar(image, ax=ax, label="attention weight")
 plt.show()
 
 # %% [markdown]
-# 每一行加起来是 1。对角线上的权重最大：`x·x = |x|²` 通常比 `x` 和别人的点积大得多，所以每个 token
-# 主要在看它自己。这就是为什么 GPT-2 不直接用 `x`，而是先用学出来的矩阵把 `x` 变成三种不同的向量：
-# `q = x W_q`（我在找什么）、`k = x W_k`（我能提供什么）、`v = x W_v`（被选中时我交出什么）。
+# 每一行加起来是 1。对角线上的权重最大：`x·x = |x|²` 通常比 `x` 和别人的点积大得多，所以每个 token 主要在看它自己。这就是为什么 GPT-2 不直接用 `x`，而是先用学出来的矩阵把 `x` 变成三种不同的向量：`q = x W_q`（我在找什么）、`k = x W_k`（我能提供什么）、`v = x W_v`（被选中时我交出什么）。
 #
 # > **EN** Every row sums to 1. The diagonal dominates: `x·x = |x|²` is usually much larger than the dot
 # > product of `x` with anyone else, so every token mostly looks at itself. That is why GPT-2 does not use `x`
@@ -123,8 +117,7 @@ plt.show()
 #
 # ## 2. 为什么要除以 sqrt(d) / Why divide by sqrt(d)
 #
-# 两个各分量独立、方差为 1 的 d 维随机向量，点积的标准差是 `sqrt(d)`。d 越大，分数越分散，softmax
-# 就越接近 one-hot：几乎全部权重给一个位置，其余位置的梯度几乎为零。除以 `sqrt(d)` 把分数的标准差拉回 1 左右。
+# 两个各分量独立、方差为 1 的 d 维随机向量，点积的标准差是 `sqrt(d)`。d 越大，分数越分散，softmax 就越接近 one-hot：几乎全部权重给一个位置，其余位置的梯度几乎为零。除以 `sqrt(d)` 把分数的标准差拉回 1 左右。
 #
 # > **EN** For two random d-dimensional vectors with independent unit-variance entries, the dot product has
 # > standard deviation `sqrt(d)`. The larger d, the more spread the scores, and the closer softmax gets to
@@ -334,14 +327,12 @@ print(f"explicit weights at T = {T_gpt2}, {heads} heads: {weight_bytes / 2**20:.
 #
 # ## 5. 多个头 / Multiple heads
 #
-# 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的
-# `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small：768 = 12 × 64）：
+# 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的 `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small：768 = 12 × 64）：
 #
 # 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v（GPT-2 里叫 `c_attn`），再按最后一维切成三份；
-# 2. `split_heads`：`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第
-#    `h·head_dim` 到 `(h+1)·head_dim - 1` 维；
-# 3. 每个头做因果 attention;
-# 4. `merge_heads`：倒过来变回 `(B, T, d_model)`;
+# 2. `split_heads`：`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第 `h·head_dim` 到 `(h+1)·head_dim - 1` 维；
+# 3. 每个头做因果 attention；
+# 4. `merge_heads`：倒过来变回 `(B, T, d_model)`；
 # 5. 输出投影 `proj: d_model → d_model`（GPT-2 里叫 `c_proj`），把各个头的结果混在一起。
 #
 # > **EN** One head can produce only one "attention pattern". GPT-2 cuts the `d_model` dimensions into
@@ -369,7 +360,7 @@ merged = heads.transpose(1, 2).contiguous().view(B, T, d_model)
 print("merge(split(x)) == x:", torch.equal(merged, x))
 
 # %% [markdown]
-# 为什么 merge 里要 `.contiguous()`?`transpose` 只改变读内存的顺序，不搬数据；`view` 要求数据在内存里按新形状连续排列。`.contiguous()` 先复制一份排好的，再 `view`（也可以直接用 `reshape`）。
+# 为什么 merge 里要 `.contiguous()`？`transpose` 只改变读内存的顺序，不搬数据；`view` 要求数据在内存里按新形状连续排列。`.contiguous()` 先复制一份排好的，再 `view`（也可以直接用 `reshape`）。
 #
 # > **EN** Why `.contiguous()` in the merge? `transpose` only changes the order in which memory is read and
 # > moves no data; `view` needs the data laid out contiguously for the new shape. `.contiguous()` makes a
@@ -400,8 +391,7 @@ show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 # %% [markdown]
 # ### Dropout
 #
-# 训练 GPT-2 时用了 dropout（概率 0.1）：随机把一些注意力权重和输出清零，其余的放大 `1/(1-p)` 倍，防止模型过分依赖某几条连接。`model.eval()` 之后 dropout 关闭，同样的输入总是给出同样的输出。
-# `F.scaled_dot_product_attention` 的 `dropout_p` 参数负责权重上的 dropout，只在训练时传 `self.dropout`。
+# 训练 GPT-2 时用了 dropout（概率 0.1）：随机把一些注意力权重和输出清零，其余的放大 `1/(1-p)` 倍，防止模型过分依赖某几条连接。`model.eval()` 之后 dropout 关闭，同样的输入总是给出同样的输出。`F.scaled_dot_product_attention` 的 `dropout_p` 参数负责权重上的 dropout，只在训练时传 `self.dropout`。
 #
 # > **EN** GPT-2 was trained with dropout (probability 0.1): some attention weights and outputs are zeroed at
 # > random and the rest scaled by `1/(1-p)`, so the model cannot lean on a few connections. After
@@ -410,12 +400,35 @@ show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 #
 # ## 6. 你的 `MultiHeadAttention` / Your `MultiHeadAttention`
 #
-# 构造函数和参考实现一样：`MultiHeadAttention(d_model, num_heads, dropout=0.0, bias=True)`。属性名
-# `qkv` 和 `proj` 要和 docstring 一致：第 35 课会把这些模块拼成 GPT-2，第 37 课会把 GPT-2 的真实权重按这些名字装进去，测试也通过它们复制权重。
+# 构造函数和参考实现一样：`MultiHeadAttention(d_model, num_heads, dropout=0.0, bias=True)`。属性名 `qkv` 和 `proj` 要和 docstring 一致：第 35 课会把这些模块拼成 GPT-2，第 37 课会把 GPT-2 的真实权重按这些名字装进去，测试也通过它们复制权重。
 #
 # > **EN** The constructor matches the reference: `MultiHeadAttention(d_model, num_heads, dropout=0.0,
 # > bias=True)`. Keep the attribute names `qkv` and `proj` from the docstring: lesson 35 assembles GPT-2 from
 # > these modules, lesson 37 loads GPT-2's real weights by these names, and the tests copy weights through them.
+#
+# `forward` 的数据流，每一步都标出形状（H 是 `num_heads`，每个头 `head_dim` 维）：
+#
+# > **EN** The data flow of `forward`, with the shape at every step (H = `num_heads`, `head_dim` dimensions per
+# > head):
+#
+# ```mermaid
+# flowchart TD
+#     x["x: (B, T, d_model)"] --> qkv["qkv(x): (B, T, 3 * d_model)"]
+#     qkv --> chunk["chunk(3, dim=-1): q, k, v, each (B, T, d_model)"]
+#     chunk --> split["split_heads: q, k, v, each (B, H, T, head_dim)"]
+#     split --> scores["scores = q @ k.transpose(-2, -1) / sqrt(head_dim): (B, H, T, T)"]
+#     scores --> mask["causal mask: entries above the diagonal set to -inf"]
+#     mask --> soft["softmax over the last dimension: weights (B, H, T, T), each row sums to 1"]
+#     soft --> mix["weights @ v: (B, H, T, head_dim)"]
+#     split -- "v" --> mix
+#     mix --> merge["merge_heads: (B, T, d_model)"]
+#     merge --> proj["proj: (B, T, d_model)"]
+# ```
+#
+# 中间四步（scores、mask、softmax、乘 v）就是你在第 4 节写的 `causal_attention`，`F.scaled_dot_product_attention(q, k, v, is_causal=True)` 一次做完。
+#
+# > **EN** The four middle steps (scores, mask, softmax, multiply by v) are the `causal_attention` you wrote in
+# > section 4; `F.scaled_dot_product_attention(q, k, v, is_causal=True)` does them in one call.
 
 # %% [solution] id=multi_head_attention
 class MultiHeadAttention(nn.Module):
@@ -643,8 +656,7 @@ print("dropout: ok")
 # %% [markdown]
 # ## 7. 每个头在看哪里？/ Where does each head look?
 #
-# 把一句话送进一个刚初始化的 `MultiHeadAttention`，用你的 `split_heads` 和 `causal_attention`
-# 取出每个头的权重矩阵。初始化用 GPT-2 的做法（第 35 课会讲）：所有权重从 N(0, 0.02) 抽取，bias 为 0。
+# 把一句话送进一个刚初始化的 `MultiHeadAttention`，用你的 `split_heads` 和 `causal_attention` 取出每个头的权重矩阵。初始化用 GPT-2 的做法（第 35 课会讲）：所有权重从 N(0, 0.02) 抽取，bias 为 0。
 #
 # > **EN** Feed a sentence into a freshly initialised `MultiHeadAttention` and use your `split_heads` and
 # > `causal_attention` to get every head's weight matrix. We initialise the way GPT-2 does (lesson 35 explains
@@ -673,8 +685,7 @@ print("row 5 of head 0:", untrained[0, 5])
 print("uniform over positions 0..5 would be", round(1 / 6, 2), "each")
 
 # %% [markdown]
-# 没训练过的头几乎是"雨露均沾"：第 t 行的权重都在 `1/(t+1)` 附近，因为这么小的权重让 q 和 k 的点积接近 0,
-# softmax 接近均匀分布。头的分工是训练出来的。下面在一个小玩具任务上训练几百步（第 36 课会详细讲训练循环，这里只看结果）：输入随机 token，目标是**上一个位置的 token**。要做对，注意力必须学会看前一个位置。
+# 没训练过的头几乎是"雨露均沾"：第 t 行的权重都在 `1/(t+1)` 附近，因为这么小的权重让 q 和 k 的点积接近 0，softmax 接近均匀分布。头的分工是训练出来的。下面在一个小玩具任务上训练几百步（第 36 课会详细讲训练循环，这里只看结果）：输入随机 token，目标是**上一个位置的 token**。要做对，注意力必须学会看前一个位置。
 #
 # > **EN** An untrained head spreads its weight almost evenly: row t is close to `1/(t+1)` everywhere, because
 # > such small weights make the dot products of q and k nearly 0 and softmax nearly uniform. What heads do is learned. Below we
@@ -760,9 +771,7 @@ show_quiz("quiz.json", stage="check", ids=["eval-dropout"])
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `causal_attention`（显式 softmax，返回权重）和 GPT-2 式的
-# `MultiHeadAttention`：`qkv` 一次算出 q、k、v，拆成头，因果 attention，合并，`proj` 投影，训练时 dropout。
-# GPT-2 small 的每个 attention 层有 2,362,368 个参数。
+# **现在你有了 / What now exists:** `causal_attention`（显式 softmax，返回权重）和 GPT-2 式的 `MultiHeadAttention`：`qkv` 一次算出 q、k、v，拆成头，因果 attention，合并，`proj` 投影，训练时 dropout。GPT-2 small 的每个 attention 层有 2,362,368 个参数。
 #
 # > **EN** `causal_attention` (explicit softmax, returns the weights) and GPT-2's `MultiHeadAttention`: `qkv`
 # > computes q, k and v at once, split into heads, causal attention, merge, `proj`, dropout while training.

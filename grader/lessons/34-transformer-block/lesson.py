@@ -5,8 +5,7 @@
 # %% [markdown]
 # # 第 34 课 · Transformer block / Lesson 34 · The transformer block
 #
-# GPT-2 small 就是同一个 block 叠 12 次。这一课把上一课的 attention 和几个新零件装成这个 block:
-# LayerNorm 让每个 token 的向量保持在合适的尺度，feed-forward 网络对每个 token 单独做非线性变换，残差连接让信息（和梯度）可以直接穿过整个深度。
+# GPT-2 small 就是同一个 block 叠 12 次。这一课把上一课的 attention 和几个新零件装成这个 block：LayerNorm 让每个 token 的向量保持在合适的尺度，feed-forward 网络对每个 token 单独做非线性变换，残差连接让信息（和梯度）可以直接穿过整个深度。
 #
 # > **EN** GPT-2 small is one block stacked 12 times. This lesson assembles that block from last lesson's
 # > attention and a few new parts: LayerNorm keeps every token's vector at a sensible scale, the feed-forward
@@ -29,8 +28,7 @@
 # >   `meta` device;
 # > - see in one figure how a deep stack without residual connections "forgets" its input.
 #
-# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。
-# attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
 #
 # > **EN** Run top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each checks it.
 # > Attention comes from `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33
@@ -90,8 +88,7 @@ show_quiz("quiz.json", stage="pre")
 # > **EN** Note that LayerNorm sits only at the **entrance** of each sublayer: the residual path has no norm
 # > at all, so `x` is added to the output exactly as it came in.
 #
-# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，
-# feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
+# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
 #
 # > **EN** In code it is two lines: `x = x + attn(norm1(x))`, then `x = x + ff(norm2(x))`. Attention lets
 # > tokens exchange information; the feed-forward network lets every token "digest" what it fetched, on its own.
@@ -126,9 +123,7 @@ print("normalised:", normalised, "-> mean", round(normalised.mean().item(), 6), 
 print("torch.nn.LayerNorm gives:", nn.LayerNorm(4)(row).detach())
 
 # %% [markdown]
-# 有偏方差是 3.5，无偏方差是 4.6667：d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。
-# LayerNorm 归一化的是最后一维（一个 token 的特征），不像 BatchNorm 那样跨 batch 统计，所以 batch 里的每个
-# token 互不影响，batch 大小为 1 也照样工作。
+# 有偏方差是 3.5，无偏方差是 4.6667：d 很小时两者差得不少。`torch.nn.LayerNorm` 用的是有偏的那个。LayerNorm 归一化的是最后一维（一个 token 的特征），不像 BatchNorm 那样跨 batch 统计，所以 batch 里的每个 token 互不影响，batch 大小为 1 也照样工作。
 #
 # > **EN** The biased variance is 3.5, the unbiased one 4.6667: for small d they differ a lot.
 # > `torch.nn.LayerNorm` uses the biased one. LayerNorm normalises the last dimension (one token's features);
@@ -341,8 +336,7 @@ for ax in (left, right):
 plt.show()
 
 # %% [markdown]
-# GELU 的最小值约为 -0.17（在 x ≈ -0.75 处），负半轴的导数不是处处为 0，所以负的输入也能得到梯度；
-# ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右，但加载 GPT-2 的权重时要用它训练时的那个，logits 才能和原版对得上。
+# GELU 的最小值约为 -0.17（在 x ≈ -0.75 处），负半轴的导数不是处处为 0，所以负的输入也能得到梯度；ReLU 的导数在 0 处突然从 0 跳到 1。tanh 形式和 erf 形式最多只差 5e-4 左右，但加载 GPT-2 的权重时要用它训练时的那个，logits 才能和原版对得上。
 #
 # > **EN** GELU's lowest value is about -0.17 (at x ≈ -0.75) and its derivative is not 0 everywhere on the
 # > negative side, so negative inputs still get gradient; ReLU's derivative jumps from 0 to 1 at 0. The tanh
@@ -351,8 +345,7 @@ plt.show()
 #
 # ## 4. Feed-forward 网络 / The feed-forward network
 #
-# 每个 token 单独经过同一个两层网络：先放宽到 `d_ff = 4 · d_model`，过 GELU，再投影回 `d_model`。
-# GPT-2 small 的参数有很大一部分就在这里。
+# 每个 token 单独经过同一个两层网络：先放宽到 `d_ff = 4 · d_model`，过 GELU，再投影回 `d_model`。GPT-2 small 的参数有很大一部分就在这里。
 #
 # > **EN** Every token goes through the same two-layer network on its own: widen to `d_ff = 4 · d_model`,
 # > apply GELU, project back to `d_model`. A large share of GPT-2 small's parameters live here.
@@ -460,8 +453,7 @@ show_quiz("quiz.json", stage="check", ids=["ff-width"])
 # %% [markdown]
 # ## 5. 组装 block / Assembling the block
 #
-# 2017 年的原始 Transformer 是 **post-LN**:`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。
-# GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
+# 2017 年的原始 Transformer 是 **post-LN**：`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
 #
 # > **EN** The original 2017 Transformer is **post-LN**: `x = norm(x + sublayer(x))`, LayerNorm after the
 # > residual add. GPT-2 moved it to the sublayer's **input** (pre-LN): `x = x + sublayer(norm(x))`. The
@@ -619,8 +611,7 @@ show_quiz("quiz.json", stage="check", ids=["pre-ln", "block-params"])
 # %% [markdown]
 # ## 6. 为什么要残差连接？/ Why residual connections?
 #
-# 叠 24 个 block（用 GPT-2 的初始化，第 35 课会讲），比较两种写法：有残差的 `x = x + sublayer(norm(x))`，和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事：激活值的标准差，以及同一个序列里不同 token
-# 的向量之间的平均余弦相似度（接近 1 表示所有 token 都变成了同一个向量）。
+# 叠 24 个 block（用 GPT-2 的初始化，第 35 课会讲），比较两种写法：有残差的 `x = x + sublayer(norm(x))`，和去掉残差的 `x = sublayer(norm(x))`。随着深度记录两件事：激活值的标准差，以及同一个序列里不同 token 的向量之间的平均余弦相似度（接近 1 表示所有 token 都变成了同一个向量）。
 #
 # > **EN** Stack 24 blocks (with GPT-2's initialisation, explained in lesson 35) and compare two versions: with
 # > residuals, `x = x + sublayer(norm(x))`, and without, `x = sublayer(norm(x))`. Along the depth we record two
@@ -700,20 +691,133 @@ plt.show()
 show_quiz("quiz.json", stage="check", ids=["residual-identity"])
 
 # %% [markdown]
+# ### Pre-LN 还是 post-LN？梯度怎么走 / Pre-LN or post-LN? How the gradient travels
+#
+# 第 5 节说过，原始的 Transformer 是 post-LN：`x = norm(x + sublayer(x))`。两种写法用的零件和参数完全一样，区别只在 LayerNorm 放在哪里。下面叠 12 个 block（和 GPT-2 small 一样深），同一套初始权重做成两个版本：pre-LN 用你的 `TransformerBlock`，post-LN 是 cell 里的 `PostLNBlock`，它借用同一个 block 的四个子模块，只改 `forward`。前面接一张 token 表，后面接一个输出层，在随机的 token 序列上训练（没有 warmup，学习率偏大）。我们记录 loss 对**每个 block 的输入**（也就是残差流）的梯度有多大：先在初始化时看一次，再在训练 20 步之后看一次。它只是演示，自动评分时会跳过。
+#
+# > **EN** Section 5 said that the original Transformer is post-LN: `x = norm(x + sublayer(x))`. Both forms use
+# > exactly the same parts and parameters; only the place of the LayerNorm differs. Below we stack 12 blocks (as deep as GPT-2
+# > small) and make two versions from one set of initial weights: pre-LN uses your `TransformerBlock`, post-LN is the
+# > `PostLNBlock` written in the cell, which borrows the four submodules of the same block and changes only
+# > `forward`. A token table goes in front and an output layer on top, and both train on random token sequences
+# > (no warmup, a rather large learning rate). We record how large the gradient of the loss is with respect to
+# > **each block's input** (the residual stream): once at initialisation, once after 20 training steps. It is a
+# > demo, skipped while autograding.
+
+# %% tags=skip-autograde
+import copy
+
+import matplotlib.pyplot as plt
+
+
+class PostLNBlock(nn.Module):
+    """The same four parts as a TransformerBlock, in the original post-LN order."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.norm1, self.attn, self.norm2, self.ff = block.norm1, block.attn, block.norm2, block.ff
+
+    def forward(self, x):
+        x = self.norm1(x + self.attn(x))  # LayerNorm after the residual add
+        return self.norm2(x + self.ff(x))
+
+
+ln_depth, ln_steps, ln_lr = 12, 20, 1e-2
+ln_config = GPTConfig(vocab_size=64, context_length=16, d_model=64, num_heads=4, num_layers=ln_depth, dropout=0.0)
+torch.manual_seed(0)
+shared_blocks = [TransformerBlock(ln_config) for _ in range(ln_depth)]  # one set of initial weights for both
+shared_embed, shared_head = nn.Embedding(64, 64), nn.Linear(64, 64)
+sequences = torch.randint(0, 64, (32, 17), generator=torch.Generator().manual_seed(1))  # random tokens
+
+
+def input_gradients(model, batch):
+    """Loss on one batch, and the gradient norm at the input of every block (bottom first)."""
+    x = model["embed"](batch[:, :-1])
+    inputs = []
+    for block in model["blocks"]:
+        x.retain_grad()  # keep the gradient of this intermediate tensor
+        inputs.append(x)
+        x = block(x)
+    logits = model["head"](model["final"](x))
+    loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+    model.zero_grad()
+    loss.backward()
+    return loss.item(), [t.grad.norm().item() for t in inputs]
+
+
+ln_results = {}
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # tiny tensors: one thread is faster and steadier
+try:
+    for name in ("pre-LN", "post-LN"):
+        blocks = [copy.deepcopy(b) for b in shared_blocks]
+        model = nn.ModuleDict({
+            "embed": copy.deepcopy(shared_embed),
+            "blocks": nn.ModuleList(blocks if name == "pre-LN" else [PostLNBlock(b) for b in blocks]),
+            "final": LayerNorm(64) if name == "pre-LN" else nn.Identity(),  # post-LN output is already normalised
+            "head": copy.deepcopy(shared_head),
+        })
+        optimizer = torch.optim.Adam(model.parameters(), lr=ln_lr)
+        picks = torch.Generator().manual_seed(2)  # both versions see the same batches
+        for step in range(ln_steps + 1):
+            batch = sequences[torch.randint(0, len(sequences), (8,), generator=picks)]
+            loss, grads = input_gradients(model, batch)
+            if step in (0, ln_steps):
+                ln_results[name, step] = (loss, grads)
+            optimizer.step()
+finally:
+    torch.set_num_threads(threads)
+
+for (name, step), (loss, grads) in ln_results.items():
+    print(f"{name:7} after {step:2} steps: loss {loss:.3f}, gradient at the bottom block / at the top block "
+          f"= {grads[0] / grads[-1]:.3g}")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, step in zip(axes, (0, ln_steps)):
+    for name, style in (("pre-LN", "-o"), ("post-LN", "--s")):
+        ax.plot(range(ln_depth), ln_results[name, step][1], style, markersize=3, label=name)
+    ax.set_yscale("log")
+    ax.set_title("At initialisation" if step == 0 else f"After {ln_steps} Adam steps (lr {ln_lr}, no warmup)")
+    ax.set_xlabel("block (0 = next to the embeddings)")
+    ax.legend()
+axes[0].set_ylabel("gradient norm at the block's input (log scale)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# 左图：刚初始化时，两种写法的梯度沿深度都差不多平。右图：训练 20 步之后就不一样了。上面的输出打印了两种写法的 loss 和"最底层 block 的梯度 / 最顶层 block 的梯度"：post-LN 的梯度越往下越小，底层几乎收不到信号，loss 也几乎没降；pre-LN 的梯度各层有高有低，但没有哪一层收不到信号，loss 正常下降。
+#
+# 原因在梯度回传的路上。post-LN 里，从 loss 回到第 l 个 block，梯度要穿过它上面**每一个** LayerNorm（12 个 block 就是 24 个）。LayerNorm 要除以 `x + sublayer(x)` 的标准差；训练让子层的输出变大以后，每穿过一个 LayerNorm 梯度就被缩小一次，这些系数一路**相乘**，到了底层就所剩无几。pre-LN 的残差路上只有加法：`x_{l+1} = x_l + sublayer(norm(x_l))`，所以到达 `x_{l+1}` 的梯度会原样传给 `x_l`，再加上子层那条支路的贡献。不管堆多深，每个 block 都能直接收到来自 loss 的梯度。这也是 post-LN 的模型训练时离不开学习率 warmup、而 GPT-2 之后的模型几乎都用 pre-LN 的原因之一。
+#
+# > **EN** Left: at initialisation both forms have a gradient that is about flat along the depth. Right: twenty
+# > training steps later they differ. The output above prints each form's loss and "gradient at the
+# > bottom block / at the top block": in post-LN the gradient gets smaller the lower the block, the bottom
+# > blocks receive almost no signal and the loss hardly falls; in pre-LN the gradient differs somewhat from block to
+# > block, but no block goes without a signal, and the loss falls normally.
+# >
+# > The reason lies on the gradient's way back. In post-LN the gradient from the loss to block l has to pass
+# > through **every** LayerNorm above it (24 of them for 12 blocks). A LayerNorm divides by the standard
+# > deviation of `x + sublayer(x)`; once training has made the sublayer outputs larger, every LayerNorm the
+# > gradient passes shrinks it once more, and these factors **multiply** on the way down until little is left at
+# > the bottom. The residual path of pre-LN has only additions: `x_{l+1} = x_l + sublayer(norm(x_l))`, so the
+# > gradient arriving at `x_{l+1}` passes to `x_l` unchanged, plus what the sublayer branch contributes. However
+# > deep the stack, every block gets the loss's gradient directly. This is one reason why post-LN models need
+# > a learning-rate warmup to train, and why nearly every model after GPT-2 uses pre-LN.
+
+
+# %% [markdown]
 # ## 7. 学完了 / Wrap-up
 
 # %%
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
-# **现在你有了 / What now exists:** `LayerNorm`、`GELU`（tanh 形式）、`FeedForward`(d → 4d → d)，以及 GPT-2 的
-# pre-LN `TransformerBlock`：`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
+# **现在你有了 / What now exists:** `LayerNorm`、`GELU`（tanh 形式）、`FeedForward`(d → 4d → d)，以及 GPT-2 的 pre-LN `TransformerBlock`：`x + attn(norm1(x))`，再 `+ ff(norm2(x))`。GPT-2 small 的一个 block 有 7,087,872 个参数。
 #
 # > **EN** `LayerNorm`, `GELU` (tanh form), `FeedForward` (d → 4d → d) and GPT-2's pre-LN `TransformerBlock`:
 # > `x + attn(norm1(x))`, then `+ ff(norm2(x))`. One GPT-2 small block has 7,087,872 parameters.
 #
-# **下一课 / Next:** 第 35 课组装完整的 GPT-2：token 和位置 embedding → 12 个 block → 最后的 LayerNorm →
-# LM head（和 token 表共享权重），再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block，所以这里的错误不会影响下一课。
+# **下一课 / Next:** 第 35 课组装完整的 GPT-2：token 和位置 embedding → 12 个 block → 最后的 LayerNorm → LM head（和 token 表共享权重），再讲初始化、参数量和文本生成。第 35 课从 `gpt2ref` 导入 block，所以这里的错误不会影响下一课。
 #
 # > **EN** Lesson 35 assembles the full GPT-2: token and position embeddings → 12 blocks → a final LayerNorm →
 # > the LM head (sharing its weight with the token table), then initialisation, parameter counts and text

@@ -4,8 +4,7 @@
 # %% [markdown]
 # # 第 35 课 · GPT 模型组装 / Lesson 35 · GPT model assembly
 #
-# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、
-# Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次"开口说话"。
+# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次"开口说话"。
 #
 # > **EN** The last three lessons built every part: token and position embeddings (lesson 32), causal
 # > multi-head attention (lesson 33) and the transformer block (lesson 34). This lesson assembles them into a
@@ -122,8 +121,7 @@ print(TINY)
 # %% [markdown]
 # ## 2. Token embedding + 位置 embedding / Token + position embeddings
 #
-# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：
-# `tok_embed` 说明"这是哪个 token"，`pos_embed` 说明"它站在第几个位置"。两个向量直接相加。
+# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：`tok_embed` 说明"这是哪个 token"，`pos_embed` 说明"它站在第几个位置"。两个向量直接相加。
 #
 # > **EN** The input is token ids of shape `(B, T)` (B sequences of T tokens). Step one looks up two tables:
 # > `tok_embed` says *which* token this is, `pos_embed` says *where* it stands. The two vectors are added.
@@ -166,8 +164,7 @@ print(f"with positions:    max difference between positions = {spread(out_with):
 #
 # ## 3. 一串 Transformer block / A stack of blocks
 #
-# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——
-# 否则 PyTorch 看不到里面的参数（优化器不会更新它们，`.to(device)` 也不会搬它们）：
+# 第 34 课的 block 输入输出形状相同，都是 `(B, T, d_model)`，所以可以一个接一个地串起来：每个 block 的输出就是下一个 block 的输入。用 `nn.ModuleList` 装它们，而不是普通的 Python list——否则 PyTorch 看不到里面的参数（优化器不会更新它们，`.to(device)` 也不会搬它们）：
 #
 # > **EN** A block from lesson 34 maps `(B, T, d_model)` to the same shape, so blocks chain: each block's
 # > output is the next block's input. Keep them in an `nn.ModuleList`, not a plain Python list, or PyTorch
@@ -239,8 +236,7 @@ print(f"in GPT-2 small each of them holds {GPT2_SMALL.vocab_size} x {GPT2_SMALL.
       f"{GPT2_SMALL.vocab_size * GPT2_SMALL.d_model:,} numbers")
 
 # %% [markdown]
-# 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。
-# GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数（第 8 节会算出这占整个模型多大比例）。
+# 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数（第 8 节会算出这占整个模型多大比例）。
 #
 # 关键是"同一个"，不是"相同的值"。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
 #
@@ -288,11 +284,9 @@ show_quiz("quiz.json", stage="check", ids=["tying"])
 # %% [markdown]
 # ## 6. 初始化和 residual 缩放 / Initialisation and residual scaling
 #
-# GPT-2 的初始化很简单：所有 `nn.Linear` 和 `nn.Embedding` 的权重从 N(0, 0.02) 抽，所有 bias 置 0，
-# LayerNorm 保持 weight = 1、bias = 0。
+# GPT-2 的初始化很简单：所有 `nn.Linear` 和 `nn.Embedding` 的权重从 N(0, 0.02) 抽，所有 bias 置 0，LayerNorm 保持 weight = 1、bias = 0。
 #
-# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。
-# GPT-2 的办法：把这两个投影的初始 std 再除以 sqrt(2 · num_layers)。这样 2L 项加起来的总方差和层数无关。
+# 只有一个例外。每个 block 有两处把结果**加进** residual stream：attention 的输出投影 `attn.proj`，和 feed-forward 的第二个 Linear `ff.proj`。因为每个子层前面都有 LayerNorm，每次加进去的量大小差不多、彼此近似独立，所以 L 个 block 之后一共加了 2L 个随机项，方差随 2L 线性增长，标准差像 sqrt(2L) 那样长。GPT-2 的办法：把这两个投影的初始 std 再除以 sqrt(2 · num_layers)。这样 2L 项加起来的总方差和层数无关。
 #
 # 来做个实验。下面的函数用 N(0, 0.02) 初始化一串 block，可选地缩放两个投影，然后量出 residual stream 在每个 block 之后的 std。为了跑得快，用一个窄模型（d_model = 128），效果和 768 宽的 GPT-2 small 一样。
 #
@@ -390,16 +384,11 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 #
 # 现在把第 2–6 节拼起来。要求（测试就是按这些来检查的）：
 #
-# - 属性名固定：`tok_embed`、`pos_embed`、`blocks`（`num_layers` 个 `TransformerBlock(config)`，放在 `nn.ModuleList` 或 `nn.Sequential` 里）、
-#   `final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
-# - `forward(idx)`：`(B, T)` → `(B, T, vocab_size)`。依次调用 `blocks[0]`、……、`blocks[-1]`，然后 `final_norm`，然后 `lm_head`
-#   （测试会在这几个模块上挂 hook 观察它们的输入输出，所以请直接调用这些模块）。
-#   `T > context_length` 时抛出 `ValueError`，错误信息里要写出 T 和 context_length 两个数。
-# - 初始化：所有 Linear / Embedding 的权重 ~ N(0, 0.02)，所有 Linear 的 bias = 0；然后每个 block 的 `attn.proj.weight` 和 `ff.proj.weight`
-#   ~ N(0, 0.02 / sqrt(2 · num_layers))。
+# - 属性名固定：`tok_embed`、`pos_embed`、`blocks`（`num_layers` 个 `TransformerBlock(config)`，放在 `nn.ModuleList` 或 `nn.Sequential` 里）、`final_norm`（`LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)`）、`lm_head`（`nn.Linear(d_model, vocab_size, bias=False)`）。
+# - `forward(idx)`：`(B, T)` → `(B, T, vocab_size)`。依次调用 `blocks[0]`、……、`blocks[-1]`，然后 `final_norm`，然后 `lm_head`（测试会在这几个模块上挂 hook 观察它们的输入输出，所以请直接调用这些模块）。`T > context_length` 时抛出 `ValueError`，错误信息里要写出 T 和 context_length 两个数。
+# - 初始化：所有 Linear / Embedding 的权重 ~ N(0, 0.02)，所有 Linear 的 bias = 0；然后每个 block 的 `attn.proj.weight` 和 `ff.proj.weight` ~ N(0, 0.02 / sqrt(2 · num_layers))。
 # - `config.weight_tying` 为 True 时，`lm_head.weight` 和 `tok_embed.weight` 是同一个 `Parameter`（哪个赋给哪个都可以）。
-# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout：只在 train 模式下起作用，
-#   eval 模式下什么也不做）。
+# - embedding 相加之后做一次 `nn.Dropout(config.dropout)`（GPT-2 训练时的 embedding dropout：只在 train 模式下起作用，eval 模式下什么也不做）。
 #
 # > **EN** Now put sections 2–6 together. The contract (the tests check exactly this):
 # > - Fixed attribute names: `tok_embed`, `pos_embed`, `blocks` (`num_layers` × `TransformerBlock(config)` in
@@ -926,12 +915,127 @@ except ValueError as exc:
 del gpt2, gpt2_logits  # give the memory back
 
 # %% [markdown]
+# ### 一次 forward 要算多少 / What one forward pass costs
+#
+# 一次 forward 的计算量可以粗略地估出来，分成两项：
+#
+# - **权重项**：每个 token 都要乘过每一个线性层的权重矩阵一次，每个权重一次乘法、一次加法，所以是 2 × 权重个数 × token 数。它随序列长度 T **线性**增长。embedding 只是查表，不算在内；LM head 是一个真正的矩阵乘法，算在内。
+# - **attention 项**：每一层里，`q @ k.T` 让每个 token 和每个 token 比一次（T × T 个长度为 d 的点积），`weights @ v` 再来一次，合起来每层 4 × T² × d。它随 T 的**平方**增长。（因果 mask 丢掉了一半的分数，但普通的实现照样把它们算出来。）
+#
+# 下面的 cell 用你的 `GPTModel` 建一个比 `TINY` 大一些的模型，在几个序列长度上估计 FLOPs（浮点运算次数），再实测一次 forward 的时间。计时只用一个线程（别的程序也在用 CPU 时更稳），做法和第 37 课一样：几轮交替测量，每一轮把每个长度各量一次，机器忙的那一刻对大家都一样，最后取中位数。它只是演示，自动评分时会跳过。
+#
+# > **EN** The work of one forward pass can be estimated in two terms:
+# >
+# > - **The weights term**: every token is multiplied through every linear layer's weight matrix once, one
+# >   multiply and one add per weight, so 2 × weights × tokens. It grows **linearly** with the sequence length
+# >   T. Embeddings are lookups and do not count; the LM head is a real matrix product and does.
+# > - **The attention term**: in every layer `q @ k.T` compares every token with every token (T × T dot
+# >   products of length d) and `weights @ v` does it once more: 4 × T² × d per layer. It grows with the
+# >   **square** of T. (The causal mask throws half of the scores away, but a plain implementation computes
+# >   them all the same.)
+# >
+# > The cell below builds a model a little larger than `TINY` with your `GPTModel`, estimates the FLOPs
+# > (floating-point operations) at a few sequence lengths, and times one forward pass at each. The timing uses one
+# > thread (steadier when other programs share the CPU) and works as in lesson 37: several interleaved rounds, each timing every length once so a busy moment hits them all
+# > alike, and the median counts. It is a demo, skipped while autograding.
+
+# %% tags=skip-autograde
+import statistics
+
+cost_config = GPTConfig(vocab_size=512, context_length=512, d_model=64, num_heads=4, num_layers=4, dropout=0.0)
+torch.manual_seed(0)
+cost_model = GPTModel(cost_config).eval()
+
+
+def matmul_weights(model):
+    """Numbers in the weight matrices of every nn.Linear (the tied lm_head included): the ones each token multiplies."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def forward_flops(model, T):
+    """Estimated floating-point operations of one forward pass over T tokens (batch 1), as two terms."""
+    c = model.config
+    weights_term = 2 * matmul_weights(model) * T  # each token meets each weight once: a multiply and an add
+    attention_term = 4 * c.num_layers * T * T * c.d_model  # q @ k^T and weights @ v: T * T * d multiply-adds each
+    return weights_term, attention_term
+
+
+def ms(fn):
+    """Wall time of one call of fn(), in milliseconds."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+cost_lengths = [32, 64, 128, 256, 512]
+ROUNDS = 15  # every round times every length once: a busy moment hits all of them alike
+cost_runs = {T: [] for T in cost_lengths}
+cost_inputs = {T: torch.randint(0, cost_config.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
+               for T in cost_lengths}
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # one thread: steadier when other programs share the cores
+try:
+    with torch.no_grad():
+        cost_model(cost_inputs[cost_lengths[-1]])  # warm-up, not timed
+        for _ in range(ROUNDS):
+            for T in cost_lengths:
+                cost_runs[T].append(ms(lambda: cost_model(cost_inputs[T])))
+finally:
+    torch.set_num_threads(threads)
+cost_ms = [statistics.median(cost_runs[T]) for T in cost_lengths]
+weights_terms, attention_terms = zip(*(forward_flops(cost_model, T) for T in cost_lengths))
+total_flops = [w + a for w, a in zip(weights_terms, attention_terms)]
+
+print(f"model: d_model={cost_config.d_model}, {cost_config.num_layers} layers, "
+      f"{matmul_weights(cost_model):,} weights in Linear layers")
+for T, w, a, t in zip(cost_lengths, weights_terms, attention_terms, cost_ms):
+    print(f"T = {T:3}: weights term {w / 1e6:7.1f} MFLOP, attention term {a / 1e6:7.1f} MFLOP, "
+          f"attention share {a / (w + a):5.1%} | {t:6.1f} ms  [median of {ROUNDS}]")
+# per block the attention term catches up with the weights term (12 d^2 weights) at T = 6 * d_model
+print(f"per block, attention costs as much as the weights at T = 6 * d_model = {6 * cost_config.d_model} here, "
+      f"{6 * GPT2_SMALL.d_model} for GPT-2 small")
+
+fig, (ax_flops, ax_time) = plt.subplots(1, 2, figsize=(12, 4))
+ax_flops.plot(cost_lengths, [w / 1e6 for w in weights_terms], "o-", label="weights term: 2 x weights x T")
+ax_flops.plot(cost_lengths, [a / 1e6 for a in attention_terms], "o-", label="attention term: 4 x layers x T^2 x d")
+ax_flops.plot(cost_lengths, [f / 1e6 for f in total_flops], "o--", color="black", label="total")
+ax_flops.set(title="Estimated work of one forward pass", xlabel="sequence length T", ylabel="MFLOP")
+ax_flops.legend()
+scale = cost_ms[-1] / total_flops[-1]  # the estimate, scaled to meet the measurement at the longest T
+ax_time.plot(cost_lengths, cost_ms, "o-", label=f"measured (median of {ROUNDS})")
+ax_time.plot(cost_lengths, [f * scale for f in total_flops], "o--", color="black",
+             label="proportional to the estimate")
+ax_time.set(title="Measured time of one forward pass", xlabel="sequence length T", ylabel="milliseconds",
+            ylim=(0, None))
+ax_time.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# 左图：权重项是一条直线，attention 项是一条向上弯的抛物线。序列短时几乎全是权重项；T 越长，attention 所占的份额越大（上面的输出每行都打印了这个份额）。每个 block 有 12 × d² 个权重，所以 attention 项追上权重项的地方大约在 T = 6 × d_model，上面也打印了这个模型和 GPT-2 small 的这个长度：d_model 越宽，attention 越晚成为主角，所以在 GPT-2 small 的 1024 个 token 以内，大头仍是权重。
+#
+# 右图：实测时间大体跟着估计走，但不会完全重合。虚线按估计的 FLOPs 等比例画出，在最长的序列上和实测对齐。实测点偏离虚线常见有两个原因：每次调用都有一份固定开销（Python、逐层启动运算），序列越短，它占的比例越大；另一方面，矩阵越大，CPU 每秒通常能做越多的运算。机器上同时在跑别的程序时，各个点还会抖动，但交替测量加中位数让它们彼此之间仍然可比。
+#
+# > **EN** Left: the weights term is a straight line, the attention term a parabola bending upwards. For short
+# > sequences nearly all the work is the weights term; the longer T, the larger attention's share (each line of
+# > the output above prints it). A block has 12 × d² weights, so the attention term catches up with the weights
+# > term around T = 6 × d_model; the cell prints that length for this model and for GPT-2 small. The wider
+# > d_model, the later attention takes over, which is why up to GPT-2 small's 1024 tokens the weights still do
+# > most of the work.
+# >
+# > Right: the measured time broadly follows the estimate without matching it exactly. The dashed line is the
+# > estimated FLOPs scaled to meet the measurement at the longest sequence. Two common reasons for points off
+# > that line: every call pays a fixed overhead (Python, launching each layer's operations), a larger share the
+# > shorter the sequence; and larger matrices usually let the CPU do more operations per second. When other
+# > programs share the machine the points also jitter, but interleaved rounds and the median keep them
+# > comparable with each other.
+
+# %% [markdown]
 # ## 10. 从 logits 到下一个 token：temperature / From logits to the next token: temperature
 #
 # 生成文字就是一遍遍地问模型"下一个 token 是什么"。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
 #
-# **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：
-# T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。例如六个候选词：
+# **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。例如六个候选词：
 #
 # > **EN** Generating text means asking the model "what comes next?" over and over. The model gives the last
 # > position's logits, softmax turns them into a distribution, and we pick one token. Always taking the most
@@ -972,8 +1076,7 @@ show_quiz("quiz.json", stage="check", ids=["temperature"])
 # %% [markdown]
 # ## 11. ✍️ Top-k 过滤 / Top-k filtering
 #
-# 真实的词表有 50257 个 token。单个冷门 token 的概率很小，但几万个加起来就不小了：每一步都有一定机会抽到一个离谱的 token。
-# **top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
+# 真实的词表有 50257 个 token。单个冷门 token 的概率很小，但几万个加起来就不小了：每一步都有一定机会抽到一个离谱的 token。**top-k** 只保留每行最大的 k 个 logit，其余设成 `-inf`；softmax 之后它们的概率正好是 0（exp(-inf) = 0），剩下 k 个按原来的比例重新归一化。`top_k=1` 就是 greedy。
 #
 # > **EN** The real vocabulary has 50257 tokens. Each rare token is unlikely, but tens of thousands of them add
 # > up: at every step there is some chance of drawing an absurd one. **Top-k** keeps the k largest logits of
@@ -1096,8 +1199,7 @@ show_quiz("quiz.json", stage="check", ids=["sliding-window"])
 # %% [markdown]
 # ## 13. ✍️ `generate`
 #
-# 把第 10–12 节串成一个循环。每一步：取滑动窗口 → 模型 → 最后一个位置的 logits → 除以 temperature → `top_k_filter` →
-# softmax → `torch.multinomial` → 接到序列后面。另外几条约定：
+# 把第 10–12 节串成一个循环。每一步：取滑动窗口 → 模型 → 最后一个位置的 logits → 除以 temperature → `top_k_filter` → softmax → `torch.multinomial` → 接到序列后面。另外几条约定：
 #
 # - `temperature <= 0` 抛出 `ValueError`（要 greedy 请用 `top_k=1`）。
 # - `seed` 不是 None 时，同样的 seed 必须生成同样的 token（用 `torch.Generator().manual_seed(seed)` 或 `torch.manual_seed(seed)` 都行）。
@@ -1365,9 +1467,7 @@ print("test_generate_contract: ok")
 # %% [markdown]
 # ## 14. 让模型"说话" / Your model speaks
 #
-# 最后把所有东西连起来：tiktoken 把文字变成 token id，你的 `GPTModel` 给出 logits，你的 `generate` 一个个地抽 token，
-# tiktoken 再把 id 变回文字。为了快，用一个很小的模型（d_model = 64，2 层），但词表是 GPT-2 完整的 50257 个 token；
-# context 只有 16，所以生成 30 个 token 时滑动窗口会真的滑起来。
+# 最后把所有东西连起来：tiktoken 把文字变成 token id，你的 `GPTModel` 给出 logits，你的 `generate` 一个个地抽 token，tiktoken 再把 id 变回文字。为了快，用一个很小的模型（d_model = 64，2 层），但词表是 GPT-2 完整的 50257 个 token；context 只有 16，所以生成 30 个 token 时滑动窗口会真的滑起来。
 #
 # > **EN** Now connect everything: tiktoken turns text into token ids, your `GPTModel` gives logits, your
 # > `generate` draws tokens one at a time, and tiktoken turns the ids back into text. For speed the model is
@@ -1450,8 +1550,7 @@ show_quiz("quiz.json", stage="post")
 #
 # 你现在有了一个完整的 GPT-2：
 #
-# - `GPTModel`：token + 位置 embedding → `num_layers` 个 Transformer block → final LayerNorm → LM head（和 token embedding 共享权重），
-#   GPT-2 的初始化，两个写入 residual stream 的投影按 1/sqrt(2 · num_layers) 缩小。
+# - `GPTModel`：token + 位置 embedding → `num_layers` 个 Transformer block → final LayerNorm → LM head（和 token embedding 共享权重），GPT-2 的初始化，两个写入 residual stream 的投影按 1/sqrt(2 · num_layers) 缩小。
 # - `count_parameters`：共享的权重只数一次；在 `meta` device 上数出 GPT-2 small 的 124,439,808 个参数，不花内存。
 # - `top_k_filter` 和 `generate`：temperature、top-k、multinomial 抽样、滑动窗口；用 tiktoken 从文字到文字。
 #
@@ -1469,3 +1568,203 @@ show_quiz("quiz.json", stage="post")
 # > **Next (lesson 36):** give the model a goal. Cross-entropy measures how well it predicts the next token;
 # > you write the training loop (AdamW) and evaluation, train a small model on text that ships with Python
 # > (its own help pages), and watch the validation loss fall and the samples slowly start to look like language.
+
+# %% [markdown]
+# ## 选做：再多几个采样旋钮 / Optional stretch: a few more sampling knobs
+#
+# 这一节不计分，做不做都不影响成绩。三个小练习都是在第 10–13 节的基础上加一个旋钮：先读说明，再把 cell 里的 `raise NotImplementedError(...)` 换成你的代码，然后运行紧跟的检查 cell。还没写的函数，检查 cell 只会说一声"还没写"并跳过，所以整本 notebook 照样能从头跑到尾。
+#
+# > **EN** This section is not graded; skipping it costs nothing. Each of the three small exercises adds one knob
+# > to sections 10–13: read the explanation, replace the `raise NotImplementedError(...)` in the cell with your
+# > code, then run the check cell right after it. For a function not written yet the check cell just says so
+# > and skips, so the whole notebook still runs top to bottom.
+
+# %%
+def run_optional_check(name, check):
+    """Run the checks of an optional exercise; skip politely while its function is not written yet."""
+    try:
+        check()
+    except NotImplementedError as exc:
+        print(f"{name}: skipped, a function is not written yet ({exc})")
+        return
+    print(f"{name}: ok")
+
+# %% [markdown]
+# ### 选做 1：top-p（nucleus）过滤 / Stretch 1: top-p (nucleus) filtering
+#
+# top-k 每一步都留下固定的 k 个 token，不管分布是尖还是平。**top-p** 换一个思路：把 token 按概率从大到小排好，从头往下加，加到累计概率**达到** `top_p` 为止，只留下这些 token（至少留一个），其余设成 `-inf`。模型很有把握时只剩一两个候选，拿不准时候选自动变多。`top_p` 为 None 或 ≥ 1 时不过滤。
+#
+# 提示：`torch.sort(..., descending=True)` 给出排好的值和它们原来的位置；`torch.cumsum` 算累计概率；一个 token 该被去掉，当且仅当排在它**前面**的 token 的概率之和已经达到 `top_p`。最后把结果按原来的位置放回去（`scatter`），或者算出"最小的幸存 logit"再用 `masked_fill`。
+#
+# > **EN** Top-k keeps a fixed k tokens at every step, whether the distribution is sharp or flat. **Top-p** takes
+# > another view: sort the tokens by probability, largest first, add them up from the top until the running
+# > total **reaches** `top_p`, keep just those (at least one) and set the rest to `-inf`. When the model is sure
+# > only one or two candidates remain; when it is unsure, more do. `top_p` None or ≥ 1 means no filtering.
+# >
+# > Hint: `torch.sort(..., descending=True)` gives the sorted values and where they came from; `torch.cumsum`
+# > gives the running total; a token goes exactly when the tokens sorted **before** it already add up to
+# > `top_p`. Finally put the result back in the original order (`scatter`), or find the smallest surviving
+# > logit and use `masked_fill`.
+
+# %%
+def top_p_filter(logits: torch.Tensor, top_p: float | None) -> torch.Tensor:
+    """Keep, in every row (last dimension), the most likely tokens whose softmax probabilities first add up to
+    at least top_p (always at least one token); set every other entry to -inf.
+
+    top_p None or >= 1 -> return the logits unchanged. Returns a new tensor; ``logits`` must not change.
+    """
+    raise NotImplementedError("optional: write top_p_filter, then run the check cell below")
+
+# %%
+def check_top_p_filter():
+    import torch
+    from course.checks import expect, expect_tensor_equal
+
+    inf = float("-inf")
+    row = torch.tensor([[0.15, 0.5, 0.05, 0.3]]).log()  # probabilities 0.15, 0.5, 0.05, 0.3
+    before = row.clone()
+    expect_tensor_equal(top_p_filter(row, 0.7), torch.tensor([[inf, row[0, 1], inf, row[0, 3]]]),
+                        "top_p_filter(log([0.15, 0.5, 0.05, 0.3]), 0.7)",
+                        hint="0.5 alone is below 0.7, 0.5 + 0.3 reaches it: keep those two, where they are")
+    expect_tensor_equal(top_p_filter(row, 0.1), torch.tensor([[inf, row[0, 1], inf, inf]]),
+                        "top_p_filter(..., 0.1)", hint="the most likely token always stays")
+    for p in (None, 1.0):
+        expect_tensor_equal(top_p_filter(row, p), row, f"top_p_filter(..., {p})", hint="None or >= 1: no filtering")
+    expect_tensor_equal(row, before, "the logits after top_p_filter", hint="build a new tensor, do not edit in place")
+    logits = torch.randn(6, 50, generator=torch.Generator().manual_seed(0)) * 2
+    for p in (0.3, 0.9):
+        kept = torch.isfinite(top_p_filter(logits, p))
+        probs = torch.softmax(logits, dim=-1)
+        for r in range(len(logits)):
+            n = int(kept[r].sum())
+            order = probs[r].argsort(descending=True)
+            expect(bool(kept[r][order[:n]].all()), f"row {r} of top_p_filter(random logits, {p})",
+                   "the survivors are not the most likely tokens", hint="sort by probability, largest first")
+            mass = probs[r][order[:n]].sum().item()
+            expect(mass >= p - 1e-6 and mass - probs[r][order[n - 1]].item() < p,
+                   f"row {r} of top_p_filter(random logits, {p})",
+                   f"{n} survivors with probability {mass:.4f}: not the smallest set reaching {p}",
+                   hint="drop a token when the tokens before it already add up to top_p")
+
+
+run_optional_check("top_p_filter", check_top_p_filter)
+
+# %% [markdown]
+# ### 选做 2：重复惩罚 / Stretch 2: a repetition penalty
+#
+# 小模型很容易陷进"同一句话说个不停"。**重复惩罚**让已经出现过的 token 变得不那么诱人：对序列里出现过的每个 token id（每一行自己的序列），它的 logit 如果是正的就**除以** `penalty`，是负的就**乘以** `penalty`（`penalty > 1` 时两种情况都让它变小）。一个 token 出现多次也只罚一次；`penalty = 1` 什么都不变。这是 Hugging Face 的 `repetition_penalty` 用的规则。
+#
+# 提示：`torch.gather(logits, -1, idx)` 取出出现过的 token 的 logit，`torch.where` 按正负选除还是乘，`scatter` 写回一个复制出来的张量。同一个 id 出现多次时，写回的都是同一个值，所以不会罚两次。
+#
+# > **EN** Small models easily get stuck saying the same thing over and over. A **repetition penalty** makes
+# > tokens that already occurred less tempting: for every token id in the sequence (each row its own
+# > sequence), its logit is **divided** by `penalty` when positive and **multiplied** by `penalty` when negative
+# > (with `penalty > 1` both make it smaller). A token that occurs several times is penalised once; `penalty = 1`
+# > changes nothing. This is the rule behind Hugging Face's `repetition_penalty`.
+# >
+# > Hint: `torch.gather(logits, -1, idx)` picks the logits of the tokens that occurred, `torch.where` chooses
+# > divide or multiply by the sign, and `scatter` writes them back into a copy. An id that occurs several times
+# > writes the same value each time, so it is never penalised twice.
+
+# %%
+def apply_repetition_penalty(logits: torch.Tensor, idx: torch.Tensor, penalty: float) -> torch.Tensor:
+    """logits (B, vocab_size), idx (B, T): the tokens so far. For every id in row b of idx, the logit in row b
+    is divided by penalty if positive and multiplied by penalty otherwise, once however often the id occurs.
+
+    Returns a new tensor; ``logits`` must not change. penalty == 1 gives equal logits.
+    """
+    raise NotImplementedError("optional: write apply_repetition_penalty, then run the check cell below")
+
+# %%
+def check_apply_repetition_penalty():
+    import torch
+    from course.checks import expect_close, expect_tensor_equal
+
+    logits = torch.tensor([[2.0, -1.0, 0.5, 3.0], [1.0, 1.0, -2.0, 0.0]])
+    before = logits.clone()
+    idx = torch.tensor([[0, 1, 0], [2, 2, 2]])  # row 0 saw tokens 0 and 1 (0 twice), row 1 saw token 2
+    expect_close(apply_repetition_penalty(logits, idx, 2.0),
+                 torch.tensor([[1.0, -2.0, 0.5, 3.0], [1.0, 1.0, -4.0, 0.0]]),
+                 "apply_repetition_penalty(logits, idx, 2.0)",
+                 hint="positive logits are divided, negative ones multiplied; each row uses its own tokens; "
+                      "a repeated token is penalised once")
+    expect_tensor_equal(logits, before, "the logits after apply_repetition_penalty",
+                        hint="work on a copy (logits.clone() or scatter without the underscore)")
+    expect_close(apply_repetition_penalty(logits, idx, 1.0), logits, "apply_repetition_penalty(..., 1.0)",
+                 hint="a penalty of 1 changes nothing")
+
+
+run_optional_check("apply_repetition_penalty", check_apply_repetition_penalty)
+
+# %% [markdown]
+# ### 选做 3：把旋钮装进 `generate` / Stretch 3: the knobs in `generate`
+#
+# 最后写一个 `generate_more`：和你的 `generate` 一样，但多三个参数。每一步先对最后一个位置的 logits 做重复惩罚（看的是到目前为止的整个序列），然后：
+#
+# - `greedy=True`：直接取最大的那个（`argmax`），不抽样。temperature、top-k 和 top-p 都不会改变哪个最大，所以这时可以跳过它们；
+# - 否则：除以 temperature → `top_k_filter` → `top_p_filter` → softmax → `torch.multinomial`，和 `generate` 一样。
+#
+# 其余的约定（滑动窗口、`no_grad`、eval 模式、恢复模式、`seed`）都和 `generate` 相同。
+#
+# > **EN** Finally write `generate_more`: like your `generate`, with three more parameters. Each step first
+# > applies the repetition penalty to the last position's logits (looking at the whole sequence so far), then:
+# > - `greedy=True`: take the largest one (`argmax`), no sampling. Temperature, top-k and top-p never change
+# >   which one is largest, so they can be skipped then;
+# > - otherwise: divide by temperature → `top_k_filter` → `top_p_filter` → softmax → `torch.multinomial`, as in
+# >   `generate`.
+# >
+# > Everything else (the sliding window, `no_grad`, eval mode, restoring the mode, `seed`) is as in `generate`.
+
+# %%
+def generate_more(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                  top_k: int | None = None, top_p: float | None = None, repetition_penalty: float = 1.0,
+                  greedy: bool = False, seed: int | None = None) -> torch.Tensor:
+    """generate() with three more knobs: repetition_penalty (applied first, over the whole sequence so far),
+    top_p (after top_k) and greedy (argmax instead of sampling). Returns (B, T + max_new_tokens) int64.
+    """
+    raise NotImplementedError("optional: write generate_more, then run the check cell below")
+
+# %%
+def check_generate_more():
+    import torch
+    from torch import nn
+    from types import SimpleNamespace
+    from course.checks import expect, expect_tensor_equal
+
+    class FixedLogits(nn.Module):
+        """The same next-token logits at every position: token 3 best, token 5 second."""
+        def __init__(self):
+            super().__init__()
+            self.config = SimpleNamespace(context_length=8)
+            self.anchor = nn.Parameter(torch.zeros(()))
+            self.logits = torch.zeros(10)
+            self.logits[3], self.logits[5] = 2.0, 1.5
+        def forward(self, idx):
+            return self.logits.expand(idx.shape[0], idx.shape[1], -1) + self.anchor
+
+    prompt = torch.tensor([[0, 1]])
+    expect_tensor_equal(generate_more(FixedLogits(), prompt, 4, greedy=True), torch.tensor([[0, 1, 3, 3, 3, 3]]),
+                        "generate_more(..., greedy=True)", hint="greedy: the argmax of the last position's logits")
+    expect_tensor_equal(generate_more(FixedLogits(), prompt, 4, greedy=True, repetition_penalty=2.0),
+                        torch.tensor([[0, 1, 3, 5, 3, 3]]), "generate_more(..., greedy=True, repetition_penalty=2.0)",
+                        hint="after one 3, its logit 2.0 becomes 1.0 < 1.5, so 5 wins; once both occurred, "
+                             "3 (1.0) beats 5 (0.75) again")
+    sampled = generate_more(FixedLogits(), prompt.repeat(200, 1), 3, top_p=0.3, seed=0)
+    expect(bool((sampled[:, 2:] == 3).all()), "generate_more(..., top_p=0.3) on 200 rows",
+           "drew tokens other than 3", hint="token 3 alone has probability 0.37, so top_p=0.3 keeps only it")
+    a = generate_more(FixedLogits(), prompt.repeat(50, 1), 3, seed=1)
+    expect(len(set(a[:, 2:].flatten().tolist())) > 2, "generate_more(...) with default settings on 50 rows",
+           "drew fewer than three different tokens", hint="without greedy, sample with torch.multinomial")
+    expect_tensor_equal(a, generate_more(FixedLogits(), prompt.repeat(50, 1), 3, seed=1),
+                        "two calls of generate_more with seed=1", hint="seed the draws as in generate")
+
+
+run_optional_check("generate_more", check_generate_more)
+
+# %% [markdown]
+# 写好了三个函数，就可以回到第 14 节的小模型上试一试，比如 `generate_more(small_model, prompt_ids, 30, top_p=0.9, repetition_penalty=1.3, seed=0)`。模型还是随机的，输出照样是乱码；第 37 课装上 GPT-2 真正的权重以后，这些旋钮的差别才看得出来。
+#
+# > **EN** With the three functions written, try them on section 14's small model, for example
+# > `generate_more(small_model, prompt_ids, 30, top_p=0.9, repetition_penalty=1.3, seed=0)`. The model is still
+# > random, so the output is still gibberish; the knobs make a visible difference once lesson 37 loads GPT-2's
+# > real weights.

@@ -106,8 +106,7 @@ show_quiz("quiz.json", stage="pre")
 # %% [markdown]
 # ## 1. 数据：Python 自带的文档 / The data: documentation that ships with Python
 #
-# 训练需要文本，而这门课不下载任何东西。幸好每个 Python 安装里都带着一份现成的英文语料：交互式帮助 `help("for")`、`help("assert")` 等用到的所有帮助主题，存在标准库模块 `pydoc_data.topics` 里。
-# `course.corpus.python_docs()` 把它们按主题名排序、拼成一个字符串。不同 Python 版本的文本略有差别，所以下面的数字都由代码打印，而不是写死在文中。
+# 训练需要文本，而这门课不下载任何东西。幸好每个 Python 安装里都带着一份现成的英文语料：交互式帮助 `help("for")`、`help("assert")` 等用到的所有帮助主题，存在标准库模块 `pydoc_data.topics` 里。`course.corpus.python_docs()` 把它们按主题名排序、拼成一个字符串。不同 Python 版本的文本略有差别，所以下面的数字都由代码打印，而不是写死在文中。
 #
 # > **EN** Training needs text, and this course downloads nothing. Luckily every Python installation carries
 # > a ready-made English corpus: the help topics behind the interactive `help("for")`, `help("assert")` and so
@@ -174,8 +173,7 @@ for name, size in (("full GPT-2 vocabulary", enc.n_vocab), ("ids used by the cor
 print(f"the compact vocabulary trains {step_seconds[enc.n_vocab] / step_seconds[num_distinct]:.1f} times faster")
 
 # %% [markdown]
-# 词表缩小后，参数不到原来的五分之一，每一步也快了好几倍（倍数见上面打印的最后一行，每台机器不一样）。那些语料里从没出现过的 id，它们在 LM head 里的那一行只会学到一件事："永远别预测我"——
-# 却要在每个位置、每一步都算一遍。所以这一课的做法是：
+# 词表缩小后，参数不到原来的五分之一，每一步也快了好几倍（倍数见上面打印的最后一行，每台机器不一样）。那些语料里从没出现过的 id，它们在 LM head 里的那一行只会学到一件事："永远别预测我"——却要在每个位置、每一步都算一遍。所以这一课的做法是：
 #
 # - `kept`：语料里出现过的 GPT-2 id，从小到大排好；
 # - 紧凑 id `i` 就代表 GPT-2 id `kept[i]`。编码时用 `torch.searchsorted` 把 GPT-2 id 换成紧凑 id，解码时用 `kept[...]` 换回来，再交给 GPT-2 的 tokenizer。
@@ -659,8 +657,7 @@ show_quiz("quiz.json", stage="check", ids=["zero-grad", "clip-order"])
 # %% [markdown]
 # ### AdamW 和 weight decay / AdamW and weight decay
 #
-# 优化器用 **AdamW**：它给每个参数记着梯度的滑动平均（一阶矩）和梯度平方的滑动平均（二阶矩），用它们给每个参数定自己的步长。"W" 指 decoupled **weight decay**：每一步把权重往 0 拉一点点，是一种正则化。
-# GPT-2 式的训练只对矩阵（Linear 和 Embedding 的权重）做 weight decay，不对 bias 和 LayerNorm 的参数做：它们是一维的，数量很少，把 LayerNorm 的 scale 往 0 拉也没有道理。所以参数分成两组：
+# 优化器用 **AdamW**：它给每个参数记着梯度的滑动平均（一阶矩）和梯度平方的滑动平均（二阶矩），用它们给每个参数定自己的步长。"W" 指 decoupled **weight decay**：每一步把权重往 0 拉一点点，是一种正则化。GPT-2 式的训练只对矩阵（Linear 和 Embedding 的权重）做 weight decay，不对 bias 和 LayerNorm 的参数做：它们是一维的，数量很少，把 LayerNorm 的 scale 往 0 拉也没有道理。所以参数分成两组：
 #
 # > **EN** The optimiser is **AdamW**: for every parameter it keeps a moving average of the gradient (first
 # > moment) and of the squared gradient (second moment) and uses them to give each parameter its own step
@@ -787,8 +784,7 @@ for step in range(1, 61):
 #
 # 学习率不是一个常数，而是随步数变化：
 #
-# - **warmup**：开头的 `warmup_steps` 步从很小线性升到 `max_lr`。刚开始权重是随机的，梯度大而且变化快，
-#   AdamW 的滑动平均也只建立在几个 batch 上，这时走大步容易一下子跑偏。
+# - **warmup**：开头的 `warmup_steps` 步从很小线性升到 `max_lr`。刚开始权重是随机的，梯度大而且变化快，AdamW 的滑动平均也只建立在几个 batch 上，这时走大步容易一下子跑偏。
 # - **cosine decay**：之后沿半个余弦曲线慢慢降到 `min_lr`。训练后期步子变小，模型才能在一个好的位置稳定下来。
 #
 # > **EN** The learning rate changes with the step instead of staying constant:
@@ -828,8 +824,7 @@ show_quiz("quiz.json", stage="check", ids=["warmup"])
 #
 # 现在把零件串起来。`train` 每一步：按 schedule 设学习率 → 取一个 batch → `train_step` → 记下 loss。每隔 `eval_every` 步，在验证集上 `evaluate` 一次，再让模型生成一小段文字（`sample(model)`），亲眼看看它学到了什么。训练循环还要能**从中间接着跑**（第 9 节要用）：`start_step` 说从第几步开始，`history` 是上一次返回的记录，接着往里写。
 #
-# 进度条用 `tqdm.auto.tqdm`：在 Jupyter 里是一个 widget，在终端里是一行文字。`bar.set_postfix(loss=...)` 把当前 loss 显示在进度条上，
-# `bar.write(...)` 打印一行而不打乱进度条。
+# 进度条用 `tqdm.auto.tqdm`：在 Jupyter 里是一个 widget，在终端里是一行文字。`bar.set_postfix(loss=...)` 把当前 loss 显示在进度条上，`bar.write(...)` 打印一行而不打乱进度条。
 #
 # > **EN** Time to chain the parts. Each step `train` sets the learning rate from the schedule → draws a batch →
 # > `train_step` → records the loss. Every `eval_every` steps it runs `evaluate` on the validation set and lets
@@ -840,6 +835,29 @@ show_quiz("quiz.json", stage="check", ids=["warmup"])
 # > The progress bar is `tqdm.auto.tqdm`: a widget in Jupyter, a line of text in a terminal.
 # > `bar.set_postfix(loss=...)` shows the current loss on the bar, `bar.write(...)` prints a line without
 # > breaking the bar.
+#
+# 一步接一步的循环（`step` 从 0 数起）：
+#
+# > **EN** The loop, step after step (`step` counts from 0):
+#
+# ```mermaid
+# flowchart TD
+#     lr["lr_schedule(step): set the learning rate of every param group"] --> batch["get_batch(): inputs, targets (B, T)"]
+#     batch --> zero["optimizer.zero_grad()"]
+#     zero --> loss["batch_loss: forward to logits (B, T, vocab_size), then cross-entropy: one number"]
+#     loss --> bwd["loss.backward(): every parameter's .grad"]
+#     bwd --> clip["clip_grad_norm_(params, max_grad_norm)"]
+#     clip --> update["optimizer.step(): AdamW updates the weights"]
+#     update --> rec["history: step + 1, lr, train_loss"]
+#     rec -- "(step + 1) % eval_every == 0" --> val["evaluate(model, val_batches) and sample(model): val_loss, text"]
+#     rec -- "next step, until num_steps" --> lr
+#     val -- "next step, until num_steps" --> lr
+# ```
+#
+# 中间五个框（从 `zero_grad` 到 `optimizer.step()`）就是你在练习 3 里写的 `train_step`。
+#
+# > **EN** The five boxes in the middle (from `zero_grad` to `optimizer.step()`) are the `train_step` you wrote
+# > in exercise 3.
 #
 # ### ✍️ 练习 4：`train` / Exercise 4: `train`
 
@@ -1013,8 +1031,7 @@ print("test_train: ok")
 # %% [markdown]
 # ## 8. 在 Python 文档上训练 / Training on Python's documentation
 #
-# 一切就绪。模型配置：两层、`d_model = 128`、4 个 head、上下文 64 个 token，紧凑词表，weight tying，不用 dropout
-# （这么短的训练离 overfitting 还远，dropout 只会让它学得更慢；训练结束时打印的最后一行会检查这一点）。每步 16 个窗口（1,024 个 token），学习率 warmup 30 步后从 3e-3 按 cosine 降到 3e-4，梯度 norm 上限 1.0，每 100 步评估一次并从同一个开头 `The "for" statement` 生成一段文字（top-k = 20，固定的 seed，这样每次比较的都是同一种采样）。下面这个 cell 在笔记本电脑上大约要两分钟（机器忙或者慢的话会久一点）。如果你的 `train` 没有显示进度条，这个 cell 会自己显示一个（它数 `get_batch` 被调用了几次）。
+# 一切就绪。模型配置：两层、`d_model = 128`、4 个 head、上下文 64 个 token，紧凑词表，weight tying，不用 dropout（这么短的训练离 overfitting 还远，dropout 只会让它学得更慢；训练结束时打印的最后一行会检查这一点）。每步 16 个窗口（1,024 个 token），学习率 warmup 30 步后从 3e-3 按 cosine 降到 3e-4，梯度 norm 上限 1.0，每 100 步评估一次并从同一个开头 `The "for" statement` 生成一段文字（top-k = 20，固定的 seed，这样每次比较的都是同一种采样）。下面这个 cell 在笔记本电脑上大约要两分钟（机器忙或者慢的话会久一点）。如果你的 `train` 没有显示进度条，这个 cell 会自己显示一个（它数 `get_batch` 被调用了几次）。
 #
 # > **EN** Everything is ready. The model: two layers, `d_model = 128`, 4 heads, a context of 64 tokens, the
 # > compact vocabulary, weight tying, no dropout (a run this short is far from overfitting, so dropout would
@@ -1100,8 +1117,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 验证 loss 从 8.22 降到了 3.0 左右，perplexity 从约 3,700 降到约 20：模型从"在几千个 token 里瞎猜"变成了"在二十来个里挑"。再看上面每隔 100 步打印的样例：开头只会吐出引号、星号、下划线和换行（格式最容易学）；接着出现 `clause`、`statement`、
-# `finally` 这些文档里的常用词；到最后，句子的骨架已经像 Python 的文档了，只是意思还对不上。一个约一百万参数、只训练了 1,000 步的模型，也就能学到这里。
+# 验证 loss 从 8.22 降到了 3.0 左右，perplexity 从约 3,700 降到约 20：模型从"在几千个 token 里瞎猜"变成了"在二十来个里挑"。再看上面每隔 100 步打印的样例：开头只会吐出引号、星号、下划线和换行（格式最容易学）；接着出现 `clause`、`statement`、`finally` 这些文档里的常用词；到最后，句子的骨架已经像 Python 的文档了，只是意思还对不上。一个约一百万参数、只训练了 1,000 步的模型，也就能学到这里。
 #
 # 还有一件值得注意的事：图里橙色的验证 loss 大部分时候在蓝色的训练 loss **下面**。这不是 bug。两条曲线量的是**不同的文本**：验证集是按字母排在最后的那些帮助主题（1.2 节打印了它们：方法、模块、序列类型、`while`、`with`、`yield`……），这些页面格式整齐、重复多，模型先学会的正是格式，所以训练前期它们比训练文本的平均水平好猜。真正该比较的是上面打印的最后一行：同一个模型、同样的 eval 模式、同样首尾相接的窗口，训练文本上的 loss 和验证 loss 差不多一样。两条曲线一起下降、训练文本上的 loss 没有明显低于验证集，说明模型还没有 **overfitting**。如果接着训练很多轮，训练 loss 会继续降，验证 loss 却会停下来甚至回升——那时就该停下，保留验证 loss 最低时的 checkpoint。
 #

@@ -120,8 +120,7 @@ print(f"model.safetensors: about {(n_params + mask_numbers) * 4 / 1e6:.0f} MB")
 # 1. 环境变量 `GPT2_COURSE_WEIGHTS` 指向的文件（或含有 `model.safetensors` 的文件夹）；
 # 2. Hugging Face 的本地缓存（`~/.cache/huggingface/hub`）——如果你以前用 `transformers` 下载过 GPT-2，它就在那里。
 #
-# 想下载的话，在有网络的机器上把 `DOWNLOAD_REAL_WEIGHTS` 改成 `True` 再运行这个 cell：
-# `download_gpt2_checkpoint()` 用 `huggingface_hub` 把文件下载到同一个缓存里，下次就能直接找到。设置了 `HF_HUB_OFFLINE=1` 时它会直接拒绝，不碰网络。
+# 想下载的话，在有网络的机器上把 `DOWNLOAD_REAL_WEIGHTS` 改成 `True` 再运行这个 cell：`download_gpt2_checkpoint()` 用 `huggingface_hub` 把文件下载到同一个缓存里，下次就能直接找到。设置了 `HF_HUB_OFFLINE=1` 时它会直接拒绝，不碰网络。
 #
 # > **EN** About 548 MB. This notebook does not download it by itself: in a classroom, on Binder or offline the
 # > download would fail or take too long. The cell below only looks on this machine
@@ -401,8 +400,7 @@ for k in model_block:
 #
 # 还有三件事要注意：
 #
-# - 文件里没有 `lm_head.weight`：GPT-2 的 `lm_head` 和 `wte` 共享同一个矩阵（第 35 课的 weight tying），所以只存了一份。
-#   `GPT2LMHeadModel.state_dict()` 里却*有*它（和 `transformer.wte.weight` 是同一个 tensor），所以加载函数两种情况都要接受。
+# - 文件里没有 `lm_head.weight`：GPT-2 的 `lm_head` 和 `wte` 共享同一个矩阵（第 35 课的 weight tying），所以只存了一份。`GPT2LMHeadModel.state_dict()` 里却*有*它（和 `transformer.wte.weight` 是同一个 tensor），所以加载函数两种情况都要接受。
 # - 我们模型的 `state_dict()` 里有 `lm_head.weight`，因为共享的 tensor 在两个名字下都出现；填好 `tok_embed.weight` 它就跟着有了。
 # - 注意 `c_attn.weight` 的形状和 `qkv.weight` 的形状：行列正好反过来。下一节讲为什么。
 #
@@ -422,9 +420,7 @@ show_quiz("quiz.json", stage="check", ids=["prefix", "mask-buffer"])
 # %% [markdown]
 # ## 6. Conv1D 和 Linear：为什么要转置 / Conv1D and Linear: why transpose
 #
-# OpenAI 最初的 GPT-2 代码（TensorFlow）把每个线性层写成 `x @ W + b`，`W` 的形状是 `(in, out)`。
-# Hugging Face 为了能直接读那些权重，保留了这个写法，叫它 `Conv1D`（名字有历史原因，它其实就是一个线性层）。
-# PyTorch 的 `nn.Linear` 算的是 `x @ W.T + b`，`W` 存成 `(out, in)`。同一组数，差一个转置：
+# OpenAI 最初的 GPT-2 代码（TensorFlow）把每个线性层写成 `x @ W + b`，`W` 的形状是 `(in, out)`。Hugging Face 为了能直接读那些权重，保留了这个写法，叫它 `Conv1D`（名字有历史原因，它其实就是一个线性层）。PyTorch 的 `nn.Linear` 算的是 `x @ W.T + b`，`W` 存成 `(out, in)`。同一组数，差一个转置：
 #
 # > **EN** OpenAI's original GPT-2 code (TensorFlow) wrote every linear layer as `x @ W + b` with `W` of shape
 # > `(in, out)`. Hugging Face kept that layout so it could read those weights directly, in a layer called
@@ -487,6 +483,29 @@ print("not transposed: max difference", (wrong(x) - square(x)).abs().max().item(
 # >   `("lm_head.weight", False)`.
 # > - A key that is not a GPT-2 weight (the mask buffers `h.N.attn.bias` and `h.N.attn.masked_bias` included)
 # >   gives `None`.
+#
+# 同一张表画成图：粗箭头是那四个要转置的 Conv1D weight，其余的原样复制（`N` 是 block 的编号，`*` 代表 `weight` 或 `bias`）：
+#
+# > **EN** The same table as a picture: the thick arrows are the four Conv1D weights that need a transpose,
+# > everything else is copied as it is (`N` is the block number, `*` stands for `weight` or `bias`):
+#
+# ```mermaid
+# flowchart LR
+#     key["Hugging Face key"] --> strip["drop the optional prefix 'transformer.'"]
+#     strip --> wte["wte.weight"] --> tok["tok_embed.weight"]
+#     strip --> wpe["wpe.weight"] --> pos["pos_embed.weight"]
+#     strip --> lnf["ln_f.*"] --> fnorm["final_norm.*"]
+#     strip --> lm["lm_head.weight (often absent: tied to wte)"] --> lmc["lm_head.weight"]
+#     strip --> block["h.N.rest"]
+#     block --> ln1["h.N.ln_1.*"] --> norm1["blocks.N.norm1.*"]
+#     block --> ln2["h.N.ln_2.*"] --> norm2["blocks.N.norm2.*"]
+#     block --> cattn["h.N.attn.c_attn.weight (d, 3d)"] ==>|"transpose"| qkv["blocks.N.attn.qkv.weight (3d, d)"]
+#     block --> aproj["h.N.attn.c_proj.weight (d, d)"] ==>|"transpose"| proj["blocks.N.attn.proj.weight (d, d)"]
+#     block --> cfc["h.N.mlp.c_fc.weight (d, 4d)"] ==>|"transpose"| fc["blocks.N.ff.fc.weight (4d, d)"]
+#     block --> mproj["h.N.mlp.c_proj.weight (4d, d)"] ==>|"transpose"| fproj["blocks.N.ff.proj.weight (d, 4d)"]
+#     block --> biases["the four Conv1D biases: c_attn, attn.c_proj, c_fc, mlp.c_proj"] --> cbias["qkv, attn.proj, ff.fc, ff.proj biases: same shape, no transpose"]
+#     block --> buffers["h.N.attn.bias, h.N.attn.masked_bias: mask buffers"] --> skip["None: not a weight, skipped"]
+# ```
 
 # %% [solution] id=hf_key_to_course
 def hf_key_to_course(hf_key):
@@ -622,8 +641,7 @@ show_quiz("quiz.json", stage="check", ids=["tying", "atomic"])
 # - `state_dict`：`{名字: tensor}`，来自 `read_checkpoint` 或 `GPT2LMHeadModel.state_dict()`；key 可以带或不带 `transformer.` 前缀。
 # - 跳过 mask buffer（`h.N.attn.bias`、`h.N.attn.masked_bias`）；用 `hf_key_to_course` 翻译名字并决定是否转置。
 # - `lm_head.weight` 可能有（和 `wte.weight` 相同）也可能没有；两种都要能加载。加载后 `model.lm_head.weight is model.tok_embed.weight` 仍然成立。
-# - 有任何不认识的 key、缺少的权重或形状不对的 key 时：抛**一个** `CheckpointError`（`ValueError`），信息里写出**每一个**有问题的 key
-#   （缺少的权重用 Hugging Face 的名字或我们的名字都行），而且在抛出之前不改动模型的任何一个数。
+# - 有任何不认识的 key、缺少的权重或形状不对的 key 时：抛**一个** `CheckpointError`（`ValueError`），信息里写出**每一个**有问题的 key（缺少的权重用 Hugging Face 的名字或我们的名字都行），而且在抛出之前不改动模型的任何一个数。
 # - 成功时原地修改并返回 `model`。
 #
 # > **EN**
@@ -885,8 +903,7 @@ print("HF:  ", hf_tokens[0].tolist())
 print("identical:", torch.equal(our_tokens, hf_tokens))
 
 # %% [markdown]
-# 两边一模一样。生成的 token 大多是在重复 prompt 的最后一个：这是随机初始化加 weight tying 的特点——
-# 随机的 block 对 residual stream 改动很小，最后一个位置的向量仍然很像它自己那个 token 的 embedding，而 `lm_head` 就是 `wte`，于是给这个 token 打分最高。真权重不会这样。
+# 两边一模一样。生成的 token 大多是在重复 prompt 的最后一个：这是随机初始化加 weight tying 的特点——随机的 block 对 residual stream 改动很小，最后一个位置的向量仍然很像它自己那个 token 的 embedding，而 `lm_head` 就是 `wte`，于是给这个 token 打分最高。真权重不会这样。
 #
 # > **EN** Identical on both sides. The generated tokens mostly repeat the prompt's last token: a trait of a
 # > random initialisation with weight tying. Random blocks change the residual stream only a little, so the
@@ -983,8 +1000,7 @@ show_quiz("quiz.json", stage="check", ids=["kv-cache-what"])
 #
 # ### ✍️ cache_mask
 #
-# 要求 / The contract：返回 `torch.bool` 的 `(T_new, T_past + T_new)` 矩阵，`mask[i, j]` 为 True 当且仅当 `j <= T_past + i`（可以看）。
-# `T_past = 0` 时就是普通的下三角 causal mask。
+# 要求 / The contract：返回 `torch.bool` 的 `(T_new, T_past + T_new)` 矩阵，`mask[i, j]` 为 True 当且仅当 `j <= T_past + i`（可以看）。`T_past = 0` 时就是普通的下三角 causal mask。
 #
 # > **EN** Return a `torch.bool` matrix of shape `(T_new, T_past + T_new)` with `mask[i, j]` True exactly when
 # > `j <= T_past + i` (may attend). With `T_past = 0` it is the ordinary lower-triangular causal mask.
@@ -1046,8 +1062,7 @@ print("with cache_mask:  max difference", (with_mask - full[:, :, 5:]).abs().max
 print("with is_causal:   max difference", (top_left - full[:, :, 5:]).abs().max().item())
 
 # %% [markdown]
-# `gpt2ref` 里的 GPT-2 已经带上了 KV cache（`gpt2ref/attention.py` 里的 `KVCache`，和你写的同一种 mask）：
-# `model(idx, cache=cache)` 把 `idx` 当作接在缓存后面的新 token；`generate(..., use_cache=True)` 先 prefill，再每步送一个 token。还剩一个细节：**序列比 `context_length` 长以后怎么办？** 窗口每一步向前滑一格，每个 token 的位置都变了；而位置 embedding 是加在 k、v 的输入里的，缓存里的 k、v 是按旧位置算的，全都过时了。要和不用缓存时逐 token 一致，就只能每步重新算整个窗口。参考实现正是这么做的。在 `TINY`（`context_length = 16`）上看一看每一步送进模型的 token 数：
+# `gpt2ref` 里的 GPT-2 已经带上了 KV cache（`gpt2ref/attention.py` 里的 `KVCache`，和你写的同一种 mask）：`model(idx, cache=cache)` 把 `idx` 当作接在缓存后面的新 token；`generate(..., use_cache=True)` 先 prefill，再每步送一个 token。还剩一个细节：**序列比 `context_length` 长以后怎么办？** 窗口每一步向前滑一格，每个 token 的位置都变了；而位置 embedding 是加在 k、v 的输入里的，缓存里的 k、v 是按旧位置算的，全都过时了。要和不用缓存时逐 token 一致，就只能每步重新算整个窗口。参考实现正是这么做的。在 `TINY`（`context_length = 16`）上看一看每一步送进模型的 token 数：
 #
 # > **EN** The GPT-2 in `gpt2ref` already has a KV cache (`KVCache` in `gpt2ref/attention.py`,
 # > with the same mask you wrote): `model(idx, cache=cache)` treats `idx` as new tokens after the cached ones;
