@@ -151,7 +151,9 @@ def browser_login(page, room, user: str) -> None:
     page.fill("input[name=password]", room.passwords[user])
     page.locator("input[type=submit], button[type=submit]").first.click()
     page.wait_for_url(re.compile(rf".*/user/{user}/lab.*"), timeout=240_000)
-    page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=lab_tools.UI_TIMEOUT_MS)
+    # JupyterLab's main area: on a later login the restored workspace may show any tab (the
+    # Assignments list, say) with no Launcher and the notebook panel hidden behind it.
+    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=lab_tools.UI_TIMEOUT_MS)
     _dismiss_news(page)
 
 
