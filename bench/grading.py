@@ -25,7 +25,8 @@ from pathlib import Path
 import nbformat
 
 from grader import acceptance, commands, parallel
-from grader.catalog import source_notebook
+from grader.catalog import lesson_dir, source_notebook
+from grader.trusted import load_probes
 
 SLUG = "35-gpt-model-assembly"
 
@@ -83,10 +84,11 @@ def run(students: int = 200, jobs: int | None = None, cell_timeout: int = 60, wo
     timings = {}
     for path in runs.glob(f"{SLUG}/*/{SLUG}/*.json"):
         timings[path.parent.parent.name] = (json.loads(path.read_text()).get("timing") or {}, path.stat().st_mtime)
+    outside = load_probes(lesson_dir(SLUG, root)) is not None  # the integrity scan only reports then
     surprises = []
     for student, sub in klass:
         outcome = acceptance.Outcome(sub, scores.get((student, SLUG)), flagged.get((student, SLUG), []),
-                                     statuses.get((student, SLUG)))
+                                     statuses.get((student, SLUG)), outside)
         if problem := outcome.problem():
             surprises.append(f"{student}: {problem}")
     correct = [timings[s][0] for s, _ in klass if s.endswith("correct") and s in timings]
