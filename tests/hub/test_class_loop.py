@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -157,6 +158,29 @@ def browser_login(page, room, user: str) -> None:
     _dismiss_news(page)
 
 
+@contextmanager
+def student_browser(room, user: str, failure: str):
+    """Chromium logged in to JupyterLab as ``user``; on a failure keep ``<failure>.png``, the
+    page's HTML and the hub's log in the test output folder. Chromium is closed in any case."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(lab_tools.CHROMIUM), headless=True,
+                                              args=lab_tools.CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
+        page.set_default_timeout(lab_tools.UI_TIMEOUT_MS)
+        try:
+            browser_login(page, room, user)
+            yield page
+        except Exception:
+            page.screenshot(path=str(OUTPUT / f"{failure}.png"))
+            (OUTPUT / f"{failure}.html").write_text(page.content())
+            (OUTPUT / f"{failure}-hub.log").write_text(room.hub.read_log(20000))
+            raise
+        finally:
+            chromium.close()
+
+
 def _dismiss_news(page) -> None:
     page.wait_for_timeout(500)
     news = page.locator(".jp-toast-button", has_text="No")
@@ -187,8 +211,6 @@ def fill_cell(page, index: int, text: str) -> None:
 
 def test_class_loop_on_jupyterhub(classroom, output_dir):
     lab_tools._require_browser()
-    from playwright.sync_api import sync_playwright
-
     room, site = classroom, classroom.site
     s1, s2, s3 = room.students
     timings = {}
@@ -211,64 +233,51 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
 
     # 2. student 1 in the browser: fetch, fill, validate, submit
     t = time.monotonic()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(lab_tools.CHROMIUM), headless=True,
-                                              args=lab_tools.CHROMIUM_ARGS)
-        page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
-        page.set_default_timeout(lab_tools.UI_TIMEOUT_MS)
-        try:
-            browser_login(page, room, s1)
-            menu_items, _ = open_assignment_list(page)
-            assert "Formgrader" not in menu_items and "Course List" not in menu_items, menu_items
-            assert "Create Assignment" not in page.locator("body").inner_text()
-            row = page.locator("#released_assignments_list .list_item", has_text=SLUG).first
-            row.get_by_role("button", name="Fetch").click()
-            page.locator("#fetched_assignments_list .list_item", has_text=SLUG).first.wait_for()
-            page.screenshot(path=str(OUTPUT / "student-fetched.png"))
-            fetched = room.home(s1) / SLUG / f"{SLUG}.ipynb"
-            assert fetched.exists()
-            leaked = leaks([room.home(s1)], *instructor_only(room))
-            assert not leaked, "after fetching:\n" + "\n".join(leaked)
+    with student_browser(room, s1, "failure") as page:
+        menu_items, _ = open_assignment_list(page)
+        assert "Formgrader" not in menu_items and "Course List" not in menu_items, menu_items
+        assert "Create Assignment" not in page.locator("body").inner_text()
+        row = page.locator("#released_assignments_list .list_item", has_text=SLUG).first
+        row.get_by_role("button", name="Fetch").click()
+        page.locator("#fetched_assignments_list .list_item", has_text=SLUG).first.wait_for()
+        page.screenshot(path=str(OUTPUT / "student-fetched.png"))
+        fetched = room.home(s1) / SLUG / f"{SLUG}.ipynb"
+        assert fetched.exists()
+        leaked = leaks([room.home(s1)], *instructor_only(room))
+        assert not leaked, "after fetching:\n" + "\n".join(leaked)
 
-            page.goto(f"{site.url}/user/{s1}/lab/tree/{SLUG}/{SLUG}.ipynb", wait_until="domcontentloaded")
-            # code cells show their editor (a rendered Markdown cell's editor is hidden)
-            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content").first.wait_for()
-            _dismiss_news(page)
-            page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for()
-            for index, text in solution_cells(correct):
-                fill_cell(page, index, text)
-            page.keyboard.press("Control+s")
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                saved = nbformat.read(fetched, as_version=4)
-                if [s.strip() for _, s in solution_cells(saved)] == [s.strip() for _, s in solution_cells(correct)]:
-                    break
-                time.sleep(1)
-            else:
-                raise AssertionError("the filled cells were not saved as typed")
+        page.goto(f"{site.url}/user/{s1}/lab/tree/{SLUG}/{SLUG}.ipynb", wait_until="domcontentloaded")
+        # code cells show their editor (a rendered Markdown cell's editor is hidden)
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content").first.wait_for()
+        _dismiss_news(page)
+        page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for()
+        for index, text in solution_cells(correct):
+            fill_cell(page, index, text)
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            saved = nbformat.read(fetched, as_version=4)
+            if [s.strip() for _, s in solution_cells(saved)] == [s.strip() for _, s in solution_cells(correct)]:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("the filled cells were not saved as typed")
 
-            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar").get_by_text(
-                "Validate").first.click()
-            dialog = page.locator(".jp-Dialog")
-            dialog.get_by_text(re.compile(r"Success|passes|fail|error", re.I)).first.wait_for(timeout=600_000)
-            verdict = dialog.inner_text()
-            page.screenshot(path=str(OUTPUT / "student-validated.png"))
-            assert re.search(r"Success|passes all", verdict) and "fail" not in verdict.lower(), verdict
-            dialog.get_by_role("button").last.click()
-            timings["student 1: fetch + fill + validate (browser)"] = time.monotonic() - t
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar").get_by_text(
+            "Validate").first.click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.get_by_text(re.compile(r"Success|passes|fail|error", re.I)).first.wait_for(timeout=600_000)
+        verdict = dialog.inner_text()
+        page.screenshot(path=str(OUTPUT / "student-validated.png"))
+        assert re.search(r"Success|passes all", verdict) and "fail" not in verdict.lower(), verdict
+        dialog.get_by_role("button").last.click()
+        timings["student 1: fetch + fill + validate (browser)"] = time.monotonic() - t
 
-            open_assignment_list(page)
-            page.locator("#fetched_assignments_list .list_item", has_text=SLUG).first.get_by_role(
-                "button", name="Submit").click()
-            page.locator("#submitted_assignments_list .list_item", has_text=SLUG).first.wait_for()
-            page.screenshot(path=str(OUTPUT / "student-submitted.png"))
-        except Exception:
-            page.screenshot(path=str(OUTPUT / "failure.png"))
-            (OUTPUT / "failure.html").write_text(page.content())
-            (OUTPUT / "failure-hub.log").write_text(room.hub.read_log(20000))
-            raise
-        finally:
-            chromium.close()
+        open_assignment_list(page)
+        page.locator("#fetched_assignments_list .list_item", has_text=SLUG).first.get_by_role(
+            "button", name="Submit").click()
+        page.locator("#submitted_assignments_list .list_item", has_text=SLUG).first.wait_for()
+        page.screenshot(path=str(OUTPUT / "student-submitted.png"))
     inbound = site.exchange_root / site.course_id / "inbound"
     timings["student 1 (browser)"] = time.monotonic() - t
 
@@ -323,24 +332,12 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     # 6. each student fetches feedback: their own score, nobody else's. Student 1 in the browser
     # (Assignment List > Fetch Feedback), the others on the command line.
     t = time.monotonic()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(lab_tools.CHROMIUM), headless=True,
-                                              args=lab_tools.CHROMIUM_ARGS)
-        page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
-        page.set_default_timeout(lab_tools.UI_TIMEOUT_MS)
-        try:
-            browser_login(page, room, s1)
-            open_assignment_list(page)
-            submitted = page.locator("#submitted_assignments_list .list_item", has_text=SLUG).first
-            submitted.get_by_role("button", name="Fetch Feedback").click()
-            page.locator("#submitted_assignments_list").get_by_text(re.compile("view feedback", re.I)).first.wait_for()
-            page.screenshot(path=str(OUTPUT / "student-feedback-fetched.png"))
-        except Exception:
-            page.screenshot(path=str(OUTPUT / "failure-feedback.png"))
-            (OUTPUT / "failure-feedback.html").write_text(page.content())
-            raise
-        finally:
-            chromium.close()
+    with student_browser(room, s1, "failure-feedback") as page:
+        open_assignment_list(page)
+        submitted = page.locator("#submitted_assignments_list .list_item", has_text=SLUG).first
+        submitted.get_by_role("button", name="Fetch Feedback").click()
+        page.locator("#submitted_assignments_list").get_by_text(re.compile("view feedback", re.I)).first.wait_for()
+        page.screenshot(path=str(OUTPUT / "student-feedback-fetched.png"))
     timings["student 1: fetch feedback (browser)"] = time.monotonic() - t
     feedback_dir = site.exchange_root / site.course_id / "feedback"
     for user in room.students:
