@@ -39,6 +39,17 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def worker_env(env: dict[str, str], workers: int) -> dict[str, str]:
+    """``env`` with each worker's share of the cores as its thread count (OpenMP, MKL: PyTorch's
+    intra-op threads), unless the instructor set one. Without it every kernel starts as many
+    threads as there are cores, and ``workers`` kernels at once fight over them."""
+    threads = str(max(1, default_jobs() // max(1, workers)))
+    return {**env, **{name: env.get(name) or threads for name in THREAD_VARIABLES}}
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def split(students: list[str], jobs: int) -> list[list[str]]:
     """``students`` dealt round-robin into at most ``jobs`` non-empty groups."""
     groups = [students[i::jobs] for i in range(max(1, jobs))]
@@ -110,7 +121,7 @@ def run_ahead(course_root: Path, slug: str, students: list[str], jobs: int, env:
             root = _scratch_course(course_root, group, work / f"worker-{number}")
             log = open(root / "autograde.log", "w")
             argv = [*nbgrader_argv, "autograde", slug, "--force", f"--GradingExecute.save_dir={cache}"]
-            workers.append((subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            workers.append((subprocess.Popen(argv, cwd=root, env=worker_env(env, len(groups)), stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True), log, root))
         progress = _Progress(len(students), f"running {slug} in {len(groups)} workers", quiet)
         while any(process.poll() is None for process, _, _ in workers):

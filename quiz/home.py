@@ -149,7 +149,7 @@ class CourseProgress:
         for row in self.rows:
             link = f"{row.lesson.slug}/{row.lesson.notebook.name}"
             first = f'<a href="{html.escape(link)}">{html.escape(row.lesson.label)}</a>'
-            cells = "".join(f"<td>{html.escape(c)}</td>" for c in self._cells(row))
+            cells = "".join(f"<td>{_two_lines(c)}</td>" for c in self._cells(row))
             body.append(f"<tr><td>{first}</td>{cells}</tr>")
         note = html.escape(tr("home_note", self.lang))
         return (
@@ -166,6 +166,15 @@ class CourseProgress:
         widths = [max(_width(line[i]) for line in table) for i in range(len(table[0]))]
         lines = ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths)).rstrip() for line in table]
         return "\n".join(lines + ["", tr("home_note", self.lang)])
+
+
+def _two_lines(cell: str) -> str:
+    """"answered 1/2, 1 right" as two lines in HTML, so a narrow column never breaks mid-phrase."""
+    for separator in ("，", ", "):
+        if separator in cell:
+            first, rest = cell.split(separator, 1)
+            return f"{html.escape(first)}<br>{html.escape(rest)}"
+    return html.escape(cell)
 
 
 def _width(text: str) -> int:

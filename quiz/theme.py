@@ -36,6 +36,11 @@ CSS = """
   margin-right: 0;
 }
 .gpt2-quiz-card > *, .gpt2-quiz .widget-html-content { max-width: 100%; }
+/* Drawn from the notebook's saved state with no kernel behind it, ipywidgets marks every
+   widget with a red broken-chain icon: one, on the quiz's own box, says it; the buttons fade
+   until the cell runs again. */
+.gpt2-quiz .jupyter-widgets-disconnected::before { content: none; display: none; }
+.gpt2-quiz.jupyter-widgets-disconnected button { opacity: 0.55; }
 .gpt2-quiz-meta {
   color: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
   font-size: 0.85em;

@@ -25,6 +25,14 @@ def _notebook(*sources):
     return nb
 
 
+def test_each_worker_gets_its_share_of_the_cores_as_threads(monkeypatch):
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 4)
+    assert parallel.worker_env({"PATH": "/bin"}, 2) == {"PATH": "/bin", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    assert parallel.worker_env({}, 8)["OMP_NUM_THREADS"] == "1"  # more workers than cores: one thread each
+    # the instructor's own choice stands
+    assert parallel.worker_env({"OMP_NUM_THREADS": "3"}, 2)["OMP_NUM_THREADS"] == "3"
+
+
 def test_a_saved_run_is_used_only_for_exactly_the_same_cells(tmp_path):
     info = {"student": "ana", "assignment": SLUG, "notebook": SLUG}
     ran = _notebook("x = 1", "assert x == 1")

@@ -88,6 +88,7 @@ def test_progress_table_counts_what_the_lessons_count(tmp_path):
     assert "1/1 → 1/1 (+0 points)" in text and "not yet" in text  # the second lesson
     html = table._repr_html_()
     assert html.count("<tr>") == 3 and 'href="40-first-thing/40-first-thing.ipynb"' in html
+    assert "<td>1/1 answered<br>1 right</td>" in html  # two lines: a narrow column never breaks mid-phrase
     assert "课前测验" in home.course_progress(root, lang="zh")._repr_html_()
 
 

@@ -31,9 +31,10 @@
 # > imported from `gpt2ref`, so a mistake made there cannot break this lesson.
 
 # %% [markdown]
-# **学习时间 / Study time：** 大约 120 分钟，包括练习和小测。下面这些词会反复出现：
+# **学习时间 / Study time：** 大约 120 分钟，包括练习和小测；最后的三道选做题另需约 30 分钟。下面这些词会反复出现：
 #
-# > **EN** About 120 minutes, exercises and quizzes included. These terms come up again and again:
+# > **EN** About 120 minutes, exercises and quizzes included; the three optional stretch exercises at the end take
+# > about 30 minutes more. These terms come up again and again:
 #
 # | 术语 / Term | 中文 | English |
 # |---|---|---|
