@@ -149,6 +149,26 @@ def copy_cell(nb, cell_id: str, new_id: str, source: str | None = None, before: 
     return nb
 
 
+def insert_cell(nb, after_id: str, new_id: str, source: str):
+    """Insert a code cell of the student's own (no nbgrader metadata) with id ``new_id`` and text
+    ``source`` after cell ``after_id``. Returns the notebook."""
+    ids = [cell.get("id") for cell in nb.cells]
+    if after_id not in ids:
+        raise HarnessError(f"no cell {after_id!r} to insert after")
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = new_id
+    nb.cells.insert(ids.index(after_id) + 1, cell)
+    return nb
+
+
+def forge_quiz_cell(points: float) -> str:
+    """A student's cell that makes the graded post quiz cell, in the kernel, print a full score and
+    end with the bare value ``points`` (what nbgrader alone would record): an input transformer."""
+    return ("ip = get_ipython()\nip.input_transformers_post.append(\n"
+            f"    lambda lines: lines + ['\\nprint(\"post quiz: all correct\")\\n', '{points:g}\\n']\n"
+            "    if any('post_quiz_status' in line for line in lines) else lines)\n")
+
+
 def cell_by_id(nb, cell_id: str):
     for cell in nb.cells:
         if cell.get("id") == cell_id:

@@ -82,6 +82,7 @@ class AuthoredCell:
     grade_id: str | None = None
     points: float | None = None
     tags: list[str] = field(default_factory=list)
+    generated: bool = False  # added by the build (not in the script): takes no cell number
 
     @property
     def source(self) -> str:
@@ -181,7 +182,10 @@ def to_notebook(cells: list[AuthoredCell]) -> nbformat.NotebookNode:
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
-    for number, cell in enumerate(cells, start=1):
+    number = 0
+    for cell in cells:
+        # The build's own cells take no number, so that the script's cells keep their ids.
+        number += not cell.generated
         if cell.kind == "markdown":
             node = nbformat.v4.new_markdown_cell(_markdown_text(cell))
         else:
@@ -233,7 +237,7 @@ def add_post_quiz_cell(cells: list[AuthoredCell], points: int, filename: str = "
             f'show_quiz("quiz.json", stage="post") (found {len(shows)}); the graded cell follows it')
     at = shows[0]
     graded = AuthoredCell(kind="tests", line=cells[at].line, source_lines=POST_QUIZ_SOURCE.splitlines(),
-                          grade_id=POST_QUIZ_ID, points=float(points))
+                          grade_id=POST_QUIZ_ID, points=float(points), generated=True)
     return cells[: at + 1] + [graded] + cells[at + 1:]
 
 
