@@ -286,11 +286,10 @@ def answers_text(lesson: str, answers: dict) -> str:
     return json.dumps({"version": 1, "lesson": lesson, "stage": "post", "answers": answers}, indent=1) + "\n"
 
 
-def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, sub: Submission) -> None:
+def write_files(target: Path, root: Path, slug: str, sub: Submission) -> None:
+    """The files ``sub`` hands in beside its notebook: its post quiz answers, then ``files``."""
     from quiz.answers import ANSWERS_FILE
 
-    target = root / "submitted" / sub.name / slug
-    shutil.copytree(release_dir, target)  # quiz files and anything else released
     lesson, key = post_quiz_key(root, slug)
     answers = sub.quiz_answers(key)
     if answers is not None:
@@ -298,6 +297,12 @@ def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, su
     for name, text in sub.files.items():
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         (target / name).write_text(text)
+
+
+def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, sub: Submission) -> None:
+    target = root / "submitted" / sub.name / slug
+    shutil.copytree(release_dir, target)  # quiz files and anything else released
+    write_files(target, root, slug, sub)
     if sub.raw is not None:
         (target / f"{slug}.ipynb").write_text(sub.raw)
     else:

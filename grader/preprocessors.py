@@ -7,7 +7,8 @@ bookkeeping they share with ``grader.commands``.
                 ... nbgrader's own ...
                 SkipDemoCells       blank the demo cells the source tags ``skip-autograde``
                 RememberReviews     note what the instructor already reviewed (for MarkForReview)
-    autograde:  GradingExecute      run it; a dead or uninterruptible kernel stops the run, loudly
+    autograde:  GradingExecute      run it; a dead or uninterruptible kernel stops the run, loudly;
+                                    then score the post quiz outside the kernel (grader/post_quiz.py)
                 StderrIsNotFailure  warnings cost no points
                 ... nbgrader's own (SaveAutoGrades) ...
                 MarkForReview       NEEDS REVIEW in the gradebook, integrity hold, state file
@@ -622,7 +623,10 @@ class GradingExecute(SandboxedExecute):
       on; if the kernel ignores the interrupt (a loop that catches KeyboardInterrupt) and does
       not answer within ``probe_timeout`` seconds, the run stops:
       ``NEEDS REVIEW (kernel could not be interrupted)``;
-    - an ungradable submission (RestoreFromSource) is not run at all.
+    - an ungradable submission (RestoreFromSource) is not run at all;
+    - the graded post quiz cell (``post_quiz``, added by ``grader.build``) is scored here, after
+      the kernel, from the submitted ``quiz-answers.json`` and the instructor's key
+      (``grader/post_quiz.py``): its outputs are replaced, whatever the kernel printed there.
     """
 
     probe_timeout = Integer(
