@@ -69,6 +69,7 @@ def run(students: int = 200, jobs: int | None = None, cell_timeout: int = 60, wo
     for student, sub in klass:
         target = root / "submitted" / student / SLUG
         shutil.copytree(release_dir, target)
+        acceptance.write_files(target, root, SLUG, sub)  # post quiz answers, files handed in
         nbformat.write(acceptance.make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
     counts = {kind: sum(1 for name, _ in klass if name.endswith(kind)) for kind in ("correct", "buggy", "hostile")}
     print(f"grading {students} lesson-35 submissions ({counts['correct']} correct, {counts['buggy']} one bug, "

@@ -32,6 +32,7 @@ from .commands import CourseError, Status, autograde, format_score_table, genera
 from .integrity import Finding
 
 ALL_TESTS = "*"
+QUIZ_AUTO = "auto"
 
 
 @dataclass
@@ -50,7 +51,13 @@ class Submission:
             be exactly the ones ``fails`` says (a test that did not run scores zero).
     transform: a function that changes the notebook further (copy cells, edit metadata or tags).
     raw: hand in this text instead of a notebook (a malformed file).
-    files: more files handed in beside the notebook ({relative path: text}).
+    files: more files handed in beside the notebook ({relative path: text}); a
+            ``quiz-answers.json`` here replaces the one ``quiz`` writes.
+    quiz:   the graded post quiz's answers handed in (``quiz-answers.json``): ``QUIZ_AUTO`` (the
+            default) every post answer right, except for a submission that must score zero
+            (``fails`` is ``ALL_TESTS``), which hands in none; ``None`` no file; a dict
+            {question id: original option index} exactly these answers.
+    scores: exact scores some tests must get ({grade id: points}), e.g. partial credit.
     """
 
     name: str
@@ -65,6 +72,14 @@ class Submission:
     transform: Callable | None = None
     raw: str | None = None
     files: dict[str, str] = field(default_factory=dict)  # extra files handed in beside the notebook
+    quiz: str | dict | None = "auto"
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def quiz_answers(self, key: dict[str, int]) -> dict[str, int] | None:
+        """The answers this submission hands in, given the lesson's key ({id: correct option})."""
+        if self.quiz == QUIZ_AUTO:
+            return None if self.fails == ALL_TESTS or not key else dict(key)
+        return self.quiz
 
 
 class HarnessError(RuntimeError):
@@ -134,6 +149,26 @@ def copy_cell(nb, cell_id: str, new_id: str, source: str | None = None, before: 
     return nb
 
 
+def insert_cell(nb, after_id: str, new_id: str, source: str):
+    """Insert a code cell of the student's own (no nbgrader metadata) with id ``new_id`` and text
+    ``source`` after cell ``after_id``. Returns the notebook."""
+    ids = [cell.get("id") for cell in nb.cells]
+    if after_id not in ids:
+        raise HarnessError(f"no cell {after_id!r} to insert after")
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = new_id
+    nb.cells.insert(ids.index(after_id) + 1, cell)
+    return nb
+
+
+def forge_quiz_cell(points: float) -> str:
+    """A student's cell that makes the graded post quiz cell, in the kernel, print a full score and
+    end with the bare value ``points`` (what nbgrader alone would record): an input transformer."""
+    return ("ip = get_ipython()\nip.input_transformers_post.append(\n"
+            f"    lambda lines: lines + ['\\nprint(\"post quiz: all correct\")\\n', '{points:g}\\n']\n"
+            "    if any('post_quiz_status' in line for line in lines) else lines)\n")
+
+
 def cell_by_id(nb, cell_id: str):
     for cell in nb.cells:
         if cell.get("id") == cell_id:
@@ -145,7 +180,7 @@ def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> Non
     """A throw-away course at ``root`` holding only ``slug`` (config from the real course)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
-    ignore = shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints", "__pycache__")
+    ignore = shutil.ignore_patterns("quiz-progress.jsonl", "quiz-answers.json", ".ipynb_checkpoints", "__pycache__")
     shutil.copytree(lesson_dir(slug, course_root), lesson_dir(slug, root), ignore=ignore)
     shutil.copytree(source_notebook(slug, course_root).parent, source_notebook(slug, root).parent, ignore=ignore)
 
@@ -187,9 +222,13 @@ class Outcome:
                 return f"{self.submission.name}: expected {want}, got {self.status.label}"
         if self.submission.fails == ALL_TESTS and sum(s for s, _ in self.grades.values()) != 0:
             return f"{self.submission.name}: expected zero, got some points"
-        unknown = self.expected_failed - set(self.grades)
+        unknown = (self.expected_failed | set(self.submission.scores)) - set(self.grades)
         if unknown:
-            return f"{self.submission.name}: expects failures of unknown tests {sorted(unknown)}"
+            return f"{self.submission.name}: expects results of unknown tests {sorted(unknown)}"
+        wrong = [f"{name} scored {self.grades[name][0]:g}, expected {want:g}"
+                 for name, want in sorted(self.submission.scores.items()) if abs(self.grades[name][0] - want) > 1e-6]
+        if wrong:
+            return f"{self.submission.name}: " + "; ".join(wrong)
         if self.failed != self.expected_failed:
             extra = sorted(self.failed - self.expected_failed)
             missed = sorted(self.expected_failed - self.failed)
@@ -229,12 +268,41 @@ def gradebook_rows(root: Path, slug: str, student: str) -> list:
                       + [(c.name, c.auto_comment, c.manual_comment) for c in notebook.comments], key=str)
 
 
-def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, sub: Submission) -> None:
-    target = root / "submitted" / sub.name / slug
-    shutil.copytree(release_dir, target)  # quiz files and anything else released
+def post_quiz_key(root: Path, slug: str) -> tuple[str, dict[str, int]]:
+    """(lesson name, {post question id: correct option}) from the instructor's ``lessons/<slug>/quiz.json``."""
+    from quiz import load_quiz
+
+    path = lesson_dir(slug, root) / "quiz.json"
+    if not path.is_file():
+        return slug, {}
+    quiz = load_quiz(path)
+    return str(quiz.lesson), {str(quiz.key(i)): quiz.questions[i].correct for i in quiz.stage_indices("post")}
+
+
+def answers_text(lesson: str, answers: dict) -> str:
+    """A ``quiz-answers.json`` as the notebook writes it (``quiz.answers``), for these answers."""
+    import json
+
+    return json.dumps({"version": 1, "lesson": lesson, "stage": "post", "answers": answers}, indent=1) + "\n"
+
+
+def write_files(target: Path, root: Path, slug: str, sub: Submission) -> None:
+    """The files ``sub`` hands in beside its notebook: its post quiz answers, then ``files``."""
+    from quiz.answers import ANSWERS_FILE
+
+    lesson, key = post_quiz_key(root, slug)
+    answers = sub.quiz_answers(key)
+    if answers is not None:
+        (target / ANSWERS_FILE).write_text(answers_text(lesson, answers))
     for name, text in sub.files.items():
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         (target / name).write_text(text)
+
+
+def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, sub: Submission) -> None:
+    target = root / "submitted" / sub.name / slug
+    shutil.copytree(release_dir, target)  # quiz files and anything else released
+    write_files(target, root, slug, sub)
     if sub.raw is not None:
         (target / f"{slug}.ipynb").write_text(sub.raw)
     else:

@@ -23,6 +23,15 @@ Any header may add ``tags=a,b``; the tag ``skip-autograde`` marks a demo cell th
 autograding blanks out (see ``grader.preprocessors``). Lines before the first header are
 the script's own comments and are not part of the notebook.
 
+The graded post quiz is the build's, not the script's: right after the cell that shows the
+post quiz (``show_quiz("quiz.json", stage="post")``) the build adds an autograder test cell
+``post_quiz`` worth one point per ``post`` question of ``quiz.json``; and the quiz files copied
+into the source folder (what ``nbgrader generate_assignment`` releases to a course) are the
+course edition, whose ``post`` questions come without key and explanation
+(``course_quiz_bytes``). The key stays in ``grader/lessons/<slug>/quiz.json``, where the
+grading reads it (``grader.preprocessors.GradingExecute``); the self-study copy in
+``lessons/`` gets the full files (``self_study_files``, used by ``grader.commands release``).
+
 Usage: ``python -m grader.build [SLUG ...]`` writes the notebooks;
 ``python -m grader.build --check`` exits 1 if any written notebook is out of date.
 """
@@ -30,6 +39,7 @@ Usage: ``python -m grader.build [SLUG ...]`` writes the notebooks;
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -37,9 +47,22 @@ from pathlib import Path
 
 import nbformat
 
-from .catalog import GRADER_DIR, authoring_script, lesson_slugs, source_dir, source_notebook, student_files
+from quiz.schema import COURSE_EDITION, GRADED_STAGE
+
+from .catalog import GRADER_DIR, authoring_script, lesson_dir, lesson_slugs, source_dir, source_notebook, student_files
 
 CELL_KINDS = ("code", "markdown", "solution", "tests", "locked")
+#: The grade id of the generated cell that scores the post quiz (on the instructor's side).
+POST_QUIZ_ID = "post_quiz"
+POST_QUIZ_CALL = re.compile(r"""show_quiz\(\s*["']quiz\.json["']\s*,\s*(?:stage\s*=\s*)?["']post["']\s*\)""")
+POST_QUIZ_SOURCE = """\
+# 课后小测计分 / The post quiz's score
+# 课程作业中，上面课后小测保存的答案随作业一起提交，由教师一方评分；这个单元格的输出不计分。
+# In a course, the answers saved above are handed in with the notebook and scored on the
+# instructor's side; what this cell prints does not count.
+from quiz import post_quiz_status
+post_quiz_status("quiz.json")"""
+QUIZ_FILE = re.compile(r"^quiz(\.[a-z]{2})?\.json$")
 SKIP_AUTOGRADE_TAG = "skip-autograde"
 _HEADER = re.compile(r"^# %%(?:\s+\[(?P<kind>[a-z]+)\])?(?P<options>.*)$")
 _OPTION = re.compile(r"^(?P<key>[a-z_]+)=(?P<value>\S+)$")
@@ -59,6 +82,7 @@ class AuthoredCell:
     grade_id: str | None = None
     points: float | None = None
     tags: list[str] = field(default_factory=list)
+    generated: bool = False  # added by the build (not in the script): takes no cell number
 
     @property
     def source(self) -> str:
@@ -158,7 +182,10 @@ def to_notebook(cells: list[AuthoredCell]) -> nbformat.NotebookNode:
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
-    for number, cell in enumerate(cells, start=1):
+    number = 0
+    for cell in cells:
+        # The build's own cells take no number, so that the script's cells keep their ids.
+        number += not cell.generated
         if cell.kind == "markdown":
             node = nbformat.v4.new_markdown_cell(_markdown_text(cell))
         else:
@@ -183,17 +210,89 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def post_questions(slug: str, course_root: Path = GRADER_DIR) -> list[str]:
+    """The ids of the ``post`` questions in the lesson's ``quiz.json`` (the instructor's key)."""
+    from quiz import QuizError, load_quiz
+
+    path = lesson_dir(slug, course_root) / "quiz.json"
+    if not path.is_file():
+        return []
+    try:
+        quiz = load_quiz(path)
+    except QuizError as exc:
+        raise AuthoringError(str(exc)) from None
+    return [str(quiz.key(i)) for i in quiz.stage_indices(GRADED_STAGE)]
+
+
+def add_post_quiz_cell(cells: list[AuthoredCell], points: int, filename: str = "<authoring>") -> list[AuthoredCell]:
+    """``cells`` with the graded ``post_quiz`` test cell right after the post quiz's cell."""
+    if points <= 0:
+        return cells
+    if any(cell.grade_id == POST_QUIZ_ID for cell in cells):
+        raise AuthoringError(f"{filename}: id {POST_QUIZ_ID!r} is the build's own (the graded post quiz); rename it")
+    shows = [i for i, cell in enumerate(cells) if cell.kind == "code" and POST_QUIZ_CALL.search(cell.source)]
+    if len(shows) != 1:
+        raise AuthoringError(
+            f"{filename}: quiz.json has post questions, so the lesson needs exactly one code cell with "
+            f'show_quiz("quiz.json", stage="post") (found {len(shows)}); the graded cell follows it')
+    at = shows[0]
+    graded = AuthoredCell(kind="tests", line=cells[at].line, source_lines=POST_QUIZ_SOURCE.splitlines(),
+                          grade_id=POST_QUIZ_ID, points=float(points), generated=True)
+    return cells[: at + 1] + [graded] + cells[at + 1:]
+
+
+def course_quiz_bytes(raw: bytes, filename: str = "<quiz>") -> bytes:
+    """The course edition of a quiz file: its ``post`` questions without key and explanation
+    (``"edition": "course"``). The one place that strips keys; checked with the quiz loader."""
+    from quiz import QuizError
+    from quiz.loader import parse_quiz
+
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except ValueError as exc:
+        raise AuthoringError(f"{filename}: not a readable quiz file ({exc})") from None
+    if isinstance(data, list):
+        data = {"questions": data}
+    if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
+        raise AuthoringError(f"{filename}: expected a quiz object with a list of questions")
+    out = {key: value for key, value in data.items() if key not in ("questions", "edition")}
+    out["edition"] = COURSE_EDITION
+    out["questions"] = [
+        {k: v for k, v in q.items() if not (isinstance(q, dict) and q.get("stage") == GRADED_STAGE
+                                              and k in ("correct", "explanation"))}
+        if isinstance(q, dict) else q
+        for q in data["questions"]
+    ]
+    try:
+        parse_quiz(out, source=filename)
+    except QuizError as exc:
+        raise AuthoringError(str(exc)) from None
+    return (json.dumps(out, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def self_study_files(slug: str, course_root: Path = GRADER_DIR) -> dict[str, bytes]:
+    """{file name: content} that the self-study copy (``lessons/<slug>/``) takes from the
+    lesson folder instead of the course release: the quizzes with their keys."""
+    return {path.name: path.read_bytes() for path in student_files(slug, course_root) if QUIZ_FILE.match(path.name)}
+
+
 def build(slug: str, course_root: Path = GRADER_DIR) -> dict[Path, bytes]:
     """{path: content} of every generated file in ``grader/source/<slug>/``: the notebook built
-    from the lesson's authoring script, and copies of its student files (quizzes, data)."""
+    from the lesson's authoring script (plus the graded post quiz cell), and copies of its
+    student files (data; the quizzes in their course edition, without the post keys)."""
     script = authoring_script(slug, course_root)
     if not script.exists():
         known = ", ".join(lesson_slugs(course_root)) or "none"
         raise AuthoringError(f"no authoring script {script}; known lessons: {known}")
-    cells = parse_authoring(script.read_text(encoding="utf-8"), filename=f"lessons/{slug}/{script.name}")
+    filename = f"lessons/{slug}/{script.name}"
+    cells = parse_authoring(script.read_text(encoding="utf-8"), filename=filename)
+    cells = add_post_quiz_cell(cells, len(post_questions(slug, course_root)), filename)
     files = {source_notebook(slug, course_root): notebook_text(to_notebook(cells)).encode("utf-8")}
     for path in student_files(slug, course_root):
-        files[source_dir(slug, course_root) / path.name] = path.read_bytes()
+        content = path.read_bytes()
+        if QUIZ_FILE.match(path.name):
+            content = course_quiz_bytes(content, f"lessons/{slug}/{path.name}")
+        files[source_dir(slug, course_root) / path.name] = content
     return files
 
 

@@ -63,7 +63,17 @@ def _check_slugs(slugs: list[str], course_root: Path = GRADER_DIR) -> list[str]:
 
 
 def generate(slug: str, course_root: Path = GRADER_DIR, capture: bool = False) -> Path:
-    """``nbgrader generate_assignment`` for one lesson; returns the release folder."""
+    """``nbgrader generate_assignment`` for one lesson; returns the release folder.
+
+    Answers the instructor saved while trying the source notebook's post quiz
+    (``quiz-answers.json`` in the source folder) are removed first: nbgrader would release them
+    to every student (and copy them over each submission's own when autograding)."""
+    from quiz.answers import ANSWERS_FILE
+
+    stray = source_notebook(slug, course_root).parent / ANSWERS_FILE
+    if stray.is_file() or stray.is_symlink():
+        stray.unlink()
+        print(f"removed {stray}: saved answers are never released", file=sys.stderr)
     result = nbgrader(["generate_assignment", slug, "--force"], course_root, capture=capture)
     if result.returncode != 0:
         detail = (result.stdout or "") + (result.stderr or "") if capture else ""
@@ -72,7 +82,11 @@ def generate(slug: str, course_root: Path = GRADER_DIR, capture: bool = False) -
 
 
 def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path = STUDENT_LESSONS_DIR) -> None:
-    """Rebuild the source folders, generate the student versions and copy them to lessons/."""
+    """Rebuild the source folders, generate the student versions and copy them to lessons/.
+
+    ``grader/release/<slug>/`` is the course edition (what the hub releases: the post quiz
+    without its key, graded on submission); ``lessons/<slug>/`` is the self-study edition, the
+    same notebook with the quizzes as written (every key: instant feedback)."""
     for slug in _check_slugs(slugs, course_root):
         for path in build.write_if_changed(slug, course_root):
             print(f"rebuilt {path}")
@@ -87,6 +101,10 @@ def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path 
                 produced.add(rel)
                 (target / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target / rel)
+        # Self-study keeps the keys: the quizzes as written, not the course edition nbgrader released.
+        for name, content in build.self_study_files(slug, course_root).items():
+            (target / name).write_bytes(content)
+            produced.add(Path(name))
         # Never delete what a learner keeps in lessons/ (quiz progress, their own notes).
         others = sorted(
             str(p.relative_to(target)) for p in target.rglob("*")

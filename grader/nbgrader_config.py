@@ -46,7 +46,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.root = HERE
 c.CourseDirectory.course_id = "gpt2-course"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
-# Files never copied from source/ into releases or autograded folders.
+# Files never copied from source/ into releases or autograded folders (nor by `nbgrader collect`).
+# quiz-answers.json must NOT be here: it holds the graded post quiz's answers, and collect must
+# bring it in with the notebook (grader/post_quiz.py scores it; `make release` removes one from
+# source/ so that it is never released).
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
     "*.pyc",

@@ -7,7 +7,8 @@ bookkeeping they share with ``grader.commands``.
                 ... nbgrader's own ...
                 SkipDemoCells       blank the demo cells the source tags ``skip-autograde``
                 RememberReviews     note what the instructor already reviewed (for MarkForReview)
-    autograde:  GradingExecute      run it; a dead or uninterruptible kernel stops the run, loudly
+    autograde:  GradingExecute      run it; a dead or uninterruptible kernel stops the run, loudly;
+                                    then score the post quiz outside the kernel (grader/post_quiz.py)
                 StderrIsNotFailure  warnings cost no points
                 ... nbgrader's own (SaveAutoGrades) ...
                 MarkForReview       NEEDS REVIEW in the gradebook, integrity hold, state file
@@ -44,7 +45,7 @@ from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
 from . import sandbox
-from .build import SKIP_AUTOGRADE_TAG
+from .build import POST_QUIZ_ID, SKIP_AUTOGRADE_TAG
 from .sandbox import SandboxedExecute
 
 SKIPPED_SOURCE = "# (demo cell: skipped while autograding)"
@@ -63,6 +64,7 @@ UNINTERRUPTIBLE = "kernel could not be interrupted"
 NOT_RUN = "could not run the notebook"
 INTEGRITY = "integrity scan"
 NBGRADER_FAILED = "nbgrader failed"
+POST_QUIZ_KEY = "post quiz key"
 PROBE_SEED_ENV = "GPT2_COURSE_PROBE_SEED"
 
 
@@ -621,7 +623,10 @@ class GradingExecute(SandboxedExecute):
       on; if the kernel ignores the interrupt (a loop that catches KeyboardInterrupt) and does
       not answer within ``probe_timeout`` seconds, the run stops:
       ``NEEDS REVIEW (kernel could not be interrupted)``;
-    - an ungradable submission (RestoreFromSource) is not run at all.
+    - an ungradable submission (RestoreFromSource) is not run at all;
+    - the graded post quiz cell (``post_quiz``, added by ``grader.build``) is scored here, after
+      the kernel, from the submitted ``quiz-answers.json`` and the instructor's key
+      (``grader/post_quiz.py``): its outputs are replaced, whatever the kernel printed there.
     """
 
     probe_timeout = Integer(
@@ -642,15 +647,40 @@ class GradingExecute(SandboxedExecute):
         if self.reuse_dir:
             if (done := load_execution(self.reuse_dir, info, key)) is not None:
                 self.log.info("%s / %s: run by a worker; its outputs are used", info["student"], info["notebook"])
-                return self._reuse(nb, resources, *done)
+                nb, resources = self._reuse(nb, resources, *done)
+                self._score_post_quiz(nb, resources)
+                return nb, resources
             self.log.warning("%s / %s: no worker ran these cells; running them here", info["student"], info["notebook"])
         self._timing = {"started": monotonic(), "first_cell": None, "cells_s": []}
         nb, resources = self._run(nb, resources, km)
+        self._score_post_quiz(nb, resources)
         if self.save_dir:
             verdict = read_verdict(_Paths(self).autograded(info["student"], info["assignment"]),
                                    _info(nb).get("run_started"))
             save_execution(self.save_dir, info, key, nb, verdict, self._timings())
         return nb, resources
+
+    def _score_post_quiz(self, nb, resources) -> None:
+        """The graded post quiz (``grader/post_quiz.py``): scored here, on the trusted side, from
+        the answers file handed in with the submission and the instructor's key; whatever the
+        kernel printed in that cell is replaced. Also for a run that stopped early: the score
+        does not depend on the kernel."""
+        from . import post_quiz
+
+        info = resources.get("nbgrader", {})
+        paths = _Paths(self)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not _is_grade(cell) or _nbgrader(cell).get("grade_id") != POST_QUIZ_ID:
+                continue
+            submitted = paths.submitted(info["student"], info["assignment"], info["notebook"]).parent
+            try:
+                problem = post_quiz.score_cell(cell, paths.root, info["assignment"], submitted)
+            except Exception as exc:  # noqa: BLE001 (the scoring itself failed: 0 and a human decides)
+                cell.outputs = [_error_output("PostQuizNotScored", f"the post quiz could not be scored ({exc})")]
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem:
+                self.log.error("%s / %s: post quiz: %s", info["student"], info["notebook"], problem)
+                add_review(nb, POST_QUIZ_KEY, problem[:500])
 
     def _timings(self) -> dict:
         """Where the time of the last run went (seconds): sandbox and kernel start, each code cell,

@@ -100,6 +100,10 @@ def instructor_of(site: Site) -> str:
 
 def release(site: Site, slug: str, instructor: str | None = None) -> None:
     instructor = instructor or instructor_of(site)
+    # Post-quiz answers the instructor saved while trying the source notebook are never released.
+    stray = site.course_root(instructor) / "source" / slug / "quiz-answers.json"
+    if stray.is_file() or stray.is_symlink():
+        stray.unlink()
     nbgrader_as(site, instructor, ["generate_assignment", slug, "--force"], check=True)
     nbgrader_as(site, instructor, ["release_assignment", slug, "--force"], check=True)
     print(f"released {slug} into {site.exchange_root / site.course_id / 'outbound' / slug}")

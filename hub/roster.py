@@ -41,7 +41,8 @@ USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 ROLES = ("student", "instructor")
 # Working data of a course that is never copied into a new instructor's course root.
 COURSE_IGNORE = ("submitted", "autograded", "feedback", "release", "gradebook.db", "grading-state.json",
-                 "grades.csv", "autograde-*.log", "__pycache__", "*.pyc", ".ipynb_checkpoints", "*quiz-progress.jsonl")
+                 "grades.csv", "autograde-*.log", "__pycache__", "*.pyc", ".ipynb_checkpoints", "*quiz-progress.jsonl",
+                 "quiz-answers.json")
 
 
 class RosterError(ValueError):

@@ -12,7 +12,7 @@ From a shell: ``python -m quiz --help``.
 
 from .i18n import set_language
 from .loader import Problem, QuizError, load_quiz
-from .notebook import show_quiz
+from .notebook import post_quiz_status, show_quiz
 from .progress import Attempt
 from .schema import Question, Quiz, Stage
 
@@ -26,6 +26,7 @@ __all__ = [
     "course_progress",
     "language_picker",
     "load_quiz",
+    "post_quiz_status",
     "set_language",
     "show_quiz",
 ]

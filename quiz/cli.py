@@ -12,6 +12,7 @@ from typing import Sequence, TextIO
 from . import markdown
 from .i18n import stage_name, tr
 from .lint import LENGTH_BIAS_RATIO, check_pair, lint_quiz
+from .answers import ANSWERS_FILE, read_answers, save_answer
 from .loader import QuizError, load_quiz
 from .progress import (
     PROGRESS_FILE, Attempt, append_attempt, asked_in, matched_gain, now_iso, read_attempts, stage_score,
@@ -273,7 +274,7 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
     if not selection.items:
         print(tr("take_none", lang))
         return EXIT_OK
-    right = answered = 0
+    right = answered = graded = 0
     save_warned = False
     for item in selection.items:
         q = item.question
@@ -286,8 +287,19 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
             print(tr("take_stopped", lang))
             break
         chosen = item.order[position]
-        correct = chosen == q.correct
         answered += 1
+        if not q.has_key:  # a course release: saved for grading on submission, no verdict
+            if not args.no_save:
+                try:
+                    save_answer(selection.answers_path, selection.lesson, str(item.key), chosen)
+                except OSError as exc:
+                    print(f"warning: cannot save the answer to {selection.answers_path}: "
+                          f"{exc.strerror or exc}", file=sys.stderr)
+            print(tr("saved", lang, letter=LETTERS[position]))
+            print()
+            graded += 1
+            continue
+        correct = chosen == q.correct
         right += correct
         print(tr("correct" if correct else "incorrect", lang))
         print(f"{tr('right_answer', lang)}{colon}{item.letter_of(q.correct)}. {markdown.to_label(q.correct_option)}")
@@ -309,7 +321,13 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
                         f"{exc.strerror or exc}",
                         file=sys.stderr,
                     )
-    print(tr("take_final", lang, right=right, total=len(selection.items), answered=answered))
+    keyed = len([item for item in selection.items if item.question.has_key])
+    if keyed:
+        print(tr("take_final", lang, right=right, total=keyed, answered=answered - graded))
+    graded_total = len(selection.items) - keyed
+    if graded_total:
+        print(tr("graded_score", lang, stage=stage_name(selection.stage or "post", lang),
+                 answered=graded, total=graded_total))
     return EXIT_OK
 
 
@@ -338,7 +356,9 @@ def cmd_report(raw_path: str) -> int:
     except QuizError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEMS
-    if not progress.is_file():
+    answers_file = progress.parent / ANSWERS_FILE
+    keyless = quiz is not None and quiz.keyless
+    if not progress.is_file() and not (keyless and answers_file.is_file()):
         print(f"{progress}: no progress file (no answers recorded yet?)", file=sys.stderr)
         return EXIT_PROBLEMS
     with warnings.catch_warnings(record=True) as caught:
@@ -347,7 +367,15 @@ def cmd_report(raw_path: str) -> int:
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(f"{progress}: {len(attempts)} recorded answer{'s' if len(attempts) != 1 else ''}")
+    saved = None
+    if keyless:
+        found = read_answers(answers_file, str(quiz.lesson))
+        saved = found.answers
+        if found.problem:
+            print(f"warning: {answers_file}: {found.problem}", file=sys.stderr)
     lessons: dict[str, list[Attempt]] = {}
+    if keyless:
+        lessons[str(quiz.lesson)] = []  # its graded answers are reported even before any check
     for attempt in attempts:
         lessons.setdefault(attempt.lesson, []).append(attempt)
     for lesson, items in lessons.items():
@@ -360,7 +388,7 @@ def cmd_report(raw_path: str) -> int:
             in_stage = [a for a in items if a.stage == stage]
             if not in_stage and not (known and asked_in(known, stage)):
                 continue
-            _report_stage(stage, in_stage, known, lesson)
+            _report_stage(stage, in_stage, known, lesson, saved)
         if known is not None and known.stage_indices("pre"):
             gain = matched_gain(known, items, lesson)
             before, after = gain.before, gain.after
@@ -376,21 +404,28 @@ def cmd_report(raw_path: str) -> int:
     return EXIT_OK
 
 
-def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None, lesson: str) -> None:
+def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None, lesson: str,
+                  saved: dict | None = None) -> None:
     by_question: dict[object, list[Attempt]] = {}
     for attempt in attempts:
         by_question.setdefault(attempt.question, []).append(attempt)
+    graded = None
     if quiz is not None:
-        score = stage_score(quiz, stage, attempts, lesson)  # what the notebook shows
+        score = stage_score(quiz, stage, attempts, lesson, saved)  # what the notebook shows
         answered, total, first, last = score.answered, score.total, score.first_correct, score.last_correct
+        if score.graded_total:
+            graded = f"answered {score.graded_answered}/{score.graded_total}, graded on submission"
     else:
         answered = total = len(by_question)
         first = sum(group[0].correct for group in by_question.values())
         last = sum(group[-1].correct for group in by_question.values())
-    print(
-        f"  {stage}: answered {answered}/{total}, right on the first try {first}/{total}, "
-        f"last answer right {last}/{total}"
-    )
+    if total or graded is None:
+        print(
+            f"  {stage}: answered {answered}/{total}, right on the first try {first}/{total}, "
+            f"last answer right {last}/{total}"
+        )
+    if graded is not None:
+        print(f"  {stage} without the key ({ANSWERS_FILE}): {graded}")
     if not by_question:
         return
     rows = [("question", "attempts", "last answer", "first try")]

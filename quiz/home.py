@@ -26,6 +26,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .answers import ANSWERS_FILE, read_answers
 from .i18n import preferred_language, tr
 from .loader import QuizError, load_quiz
 from .progress import PROGRESS_FILE, matched_gain, read_attempts, stage_score
@@ -101,8 +102,9 @@ def lesson_progress(lesson: Lesson) -> LessonProgress:
         warnings.simplefilter("ignore", RuntimeWarning)  # a damaged line: the lesson shows it
         attempts = read_attempts(lesson.folder / PROGRESS_FILE)
     name = str(quiz.lesson)
-    scores = {stage: stage_score(quiz, stage, attempts, name) for stage in STAGES}
-    scores = {stage: score for stage, score in scores.items() if score.total}
+    saved = read_answers(lesson.folder / ANSWERS_FILE, name).answers if quiz.keyless else None
+    scores = {stage: stage_score(quiz, stage, attempts, name, saved) for stage in STAGES}
+    scores = {stage: score for stage, score in scores.items() if score.total or score.graded_total}
     gain = matched_gain(quiz, attempts, name) if quiz.stage_indices("pre") else None
     return LessonProgress(lesson, scores, gain)
 
@@ -120,10 +122,15 @@ class CourseProgress:
         cells = []
         for stage in STAGES:
             score = row.scores.get(stage)
-            cells.append(
-                "—" if score is None
-                else tr("home_cell", lang, answered=score.answered, total=score.total, right=score.first_correct)
-            )
+            if score is None:
+                cells.append("—")
+                continue
+            parts = []
+            if score.total:
+                parts.append(tr("home_cell", lang, answered=score.answered, total=score.total, right=score.first_correct))
+            if score.graded_total:  # a course release: saved answers, scored on submission
+                parts.append(tr("home_graded", lang, answered=score.graded_answered, total=score.graded_total))
+            cells.append("; ".join(parts))
         gain = row.gain
         if gain is None:
             cells.append("—")

@@ -109,6 +109,36 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "\"Right\" counts first tries. Run this cell again to refresh.",
     },
     "take_none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
+    # graded questions of a course release (no key in the notebook: see quiz.answers)
+    "save": {"zh": "保存答案", "en": "Save answer"},
+    "saved": {
+        "zh": "已保存你的答案（{letter}）。本题在提交作业后评分，这里不显示对错和解析；提交之前可以随时改选并重新保存。",
+        "en": "Answer saved ({letter}). This question is graded when you submit: no verdict or explanation "
+        "here. You may change it and save again until you submit.",
+    },
+    "graded_score": {
+        "zh": "提交作业后评分的题目（{stage}）：已保存 {answered}/{total} 题的答案",
+        "en": "Graded when you submit ({stage}): {answered}/{total} answers saved",
+    },
+    "graded_static": {"zh": "本题在提交作业后评分。", "en": "This question is graded when you submit."},
+    "home_graded": {"zh": "已答 {answered}/{total}，提交后计分", "en": "{answered}/{total} answered, graded on submission"},
+    "status_course": {
+        "zh": "课后小测：已保存 {answered}/{total} 题的答案（{file}），提交作业后计分。",
+        "en": "Post quiz: {answered}/{total} answers saved ({file}); they are scored when you submit.",
+    },
+    "status_missing": {
+        "zh": "还没有保存答案的题目：{ids}。请在上面的课后小测中选择选项，再点击“保存答案”。",
+        "en": "Not saved yet: {ids}. Pick an option in the post quiz above and click \"Save answer\".",
+    },
+    "status_self_study": {
+        "zh": "课后小测已在上面即时批改。只有在课程的 nbgrader 作业中它才计入成绩；自学时这里不计分。",
+        "en": "The post quiz above was checked as you answered. It counts towards a grade only in a course "
+        "(an nbgrader assignment); in self-study nothing is scored here.",
+    },
+    "status_problem": {
+        "zh": "⚠ {file} 无法使用：{problem}。请在上面的课后小测中重新保存答案。",
+        "en": "⚠ {file} cannot be used: {problem}. Save your answers in the post quiz above again.",
+    },
 }
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")

@@ -18,10 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .schema import LEGACY_KEYS, MAX_OPTIONS, MIN_OPTIONS, STAGES, Quiz, duplicate_ids
+from .schema import (
+    COURSE_EDITION, LEGACY_KEYS, MAX_OPTIONS, MIN_OPTIONS, STAGES, CourseQuiz, Quiz, duplicate_ids,
+)
 
 QUESTION_KEYS = ("stage", "question", "options", "correct", "explanation", "id")
-TOP_LEVEL_KEYS = ("lesson", "title", "questions")
+TOP_LEVEL_KEYS = ("lesson", "title", "questions", "edition")
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,10 @@ def parse_quiz(data: Any, source: str = "<quiz>") -> Quiz:
             f"got {_describe(data)}",
             file=source,
         )
+    # A course release's file may withhold the key of its graded questions (see quiz.schema).
+    model = CourseQuiz if data.get("edition") == COURSE_EDITION else Quiz
     try:
-        return Quiz.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = _translate(exc, data, source)
     raise QuizError(problems)
@@ -185,6 +189,9 @@ def _problem_for(error: dict, questions: list, source: str) -> Problem | None:
                 + f" (and optionally \"id\"), got {_describe(error['input'])}"
             )
             return Problem(source, detail, question=number)
+        if kind in ("half_key", "keyless_stage", "keyless_id"):
+            field = {"half_key": ctx.get("missing"), "keyless_stage": "stage", "keyless_id": "id"}[kind]
+            return Problem(source, error["msg"], question=number, question_id=qid, field=field)
         if kind == "correct_out_of_range":
             detail = (
                 f"is {ctx['correct']}: expected a 0-based index into \"options\", from 0 to "
@@ -287,6 +294,9 @@ def _top_level_problem(loc: tuple, kind: str, error: dict, source: str) -> Probl
         detail = "is empty or whitespace-only: expected non-empty text"
     elif kind == "string_type":
         detail = f"expected a string, got {_describe(error.get('input'))}"
+    elif field == "edition":
+        detail = (f'expected "full" or "{COURSE_EDITION}" (a course release, whose graded post '
+                  f"questions may withhold their key), got {_describe(error.get('input'))}")
     else:
         detail = error["msg"]
     return Problem(source, detail, field=field)

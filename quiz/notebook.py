@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .schema import QuestionKey
+from .answers import ANSWERS_FILE, read_answers
+from .i18n import tr
+from .schema import GRADED_STAGE, QuestionKey
 from .selection import select
 from .widgets import QuizView
 
@@ -45,3 +47,32 @@ def show_quiz(
     request = {"path": path, "stage": stage, "ids": ids, "progress_path": progress_path}
     selection = select(**request, lang=lang)
     display(QuizView(selection, interactive=widgets_available(), request=request))
+
+
+def post_quiz_status(path: str | Path = "quiz.json", *, lang: str | None = None,
+                     progress_path: str | Path | None = None) -> None:
+    """Print where the graded post quiz stands; never raises for missing answers, and returns
+    nothing (a value left in a graded cell would be read by nbgrader as points).
+
+    In a course release (the post questions come without their key): how many answers are
+    saved in ``quiz-answers.json``, which are missing, and that they are scored on submission
+    (by the instructor's side: this cell's output in the student's kernel does not count). In
+    self-study (full keys): that the post quiz was checked above and counts only in a course.
+    """
+    selection = select(path, GRADED_STAGE, lang=lang, progress_path=progress_path)
+    lang = selection.lang
+    graded = [item for item in selection.items if not item.question.has_key]
+    if not graded:
+        message = tr("status_self_study", lang)
+    else:
+        saved = read_answers(selection.answers_path, selection.lesson)
+        lines = []
+        if saved.problem is not None:
+            lines.append(tr("status_problem", lang, file=ANSWERS_FILE, problem=saved.problem))
+        missing = [str(item.key) for item in graded if str(item.key) not in saved.answers]
+        lines.append(tr("status_course", lang, answered=len(graded) - len(missing), total=len(graded),
+                        file=ANSWERS_FILE))
+        if missing:
+            lines.append(tr("status_missing", lang, ids=", ".join(missing)))
+        message = "\n".join(lines)
+    print(message)

@@ -134,10 +134,12 @@ def asked_in(quiz: Quiz, stage: str) -> list[int]:
 @dataclass(frozen=True)
 class StageScore:
     stage: str
-    total: int  # questions this stage asks
+    total: int  # questions this stage asks and can check (with their key)
     answered: int
     first_correct: int
     last_correct: int
+    graded_total: int = 0  # questions asked without their key (a course release): graded on submission
+    graded_answered: int = 0  # of those, how many have a saved answer (``quiz.answers``)
 
     @property
     def percent(self) -> float | None:
@@ -155,14 +157,27 @@ def _score(label: str, found: list[QuestionProgress | None]) -> StageScore:
     )
 
 
-def stage_score(quiz: Quiz, stage: str, attempts: Iterable[Attempt], lesson: str) -> StageScore:
+def stage_score(quiz: Quiz, stage: str, attempts: Iterable[Attempt], lesson: str,
+                saved: dict | None = None) -> StageScore:
     """A stage's score over the whole lesson; an answer counts once, by its first try.
 
-    The one place that counts answers: the notebook widget and ``python -m quiz report``
-    both call it, so they always agree.
+    The one place that counts answers: the notebook widget, the course home and
+    ``python -m quiz report`` all call it, so they always agree. Questions without their key
+    (a course release) are not scored here: ``graded_total`` counts them and
+    ``graded_answered`` those with an answer in ``saved`` (``{id: option}``, see
+    :mod:`quiz.answers`).
     """
     progress = per_question(attempts, lesson)
-    return _score(stage, [progress.get((lesson, stage, quiz.key(i))) for i in asked_in(quiz, stage)])
+    asked = asked_in(quiz, stage)
+    keyed = [i for i in asked if quiz.questions[i].has_key]
+    keyless = [i for i in asked if not quiz.questions[i].has_key]
+    score = _score(stage, [progress.get((lesson, stage, quiz.key(i))) for i in keyed])
+    if not keyless:
+        return score
+    saved = saved or {}
+    answered = sum(1 for i in keyless if quiz.key(i) in saved)
+    return StageScore(score.stage, score.total, score.answered, score.first_correct, score.last_correct,
+                      graded_total=len(keyless), graded_answered=answered)
 
 
 @dataclass(frozen=True)

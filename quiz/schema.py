@@ -5,6 +5,11 @@ list of questions. Every question has a ``stage`` (``pre``, ``check`` or ``post`
 ``question`` text, 2 to 6 distinct ``options``, the 0-based index of the ``correct``
 option, an ``explanation`` (may be empty) and an optional ``id``.
 
+A file for a course release (``"edition": "course"``, written by the course build from the
+full file) may withhold the key of its ``post`` questions: such a question has neither
+``correct`` nor ``explanation``, and needs an ``id`` (its saved answer is filed under it; see
+:mod:`quiz.answers`). It is graded on the instructor's side, after submission.
+
 The models validate strictly (no type coercion: ``true`` is not an index, ``"1"`` is not
 an index) and forbid unknown keys. Problems found by our own validators carry custom
 pydantic error types (``blank_text``, ``duplicate_option``, ...) so that
@@ -29,6 +34,10 @@ from pydantic_core import PydanticCustomError
 
 Stage = Literal["pre", "check", "post"]
 STAGES: tuple[str, ...] = ("pre", "check", "post")
+#: The ``edition`` of a file whose graded questions come without their key.
+COURSE_EDITION = "course"
+#: The stage whose questions a course release asks without the key (graded on submission).
+GRADED_STAGE = "post"
 MIN_OPTIONS = 2
 MAX_OPTIONS = 6
 #: Keys of an older draft format, and the key each one is now called.
@@ -82,7 +91,7 @@ class Question(BaseModel):
     @model_validator(mode="after")
     def _correct_in_range(self) -> Question:
         count = len(self.options)
-        if not 0 <= self.correct < count:
+        if self.correct is not None and not 0 <= self.correct < count:
             raise PydanticCustomError(
                 "correct_out_of_range",
                 "correct is {correct}, but there are only {count} options: expected a "
@@ -92,8 +101,44 @@ class Question(BaseModel):
         return self
 
     @property
-    def correct_option(self) -> str:
-        return self.options[self.correct]
+    def has_key(self) -> bool:
+        """False for a question whose key is withheld (graded after submission)."""
+        return self.correct is not None
+
+    @property
+    def correct_option(self) -> str | None:
+        return self.options[self.correct] if self.correct is not None else None
+
+
+class CourseQuestion(Question):
+    """A question of a course-release file: a ``post`` question may come without its key
+    (no ``correct``, no ``explanation``); every other question is as in :class:`Question`."""
+
+    correct: StrictInt | None = None
+    explanation: str | None = None
+
+    @model_validator(mode="after")
+    def _key_withheld_properly(self) -> CourseQuestion:
+        if (self.correct is None) != (self.explanation is None):
+            missing = "explanation" if self.explanation is None else "correct"
+            raise PydanticCustomError(
+                "half_key",
+                "has {present} but no {missing}: a question keeps both, or (a graded post "
+                "question of a course release) neither",
+                {"present": "correct" if missing == "explanation" else "explanation", "missing": missing},
+            )
+        if self.correct is None:
+            if self.stage != GRADED_STAGE:
+                raise PydanticCustomError(
+                    "keyless_stage",
+                    "has no key, but only {graded} questions may withhold it (stage is {stage})",
+                    {"graded": GRADED_STAGE, "stage": self.stage},
+                )
+            if self.id is None:
+                raise PydanticCustomError(
+                    "keyless_id", "has no key and no id: a graded question needs an id", {}
+                )
+        return self
 
 
 def duplicate_ids(questions: list) -> dict[str, list[int]]:
@@ -119,6 +164,7 @@ class Quiz(BaseModel):
 
     lesson: NonBlankText | None = None
     title: str | None = None
+    edition: Literal["full"] | None = None
     questions: list[Question] = Field(min_length=1)
 
     _path: object = PrivateAttr(default=None)
@@ -158,3 +204,16 @@ class Quiz(BaseModel):
 
     def stage_indices(self, stage: str) -> list[int]:
         return [i for i, q in enumerate(self.questions) if q.stage == stage]
+
+    @property
+    def keyless(self) -> bool:
+        """Whether some question withholds its key (a course release)."""
+        return any(not q.has_key for q in self.questions)
+
+
+class CourseQuiz(Quiz):
+    """A quiz file of a course release (``"edition": "course"``): its ``post`` questions may
+    come without their key (:class:`CourseQuestion`)."""
+
+    edition: Literal["course"]
+    questions: list[CourseQuestion] = Field(min_length=1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .answers import answers_path_beside
 from .i18n import detect_language, normalize_language, preferred_language
 from .loader import QuizError, load_quiz
 from .progress import asked_in, default_progress_path
@@ -94,6 +95,12 @@ class QuizSelection:
     @property
     def source(self) -> Path:
         return Path(self.quiz.path) if self.quiz.path is not None else Path("quiz.json")
+
+    @property
+    def answers_path(self) -> Path:
+        """Where the answers to questions without their key are saved (a course release):
+        ``quiz-answers.json`` beside the progress file, i.e. beside the notebook."""
+        return answers_path_beside(self.progress_path)
 
 
 def select(

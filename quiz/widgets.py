@@ -15,6 +15,7 @@ from pathlib import Path
 import ipywidgets as W
 
 from . import markdown, static
+from .answers import read_answers, remove_answers, save_answer
 from .i18n import ENV_LANGUAGE, set_language, stage_name, tr
 from .progress import (
     Attempt, MatchedGain, append_attempt, matched_gain, now_iso, per_question, read_attempts,
@@ -54,8 +55,11 @@ class QuestionCard:
         ]
         # value = the ORIGINAL option index, whatever position it is shown at
         self.radio = W.RadioButtons(options=labels, value=None, layout=W.Layout(width="100%"))
+        # A question without its key (a course release) is saved, not checked: graded on submission.
+        self.graded = not q.has_key
         self.button = W.Button(
-            description=tr("check", lang), button_style="primary", icon="check",
+            description=tr("save" if self.graded else "check", lang), button_style="primary",
+            icon="save" if self.graded else "check",
             layout=W.Layout(width="auto", min_width="9em", align_self="flex-start"),
         )
         self.feedback = W.HTML(value="", layout=W.Layout(width="100%"))
@@ -73,10 +77,14 @@ class QuestionCard:
             )
 
     def check(self) -> bool | None:
-        """Grade the selected option, record it, show feedback; ``None`` if none selected."""
+        """Grade the selected option, record it, show feedback; ``None`` if none selected
+        (and for a question without its key, whose answer is only saved: see :meth:`save`)."""
         chosen = self.radio.value
         if chosen is None:
             self.feedback.value = f'<div class="gpt2-quiz-note">{html.escape(tr("choose_first", self.view.lang))}</div>'
+            return None
+        if self.graded:
+            self.save(chosen)
             return None
         q = self.item.question
         correct = chosen == q.correct
@@ -99,6 +107,30 @@ class QuestionCard:
         self.show_feedback(correct, earlier=False, extra=warning)
         self.view.after_answer()
         return correct
+
+    def save(self, chosen: int) -> bool:
+        """Save the answer to a question without its key in ``quiz-answers.json`` (replacing an
+        earlier one); no verdict, no explanation. False if the file cannot be written."""
+        path = self.view.selection.answers_path
+        try:
+            save_answer(path, self.view.selection.lesson, str(self.item.key), chosen)
+        except OSError as exc:
+            detail = f"{path}: {exc.strerror or exc}"
+            self.feedback.value = (
+                f'<div class="gpt2-quiz-warning">{html.escape(tr("not_saved", self.view.lang, error=detail))}</div>'
+            )
+            return False
+        self.show_saved(chosen, earlier=False)
+        self.view.after_answer()
+        return True
+
+    def show_saved(self, chosen: int, *, earlier: bool) -> None:
+        lang = self.view.lang
+        note = f' <span class="gpt2-quiz-note">{html.escape(tr("earlier_answer", lang))}</span>' if earlier else ""
+        self.feedback.value = (
+            '<div class="gpt2-quiz-feedback is-saved">'
+            f'<p>{html.escape(tr("saved", lang, letter=self.item.letter_of(chosen)))}{note}</p></div>'
+        )
 
     def show_feedback(self, correct: bool, *, earlier: bool, extra: str = "") -> None:
         lang = self.view.lang
@@ -222,10 +254,23 @@ class QuizView:
         finally:
             self._switching = False
 
+    def _saved(self) -> dict:
+        """Answers saved to questions without their key (``quiz-answers.json``), if any."""
+        if not self.selection.quiz.keyless:
+            return {}
+        return read_answers(self.selection.answers_path, self.selection.lesson).answers
+
     def _restore(self) -> None:
         """Show each question's last recorded answer, selected, with its feedback."""
         progress = per_question(self._attempts(), self.selection.lesson)
+        saved = self._saved()
         for card in self.cards:
+            if card.graded:
+                chosen = saved.get(str(card.item.key))
+                if chosen is not None and chosen in card.item.order:
+                    card.radio.value = chosen
+                    card.show_saved(chosen, earlier=True)
+                continue
             last = progress.get((self.selection.lesson, card.item.stage, card.item.key))
             if last is None or not 0 <= last.last_chosen < len(card.item.order):
                 continue
@@ -278,6 +323,16 @@ class QuizView:
                 f"{html.escape(exc.strerror or str(exc))}</div>"
             )
             return 0
+        graded = [str(item.key) for item in self.selection.items if not item.question.has_key]
+        if graded:
+            try:
+                removed += remove_answers(self.selection.answers_path, lesson, graded)
+            except OSError as exc:
+                self.status.value = (
+                    f'<div class="gpt2-quiz-warning">{html.escape(str(self.selection.answers_path))}: '
+                    f"{html.escape(exc.strerror or str(exc))}</div>"
+                )
+                return 0
         unsaved = _UNSAVED.get(self.progress_key, [])
         kept = [a for a in unsaved if not (a.lesson == lesson and (a.stage, a.question) in items)]
         removed += len(unsaved) - len(kept)
@@ -302,12 +357,20 @@ class QuizView:
     def refresh(self) -> None:
         attempts = self._attempts()
         quiz, lesson, lang = self.selection.quiz, self.selection.lesson, self.lang
+        saved = self._saved()
         for stage, label in self.scores.items():
-            score = stage_score(quiz, stage, attempts, lesson)
-            label.value = (
-                f'<div class="gpt2-quiz-score">{html.escape(tr("score", lang, stage=stage_name(stage, lang), first=score.first_correct, total=score.total, answered=score.answered))}'
-                f' <span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span></div>'
-            )
+            score = stage_score(quiz, stage, attempts, lesson, saved)
+            lines = []
+            if score.total:
+                lines.append(
+                    f'<div class="gpt2-quiz-score">{html.escape(tr("score", lang, stage=stage_name(stage, lang), first=score.first_correct, total=score.total, answered=score.answered))}'
+                    f' <span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span></div>'
+                )
+            if score.graded_total:
+                lines.append(
+                    f'<div class="gpt2-quiz-score">{html.escape(tr("graded_score", lang, stage=stage_name(stage, lang), answered=score.graded_answered, total=score.graded_total))}</div>'
+                )
+            label.value = "".join(lines)
         if self.summary is not None:
             self.summary.value = summary_html(matched_gain(quiz, attempts, lesson), lang)
 

@@ -312,16 +312,16 @@ def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
 
     scores = commands.autograde([SLUG], root, quiet=True)
     status = commands.read_statuses(root, [SLUG])
-    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert status[("ana", SLUG)].label == "graded"
-    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "held at zero"
+    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "held at zero"
     assert status[("ben", SLUG)].label == "NEEDS REVIEW (integrity scan)"
-    assert scores[("cyd", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert scores[("cyd", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert status[("cyd", SLUG)].label == "NEEDS REVIEW (kernel died)"
 
     # The instructor reviews ben (innocent after all: 1 point) and overrides one of ana's grades.
     with gradebook(root) as gb:
-        for name, score in (("test_add", 1.0), ("test_mul", 0.0)):
+        for name, score in (("test_add", 1.0), ("test_mul", 0.0), ("post_quiz", 0.0)):
             grade = gb.find_grade(name, SLUG, SLUG, "ben")
             grade.manual_score, grade.needs_manual_grade = score, False
         grade = gb.find_grade("test_add", SLUG, SLUG, "ana")
@@ -332,7 +332,7 @@ def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
     for force in (False, True):  # skipped as unchanged; then regraded in the same version
         scores = commands.autograde([SLUG], root, quiet=True, force=force)
         status = commands.read_statuses(root, [SLUG])
-        assert scores[("ben", SLUG)] == {"test_add": (1.0, 2.0), "test_mul": (0.0, 1.0)}, "no new hold"
+        assert scores[("ben", SLUG)] == {"test_add": (1.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "no new hold"
         assert status[("ben", SLUG)].label == "reviewed (integrity scan)"
         assert scores[("ana", SLUG)]["test_add"] == (1.5, 2.0) and status[("ana", SLUG)].label == "graded"
         assert status[("cyd", SLUG)].label == "NEEDS REVIEW (kernel died)"
@@ -343,7 +343,7 @@ def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
     by_id(nb, "add").source = by_id(nb, "add").source.replace("return a + b", "return a - b")
     nbformat.write(nb, ana)
     scores = commands.autograde([SLUG], root, quiet=True)
-    assert scores[("ana", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("ana", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert scores[("ben", SLUG)]["test_add"] == (1.0, 2.0)
 
     rows = {row["student_id"]: row for row in csv.DictReader(commands.export(root).open())}
@@ -382,13 +382,13 @@ def test_plain_nbgrader_autograde_restores_holds_and_never_crashes(toy_course):
     assert "Traceback" not in result.stdout + result.stderr
     scores = commands.read_scores(root, [SLUG])
     status = commands.read_statuses(root, [SLUG])
-    assert scores[("ana", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "skip tags do not score"
+    assert scores[("ana", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "skip tags do not score"
     # Plain nbgrader goes through the outside check too: ben's test_add passed in his kernel
     # (checks switched off) but his add is wrong; his right mul keeps its point.
-    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}, "checked outside without make"
+    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}, "checked outside without make"
     assert status[("ben", SLUG)].label == "NEEDS REVIEW (outside check)"
-    assert scores[("dan", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}, "copies do not crash"
-    assert scores[("eve", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert scores[("dan", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}, "copies do not crash"
+    assert scores[("eve", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert status[("eve", SLUG)].label == "NEEDS REVIEW (malformed notebook)"
     with gradebook(root) as gb:
         comment = gb.find_comment("add", SLUG, SLUG, "eve").comment
@@ -403,6 +403,6 @@ def test_plain_nbgrader_autograde_restores_holds_and_never_crashes(toy_course):
     scores = commands.read_scores(root, [SLUG])
     status = commands.read_statuses(root, [SLUG])
     assert status[("dan", SLUG)].label == "NEEDS REVIEW (nbgrader failed)"
-    assert scores[("dan", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}, "no stale scores"
+    assert scores[("dan", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "no stale scores"
     assert status[("ana", SLUG)].label == "NEEDS REVIEW (wall clock)"
     assert commands.to_grade(root, SLUG, ["dan"]) == ([], ["dan"]), "reviewed failures stay reviewed"

@@ -83,6 +83,15 @@ def test_release_strips_solutions_and_keeps_learner_files(toy_course, tmp_path):
     assert "raise NotImplementedError(" in text
     assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
     assert (lessons / SLUG / "data.txt").read_text() == "toy data\n", "files beside the notebook are released"
+    # Two editions: lessons/ (self-study) keeps every key; the course release withholds the post keys.
+    assert (lessons / SLUG / "quiz.json").read_bytes() == (FIXTURE / "lessons" / SLUG / "quiz.json").read_bytes()
+    course = json.loads((toy_course / "release" / SLUG / "quiz.json").read_text())
+    assert course["edition"] == "course"
+    assert [(q["id"], "correct" in q, "explanation" in q) for q in course["questions"]] == [
+        ("plus", True, True), ("times", False, False), ("order", False, False)]
+    assert "Two threes make six" not in (toy_course / "release" / SLUG / "quiz.json").read_text()
+    graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "post_quiz"]
+    assert len(graded) == 1 and graded[0].metadata.nbgrader.points == 2.0 and "post_quiz_status" in graded[0].source
     assert progress.read_text() == '{"kept": true}\n', "a learner's progress file must survive a release"
     assert (lessons / "00-start-here.ipynb").is_file(), "a release refreshes the course home"
 
@@ -107,19 +116,25 @@ def test_autograde_feedback_export_and_clear_errors(toy_course):
         target = toy_course / "submitted" / name / SLUG
         shutil.copytree(release_dir, target)
         nbformat.write(acceptance.make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
+    # ana saved one right and one wrong post answer (the key: times -> 2, order -> 0); ben none.
+    (toy_course / "submitted" / "ana" / SLUG / "quiz-answers.json").write_text(json.dumps(
+        {"version": 1, "lesson": SLUG, "stage": "post", "answers": {"times": 2, "order": 1}}))
 
     scores = commands.autograde([], course_root=toy_course, quiet=True)
-    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (1.0, 2.0)}
+    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
     graded = nbformat.read(toy_course / "autograded" / "ana" / SLUG / f"{SLUG}.ipynb", as_version=4)
     assert any(cell.source == SKIPPED_SOURCE for cell in graded.cells), "the skip-autograde demo must be blanked"
 
     feedback_dir = commands.feedback([SLUG], toy_course)
     html = (feedback_dir / "ana" / SLUG / f"{SLUG}.html").read_text()
     assert "test_add" in html
+    # The quiz's feedback: right or wrong per question, never the key or the explanations.
+    assert "post quiz: 1/2 correct" in html and "times: right" in html and "order: wrong" in html
+    assert "Two threes make six" not in html and "Addition is commutative" not in html
     rows = list(csv.DictReader(commands.export(toy_course).open()))
     by_student = {row["student_id"]: float(row["score"]) for row in rows}
-    assert by_student == {"ana": 3.0, "ben": 0.0}
+    assert by_student == {"ana": 4.0, "ben": 0.0}
 
 
 @pytest.mark.slow
@@ -135,33 +150,43 @@ def test_acceptance_harness_scores_mutants_loops_and_tampering(toy_course, tmp_p
         "grade-ids-edited", "points-and-flags-edited", "tests-tagged-skip", "cells-deleted", "not-json", "no-cells",
         "writes-the-gradebook", "reads-hidden-tests-and-others", "edits-installed-code", "uses-the-network",
         "course-folder-beside-notebook", "input-transformer", "patches-checks-indirectly", "memory-bomb",
-        "detached-child"}
+        "detached-child", "quiz-all-right", "quiz-one-wrong", "quiz-one-unanswered", "quiz-no-answers-file",
+        "quiz-answers-not-json", "quiz-answers-huge", "quiz-answers-as-letters", "quiz-forged-in-kernel",
+        "quiz-rewritten-in-kernel"}
     assert [o.problem() for o in outcomes] == [None] * len(outcomes), acceptance.report(SLUG, outcomes)
     # run_acceptance itself raises Tampering if course code, sources, submissions or the first
     # student's gradebook rows changed; a detached child must not outlive the grading either.
     leftovers = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p).startswith("sleep\x001237")]
     assert not leftovers, "a process started by a submission outlived grading"
     assert by_name["memory-bomb"].status.label == "NEEDS REVIEW (out of memory)"
-    assert by_name["input-transformer"].grades == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert by_name["solution"].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert by_name["untouched"].failed == {"test_add", "test_mul"}
+    assert by_name["input-transformer"].grades == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
+    assert by_name["solution"].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
+    assert by_name["untouched"].failed == {"test_add", "test_mul", "post_quiz"}
+    # The post quiz scores what was handed in, whatever the kernel printed or wrote while graded.
+    for name, points in (("quiz-one-wrong", 1.0), ("quiz-no-answers-file", 0.0), ("quiz-answers-huge", 0.0),
+                         ("quiz-answers-not-json", 0.0), ("quiz-forged-in-kernel", 1.0),
+                         ("quiz-rewritten-in-kernel", 0.0)):
+        assert by_name[name].grades == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (points, 2.0)}, name
+        assert by_name[name].status.label == "graded", name
     assert by_name["mul-loops-forever"].grades["test_add"] == (2.0, 2.0), "grading goes on after a timeout"
     assert by_name["tests-retyped-and-deleted"].grades["test_add"] == (2.0, 2.0)
     assert by_name["tests-retyped-and-deleted"].grades["test_mul"] == (0.0, 1.0), "retyped tests are restored"
     cheat = by_name["disables-the-checks"]
     # Its test_add passed in the kernel (the check was switched off); the outside check zeroes it.
-    assert cheat.grades == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert cheat.grades == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
     assert cheat.status.label == "NEEDS REVIEW (outside check)"
     assert any("course" in str(f) for f in cheat.findings)
     assert not by_name["solution"].findings
     # Points and grade flags come from the source, whatever the student's metadata says.
-    assert by_name["points-and-flags-edited"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
-    assert by_name["tests-tagged-skip"].grades == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert by_name["points-and-flags-edited"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0),
+                                                         "post_quiz": (2.0, 2.0)}
+    assert by_name["tests-tagged-skip"].grades == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
     # A kernel that dies or will not be interrupted, and a file that is not a notebook, say so.
     for name, reason in (("kernel-aborts", "kernel died"), ("loop-ignores-interrupt", "kernel could not be interrupted"),
                          ("not-json", "malformed notebook"), ("no-cells", "malformed notebook")):
         assert by_name[name].status.label == f"NEEDS REVIEW ({reason})", name
-    assert by_name["kernel-aborts"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
+    # The quiz is scored outside the kernel: a kernel that died before its cell does not cost it.
+    assert by_name["kernel-aborts"].grades == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (2.0, 2.0)}
     assert by_name["solution"].status.label == "graded"
     assert "PROBLEM" not in acceptance.report(SLUG, outcomes)
 
@@ -179,6 +204,9 @@ def test_acceptance_reports_a_mutant_that_scores_unexpectedly():
     problem = outcome.problem()
     assert "also failed ['test_mul']" in problem and "should have failed ['test_add'] but passed" in problem
     assert acceptance.Outcome(acceptance.Submission("n", fails=set()), None).problem() == "n: not graded at all"
+    partial = acceptance.Outcome(acceptance.Submission("p", fails={"post_quiz"}, scores={"post_quiz": 1}),
+                                 {"test_add": (2.0, 2.0), "post_quiz": (0.0, 2.0)})
+    assert partial.problem() == "p: post_quiz scored 0, expected 1"
     full = {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
     silent = acceptance.Outcome(acceptance.Submission("d", fails=set(), review={"kernel died"}), full,
                                 status=commands.Status())

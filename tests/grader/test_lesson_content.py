@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from grader import catalog
+from grader.build import POST_QUIZ_ID
 from quiz import load_quiz
 from quiz.lint import lint_quiz
 
@@ -39,7 +40,15 @@ def quiz_calls(nb):
 
 
 def graded_indexes(nb, kind):
-    return [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get(kind)]
+    """Cells with nbgrader flag ``kind``, without the build's graded post quiz cell."""
+    return [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get(kind)
+            and c.metadata.nbgrader.get("grade_id") != POST_QUIZ_ID]
+
+
+def code_test_cells(nb):
+    """The lesson's own test cells (the build's graded post quiz cell is not one: it tests nothing)."""
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+            and c.metadata.nbgrader.get("grade_id") != POST_QUIZ_ID]
 
 
 @pytest.mark.parametrize("slug", LESSONS)
@@ -89,6 +98,11 @@ def test_lesson_has_the_bones(slug):
     assert re.search(r"小结|总结|现在你有了", ending) and re.search(r"Summary|What now exists|Recap", ending), \
         "after the post quiz, the lesson sums up what now exists (小结 / Summary)"
     assert re.search(r"下一课", ending) and re.search(r"Next", ending), "…and says what the next lesson adds"
+    # The build puts the graded post quiz right after the post quiz, worth a point per post question.
+    graded = nb.cells[post[-1] + 1]
+    assert graded.metadata.get("nbgrader", {}).get("grade_id") == POST_QUIZ_ID
+    assert graded.metadata.nbgrader["points"] == len(quiz.stage_indices("post")) > 0
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].count(POST_QUIZ_ID) == 1
 
 
 @pytest.mark.parametrize("slug", LESSONS)
@@ -111,9 +125,7 @@ def test_prose_is_chinese_first_with_english_beside_it(slug):
 
 @pytest.mark.parametrize("slug", LESSONS)
 def test_test_cells_explain_failures_and_refuse_delegation(slug):
-    for cell in source_notebook(slug).cells:
-        if not cell.metadata.get("nbgrader", {}).get("grade"):
-            continue
+    for cell in code_test_cells(source_notebook(slug)):
         grade_id = cell.metadata.nbgrader.grade_id
         tree = ast.parse(cell.source)
         bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
@@ -144,9 +156,7 @@ def _ok_line(statement):
 def test_passing_test_cells_print_one_ok_line(slug):
     """A passing test cell prints exactly one short "<what>: ok" line, never an exception's repr:
     the visible part (what the student sees) ends with that print and shows no bare value."""
-    for cell in source_notebook(slug).cells:
-        if not cell.metadata.get("nbgrader", {}).get("grade"):
-            continue
+    for cell in code_test_cells(source_notebook(slug)):
         grade_id = cell.metadata.nbgrader.grade_id
         visible = ast.parse(HIDDEN_BLOCK.sub("", cell.source))
         whole = ast.parse(cell.source)

@@ -6,6 +6,7 @@ this file.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -49,6 +50,15 @@ def test_committed_student_version_is_what_nbgrader_generates(slug, tmp_path):
     for rel in released_files(released):
         if rel.suffix == ".ipynb":
             assert comparable(committed / rel) == comparable(released / rel), f"{rel} is stale: run `make release`"
+        elif rel.name.startswith("quiz"):
+            # Self-study keeps every key; the course release withholds the post questions' keys.
+            authored = catalog.lesson_dir(slug) / rel.name
+            assert (committed / rel).read_bytes() == authored.read_bytes(), f"{rel} is stale: run `make release`"
+            course = json.loads((released / rel).read_text())
+            assert course["edition"] == "course"
+            for question in course["questions"]:
+                withheld = question["stage"] == "post"
+                assert ("correct" in question) != withheld and ("explanation" in question) != withheld, question["id"]
         else:
             assert (committed / rel).read_bytes() == (released / rel).read_bytes(), f"{rel} is stale: run `make release`"
 

@@ -63,6 +63,7 @@ def _submit(course_root, names):
     for name in names:
         target = course_root / "submitted" / name / SLUG
         shutil.copytree(release_dir, target)
+        acceptance.write_files(target, course_root, SLUG, subs[name])  # right post quiz answers, unless all zero
         nbformat.write(acceptance.make_submission(source_nb, release_nb, subs[name]), target / f"{SLUG}.ipynb")
 
 
@@ -77,14 +78,14 @@ def test_parallel_workers_run_the_notebooks_and_the_parent_grades(toy_course, ca
     # Every notebook was run by a worker; the parent only graded (nbgrader's log, on stderr).
     assert err.count("run by a worker; its outputs are used") == 5, err
     assert "no worker ran these cells" not in err
-    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert scores[("untouched", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
-    assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert scores[("tests-tagged-skip", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
+    assert scores[("untouched", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
+    assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
+    assert scores[("tests-tagged-skip", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
     # A worker's dead kernel still reaches the real gradebook as NEEDS REVIEW, with the worker's outputs.
     statuses = commands.read_statuses(toy_course, [SLUG])
     assert statuses[("kernel-aborts", SLUG)].label == "NEEDS REVIEW (kernel died)"
-    assert scores[("kernel-aborts", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)}
+    assert scores[("kernel-aborts", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (2.0, 2.0)}
     graded = nbformat.read(toy_course / "autograded" / "add-subtracts" / SLUG / f"{SLUG}.ipynb", as_version=4)
     assert any(o.get("output_type") == "error" for c in graded.cells for o in c.get("outputs", []))
     # The scratch courses are gone; the one gradebook is the course's.
@@ -108,8 +109,8 @@ def test_what_no_worker_ran_is_run_by_the_parent(toy_course, monkeypatch, capfd)
     err = capfd.readouterr().err
     assert "solution / " + SLUG + ": no worker ran these cells; running them here" in err
     assert err.count("run by a worker; its outputs are used") == 1
-    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
+    assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
 
 
 def test_jobs_below_one_is_a_clear_error(toy_course):

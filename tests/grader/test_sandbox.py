@@ -433,7 +433,7 @@ def test_nbgrader_autograde_contains_a_hostile_submission(toy_course, monkeypatc
 
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True)
 
-    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert scores[("mallory", SLUG)] is not None, "the hostile submission is still graded"
     assert {path: sha256(path) for path in protected} == before
     assert not (toy_course / "owned.txt").exists()
@@ -470,6 +470,6 @@ def test_autograde_without_bwrap_runs_when_told_to_and_marks_the_result(toy_cour
     monkeypatch.setenv(sandbox.ENV_BWRAP, str(tmp_path / "no-bwrap"))
     monkeypatch.setenv(sandbox.ENV_UNSANDBOXED, "1")
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True)
-    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert sandbox.read_verdict(toy_course / "autograded" / "ana" / SLUG)["sandboxed"] is False
     assert "WITHOUT a sandbox" in (toy_course / f"autograde-{SLUG}.log").read_text()

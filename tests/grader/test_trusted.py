@@ -181,4 +181,5 @@ def test_a_broken_probes_file_is_a_review_not_a_crash_or_a_zero(toy_course):
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
     status = commands.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
     assert status.label == "NEEDS REVIEW (outside check)"
-    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}, "the kernel's scores, held for review"
+    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}, \
+        "the kernel's scores, held for review"

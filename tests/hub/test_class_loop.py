@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, catalog
+from grader import acceptance, build, catalog
 from hub import course
 
 HERE = Path(__file__).resolve().parent
@@ -90,8 +90,10 @@ def instructor_only(room) -> tuple[set[str], list[str]]:
     def digest(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    # what students get on purpose (the quizzes beside each notebook) is not instructor-only
-    public = {digest(p) for slug in catalog.lesson_slugs() for p in catalog.student_files(slug)}
+    # what students get on purpose (data beside each notebook, the released course edition of the
+    # quizzes) is not instructor-only; the quizzes as written hold the post quiz's key: they are
+    public = {digest(p) for slug in catalog.lesson_slugs() for p in catalog.student_files(slug)
+              if not build.QUIZ_FILE.match(p.name)}
     public |= {digest(p) for p in (room.course_root / "release").rglob("*") if p.is_file()}
     digests = set()
     for path in catalog.GRADER_DIR.rglob("*"):
@@ -223,6 +225,8 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     course.release(site, SLUG, room.instructor)
     assert (site.exchange_root / site.course_id / "outbound" / SLUG / f"{SLUG}.ipynb").exists()
     released, correct, buggy, points, buggy_fails = notebooks(room)
+    lesson, key = acceptance.post_quiz_key(room.course_root, SLUG)
+    answers = acceptance.answers_text(lesson, key)  # every post answer right
     teacher = login(site, room.instructor, room.passwords[room.instructor])
     assert teacher.get(f"{site.url}/user/{room.instructor}/formgrader", timeout=60).status_code == 200
     listed = teacher.get(f"{site.url}/user/{room.instructor}/formgrader/api/assignments", timeout=60).json()
@@ -273,6 +277,8 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
         dialog.get_by_role("button").last.click()
         timings["student 1: fetch + fill + validate (browser)"] = time.monotonic() - t
 
+        # the graded post quiz's saved answers (what its Save buttons write), handed in with the notebook
+        write_as(room, s1, room.home(s1) / SLUG / "quiz-answers.json", answers)
         open_assignment_list(page)
         page.locator("#fetched_assignments_list .list_item", has_text=SLUG).first.get_by_role(
             "button", name="Submit").click()
@@ -293,6 +299,7 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     for user, nb in ((s2, correct), (s3, buggy)):
         course.nbgrader_as(site, user, ["fetch_assignment", SLUG], check=True)
         write_as(room, user, room.home(user) / SLUG / f"{SLUG}.ipynb", nbformat.writes(nb))
+        write_as(room, user, room.home(user) / SLUG / "quiz-answers.json", answers)
         course.nbgrader_as(site, user, ["submit", SLUG], check=True)
     # a student can neither list the inbound submissions nor read a classmate's home
     peek = course.as_account(site, s3, ["ls", str(inbound)])
@@ -314,6 +321,7 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     course.collect(site, SLUG, room.instructor)
     for user in room.students:
         assert (room.course_root / "submitted" / user / SLUG / f"{SLUG}.ipynb").exists(), user
+        assert (room.course_root / "submitted" / user / SLUG / "quiz-answers.json").exists(), user
     timings["collect"] = time.monotonic() - t
     t = time.monotonic()
     scores = course.autograde(site, [SLUG], room.instructor, quiet=True,

@@ -83,8 +83,8 @@ def test_canvas_zip_is_collected_and_graded(toy, tmp_path, capsys):
     assert not (toy / "submitted" / "strangerx").exists()
 
     scores = commands.autograde([SLUG], course_root=toy, quiet=True)
-    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
-    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0)}
+    assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
+    assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
 
 
 @pytest.mark.slow

@@ -5,11 +5,18 @@ correct-but-different submissions score full marks; tampering earns nothing it s
 Run: python -m grader.acceptance 35-gpt-model-assembly
 """
 
-from grader.acceptance import ALL_TESTS, Submission
+import json
+
+from grader.acceptance import ALL_TESTS, Submission, forge_quiz_cell, insert_cell
 
 GENERATE_TESTS = {"test_generate_sampling", "test_generate_window", "test_generate_contract"}
 GPT_TESTS = {"test_gpt_shapes", "test_gpt_embeddings", "test_gpt_blocks", "test_gpt_final_norm",
              "test_weight_tying", "test_init", "test_gpt_dropout"}
+
+# The graded post quiz (quiz.json): untied-extra -> 2, random-gibberish -> 0; one point each.
+QUIZ_ONE_WRONG = {"untied-extra": 2, "random-gibberish": 1}
+HUGE_ANSWERS = json.dumps({"version": 1, "lesson": "35-gpt-model-assembly", "stage": "post", "pad": "x" * 70000,
+                           "answers": {"untied-extra": 2, "random-gibberish": 0}})
 
 TIE = "self.lm_head.weight = self.tok_embed.weight  # one Parameter, used twice"
 EMBED_DROPOUT = "        x = self.drop(x)\n"
@@ -218,4 +225,16 @@ SUBMISSIONS = [
                       "top_k_filter": "from gpt2ref.generation import top_k_filter\n",
                       "generate": "from gpt2ref import generate as _gen\n\n\ndef generate(*args, **kwargs):\n"
                                   "    return _gen(*args, **kwargs)\n"}),
+    # --- the graded post quiz: scored outside the kernel from quiz-answers.json (every other
+    # submission hands in right answers, those that must score zero none) -------------------
+    Submission("quiz-one-wrong", fails={"post_quiz"}, quiz=QUIZ_ONE_WRONG, scores={"post_quiz": 1},
+               why="one of the two post answers wrong: 1 of the quiz's 2 points, the rest full marks"),
+    Submission("quiz-no-answers-file", fails={"post_quiz"}, quiz=None, scores={"post_quiz": 0},
+               why="no quiz-answers.json handed in: 0 for the quiz only"),
+    Submission("quiz-answers-huge", fails={"post_quiz"}, files={"quiz-answers.json": HUGE_ANSWERS},
+               scores={"post_quiz": 0}, why="right answers in a 70 kB file: over the cap, 0 for the quiz only"),
+    Submission("quiz-forged-in-kernel", fails={"post_quiz"}, quiz=QUIZ_ONE_WRONG, scores={"post_quiz": 1},
+               why="a cell of its own makes the quiz cell print a full score and end with the value 2 in the "
+                   "kernel: still 1 point",
+               transform=lambda nb: insert_cell(nb, "test_generate_contract", "forge-quiz", forge_quiz_cell(2))),
 ]
