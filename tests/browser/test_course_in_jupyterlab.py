@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 SLUG = "40-demo-attention"
+GRADED_SLUG = "41-demo-graded"
 
 
 def _shared():
@@ -48,6 +49,15 @@ def course(tmp_path_factory):
     for name in ("quiz.json", "quiz.en.json"):
         shutil.copy(lab_tools.FIXTURE / name, lesson / name)
     (lesson / f"{SLUG}.ipynb").write_text(json.dumps(lab_tools._notebook(), indent=1), encoding="utf-8")
+    # the same lesson as a course releases it: post questions without their key
+    from grader.build import course_quiz_bytes
+
+    graded = root / GRADED_SLUG
+    graded.mkdir()
+    (graded / "quiz.json").write_bytes(course_quiz_bytes((lab_tools.FIXTURE / "quiz.json").read_bytes()))
+    notebook = lab_tools._notebook()
+    notebook["cells"][0]["source"] = ["from quiz import show_quiz\n", 'show_quiz("quiz.json", "post")']
+    (graded / f"{GRADED_SLUG}.ipynb").write_text(json.dumps(notebook, indent=1), encoding="utf-8")
     home.write_home(root)
     settings = base / "settings"
     lab_tools._write_settings(settings, dark=False)
@@ -78,8 +88,11 @@ def _wait_idle(page) -> None:
 
 
 def _open(page, course, path: str) -> None:
-    page.goto(f"{course.url}/lab/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=UI_TIMEOUT_MS)
+    """Open ``path`` in a workspace of its own (no tab of an earlier test restored beside it)."""
+    workspace = re.sub(r"[^A-Za-z0-9-]", "-", path)
+    page.goto(f"{course.url}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell .cm-content",
+                           timeout=UI_TIMEOUT_MS)
 
 
 def _no_horizontal_overflow(page) -> list:
@@ -206,6 +219,52 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         page.screenshot(path=str(OUTPUT / "course-lesson-notebook7.png"))
     except Exception:
         lab_tools._save_failure(page, course, "course")
+        raise
+    finally:
+        page.close()
+
+
+def test_graded_post_quiz_saves_the_answer_for_submission_and_shows_it_after_reload(course, chromium):
+    """Course edition: a post question without its key has a Save button, no verdict; the choice
+    goes to quiz-answers.json beside the notebook (what nbgrader collects) and shows after reload."""
+    from quiz import markdown
+    from quiz.selection import select
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    folder = course.root / GRADED_SLUG
+    notebook_file = folder / f"{GRADED_SLUG}.ipynb"
+    items = select(folder / "quiz.json", "post", learner=lab_tools.LEARNER).items
+    graded = next(item for item in items if not item.question.has_key)
+    wrong = next(i for i in range(len(graded.question.options)) if i != 1)  # any option: no verdict either way
+    label = f"{graded.letter_of(wrong)}. {markdown.to_label(graded.question.options[wrong])}"
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        _open(page, course, f"{GRADED_SLUG}/{GRADED_SLUG}.ipynb")
+        _wait_idle(page)
+        lab_tools._run_quiz_cell(page, course, ".gpt2-quiz .gpt2-quiz-card")
+        card = page.locator(".gpt2-quiz-card", has_text=markdown.to_label(graded.question.options[0])[:12])
+        card.get_by_label(label).check()
+        card.get_by_role("button", name="保存答案").click()
+        card.get_by_text(f"已保存你的答案（{graded.letter_of(wrong)}）").wait_for()
+        assert card.get_by_text("回答正确").count() == 0 and card.get_by_text("回答错误").count() == 0
+        saved = json.loads((folder / "quiz-answers.json").read_text(encoding="utf-8"))
+        assert saved["answers"] == {graded.key: wrong}, saved
+        page.screenshot(path=str(OUTPUT / "course-graded-quiz-saved.png"))
+
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+        while not _saved_widget_state(notebook_file) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        _shut_down_kernels(course)
+        page.reload(wait_until="domcontentloaded")
+        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
+        page.get_by_text(f"已保存你的答案（{graded.letter_of(wrong)}）").wait_for()
+        assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
+        page.screenshot(path=str(OUTPUT / "course-graded-quiz-after-reload.png"))
+    except Exception:
+        lab_tools._save_failure(page, course, "graded-quiz")
         raise
     finally:
         page.close()
