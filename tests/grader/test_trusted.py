@@ -56,6 +56,28 @@ def test_probes_file_mistakes_are_reported(tmp_path):
     assert trusted.load_probes(tmp_path / "nowhere") is None
 
 
+def test_the_prelude_comes_first_on_both_sides(tmp_path):
+    """Every lesson's probe code starts with the shared helpers; a probes file may use them as its own."""
+    from grader.probe_prelude import PRELUDE
+
+    (tmp_path / "probes.py").write_text(
+        'TESTS = {"test_a": ["a"]}\n'
+        "def reference_namespace():\n    return {}\n"
+        'PROBE_CODE = """\n'
+        "def probe_a(ns, seed):\n"
+        "    g = _gen(seed, 5)\n"
+        "    return {'error': _error(lambda: int('x')), 'none': _error(lambda: 1), 'pick': _pick(g, 4, 4),\n"
+        "            'standing_in': _standing_in(ns, lambda: ns['f'](), f=lambda: 'stand-in'), 'after': ns.get('f')}\n"
+        '"""\n')
+    lesson = trusted.load_probes(tmp_path)
+    assert lesson.code.startswith(PRELUDE) and lesson.code.rstrip().endswith("'after': ns.get('f')}")
+    assert trusted.reference_values(lesson, 3) == {"a": {"error": "ValueError", "none": "none", "pick": 4,
+                                                         "standing_in": "stand-in", "after": None}}
+    for folder in catalog.GRADER_DIR.joinpath("lessons").iterdir():
+        if (folder / "probes.py").exists():
+            assert trusted.load_probes(folder).code.startswith(PRELUDE), folder.name
+
+
 # --- the reference, withheld -------------------------------------------------------------------------
 
 def test_withheld_modules_import_but_refuse_every_use(tmp_path):

@@ -99,14 +99,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _gen(seed, salt):
-    return torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)
-
-
-def _pick(g, low, high):
-    return int(torch.randint(low, high + 1, (1,), generator=g))
-
-
 class _TinyLM(nn.Module):
     """A fixed small language model: (B, T) ids -> (B, T, vocab) logits that depend on the token
     and its position; with dropout > 0, noise in train mode. Writes down, at every forward, its
@@ -166,16 +158,6 @@ def _exact_train_step(model, optimizer, inputs, targets, max_grad_norm=1.0):
     return loss.item()
 
 
-def _swapped(ns, replacements, call):
-    """Run ``call`` with ``replacements`` in place of the student's names (graded on their own)."""
-    own = {name: ns.get(name) for name in replacements}
-    ns.update(replacements)
-    try:
-        return call()
-    finally:
-        ns.update(own)
-
-
 # --- the probes ----------------------------------------------------------------------------------
 
 def probe_batch_loss(ns, seed):
@@ -197,7 +179,7 @@ def probe_batch_loss(ns, seed):
 
 
 def probe_evaluate(ns, seed):
-    return _swapped(ns, {"batch_loss": _exact_batch_loss}, lambda: _evaluate(ns["evaluate"], seed))
+    return _standing_in(ns, lambda: _evaluate(ns["evaluate"], seed), batch_loss=_exact_batch_loss)
 
 
 def _evaluate(evaluate, seed):
@@ -220,7 +202,7 @@ def _evaluate(evaluate, seed):
 
 
 def probe_train_step(ns, seed):
-    return _swapped(ns, {"batch_loss": _exact_batch_loss}, lambda: _train_step(ns["train_step"], seed))
+    return _standing_in(ns, lambda: _train_step(ns["train_step"], seed), batch_loss=_exact_batch_loss)
 
 
 def _train_step(train_step, seed):
@@ -263,8 +245,8 @@ def _setup(seed, salt, dropout=0.0, lr=1e-2):
 
 
 def probe_train(ns, seed):
-    replacements = {"batch_loss": _exact_batch_loss, "evaluate": _exact_evaluate, "train_step": _exact_train_step}
-    return _swapped(ns, replacements, lambda: _train(ns["train"], seed))
+    return _standing_in(ns, lambda: _train(ns["train"], seed), batch_loss=_exact_batch_loss,
+                        evaluate=_exact_evaluate, train_step=_exact_train_step)
 
 
 def _train(train, seed):

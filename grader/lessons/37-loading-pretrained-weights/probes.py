@@ -88,7 +88,6 @@ PROBE_CODE = r'''
 import random
 import shutil
 import tempfile
-import zlib
 from pathlib import Path
 
 import torch
@@ -98,15 +97,7 @@ import gpt2ref
 from gpt2ref import GPTConfig, GPTModel
 
 
-def _gen(seed, salt):
-    return torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)
-
-
-def _pick(g, low, high):
-    return int(torch.randint(low, high + 1, (1,), generator=g))
-
-
-def _error(call):
+def _raised(call):
     """(the exception's class name, a ValueError?, gpt2ref's CheckpointError?, its message), or "none"."""
     try:
         call()
@@ -139,16 +130,6 @@ def _exact_key(hf_key):
     return None
 
 
-def _with_exact_key(ns, call):
-    """Run ``call`` with a correct hf_key_to_course in place of the student's (graded on its own)."""
-    own = ns.get("hf_key_to_course")
-    ns["hf_key_to_course"] = _exact_key
-    try:
-        return call()
-    finally:
-        ns["hf_key_to_course"] = own
-
-
 def _config(seed, salt, **fixed):
     g = _gen(seed, salt)
     heads = _pick(g, 1, 4)
@@ -161,10 +142,7 @@ def _config(seed, salt, **fixed):
 def _source(cfg, seed):
     """A model whose every parameter is set from the seed and its name."""
     model = GPTModel(cfg)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            g = torch.Generator().manual_seed(seed ^ zlib.crc32(name.encode()))
-            p.copy_(torch.randn(p.shape, generator=g))
+    _fill(model, "source", seed, scale=1.0)
     return model
 
 
@@ -223,9 +201,9 @@ def probe_read(ns, seed):
         empty = folder / f"empty-{tag}.safetensors"
         empty.write_bytes(b"")
         for name, path in (("cut", cut), ("pointer", pointer), ("noise", noise), ("empty", empty)):
-            kind, value_error, checkpoint_error, message = _error(lambda: read(path))
+            kind, value_error, checkpoint_error, message = _raised(lambda: read(path))
             out[f"error_{name}"] = [kind, value_error, checkpoint_error, path.name in message]
-        out["error_missing"] = _error(lambda: read(folder / f"missing-{tag}.safetensors"))[0]
+        out["error_missing"] = _raised(lambda: read(folder / f"missing-{tag}.safetensors"))[0]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return out
@@ -252,7 +230,7 @@ def probe_key_map(ns, seed):
 
 
 def probe_load(ns, seed):
-    return _with_exact_key(ns, lambda: _load(ns["load_gpt2_weights"], seed))
+    return _standing_in(ns, lambda: _load(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
 
 def _load(load, seed):
@@ -269,7 +247,7 @@ def _load(load, seed):
 
 
 def probe_tying(ns, seed):
-    return _with_exact_key(ns, lambda: _tying(ns["load_gpt2_weights"], seed))
+    return _standing_in(ns, lambda: _tying(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
 
 def _tying(load, seed):
@@ -293,7 +271,7 @@ def _course_name(key):
 
 
 def probe_errors(ns, seed):
-    return _with_exact_key(ns, lambda: _errors(ns["load_gpt2_weights"], seed))
+    return _standing_in(ns, lambda: _errors(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
 
 def _errors(load, seed):
@@ -316,27 +294,27 @@ def _errors(load, seed):
     shape = list(state[prefix + bent].shape)
     shape[0] += _pick(g, 1, 3)
     state[prefix + bent] = torch.zeros(shape)
-    kind, value_error, checkpoint_error, message = _error(lambda: load(_fresh(cfg, seed), state))
+    kind, value_error, checkpoint_error, message = _raised(lambda: load(_fresh(cfg, seed), state))
     out["planted"] = [kind, value_error, checkpoint_error, _named(message, missing, _course_name(missing)),
                       _named(message, unknown), _named(message, bent, _course_name(bent))]
     # a checkpoint of another size: every key is unknown or mis-shaped
     other = _config(seed, 32, d_model=cfg.d_model + cfg.num_heads, num_heads=cfg.num_heads, num_layers=L + 1)
     state = _checkpoint(_source(other, seed + 1))
-    kind, value_error, checkpoint_error, message = _error(lambda: load(_fresh(cfg, seed), state))
+    kind, value_error, checkpoint_error, message = _raised(lambda: load(_fresh(cfg, seed), state))
     out["other_size"] = [kind, value_error, checkpoint_error, [_named(message, key) for key in state]]
     # hub style, two mis-shaped keys
     state = _checkpoint(_source(cfg, seed + 2), masks=True)
     state["wpe.weight"] = state["wpe.weight"][: _pick(g, 1, cfg.context_length - 1)]
     last = f"h.{L - 1}.ln_1.weight"
     state[last] = state[last][:-1]
-    kind, value_error, checkpoint_error, message = _error(lambda: load(_fresh(cfg, seed), state))
+    kind, value_error, checkpoint_error, message = _raised(lambda: load(_fresh(cfg, seed), state))
     out["two_mis_shaped"] = [kind, value_error, checkpoint_error, _named(message, "wpe.weight", "pos_embed.weight"),
                              _named(message, last, _course_name(last))]
     return out
 
 
 def probe_no_half(ns, seed):
-    return _with_exact_key(ns, lambda: _no_half(ns["load_gpt2_weights"], seed))
+    return _standing_in(ns, lambda: _no_half(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
 
 def _no_half(load, seed):
@@ -355,7 +333,7 @@ def _no_half(load, seed):
     for i, state in enumerate((extra, short, bent)):
         model = _fresh(cfg, seed + 400 + i)
         before = {name: value.clone() for name, value in model.state_dict().items()}
-        kind, value_error, _, _ = _error(lambda: load(model, state))
+        kind, value_error, _, _ = _raised(lambda: load(model, state))
         out[f"raised{i}"] = value_error
         out[f"unchanged{i}"] = all(torch.equal(value, before[name]) for name, value in model.state_dict().items())
     return out
