@@ -14,7 +14,9 @@ asks this module for a second opinion that does not trust it:
    placeholder that raises when used, so handing an answer to the reference fails instead of
    merely being detected. Earlier lessons' parts stay importable;
 2. here, outside, the same probe code runs against the reference (``reference_namespace()``
-   in probes.py) with the same seed, and the values are compared;
+   in probes.py) with the same seed, and the values are compared. On both sides the probe code
+   is ``grader.probe_prelude.PRELUDE`` (helpers shared by the lessons) followed by the lesson's
+   ``PROBE_CODE``;
 3. each graded test cell names the probes that must agree (``TESTS``). A probe that disagrees
    (or could not run) while the kernel said that test passed is a contradiction: the test
    scores zero (an error output says what differed) and the submission NEEDS REVIEW
@@ -38,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from .probe_prelude import PRELUDE
+
 PROBES_FILE = "probes.py"
 RUNNER = Path(__file__).with_name("probe_runner.py")
 OUTSIDE_CHECK = "outside check"
@@ -52,7 +56,7 @@ class LessonProbes:
     module: ModuleType
     withheld: tuple[str, ...] = ()  # gpt2ref modules not importable while this lesson is checked
     setup: str = ""  # trusted code run before the solution cells (imports)
-    code: str = ""  # defines probe_<name>(ns, seed) -> {key: tensor | number | bool | str | list}
+    code: str = ""  # PRELUDE + PROBE_CODE: defines probe_<name>(ns, seed) -> {key: tensor | number | bool | str | list}
     tests: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> probe names
     atol: float = 1e-5
     rtol: float = 1e-4
@@ -77,8 +81,10 @@ def load_probes(lesson_folder: Path) -> LessonProbes | None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     known = {name for name in dir(module) if name.startswith("probe_")}
+    # The shared helpers go in front of the lesson's own code: both sides run exactly this text.
+    code = PRELUDE + "\n\n# --- the lesson's probes ---\n" + getattr(module, "PROBE_CODE", "")
     probes = LessonProbes(path.parent.name, module, tuple(getattr(module, "WITHHELD", ())),
-                          getattr(module, "SETUP", ""), getattr(module, "PROBE_CODE", ""),
+                          getattr(module, "SETUP", ""), code,
                           dict(getattr(module, "TESTS", {})), tolerances=dict(getattr(module, "TOLERANCES", {})))
     for name in ("atol", "rtol", "probe_timeout", "wall_clock"):
         if hasattr(module, name.upper()):

@@ -56,6 +56,28 @@ def test_probes_file_mistakes_are_reported(tmp_path):
     assert trusted.load_probes(tmp_path / "nowhere") is None
 
 
+def test_the_prelude_comes_first_on_both_sides(tmp_path):
+    """Every lesson's probe code starts with the shared helpers; a probes file may use them as its own."""
+    from grader.probe_prelude import PRELUDE
+
+    (tmp_path / "probes.py").write_text(
+        'TESTS = {"test_a": ["a"]}\n'
+        "def reference_namespace():\n    return {}\n"
+        'PROBE_CODE = """\n'
+        "def probe_a(ns, seed):\n"
+        "    g = _gen(seed, 5)\n"
+        "    return {'error': _error(lambda: int('x')), 'none': _error(lambda: 1), 'pick': _pick(g, 4, 4),\n"
+        "            'standing_in': _standing_in(ns, lambda: ns['f'](), f=lambda: 'stand-in'), 'after': ns.get('f')}\n"
+        '"""\n')
+    lesson = trusted.load_probes(tmp_path)
+    assert lesson.code.startswith(PRELUDE) and lesson.code.rstrip().endswith("'after': ns.get('f')}")
+    assert trusted.reference_values(lesson, 3) == {"a": {"error": "ValueError", "none": "none", "pick": 4,
+                                                         "standing_in": "stand-in", "after": None}}
+    for folder in catalog.GRADER_DIR.joinpath("lessons").iterdir():
+        if (folder / "probes.py").exists():
+            assert trusted.load_probes(folder).code.startswith(PRELUDE), folder.name
+
+
 # --- the reference, withheld -------------------------------------------------------------------------
 
 def test_withheld_modules_import_but_refuse_every_use(tmp_path):
@@ -183,3 +205,85 @@ def test_a_broken_probes_file_is_a_review_not_a_crash_or_a_zero(toy_course):
     assert status.label == "NEEDS REVIEW (outside check)"
     assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}, \
         "the kernel's scores, held for review"
+
+
+# --- lessons 36 and 37 --------------------------------------------------------------------------------
+
+LESSON_36 = catalog.lesson_dir("36-training-loop-eval")
+LESSON_37 = catalog.lesson_dir("37-loading-pretrained-weights")
+
+
+def solution_cells(slug: str) -> list[tuple[str, str]]:
+    """The instructor's solution cells of ``slug``, as the outside check receives a submission's."""
+    import nbformat
+
+    from grader.build import strip_solution_markers
+
+    nb = nbformat.read(catalog.source_notebook(slug), as_version=4)
+    return [(cell.metadata["nbgrader"]["grade_id"], strip_solution_markers(cell.source)) for cell in nb.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")]
+
+
+def replaced(cells, label, old, new):
+    """``cells`` with ``old`` replaced by ``new`` (exactly once) in the cell ``label``."""
+    out = []
+    for name, source in cells:
+        if name == label:
+            assert source.count(old) == 1, f"{old!r} not once in {label}"
+            source = source.replace(old, new)
+        out.append((name, source))
+    return out
+
+
+@needs_sandbox
+@pytest.mark.parametrize("folder", [LESSON_36, LESSON_37], ids=["36", "37"])
+def test_lesson_probes_agree_with_the_lessons_own_solution(folder):
+    lesson = trusted.load_probes(folder)
+    cells = solution_cells(folder.name)
+    for seed in (21, 22):
+        verdicts, run = trusted.check(lesson, cells, seed=seed)
+        assert run.cell_errors == [], run.cell_errors
+        assert verdicts == {name: None for name in lesson.probes}, (seed, verdicts)
+    one, two = trusted.reference_values(lesson, 21), trusted.reference_values(lesson, 22)
+    assert trusted.differences(one, two, lesson.atol, lesson.rtol) is not None, "the inputs must change with the seed"
+
+
+@needs_sandbox
+def test_lesson_36_probes_find_an_unclipped_step_and_nothing_else():
+    lesson = trusted.load_probes(LESSON_36)
+    cells = replaced(solution_cells(LESSON_36.name), "train_step",
+                     "        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)", "        pass")
+    verdicts, _ = trusted.check(lesson, cells, seed=23)
+    assert verdicts["train_step"] is not None
+    # train() runs with a correct train_step standing in: the slip shows in its own test only
+    assert {name: problem for name, problem in verdicts.items() if name != "train_step"} == {
+        "batch_loss": None, "evaluate": None, "train": None, "checkpoint": None}
+
+
+@needs_sandbox
+def test_lesson_37_probes_find_a_top_left_mask_and_a_broken_tie():
+    lesson = trusted.load_probes(LESSON_37)
+    cells = replaced(solution_cells(LESSON_37.name), "cache_mask", "tril(diagonal=T_past)", "tril(diagonal=0)")
+    cells = replaced(cells, "load_gpt2_weights", "tied parameters stay tied\n",
+                     "tied parameters stay tied\n"
+                     "    model.lm_head.weight = nn.Parameter(model.tok_embed.weight.detach().clone())\n")
+    # CheckpointError imported from gpt2ref in a solution cell: the check run's stand-in, a ValueError
+    cells = replaced(cells, "read_checkpoint", "def read_checkpoint(", "from gpt2ref import CheckpointError\n\n\n"
+                                                                        "def read_checkpoint(")
+    verdicts, run = trusted.check(lesson, cells, seed=24)
+    assert run.cell_errors == []
+    assert verdicts["cache_mask"] is not None and verdicts["tying"].startswith("tied"), verdicts
+    assert [name for name, problem in verdicts.items() if problem] == ["tying", "cache_mask"]
+
+
+@needs_sandbox
+def test_lesson_37_reference_cannot_be_borrowed_in_the_check_run():
+    lesson = trusted.load_probes(LESSON_37)
+    borrowed = [("read_checkpoint", "from gpt2ref import read_checkpoint\n"),
+                ("hf_key_to_course", "from gpt2ref.hf_weights import hf_to_course_name\n\n\n"
+                                     "def hf_key_to_course(key):\n    return hf_to_course_name(key.removeprefix('transformer.'))\n"),
+                ("load_gpt2_weights", "import gpt2ref\nload_gpt2_weights = gpt2ref.load_hf_gpt2\n")]
+    verdicts, _ = trusted.check(lesson, borrowed + solution_cells(LESSON_37.name)[3:], seed=25)
+    for name in ("read", "key_map", "load", "tying"):
+        assert "not available while this lesson is graded" in verdicts[name], verdicts[name]
+    assert verdicts["cache_mask"] is None

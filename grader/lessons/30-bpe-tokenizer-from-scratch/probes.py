@@ -142,16 +142,6 @@ def _decode(ids, merges):
     return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
 
 
-def _with_exact_merge(ns, call):
-    """Run ``call`` with a correct merge_pair in place of the student's (graded on its own)."""
-    own = ns.get("merge_pair")
-    ns["merge_pair"] = _merge
-    try:
-        return call()
-    finally:
-        ns["merge_pair"] = own
-
-
 def _learned_pieces(merges):
     pieces = {i: bytes([i]) for i in range(256)}
     joined = []
@@ -159,14 +149,6 @@ def _learned_pieces(merges):
         joined.append([pieces.get(left, b"?").hex(), pieces.get(right, b"?").hex()])
         pieces[new_id] = pieces.get(left, b"?") + pieces.get(right, b"?")
     return joined
-
-
-def _error(call):
-    try:
-        call()
-        return "none"
-    except Exception as exc:
-        return type(exc).__name__
 
 
 # --- the probes ----------------------------------------------------------------------------------
@@ -188,7 +170,7 @@ def probe_merge_pair(ns, seed):
 
 
 def probe_train_ids(ns, seed):
-    return _with_exact_merge(ns, lambda: _train_ids(ns["train_bpe"], seed))
+    return _standing_in(ns, lambda: _train_ids(ns["train_bpe"], seed), merge_pair=_merge)
 
 
 def _train_ids(train_bpe, seed):
@@ -202,7 +184,7 @@ def _train_ids(train_bpe, seed):
 
 
 def probe_train_merges(ns, seed):
-    return _with_exact_merge(ns, lambda: _train_merges(ns["train_bpe"], seed))
+    return _standing_in(ns, lambda: _train_merges(ns["train_bpe"], seed), merge_pair=_merge)
 
 
 def _train_merges(train_bpe, seed):
@@ -231,7 +213,7 @@ def probe_decode(ns, seed):
 
 
 def probe_encode(ns, seed):
-    return _with_exact_merge(ns, lambda: _encode(ns["encode"], seed))
+    return _standing_in(ns, lambda: _encode(ns["encode"], seed), merge_pair=_merge)
 
 
 def _encode(encode, seed):
@@ -245,7 +227,7 @@ def _encode(encode, seed):
 
 
 def probe_encode_special(ns, seed):
-    return _with_exact_merge(ns, lambda: _encode_special(ns["encode"], seed))
+    return _standing_in(ns, lambda: _encode_special(ns["encode"], seed), merge_pair=_merge)
 
 
 def _encode_special(encode, seed):

@@ -60,14 +60,6 @@ _WORDS = ("model", "token", "window", "learns", "the", "next", "one", "text", "o
           "Python", "is", "fun", "42", "and", "every", "day", ",", ".", "GPT", "shift", "data")
 
 
-def _gen(seed, salt):
-    return torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)
-
-
-def _pick(g, low, high):
-    return int(torch.randint(low, high + 1, (1,), generator=g))
-
-
 def _text(g, words):
     return " ".join(_WORDS[_pick(g, 0, len(_WORDS) - 1)] for _ in range(words))
 
@@ -87,14 +79,6 @@ def probe_count(ns, seed):
     n, m, s = _configs(g, 1)[0]
     lengths.append(len(Dataset(torch.arange(n), m, s)))
     return {"lengths": [int(x) for x in lengths]}
-
-
-def _error(call):
-    try:
-        call()
-        return "none"
-    except Exception as exc:
-        return type(exc).__name__
 
 
 def probe_content(ns, seed):

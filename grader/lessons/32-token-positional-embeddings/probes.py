@@ -47,14 +47,6 @@ import zlib
 import torch
 
 
-def _gen(seed, salt):
-    return torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)
-
-
-def _pick(g, low, high):
-    return int(torch.randint(low, high + 1, (1,), generator=g))
-
-
 def _sizes(g):
     return _pick(g, 10, 80), _pick(g, 4, 20), _pick(g, 2, 12)  # vocab_size, context_length, d_model
 

@@ -45,29 +45,8 @@ def reference_namespace():
 
 PROBE_CODE = r'''
 import math
-import zlib
 
 import torch
-
-
-def _gen(seed, salt):
-    return torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)
-
-
-def _pick(g, low, high):
-    return int(torch.randint(low, high + 1, (1,), generator=g))
-
-
-def _fill(module, prefix, seed, scale=0.3):
-    """Set every parameter of ``module`` from the seed and its name (the same names, the same values)."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            g = torch.Generator().manual_seed(seed ^ zlib.crc32(f"{prefix}.{name}".encode()))
-            p.copy_(torch.randn(p.shape, generator=g) * scale)
-
-
-def _count(module):
-    return int(sum(p.numel() for p in module.parameters()))
 
 
 def _shapes(g):
@@ -153,18 +132,8 @@ def _exact_attention(q, k, v):
     return weights @ v, weights
 
 
-def _with_exact_attention(ns, call):
-    """Run ``call`` with a correct causal_attention in place of the student's (graded on its own)."""
-    own = ns.get("causal_attention")
-    ns["causal_attention"] = _exact_attention
-    try:
-        return call()
-    finally:
-        ns["causal_attention"] = own
-
-
 def probe_mha_values(ns, seed):
-    return _with_exact_attention(ns, lambda: _mha_values(ns["MultiHeadAttention"], seed))
+    return _standing_in(ns, lambda: _mha_values(ns["MultiHeadAttention"], seed), causal_attention=_exact_attention)
 
 
 def _mha_values(MHA, seed):
@@ -174,7 +143,7 @@ def _mha_values(MHA, seed):
         heads = _pick(g, 1, 5)
         d = heads * _pick(g, 2, 6)
         mha = MHA(d, heads, bias=bias).eval()
-        _fill(mha, f"mha{i}", seed)
+        _fill(mha, f"mha{i}", seed, scale=0.3)
         x = torch.randn(_pick(g, 1, 3), _pick(g, 1, 10), d, generator=g)
         with torch.no_grad():
             out[f"out{i}"] = mha(x)
@@ -182,7 +151,8 @@ def _mha_values(MHA, seed):
 
 
 def probe_mha_dropout(ns, seed):
-    return _with_exact_attention(ns, lambda: _mha_dropout(ns["MultiHeadAttention"], seed))
+    return _standing_in(ns, lambda: _mha_dropout(ns["MultiHeadAttention"], seed),
+                        causal_attention=_exact_attention)
 
 
 def _mha_dropout(MHA, seed):
@@ -195,8 +165,8 @@ def _mha_dropout(MHA, seed):
            else type(attribute).__name__}
     torch.manual_seed(seed)
     mha, plain = MHA(d, heads, dropout=p), MHA(d, heads, dropout=0.0)
-    _fill(mha, "drop", seed)
-    _fill(plain, "drop", seed)
+    _fill(mha, "drop", seed, scale=0.3)
+    _fill(plain, "drop", seed, scale=0.3)
     x = torch.randn(2, _pick(g, 4, 10), d, generator=g)
     with torch.no_grad():
         mha.eval()

@@ -54,33 +54,11 @@ def reference_namespace():
 
 PROBE_CODE = r'''
 import math
-import zlib
-from dataclasses import replace
 
 import torch
 from torch import nn
 
 from gpt2ref import GPTConfig
-
-
-def _gen(seed, salt):
-    return torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)
-
-
-def _pick(g, low, high):
-    return int(torch.randint(low, high + 1, (1,), generator=g))
-
-
-def _fill(module, prefix, seed, scale=0.5):
-    """Set every parameter of ``module`` from the seed and its name (the same names, the same values)."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            g = torch.Generator().manual_seed(seed ^ zlib.crc32(f"{prefix}.{name}".encode()))
-            p.copy_(torch.randn(p.shape, generator=g) * scale + (1.0 if name == "weight" and p.dim() == 1 else 0.0))
-
-
-def _count(module):
-    return int(sum(p.numel() for p in module.parameters()))
 
 
 def probe_layernorm(ns, seed):

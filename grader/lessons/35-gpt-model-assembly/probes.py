@@ -49,7 +49,6 @@ def reference_namespace():
 
 
 PROBE_CODE = r'''
-import zlib
 from types import SimpleNamespace
 
 import torch
@@ -67,14 +66,6 @@ def _config(seed, **fixed):
                   weight_tying=False, layer_norm_eps=[1e-5, 0.1, 0.5][pick(0, 2)])
     values.update(fixed)
     return GPTConfig(**values)
-
-
-def _fill(module, prefix, seed, scale=0.5):
-    """Set every parameter of ``module`` from the seed and its name (the same names, the same values)."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            g = torch.Generator().manual_seed(seed ^ zlib.crc32(f"{prefix}.{name}".encode()))
-            p.copy_(torch.randn(p.shape, generator=g) * scale + (1.0 if name == "weight" and p.dim() == 1 else 0.0))
 
 
 class _StandInBlock(nn.Module):
@@ -264,22 +255,13 @@ def _exact_top_k(logits, top_k):
     return logits.masked_fill(logits < torch.topk(logits, k, dim=-1).values[..., -1:], float("-inf"))
 
 
-def _with_exact_top_k(ns, call):
-    """Run ``call`` with a correct top_k_filter in place of the student's (graded on its own)."""
-    own = ns.get("top_k_filter")
-    ns["top_k_filter"] = _exact_top_k
-    try:
-        return call()
-    finally:
-        ns["top_k_filter"] = own
-
-
 def probe_window(ns, seed):
     g = torch.Generator().manual_seed(seed)
     context, new = int(torch.randint(3, 6, (1,), generator=g)), 9
     model = _Window(13, context, budget=new)
     prompt = torch.randint(0, 13, (2, 2), generator=g)
-    out = _with_exact_top_k(ns, lambda: ns["generate"](model, prompt, new, temperature=1.0, top_k=1, seed=seed))
+    out = _standing_in(ns, lambda: ns["generate"](model, prompt, new, temperature=1.0, top_k=1, seed=seed),
+                       top_k_filter=_exact_top_k)
     return {"tokens": out, "lengths": list(model.lengths)}
 
 
@@ -299,14 +281,15 @@ def probe_sampling(ns, seed):
     temperature = [0.5, 0.8, 1.7][seed % 3]
     top_k = [None, 3][(seed // 3) % 2]
     rows = 4000
-    out = _with_exact_top_k(ns, lambda: ns["generate"](_Fixed(logits), torch.zeros(rows, 1, dtype=torch.long), 1,
-                                                       temperature=temperature, top_k=top_k, seed=seed))
+    out = _standing_in(ns, lambda: ns["generate"](_Fixed(logits), torch.zeros(rows, 1, dtype=torch.long), 1,
+                                                  temperature=temperature, top_k=top_k, seed=seed),
+                       top_k_filter=_exact_top_k)
     drawn = out[:, -1]
     return {"freq": torch.bincount(drawn, minlength=8).double() / rows, "shape": list(out.shape)}
 
 
 def probe_contract(ns, seed):
-    return _with_exact_top_k(ns, lambda: _contract(ns["generate"], seed))
+    return _standing_in(ns, lambda: _contract(ns["generate"], seed), top_k_filter=_exact_top_k)
 
 
 def _contract(generate, seed):

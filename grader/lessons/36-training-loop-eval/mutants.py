@@ -194,13 +194,21 @@ SUBMISSIONS = [
     Submission("tamper-delete-evaluate-test", fails={"test_evaluate"},
                why="never restores train mode, and the evaluate test deleted (re-added by nbgrader)",
                edits={"evaluate": [(RESTORE, "    finally:\n        pass")]}, delete=["test_evaluate"]),
-    Submission("neuters-the-checks", fails=ALL_TESTS, flagged=True,
-               why="no clipping, and course.checks' expect_close replaced by a no-op: the step test would pass, "
-                   "so the integrity scan must report it and hold the scores at zero",
+    Submission("neuters-the-checks", fails={"test_train_step"}, flagged=True, review={"outside check"},
+               why="no clipping, and course.checks' expect_close replaced by a no-op: the step test passes in the "
+                   "kernel; the outside check finds the unclipped updates (0 points, NEEDS REVIEW), the scan reports it",
                edits={"train_step": [("def train_step(", "import course.checks\n"
                                                          "course.checks.expect_close = lambda *a, **k: None\n\n\n"
                                                          "def train_step("),
                                      (CLIP_THEN_STEP, "    optimizer.step()\n")]}),
+    Submission("patches-torch-indirectly", fails={"test_batch_loss"}, review={"outside check"},
+               why="logits flattened time-major against batch-major targets, and Tensor.any patched through importlib "
+                   "so that every closeness check passes in the kernel; the outside check finds the wrong loss",
+               edits={"batch_loss": [(LOSS, "return F.cross_entropy(logits.transpose(0, 1).flatten(0, 1), "
+                                            "targets.flatten())"),
+                                     ("def batch_loss(", "import importlib\nsetattr(importlib.import_module('tor' + 'ch')"
+                                                         ".Tensor, 'an' + 'y', lambda self, *a, **k: False)\n\n\n"
+                                                         "def batch_loss(")]}),
     Submission("reference-in-disguise", fails=ALL_TESTS, why="hands every answer to gpt2ref",
                cells={"batch_loss": "from gpt2ref.training import batch_loss\n",
                       "evaluate": "import gpt2ref.training as _t\n\n\ndef evaluate(model, batches):\n"

@@ -191,8 +191,20 @@ SUBMISSIONS = [
         delete=["test_hf_key_to_course"],
     ),
     Submission(
+        "patches-the-checks-indirectly", fails={"test_tying_kept"}, review={"outside check"},
+        why="lm_head gets its own Parameter, and course.checks' expect is replaced through importlib so that the "
+            "tying test passes in the kernel; the outside check finds the untied model",
+        edits={"load_gpt2_weights": [
+            ("def load_gpt2_weights(", "import importlib\nsetattr(importlib.import_module('course.' + 'checks'), "
+                                       "'exp' + 'ect', lambda *a, **k: None)\n\n\ndef load_gpt2_weights("),
+            ("            model.get_parameter(name).copy_(value)  # in place: tied parameters stay tied\n",
+             "            model.get_parameter(name).copy_(value)  # in place: tied parameters stay tied\n"
+             "    model.lm_head.weight = nn.Parameter(model.tok_embed.weight.detach().clone())\n")]},
+    ),
+    Submission(
         "reference-handed-in", fails=ALL_TESTS,
-        why="every answer hands the work to gpt2ref",
+        why="every answer hands the work to gpt2ref: the kernel's own-work checks fail every test, and the outside "
+            "check would too (gpt2ref.hf_weights is withheld there; cached_causal_mask gives None for one new token)",
         cells={
             "read_checkpoint": "from gpt2ref import read_checkpoint\n",
             "hf_key_to_course": "from gpt2ref.hf_weights import hf_to_course_name as hf_key_to_course\n",
