@@ -91,7 +91,7 @@ def _open(page, course, path: str) -> None:
     """Open ``path`` in a workspace of its own (no tab of an earlier test restored beside it)."""
     workspace = re.sub(r"[^A-Za-z0-9-]", "-", path)
     page.goto(f"{course.url}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell .cm-content",
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content",
                            timeout=UI_TIMEOUT_MS)
 
 

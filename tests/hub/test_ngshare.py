@@ -74,6 +74,8 @@ def test_class_loop_through_ngshare(ngshare_classroom):
     source = nbformat.read(catalog.source_notebook(SLUG, room.course_root), as_version=4)
     released = nbformat.read(room.course_root / "release" / SLUG / f"{SLUG}.ipynb", as_version=4)
     subs = {s.name: s for s in acceptance.load_submissions(SLUG, room.course_root)}
+    lesson, key = acceptance.post_quiz_key(room.course_root, SLUG)
+    answers = acceptance.answers_text(lesson, key)  # the graded post quiz: every answer right
     for user, name in ((s1, "solution"), (s2, "no-final-norm")):
         listed = run(user, ["list"], tokens[user], "list")
         assert SLUG in listed, listed
@@ -81,11 +83,13 @@ def test_class_loop_through_ngshare(ngshare_classroom):
         notebook = room.home(user) / SLUG / f"{SLUG}.ipynb"
         text = nbformat.writes(acceptance.make_submission(source, released, subs[name]))
         course.as_account(site, user, ["tee", str(notebook)], input=text, check=True)
+        course.as_account(site, user, ["tee", str(notebook.parent / "quiz-answers.json")], input=answers, check=True)
         run(user, ["submit", SLUG], tokens[user], "submit")
 
     run(teacher, ["collect", SLUG, "--update"], tokens[teacher], "collect")
     for user in room.students:
         assert (room.course_root / "submitted" / user / SLUG / f"{SLUG}.ipynb").exists(), user
+        assert (room.course_root / "submitted" / user / SLUG / "quiz-answers.json").exists(), user
     scores = course.autograde(site, [SLUG], teacher, quiet=True, env=dict(os.environ, GPT2_COURSE_CELL_TIMEOUT="120"))
     got = {user: sum(s for s, _ in scores[(user, SLUG)].values()) for user in room.students}
     total = sum(m for m, _ in [(mx, 0) for _, mx in scores[(s1, SLUG)].values()])
