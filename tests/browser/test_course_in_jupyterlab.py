@@ -59,40 +59,14 @@ def course(tmp_path_factory):
     notebook["cells"][0]["source"] = ["from quiz import show_quiz\n", 'show_quiz("quiz.json", "post")']
     (graded / f"{GRADED_SLUG}.ipynb").write_text(json.dumps(notebook, indent=1), encoding="utf-8")
     home.write_home(root)
-    settings = base / "settings"
-    lab_tools._write_settings(settings, dark=False)
-    server = lab_tools.LabServer(root, settings, lab_tools._free_port(), base / "jupyterlab.log")
-    try:
-        server.start()
+    with lab_tools.serving(root, base) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def chromium(course):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(lab_tools.CHROMIUM), headless=True, args=lab_tools.CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _wait_idle(page) -> None:
-    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
-
-
-def _open(page, course, path: str) -> None:
-    """Open ``path`` in a workspace of its own (no tab of an earlier test restored beside it)."""
-    workspace = re.sub(r"[^A-Za-z0-9-]", "-", path)
-    page.goto(f"{course.url}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content",
-                           timeout=UI_TIMEOUT_MS)
+    with lab_tools.launched_chromium() as browser:
+        yield browser
 
 
 def _no_horizontal_overflow(page) -> list:
@@ -109,14 +83,14 @@ def _saved_widget_state(path: Path) -> dict:
     return notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
 
 
-def _shut_down_kernels(course) -> None:
-    import urllib.request
-
-    with urllib.request.urlopen(f"{course.url}/api/kernels?token={TOKEN}", timeout=10) as reply:
-        kernels = json.load(reply)
-    for kernel in kernels:
-        request = urllib.request.Request(f"{course.url}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
-        urllib.request.urlopen(request, timeout=30).close()
+def _save_with_widget_state(page, notebook_file: Path) -> None:
+    """Ctrl+S; wait until the notebook on disk holds the widgets' state (saveState from course.jupyter_setup)."""
+    page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while not _saved_widget_state(notebook_file) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _saved_widget_state(notebook_file).get("state"), "no widget state saved in the notebook"
 
 
 def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium):
@@ -127,8 +101,8 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
     page.set_default_timeout(UI_TIMEOUT_MS)
     try:
         # 1. a lesson: run the quiz cell, answer
-        _open(page, course, f"{SLUG}/{SLUG}.ipynb")
-        _wait_idle(page)
+        lab_tools.open_in_workspace(page, course, f"{SLUG}/{SLUG}.ipynb")
+        lab_tools.wait_idle(page)
         lab_tools._run_quiz_cell(page, course, ".gpt2-quiz .gpt2-quiz-card")
         page.get_by_label(right_label).check()
         page.get_by_role("button", name="检查答案").click()
@@ -158,16 +132,11 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         dialog.wait_for(state="detached")
 
         # 2. save: the widget state goes into the notebook (saveState from course.jupyter_setup)
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-        while not _saved_widget_state(notebook_file) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert _saved_widget_state(notebook_file).get("state"), "no widget state saved in the notebook"
+        _save_with_widget_state(page, notebook_file)
 
         # 3. the kernel goes away (as when a student comes back another day), then the page
         # reloads without running anything: the quiz is drawn from the saved state
-        _shut_down_kernels(course)
+        lab_tools.shut_down_kernels(course)
         page.reload(wait_until="domcontentloaded")
         page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
         page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
@@ -179,8 +148,8 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         page.screenshot(path=str(OUTPUT / "course-lesson-after-reload.png"))
 
         # 4. the course home: run it, see the language buttons and the progress table
-        _open(page, course, "00-start-here.ipynb")
-        _wait_idle(page)
+        lab_tools.open_in_workspace(page, course, "00-start-here.ipynb")
+        lab_tools.wait_idle(page)
         # the lesson's tab is still open (hidden): work in the visible notebook only
         cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
         table = page.locator(".gpt2-course-progress-table")
@@ -240,8 +209,8 @@ def test_graded_post_quiz_saves_the_answer_for_submission_and_shows_it_after_rel
     page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
     page.set_default_timeout(UI_TIMEOUT_MS)
     try:
-        _open(page, course, f"{GRADED_SLUG}/{GRADED_SLUG}.ipynb")
-        _wait_idle(page)
+        lab_tools.open_in_workspace(page, course, f"{GRADED_SLUG}/{GRADED_SLUG}.ipynb")
+        lab_tools.wait_idle(page)
         lab_tools._run_quiz_cell(page, course, ".gpt2-quiz .gpt2-quiz-card")
         card = page.locator(".gpt2-quiz-card", has_text=markdown.to_label(graded.question.options[0])[:12])
         card.get_by_label(label).check()
@@ -252,12 +221,8 @@ def test_graded_post_quiz_saves_the_answer_for_submission_and_shows_it_after_rel
         assert saved["answers"] == {graded.key: wrong}, saved
         page.screenshot(path=str(OUTPUT / "course-graded-quiz-saved.png"))
 
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-        while not _saved_widget_state(notebook_file) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        _shut_down_kernels(course)
+        _save_with_widget_state(page, notebook_file)
+        lab_tools.shut_down_kernels(course)
         page.reload(wait_until="domcontentloaded")
         page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
         page.get_by_text(f"已保存你的答案（{graded.letter_of(wrong)}）").wait_for()

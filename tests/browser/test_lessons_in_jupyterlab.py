@@ -63,36 +63,20 @@ def course(tmp_path_factory):
     shutil.copytree(LESSONS, root, ignore=shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints"))
     for slug in lesson_slugs():
         shutil.copy(SOURCE / slug / f"{slug}.ipynb", root / slug / f"{slug}.ipynb")
-    settings = base / "settings"
-    lab_tools._write_settings(settings, dark=False)
-    # Every cell in the page (no windowing), so each quiz can be found and counted.
-    tracker = settings / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True, exist_ok=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}), encoding="utf-8")
-    # No autosave: the notebook on disk changes only when the test saves it.
-    documents = settings / "@jupyterlab" / "docmanager-extension"
-    documents.mkdir(parents=True, exist_ok=True)
-    (documents / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}), encoding="utf-8")
-    server = lab_tools.LabServer(root, settings, lab_tools._free_port(), base / "jupyterlab.log")
-    try:
-        server.start()
+    settings = {
+        # every cell in the page (no windowing), so each quiz can be found and counted
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        # no autosave: the notebook on disk changes only when the test saves it
+        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+    }
+    with lab_tools.serving(root, base, settings) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def chromium(course):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(lab_tools.CHROMIUM), headless=True, args=lab_tools.CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with lab_tools.launched_chromium() as browser:
+        yield browser
 
 
 def _notebook(path: Path) -> dict:
@@ -134,17 +118,6 @@ def _visible(selector: str) -> str:
     return f".jp-NotebookPanel:not(.lm-mod-hidden) {selector}"
 
 
-def _open(page, course, path: str) -> None:
-    """Open ``path`` in a workspace of its own: nothing else restored, no other kernel started."""
-    workspace = re.sub(r"[^A-Za-z0-9-]", "-", path)
-    page.goto(f"{course.url}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
-    page.wait_for_selector(_visible(".jp-Notebook .jp-CodeCell .cm-content"), timeout=UI_TIMEOUT_MS)
-
-
-def _wait_idle(page) -> None:
-    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
-
-
 def _busy_prompts(page) -> int:
     return page.evaluate(
         """(sel) => [...document.querySelectorAll(sel)].filter(p => p.textContent.includes('*')).length""",
@@ -164,7 +137,7 @@ def _run_all(page, course, expected_cells: int) -> None:
             raise AssertionError(f"the notebook was still running after {RUN_TIMEOUT_S}s")
         time.sleep(1)
         quiet = quiet + 1 if _busy_prompts(page) == 0 and _kernels_idle(course) else 0
-    _wait_idle(page)
+    lab_tools.wait_idle(page)
 
 
 def _kernels_idle(course) -> bool:
@@ -192,14 +165,6 @@ def _save(page, path: Path) -> None:
     raise AssertionError(f"{path.name} was not saved with its widget state")
 
 
-def _shut_down_kernels(course) -> None:
-    with urllib.request.urlopen(f"{course.url}/api/kernels?token={TOKEN}", timeout=10) as reply:
-        kernels = json.load(reply)
-    for kernel in kernels:
-        request = urllib.request.Request(f"{course.url}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
-        urllib.request.urlopen(request, timeout=30).close()
-
-
 def _widget_failures(page) -> int:
     return page.get_by_text(re.compile(r"Error displaying widget|model not found", re.I)).count()
 
@@ -207,8 +172,8 @@ def _widget_failures(page) -> int:
 def _work_through(page, course, relative: str, quiz_selector: str, expected_quizzes: int) -> dict:
     """Open, run all, check, save, shut the kernel down, reload and check again; the saved notebook."""
     path = course.root / relative
-    _open(page, course, relative)
-    _wait_idle(page)
+    lab_tools.open_in_workspace(page, course, relative)
+    lab_tools.wait_idle(page)
     _run_all(page, course, sum(1 for cell in _code_cells(_notebook(path)) if _source(cell).strip()))
     page.wait_for_timeout(500)
     shown = page.locator(_visible(quiz_selector)).count()
@@ -219,7 +184,7 @@ def _work_through(page, course, relative: str, quiz_selector: str, expected_quiz
     assert failures == 0, f"{relative}: {failures} widget(s) failed to display"
     assert shown == expected_quizzes, f"{relative}: {shown} quizzes drawn, {expected_quizzes} quiz cells"
 
-    _shut_down_kernels(course)
+    lab_tools.shut_down_kernels(course)
     page.reload(wait_until="domcontentloaded")
     page.wait_for_selector(_visible(".jp-Notebook .jp-CodeCell .cm-content"))
     if expected_quizzes:
@@ -253,7 +218,7 @@ def test_lesson_runs_in_jupyterlab_and_survives_reload(course, chromium, slug):
         raise
     finally:
         page.close()
-        _shut_down_kernels(course)
+        lab_tools.shut_down_kernels(course)
 
 
 def test_course_home_runs_and_survives_reload(course, chromium):
@@ -275,4 +240,4 @@ def test_course_home_runs_and_survives_reload(course, chromium):
         raise
     finally:
         page.close()
-        _shut_down_kernels(course)
+        lab_tools.shut_down_kernels(course)

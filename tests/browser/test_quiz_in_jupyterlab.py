@@ -11,6 +11,7 @@ Skipped when /usr/bin/chromium is missing, unless REQUIRE_BROWSER=1 (CI), then i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -193,6 +194,60 @@ class LabServer:
         self.log.close()
 
 
+@contextlib.contextmanager
+def serving(root: Path, base: Path, settings: dict[str, dict] | None = None):
+    """JupyterLab on ``root`` (light theme plus ``settings``: {"<extension>/<plugin>": values}),
+    stopped by its PID at the end."""
+    folder = base / "settings"
+    _write_settings(folder, dark=False)
+    for plugin, values in (settings or {}).items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+    server = LabServer(root, folder, _free_port(), base / "jupyterlab.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def launched_chromium():
+    """Debian's Chromium, headless, driven by Playwright; closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_idle(page) -> None:
+    """"Idle" in the status bar: the kernel is connected, so a submitted cell runs."""
+    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def open_in_workspace(page, server, path: str) -> None:
+    """Open ``path`` in a workspace of its own: no tab of an earlier test is restored beside it
+    (each would start a kernel), and the notebook's first code cell is on screen."""
+    workspace = re.sub(r"[^A-Za-z0-9-]", "-", path)
+    page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content",
+                           timeout=UI_TIMEOUT_MS)
+
+
+def shut_down_kernels(server) -> None:
+    """Every kernel of ``server``, through its REST API (as when a student comes back another day)."""
+    with urllib.request.urlopen(f"{server.url}/api/kernels?token={TOKEN}", timeout=10) as reply:
+        kernels = json.load(reply)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{server.url}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     _require_browser()
@@ -202,28 +257,14 @@ def lab(tmp_path_factory):
     for name in ("quiz.json", "quiz.en.json"):
         shutil.copy(FIXTURE / name, root / name)
     (root / NOTEBOOK).write_text(json.dumps(_notebook(), indent=1), encoding="utf-8")
-    settings = base / "settings"
-    _write_settings(settings, dark=False)
-    server = LabServer(root, settings, _free_port(), base / "jupyterlab.log")
-    try:
-        server.start()
+    with serving(root, base) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 def _open_notebook(browser, lab):
@@ -231,8 +272,7 @@ def _open_notebook(browser, lab):
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={TOKEN}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=UI_TIMEOUT_MS)
-    # "Idle" in the status bar: the kernel is connected, so a submitted cell runs
-    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
+    wait_idle(page)
     return page
 
 
