@@ -286,8 +286,14 @@ def test_i_the_wall_clock_kills_a_loop_that_ignores_interrupts(kernel, monkeypat
 def test_an_interrupt_stops_a_cell_and_the_kernel_goes_on(kernel):
     # nbgrader interrupts a cell that runs past its timeout and grades the rest of the notebook.
     k = kernel()
-    k.kc.execute("import time\ntime.sleep(100)")
-    time.sleep(1.5)
+    msg_id = k.kc.execute("import time\nprint('sleeping', flush=True)\ntime.sleep(100)")
+    deadline = time.monotonic() + 60  # a busy machine may take a while to start the cell
+    while time.monotonic() < deadline:  # interrupt only once the cell runs (earlier, nothing is stopped)
+        message = k.kc.get_iopub_msg(timeout=60)
+        if (message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "stream"
+                and "sleeping" in message["content"]["text"]):
+            break
+    time.sleep(0.3)
     k.km.interrupt_kernel()
     reply = k.kc.get_shell_msg(timeout=10)
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
