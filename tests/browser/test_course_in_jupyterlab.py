@@ -97,8 +97,7 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     right_label, _ = lab_tools._expected_labels()
     notebook_file = course.root / SLUG / f"{SLUG}.ipynb"
-    page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page.set_default_timeout(UI_TIMEOUT_MS)
+    page = lab_tools.new_page(chromium)
     try:
         # 1. a lesson: run the quiz cell, answer
         lab_tools.open_in_workspace(page, course, f"{SLUG}/{SLUG}.ipynb")
@@ -206,8 +205,7 @@ def test_graded_post_quiz_saves_the_answer_for_submission_and_shows_it_after_rel
     graded = next(item for item in items if not item.question.has_key)
     wrong = next(i for i in range(len(graded.question.options)) if i != 1)  # any option: no verdict either way
     label = f"{graded.letter_of(wrong)}. {markdown.to_label(graded.question.options[wrong])}"
-    page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page.set_default_timeout(UI_TIMEOUT_MS)
+    page = lab_tools.new_page(chromium)
     try:
         lab_tools.open_in_workspace(page, course, f"{GRADED_SLUG}/{GRADED_SLUG}.ipynb")
         lab_tools.wait_idle(page)

@@ -208,8 +208,7 @@ def test_lesson_runs_in_jupyterlab_and_survives_reload(course, chromium, slug):
     relative = f"{slug}/{slug}.ipynb"
     expected = _quiz_cells(_notebook(course.root / relative))
     assert expected >= 3, f"{slug}: a lesson has pre, check and post quizzes"
-    page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page.set_default_timeout(UI_TIMEOUT_MS)
+    page = lab_tools.new_page(chromium)
     try:
         _work_through(page, course, relative, ".gpt2-quiz", expected)
         _screenshot(page, f"{slug}-after-reload", ".gpt2-quiz")
@@ -223,8 +222,7 @@ def test_lesson_runs_in_jupyterlab_and_survives_reload(course, chromium, slug):
 
 def test_course_home_runs_and_survives_reload(course, chromium):
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    page = chromium.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page.set_default_timeout(UI_TIMEOUT_MS)
+    page = lab_tools.new_page(chromium)
     try:
         saved = _work_through(page, course, HOME, ".gpt2-quiz-language", 1)
         table = page.locator(_visible(".gpt2-course-progress-table"))

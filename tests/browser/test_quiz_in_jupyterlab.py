@@ -225,6 +225,13 @@ def launched_chromium():
             browser.close()
 
 
+def new_page(browser):
+    """A Chinese-locale page the size of a laptop screen, with the UI timeout."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    return page
+
+
 def wait_idle(page) -> None:
     """"Idle" in the status bar: the kernel is connected, so a submitted cell runs."""
     page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
@@ -268,8 +275,7 @@ def browser(lab):
 
 
 def _open_notebook(browser, lab):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page.set_default_timeout(UI_TIMEOUT_MS)
+    page = new_page(browser)
     page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={TOKEN}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=UI_TIMEOUT_MS)
     wait_idle(page)
