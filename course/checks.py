@@ -164,6 +164,48 @@ def stand_ins(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
                 namespace[name] = value
 
 
+# --- counting parameters at full size without memory ---------------------------------------
+
+# In-place fills whose meta-device versions torch implements in Python: the first use loads
+# torch._dynamo, about a second in a fresh process (normal_ initialises embeddings, erfinv_ and
+# clamp_ serve trunc_normal_). A meta tensor has no values to fill.
+_VALUELESS_ON_META = ("normal_", "erfinv_", "clamp_", "exponential_", "log_normal_", "cauchy_", "geometric_")
+
+
+@contextmanager
+def shapes_only() -> Iterator[None]:
+    """Build modules on the ``meta`` device: every tensor has its shape and dtype but no storage,
+    so GPT-2 small costs neither memory nor time, and counting its parameters works as usual.
+
+        with shapes_only():
+            big = GPTModel(GPT2_SMALL)
+        count_parameters(big)  # 124,439,808
+
+    Like ``with torch.device("meta"):``, except that the random fills listed in
+    ``_VALUELESS_ON_META`` do nothing on meta tensors (instead of loading torch's compiler the
+    first time); on any other tensor they work as always. Restored on the way out.
+    """
+    originals = {name: getattr(torch.Tensor, name) for name in _VALUELESS_ON_META}
+    own = {name for name in _VALUELESS_ON_META if name in vars(torch.Tensor)}  # else inherited from C
+
+    def skipped_on_meta(original):
+        def fill(self, *args, **kwargs):
+            return self if self.is_meta else original(self, *args, **kwargs)
+        return fill
+
+    try:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, skipped_on_meta(original))
+        with torch.device("meta"):
+            yield
+    finally:
+        for name, original in originals.items():
+            if name in own:
+                setattr(torch.Tensor, name, original)
+            else:
+                delattr(torch.Tensor, name)
+
+
 # --- watching modules at work: what went in, what came out, in which order -------------
 
 

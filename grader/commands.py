@@ -197,29 +197,41 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
             continue
         # The gradebook must know the lesson; generating it (into grader/release/) records it.
         generate(slug, course_root, capture=True)
-        workers = jobs or parallel.default_jobs()
+        at_once = jobs or parallel.default_jobs()
         if not quiet:
-            print(f"autograding {slug}: {len(todo)} submission(s), {min(workers, len(todo))} at a time ...", flush=True)
+            print(f"autograding {slug}: {len(todo)} submission(s), {min(at_once, len(todo))} at a time ...", flush=True)
         args = ["autograde", slug, "--force"]
         if unchanged:
             args.append("--CourseDirectory.student_id_exclude=" + ",".join(unchanged))
         started = time.time()
         # One seed per run for the outside checks, shared by the workers and the parent.
         env = {**(os.environ if env is None else env), PROBE_SEED_ENV: str(secrets.randbelow(2**31))}
-        cache = parallel.run_ahead(course_root, slug, todo, workers, nbgrader_env(env),
-                                   [sys.executable, "-m", "nbgrader"],
-                                   quiet=not progress if progress is not None else quiet)
-        if cache is not None:
-            args.append(f"--GradingExecute.reuse_dir={cache}")
+        workers = parallel.start_workers(course_root, slug, todo, at_once, nbgrader_env(env),
+                                         [sys.executable, "-m", "nbgrader"],
+                                         quiet=not progress if progress is not None else quiet)
+        if workers is not None:
+            args += workers.nbgrader_args()
+        log = open(course_root / f"autograde-{slug}.log", "w") if quiet else None
+        parent = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course_root,
+                                  env=nbgrader_env(env), stdout=log, stderr=subprocess.STDOUT if log else None)
         try:
-            result = nbgrader(args, course_root, env=env, capture=quiet)
+            if workers is not None:
+                workers.wait()  # meanwhile the parent grades each run as it lands
+            returncode = parent.wait()
+        except BaseException:
+            parent.kill()
+            parent.wait()
+            if workers is not None:
+                workers.stop()
+            raise
         finally:
-            if cache is not None and keep_runs is not None:  # the benchmark reads the workers' timings
-                shutil.copytree(cache, Path(keep_runs) / slug, dirs_exist_ok=True)
-            parallel.clean_up(cache)
-        if quiet:
-            (course_root / f"autograde-{slug}.log").write_text((result.stdout or "") + (result.stderr or ""))
-        elif result.returncode != 0:
+            if log is not None:
+                log.close()
+            if workers is not None:
+                if keep_runs is not None:  # the benchmark reads the workers' timings
+                    shutil.copytree(workers.cache, Path(keep_runs) / slug, dirs_exist_ok=True)
+                workers.clean_up()
+        if returncode != 0 and not quiet:
             print(f"warning: nbgrader autograde {slug} reported errors (see above); "
                   "the other submissions were still graded", file=sys.stderr)
         _after_nbgrader(course_root, slug, todo, started)

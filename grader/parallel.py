@@ -8,14 +8,16 @@ submissions of a lesson among ``jobs`` workers (default: the number of cores):
    its students' submitted folders). It runs the same pipeline, so every kernel is sandboxed,
    and ``GradingExecute.save_dir`` saves each executed notebook and its sandbox verdict into a
    shared cache, keyed by the exact cells that ran. Its own gradebook copy is thrown away;
-2. the parent then runs ``nbgrader autograde`` once over the real course with
+2. beside them, the parent runs ``nbgrader autograde`` once over the real course with
    ``GradingExecute.reuse_dir`` pointing at the cache: nbgrader's own bookkeeping (restore from
    the source, SaveAutoGrades, feedback, our NEEDS REVIEW marks) writes the one gradebook, one
-   submission at a time, without starting a kernel for a notebook a worker already ran.
+   submission at a time, without starting a kernel for a notebook a worker runs: it waits for
+   that run to land in the cache (``GradingExecute.reuse_wait``, a file that exists while any
+   worker is running).
 
 A notebook no worker ran (a worker crashed, or the cells differ from what it ran) is simply run
-by the parent: nothing is lost, it is only slower. The parent shows a progress bar while the
-workers run.
+by the parent once the workers are done: nothing is lost, it is only slower. A progress bar
+shows the notebooks run while the workers are at work.
 """
 
 from __future__ import annotations
@@ -105,47 +107,69 @@ class _Progress:
             self.bar.close()
 
 
-def run_ahead(course_root: Path, slug: str, students: list[str], jobs: int, env: dict[str, str],
-              nbgrader_argv: list[str], quiet: bool = False) -> Path | None:
-    """Run the notebooks of ``students`` for ``slug`` in ``jobs`` workers; return the cache folder
-    for ``GradingExecute.reuse_dir`` (None when one worker would do: the parent runs them itself)."""
-    groups = split(students, jobs)
-    if len(groups) < 2:
-        return None
-    work = Path(tempfile.mkdtemp(prefix=f".parallel-{slug}-", dir=course_root))
-    cache = work / "executed"
-    cache.mkdir()
-    workers = []
-    try:
-        for number, group in enumerate(groups):
-            root = _scratch_course(course_root, group, work / f"worker-{number}")
-            log = open(root / "autograde.log", "w")
-            argv = [*nbgrader_argv, "autograde", slug, "--force", f"--GradingExecute.save_dir={cache}"]
-            workers.append((subprocess.Popen(argv, cwd=root, env=worker_env(env, len(groups)), stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True), log, root))
-        progress = _Progress(len(students), f"running {slug} in {len(groups)} workers", quiet)
-        while any(process.poll() is None for process, _, _ in workers):
-            progress.update(_count(cache, slug))
+class Workers:
+    """The workers running one lesson's notebooks (``start_workers``), and the shared cache."""
+
+    def __init__(self, work: Path, slug: str, processes: list, total: int, quiet: bool):
+        self.work, self.slug, self.processes, self.quiet = work, slug, processes, quiet
+        self.cache = work / "executed"
+        self.running = work / "workers-running"  # exists while any worker runs
+        self.progress = _Progress(total, f"running {slug} in {len(processes)} workers", quiet)
+
+    def nbgrader_args(self) -> list[str]:
+        """For the parent's ``nbgrader autograde``: take each run from the cache, and wait for it
+        there while the workers are still at work."""
+        return [f"--GradingExecute.reuse_dir={self.cache}", f"--GradingExecute.reuse_wait={self.running}"]
+
+    def wait(self) -> None:
+        """Show the progress until every worker has exited; then tell the parent to stop waiting."""
+        while any(process.poll() is None for process, _, _ in self.processes):
+            self.progress.update(_count(self.cache, self.slug))
             time.sleep(0.5)
-        progress.update(_count(cache, slug))
-        progress.close()
-        for process, log, root in workers:
+        self.progress.update(_count(self.cache, self.slug))
+        self.progress.close()
+        self.running.unlink(missing_ok=True)
+        for process, log, root in self.processes:
             log.close()
-            if process.returncode != 0 and not quiet:
+            if process.returncode != 0 and not self.quiet:
                 print(f"warning: a grading worker exited with {process.returncode}; the parent runs what it "
                       f"left undone (its log: {root / 'autograde.log'})", file=sys.stderr)
-        return cache
-    except BaseException:
-        for process, log, _ in workers:
+
+    def stop(self) -> None:
+        """Kill the workers still running (the instructor pressed Ctrl+C, or the parent failed)."""
+        self.running.unlink(missing_ok=True)
+        for process, log, _ in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, 9)
                 process.wait()
             log.close()
+
+    def clean_up(self) -> None:
+        """Remove the workers' scratch courses and the cache."""
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def start_workers(course_root: Path, slug: str, students: list[str], jobs: int, env: dict[str, str],
+                  nbgrader_argv: list[str], quiet: bool = False) -> Workers | None:
+    """Start ``jobs`` workers on the notebooks of ``students`` for ``slug`` and return at once
+    (None when one worker would do: the parent runs them itself). The parent's ``nbgrader
+    autograde`` runs beside them with ``Workers.nbgrader_args()``, taking each run as it lands."""
+    groups = split(students, jobs)
+    if len(groups) < 2:
+        return None
+    work = Path(tempfile.mkdtemp(prefix=f".parallel-{slug}-", dir=course_root))
+    (work / "executed").mkdir()
+    (work / "workers-running").touch()
+    processes = []
+    try:
+        for number, group in enumerate(groups):
+            root = _scratch_course(course_root, group, work / f"worker-{number}")
+            log = open(root / "autograde.log", "w")
+            argv = [*nbgrader_argv, "autograde", slug, "--force", f"--GradingExecute.save_dir={work / 'executed'}"]
+            processes.append((subprocess.Popen(argv, cwd=root, env=worker_env(env, len(groups)), stdout=log,
+                                               stderr=subprocess.STDOUT, start_new_session=True), log, root))
+    except BaseException:
+        Workers(work, slug, processes, len(students), True).stop()
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def clean_up(cache: Path | None) -> None:
-    """Remove the workers' scratch courses and their cache (``cache`` is inside that folder)."""
-    if cache is not None:
-        shutil.rmtree(cache.parent, ignore_errors=True)
+    return Workers(work, slug, processes, len(students), quiet)

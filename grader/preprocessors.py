@@ -640,12 +640,16 @@ class GradingExecute(SandboxedExecute):
         "", help="Take the run of a notebook from this folder (filled by grader.parallel's workers) "
                  "when it ran exactly these cells; run it here otherwise."
     ).tag(config=True)
+    reuse_wait = Unicode(
+        "", help="With reuse_dir: while this file exists (grader.parallel's workers are still running), "
+                 "wait for a worker's run of the notebook instead of running it here."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
         info = resources.get("nbgrader", {})
         key = execution_key(nb)
         if self.reuse_dir:
-            if (done := load_execution(self.reuse_dir, info, key)) is not None:
+            if (done := self._worker_run(info, key)) is not None:
                 self.log.info("%s / %s: run by a worker; its outputs are used", info["student"], info["notebook"])
                 nb, resources = self._reuse(nb, resources, *done)
                 self._score_post_quiz(nb, resources)
@@ -659,6 +663,15 @@ class GradingExecute(SandboxedExecute):
                                    _info(nb).get("run_started"))
             save_execution(self.save_dir, info, key, nb, verdict, self._timings())
         return nb, resources
+
+    def _worker_run(self, info: dict, key: str):
+        """A worker's run of these very cells (``load_execution``), waiting for it while the
+        workers are at work; None once they are done without it."""
+        while self.reuse_wait and os.path.exists(self.reuse_wait):
+            if (done := load_execution(self.reuse_dir, info, key)) is not None:
+                return done
+            time.sleep(0.2)
+        return load_execution(self.reuse_dir, info, key)  # one last look: it may have landed just now
 
     def _score_post_quiz(self, nb, resources) -> None:
         """The graded post quiz (``grader/post_quiz.py``): scored here, on the trusted side, from
@@ -767,18 +780,21 @@ class GradingExecute(SandboxedExecute):
             self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], started)
             add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not start ({started})"[:500])
             return
-        lesson, seed, cells = started
-        passed = [c for c in nb.cells if _is_grade(c) and _nbgrader(c).get("grade_id") in lesson.tests
-                  and not any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        everything, seed, cells = started
+        passed = {_nbgrader(c).get("grade_id") for c in nb.cells if _is_grade(c) and _nbgrader(c).get("grade_id")
+                  in everything.tests and not any(o.get("output_type") == "error" for o in c.get("outputs", []))}
+        # Only the probes of tests that passed in the kernel: the others already score zero.
+        lesson = everything.for_tests(passed)
         if not passed:  # every test it covers already scores zero: nothing to confirm
             meta["outside_checked"] = True
             meta["outside_check"] = {}
             return
         try:
-            # After the kernel, not beside it: on a busy machine a second sandbox starting at the
-            # same time would eat into the kernel's per-cell timeouts.
+            # After the kernel, not beside it: which probes run depends on the kernel's results,
+            # and on a busy machine a second sandbox at the same time would eat into the per-cell
+            # timeouts.
             run = trusted.run_in_sandbox(lesson, cells, seed)
-            verdicts = trusted.judge(lesson, run, trusted.expected_values(lesson, seed, _reference_cache))
+            verdicts = trusted.judge(lesson, run, trusted.expected_values(everything, seed, _reference_cache))
         except Exception as exc:  # noqa: BLE001 (the check itself failed: a human decides)
             self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], exc)
             add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not run ({exc})"[:500])

@@ -13,6 +13,13 @@ import zlib as _zlib
 import torch as _torch
 
 
+def _start_probe(seed, name):
+    """Called before each probe, on both sides: torch's global generator starts from (seed, name),
+    so a probe's values never depend on which probes ran before it (a check runs only the probes
+    of the tests that passed in the kernel)."""
+    _torch.manual_seed((seed * 1000003 + _zlib.crc32(name.encode())) % 2**62)
+
+
 def _gen(seed, salt):
     """A torch.Generator for one probe's inputs: the same (seed, salt), the same numbers."""
     return _torch.Generator().manual_seed((seed * 1000003 + salt) % 2**62)

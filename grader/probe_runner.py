@@ -75,6 +75,7 @@ def main(folder: str) -> int:
         try:
             signal.setitimer(signal.ITIMER_REAL, float(job.get("probe_timeout", 20)))
             try:
+                probes_ns["_start_probe"](int(job["seed"]), name)
                 values = probes_ns[f"probe_{name}"](namespace, int(job["seed"]))
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)

@@ -36,7 +36,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -70,6 +70,11 @@ class LessonProbes:
 
     def reference_namespace(self) -> dict:
         return self.module.reference_namespace()
+
+    def for_tests(self, grade_ids) -> "LessonProbes":
+        """These probes narrowed to the tests ``grade_ids`` (those that passed in the kernel: a
+        test the kernel failed scores zero whatever a probe says, so its probes need not run)."""
+        return replace(self, tests={grade_id: names for grade_id, names in self.tests.items() if grade_id in grade_ids})
 
 
 def load_probes(lesson_folder: Path) -> LessonProbes | None:
@@ -234,7 +239,11 @@ def reference_values(lesson: LessonProbes, seed: int) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the sandbox: the same kernels, the same rounding
     try:
-        return {name: namespace[f"probe_{name}"](dict(reference), seed) for name in lesson.probes}
+        values = {}
+        for name in lesson.probes:
+            namespace["_start_probe"](seed, name)
+            values[name] = namespace[f"probe_{name}"](dict(reference), seed)
+        return values
     finally:
         torch.set_num_threads(threads)
 

@@ -192,6 +192,40 @@ def test_checks_do_not_import_the_reference():
     assert out.stdout.strip() == "False"
 
 
+# --- shapes_only -------------------------------------------------------------------------------
+
+
+def test_shapes_only_counts_gpt2_small_without_memory_or_loading_the_compiler():
+    code = (
+        "import sys, time, torch\n"
+        "from course.checks import shapes_only\n"
+        "from gpt2ref import GPT2_SMALL, GPTModel, count_parameters\n"
+        "started = time.perf_counter()\n"
+        "with shapes_only():\n"
+        "    big = GPTModel(GPT2_SMALL)\n"
+        "    torch.nn.init.trunc_normal_(torch.nn.Embedding(50257, 768).weight)\n"
+        "print(count_parameters(big), big.lm_head.weight.is_meta, 'torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["124439808", "True", "False"]
+
+
+def test_shapes_only_leaves_real_tensors_and_torch_as_they_were():
+    from course.checks import shapes_only
+
+    before = dict(vars(torch.Tensor))
+    real = torch.zeros(1000)
+    with pytest.raises(RuntimeError, match="inside"):
+        with shapes_only():
+            real.normal_()  # a tensor with values still gets them
+            assert real.std() > 0.5
+            real.clamp_(-0.1, 0.1)
+            assert real.abs().max() <= 0.1
+            assert torch.empty(3).is_meta
+            raise RuntimeError("inside")
+    assert dict(vars(torch.Tensor)) == before and not torch.empty(3).is_meta
+
+
 # --- record_calls --------------------------------------------------------------------------
 
 

@@ -71,8 +71,12 @@ def _submit(course_root, names):
 def test_parallel_workers_run_the_notebooks_and_the_parent_grades(toy_course, capfd):
     names = ["solution", "untouched", "add-subtracts", "kernel-aborts", "tests-tagged-skip"]
     _submit(toy_course, names)
-    scores = commands.autograde([SLUG], course_root=toy_course, jobs=2)
+    runs = toy_course.parent / "runs"
+    scores = commands.autograde([SLUG], course_root=toy_course, jobs=2, keep_runs=runs)
     out, err = capfd.readouterr()
+    # The parent grades beside the workers: its first graded notebook lands before their last run.
+    first_graded = min(p.stat().st_mtime for p in toy_course.glob(f"autograded/*/{SLUG}/{SLUG}.ipynb"))
+    assert first_graded < max(p.stat().st_mtime for p in runs.glob(f"{SLUG}/*/{SLUG}/*.json"))
     assert "2 at a time" in out
     assert f"running {SLUG} in 2 workers: 5/5 notebooks run" in err, err
     # Every notebook was run by a worker; the parent only graded (nbgrader's log, on stderr).
@@ -95,20 +99,17 @@ def test_parallel_workers_run_the_notebooks_and_the_parent_grades(toy_course, ca
 
 @pytest.mark.slow
 def test_what_no_worker_ran_is_run_by_the_parent(toy_course, monkeypatch, capfd):
-    _submit(toy_course, ["solution", "add-subtracts"])
-    real = parallel.run_ahead
+    _submit(toy_course, ["solution", "add-subtracts", "untouched"])
+    real = parallel.split
 
-    def forgetful(*args, **kwargs):  # a worker that lost one of its runs
-        cache = real(*args, **kwargs)
-        for path in cache.glob(f"solution/{SLUG}/*.json"):
-            path.unlink()
-        return cache
+    def forgetful(students, jobs):  # a worker that never gets to one of its notebooks
+        return real([student for student in students if student != "solution"], jobs)
 
-    monkeypatch.setattr(parallel, "run_ahead", forgetful)
+    monkeypatch.setattr(parallel, "split", forgetful)
     scores = commands.autograde([SLUG], course_root=toy_course, jobs=2)
     err = capfd.readouterr().err
     assert "solution / " + SLUG + ": no worker ran these cells; running them here" in err
-    assert err.count("run by a worker; its outputs are used") == 1
+    assert err.count("run by a worker; its outputs are used") == 2
     assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
     assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
 

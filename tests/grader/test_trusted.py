@@ -207,6 +207,59 @@ def test_a_broken_probes_file_is_a_review_not_a_crash_or_a_zero(toy_course):
         "the kernel's scores, held for review"
 
 
+def test_only_the_probes_of_tests_that_passed_in_the_kernel_run(toy_course):
+    """A test the kernel failed scores zero whatever its probe says: its probe is not run (a part
+    that loops would otherwise cost the probe's whole time limit)."""
+    import nbformat
+
+    from grader import commands
+    from grader.preprocessors import META
+
+    from .test_parallel import _submit
+
+    assert toy().for_tests({"test_mul"}).probes == ["mul"] and toy().for_tests(set()).probes == []
+    _submit(toy_course, ["add-subtracts", "solution"])
+    scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
+    assert scores[("add-subtracts", SLUG)]["test_add"] == (0.0, 2.0)
+    assert scores[("add-subtracts", SLUG)]["test_mul"] == (1.0, 1.0)
+    checked = {}
+    for student in ("add-subtracts", "solution"):
+        nb = nbformat.read(toy_course / "autograded" / student / SLUG / f"{SLUG}.ipynb", as_version=4)
+        checked[student] = dict(nb.metadata[META]["outside_check"])
+    assert checked == {"add-subtracts": {"mul": None}, "solution": {"add": None, "mul": None}}
+
+
+def test_a_probe_that_draws_from_the_global_generator_is_still_repeatable(tmp_path):
+    (tmp_path / "probes.py").write_text(
+        'TESTS = {"test_a": ["a"], "test_b": ["b"]}\n'
+        "def reference_namespace():\n    return {}\n"
+        'PROBE_CODE = """\n'
+        "def probe_a(ns, seed):\n    return {'x': _torch.rand(3)}\n"
+        "def probe_b(ns, seed):\n    return {'y': _torch.rand(3)}\n"
+        '"""\n')
+    lesson = trusted.load_probes(tmp_path)
+    after_a = trusted.reference_values(lesson, 7)["b"]["y"]
+    torch.rand(5)  # whatever else used the generator in between
+    alone = trusted.reference_values(lesson.for_tests({"test_b"}), 7)
+    assert list(alone) == ["b"] and torch.equal(alone["b"]["y"], after_a)
+    assert not torch.equal(trusted.reference_values(lesson, 8)["b"]["y"], after_a), "the seed still matters"
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent for p in catalog.GRADER_DIR.glob("lessons/*/probes.py")),
+                         ids=lambda folder: folder.name[:2])
+def test_a_probe_gives_the_same_values_whichever_probes_ran_before_it(folder):
+    """Each probe starts torch's generator from (seed, its name): run alone (its test was the only
+    one that passed in the kernel) it returns what it returns after all the others."""
+    lesson = trusted.load_probes(folder)
+    everything = trusted.reference_values(lesson, 5)
+    for grade_id in reversed(list(lesson.tests)):
+        alone = lesson.for_tests({grade_id})
+        values = trusted.reference_values(alone, 5)
+        for name in alone.probes:
+            assert trusted.judge(alone, trusted.ProbeRun(values={name: values[name]}), everything)[name] is None, \
+                (grade_id, name)
+
+
 # --- lessons 36 and 37 --------------------------------------------------------------------------------
 
 LESSON_36 = catalog.lesson_dir("36-training-loop-eval")

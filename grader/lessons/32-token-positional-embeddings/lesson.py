@@ -315,7 +315,9 @@ for _B, _T in [(1, 1), (3, 16), (4, 7)]:
                  hint="the output is (B, T, d_model) for every batch size and every T up to context_length")
 expect_equal(_emb(torch.randint(0, 97, (2, 3))).dtype, torch.float32, "output dtype",
              hint="the vectors are float32 rows of the tables")
-with torch.device("meta"):
+from course.checks import shapes_only
+
+with shapes_only():  # the meta device: shapes, no memory
     _gpt2 = TokenPositionEmbedding(50257, 1024, 768)
 expect_equal(sum(p.numel() for p in _gpt2.parameters()), 39_383_808, "parameter count at GPT-2 small size",
              hint="50257 x 768 token rows + 1024 x 768 position rows")

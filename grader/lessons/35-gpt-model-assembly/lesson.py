@@ -679,6 +679,7 @@ expect(untied.lm_head.weight.data_ptr() != untied.tok_embed.weight.data_ptr(), "
        "lm_head.weight and tok_embed.weight are shared", hint="tie only when config.weight_tying is True")
 ### BEGIN HIDDEN TESTS
 from course.checks import expect_equal
+from course.checks import shapes_only
 from gpt2ref import GPT2_SMALL, count_parameters as reference_count
 
 expect(m.lm_head.weight is m.tok_embed.weight, "GPTModel(weight_tying=True)",
@@ -693,7 +694,7 @@ expect(not torch.equal(untied.lm_head.weight, untied.tok_embed.weight), "GPTMode
        "lm_head.weight equals tok_embed.weight", hint="untied: two separately initialised matrices")
 # GPT-2 small built on the meta device (no memory), counted with the reference count:
 for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
-    with torch.device("meta"):
+    with shapes_only():
         big = GPTModel(replace(GPT2_SMALL, weight_tying=tying))
     expect_equal(reference_count(big), expected, f"parameters of GPTModel(GPT-2 small, weight_tying={tying})",
                  hint="tied: the shared matrix counts once (124,439,808, like Hugging Face's GPT2LMHeadModel); "
@@ -835,6 +836,7 @@ expect_equal(count_parameters(pair), 16 + 4 + 4, "count_parameters of two Linear
                   "named_parameters(remove_duplicate=False) and state_dict() do not")
 ### BEGIN HIDDEN TESTS
 from dataclasses import replace
+from course.checks import shapes_only
 from gpt2ref import GPT2_SMALL, TINY, GPTModel as ReferenceGPTModel
 
 expect_equal(count_parameters(nn.BatchNorm1d(3)), 6, "count_parameters(nn.BatchNorm1d(3))",
@@ -848,7 +850,7 @@ for tying, expected in ((True, tied), (False, tied + V * d)):
     expect_equal(got, expected, f"count_parameters(reference GPTModel, 2 layers, weight_tying={tying})",
                  hint="the tied matrix counts once")
 for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
-    with torch.device("meta"):
+    with shapes_only():
         big = ReferenceGPTModel(replace(GPT2_SMALL, weight_tying=tying))
     expect_equal(count_parameters(big), expected, f"count_parameters(GPT-2 small on meta, weight_tying={tying})",
                  hint="numel() works on meta tensors; count each Parameter object once")
@@ -859,13 +861,14 @@ print("test_count_parameters: ok")
 # %% [markdown]
 # ### 在 `meta` device 上数 GPT-2 small / Counting GPT-2 small on the `meta` device
 #
-# 真的建一个 GPT-2 small 要分配上亿个 float。但数参数只需要形状。`meta` device 上的 tensor 只有形状和 dtype，没有存储，所以在 `with torch.device("meta"):` 里建模型几乎不花内存、也不花时间：
+# 真的建一个 GPT-2 small 要分配上亿个 float。但数参数只需要形状。`meta` device 上的 tensor 只有形状和 dtype，没有存储，所以在 `with torch.device("meta"):` 里建模型几乎不花内存（一个会话里第一次在 `meta` 上建模型会慢一点：PyTorch 要先加载一些内部模块）：
 #
 # > **EN** Building a real GPT-2 small allocates over a hundred million floats, but counting needs only
 # > shapes. A tensor on the `meta` device has a shape and a dtype and no storage, so building the model inside
-# > `with torch.device("meta"):` costs almost no memory and no time:
+# > `with torch.device("meta"):` costs almost no memory (the first `meta` build in a session is a little slower
+# > while PyTorch loads some of its internals):
 
-# %%
+# %% tags=skip-autograde
 with torch.device("meta"):
     gpt2_meta = GPTModel(GPT2_SMALL)
     gpt2_meta_untied = GPTModel(GPTConfig(weight_tying=False))
