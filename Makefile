@@ -21,7 +21,7 @@ help:
 	@echo "             make test-fast     the quick subset (no notebook execution, no nbgrader, no browser)"
 	@echo "             make check-notebooks  run every solution notebook; print time and peak memory"
 	@echo "             make bench         reference GPT-2 vs Hugging Face speed"
-	@echo "             make bench-grading grade 200 made-up lesson-35 submissions (STUDENTS=N, JOBS=N); ~15 min"
+	@echo "             make bench-grading grade 200 made-up lesson-35 submissions (STUDENTS=N, JOBS=N); ~9 min on 2 cores"
 	@echo "             make notebooks     rebuild grader/source/ from grader/lessons/<lesson>/"
 	@echo "Instructors: make release       generate the student notebooks into lessons/"
 	@echo "             make formgrader    JupyterLab with nbgrader's Formgrader for this course (instructors)"

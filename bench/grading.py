@@ -105,7 +105,7 @@ def run(students: int = 200, jobs: int | None = None, cell_timeout: int = 60, wo
     print(f"  total wall time                        {total:7.1f} s ({total / 60:.1f} min; {total / students:.2f} s per submission)")
     if last_run_done is not None:
         parent = ended - last_run_done  # from the last worker's run to the end
-        print(f"  parent's bookkeeping after the workers  {parent:7.1f} s ({parent / students:.2f} s per submission, serial)")
+        print(f"  parent's grading after the last run    {parent:7.1f} s (it grades beside the workers)")
     print(f"  correct submissions, warm ({len(warm)} notebooks, each in its own sandbox):")
     print(line("whole run (start to kernel gone)", [t["total_s"] for t in warm]))
     print(line("sandbox + kernel start", [t["start_s"] for t in warm]))
