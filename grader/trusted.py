@@ -20,7 +20,9 @@ asks this module for a second opinion that does not trust it:
 3. each graded test cell names the probes that must agree (``TESTS``). A probe that disagrees
    (or could not run) while the kernel said that test passed is a contradiction: the test
    scores zero (an error output says what differed) and the submission NEEDS REVIEW
-   (``outside check``). A test the kernel already failed keeps its zero.
+   (``outside check``). A test the kernel already failed keeps its zero, so only the probes of
+   the tests that passed run (``LessonProbes.for_tests``); each starts torch's global generator
+   from (seed, its own name), so its values do not depend on which others ran before it.
 
 So a score can never exceed what the outside check confirms, for every test it covers. A
 lesson without ``probes.py`` is graded by its kernel alone (and the integrity scan's hold).
