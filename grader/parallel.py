@@ -159,7 +159,7 @@ def start_workers(course_root: Path, slug: str, students: list[str], jobs: int, 
         return None
     work = Path(tempfile.mkdtemp(prefix=f".parallel-{slug}-", dir=course_root))
     (work / "executed").mkdir()
-    (work / "workers-running").touch()
+    (work / "workers-running").write_text(str(os.getpid()))  # who removes it when the workers are done
     processes = []
     try:
         for number, group in enumerate(groups):

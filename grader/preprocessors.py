@@ -611,6 +611,18 @@ def load_execution(folder: str | Path, info: dict, key: str):
 
 
 
+def _workers_running(marker: str) -> bool:
+    """True while ``marker`` (``grader.parallel``: the PID of the process that watches the
+    workers) exists and that process is alive: if it was killed, nobody would remove the file."""
+    try:
+        os.kill(int(Path(marker).read_text().strip()), 0)
+    except PermissionError:  # alive, someone else's
+        return True
+    except (OSError, ValueError):  # gone, no file, or not a PID
+        return False
+    return True
+
+
 class GradingExecute(SandboxedExecute):
     """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox.py``),
     except that a run that goes wrong says so instead of ending as silent zeros:
@@ -667,7 +679,7 @@ class GradingExecute(SandboxedExecute):
     def _worker_run(self, info: dict, key: str):
         """A worker's run of these very cells (``load_execution``), waiting for it while the
         workers are at work; None once they are done without it."""
-        while self.reuse_wait and os.path.exists(self.reuse_wait):
+        while self.reuse_wait and _workers_running(self.reuse_wait):
             if (done := load_execution(self.reuse_dir, info, key)) is not None:
                 return done
             time.sleep(0.2)

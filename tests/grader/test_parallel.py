@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import nbformat
@@ -112,6 +113,26 @@ def test_what_no_worker_ran_is_run_by_the_parent(toy_course, monkeypatch, capfd)
     assert err.count("run by a worker; its outputs are used") == 2
     assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
     assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
+
+
+def test_the_parent_waits_for_the_workers_only_while_their_watcher_lives(tmp_path):
+    """If the process that watches the workers is killed, nobody removes the marker: the parent's
+    nbgrader must not wait for it forever."""
+    import subprocess
+    import sys
+
+    from grader.preprocessors import _workers_running
+
+    marker = tmp_path / "workers-running"
+    assert not _workers_running(str(marker)), "no marker: the workers are done"
+    marker.write_text(str(os.getpid()))
+    assert _workers_running(str(marker))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    marker.write_text(str(gone.pid))
+    assert not _workers_running(str(marker)), "its watcher is dead"
+    marker.write_text("not a pid")
+    assert not _workers_running(str(marker))
 
 
 def test_jobs_below_one_is_a_clear_error(toy_course):
