@@ -283,6 +283,8 @@ def differences(expected, got, atol: float, rtol: float, key: str = "") -> str |
     if isinstance(expected, (int, float)):
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             return f"{where}: expected a number, got {got!r}"
+        if isinstance(expected, int):  # counts, ids, sums of integers: exactly, never "close enough"
+            return None if got == expected else f"{where}: expected {expected!r}, got {got!r}"
         return None if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) else f"{where}: expected {expected!r}, got {got!r}"
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):

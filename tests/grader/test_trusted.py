@@ -37,6 +37,12 @@ def test_differences_name_what_differs():
     assert "entries differ" in trusted.differences(torch.tensor([1, 2]), torch.tensor([1, 3]), 0, 0)
     assert trusted.differences(True, 1, 0, 0) is not None, "a bool is not a number that happens to be 1"
     assert trusted.differences([3, 4], [3, 5], 0, 0) == "value[1]: expected 4, got 5"
+    # Integers match exactly, whatever the tolerance for floats: 124,439,808 parameters is not
+    # "close enough" to 124,440,576, nor a sum a - b to a + b when b is small beside a.
+    assert trusted.differences(124_439_808, 124_440_576, 1e-5, 1e-4) == "value: expected 124439808, got 124440576"
+    assert trusted.differences([777_239], [777_155], 1e-5, 1e-4) == "value[0]: expected 777239, got 777155"
+    assert trusted.differences(6, 6, 1e-5, 1e-4) is None and trusted.differences(6, 6.0, 0, 0) is None
+    assert trusted.differences(1.0, 1.0 + 1e-6, 1e-5, 1e-4) is None, "floats keep their tolerance"
 
 
 def test_a_probe_that_did_not_run_is_never_a_pass():
