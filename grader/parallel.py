@@ -123,14 +123,13 @@ class Workers:
 
     def wait(self) -> None:
         """Show the progress until every worker has exited; then tell the parent to stop waiting."""
-        while any(process.poll() is None for process, _, _ in self.processes):
+        while any(process.poll() is None for process, _ in self.processes):
             self.progress.update(_count(self.cache, self.slug))
             time.sleep(0.5)
         self.progress.update(_count(self.cache, self.slug))
         self.progress.close()
         self.running.unlink(missing_ok=True)
-        for process, log, root in self.processes:
-            log.close()
+        for process, root in self.processes:
             if process.returncode != 0 and not self.quiet:
                 print(f"warning: a grading worker exited with {process.returncode}; the parent runs what it "
                       f"left undone (its log: {root / 'autograde.log'})", file=sys.stderr)
@@ -138,11 +137,10 @@ class Workers:
     def stop(self) -> None:
         """Kill the workers still running (the instructor pressed Ctrl+C, or the parent failed)."""
         self.running.unlink(missing_ok=True)
-        for process, log, _ in self.processes:
+        for process, _ in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, 9)
                 process.wait()
-            log.close()
 
     def clean_up(self) -> None:
         """Remove the workers' scratch courses and the cache."""
@@ -164,10 +162,10 @@ def start_workers(course_root: Path, slug: str, students: list[str], jobs: int, 
     try:
         for number, group in enumerate(groups):
             root = _scratch_course(course_root, group, work / f"worker-{number}")
-            log = open(root / "autograde.log", "w")
             argv = [*nbgrader_argv, "autograde", slug, "--force", f"--GradingExecute.save_dir={work / 'executed'}"]
-            processes.append((subprocess.Popen(argv, cwd=root, env=worker_env(env, len(groups)), stdout=log,
-                                               stderr=subprocess.STDOUT, start_new_session=True), log, root))
+            with open(root / "autograde.log", "w") as log:  # the worker keeps its own copy of the file
+                processes.append((subprocess.Popen(argv, cwd=root, env=worker_env(env, len(groups)), stdout=log,
+                                                   stderr=subprocess.STDOUT, start_new_session=True), root))
     except BaseException:
         Workers(work, slug, processes, len(students), True).stop()
         shutil.rmtree(work, ignore_errors=True)

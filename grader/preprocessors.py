@@ -653,8 +653,9 @@ class GradingExecute(SandboxedExecute):
                  "when it ran exactly these cells; run it here otherwise."
     ).tag(config=True)
     reuse_wait = Unicode(
-        "", help="With reuse_dir: while this file exists (grader.parallel's workers are still running), "
-                 "wait for a worker's run of the notebook instead of running it here."
+        "", help="With reuse_dir: while this file exists and the process whose PID it holds is alive "
+                 "(grader.parallel: the workers are still running), wait for a worker's run of the "
+                 "notebook instead of running it here."
     ).tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
