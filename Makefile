@@ -30,6 +30,7 @@ help:
 	@echo "             make export        grades to grader/grades.csv"
 	@echo "             make zip-collect ZIP=f.zip LESSON=..   LMS export (Canvas; LMS=moodle) -> grader/submitted/"
 	@echo "Class (root): make hub [ROSTER=class.csv]   JupyterHub on 127.0.0.1:8000 (accounts from the CSV first)"
+	@echo "             make hub-start [ROSTER=class.csv] / hub-stop   the same in the background / stop it"
 	@echo "             make hub-users ROSTER=class.csv  create/update the instructor's and students' accounts"
 	@echo "             make hub-release LESSON=..  /  hub-collect  /  hub-autograde  /  hub-feedback"
 
@@ -96,6 +97,7 @@ hub: hub-proxy hub-env
 	$(HUB).run serve --state-dir $(HUB_STATE) $(HUB_ARGS)
 
 hub-start: hub-proxy hub-env
+	$(if $(ROSTER),$(HUB).roster $(ROSTER) --state-dir $(HUB_STATE))
 	$(HUB).run start --state-dir $(HUB_STATE) $(HUB_ARGS)
 
 hub-stop:

@@ -108,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) > 1 or (args and args[0].startswith("-")):
         print("usage: python -m course.jupyter_setup [PREFIX]", file=sys.stderr)
         return 2
-    for path in configure(args[0] if args else sys.prefix):
-        print(f"gpt2-course: wrote {path}")
+    prefix = Path(args[0] if args else sys.prefix)
+    paths = [overrides_path(prefix), page_config_path(prefix), server_config_path(prefix)]
+    before = {path: path.read_bytes() if path.is_file() else None for path in paths}
+    for path in configure(prefix):
+        if before.get(path) != path.read_bytes():  # quiet when nothing changed (every `make` target runs it)
+            print(f"gpt2-course: wrote {path}")
     return 0
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from quiz import home
 
-from . import build, parallel, sandbox
+from . import build, intake, parallel, sandbox
 from .preprocessors import PROBE_SEED_ENV
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
 
@@ -117,13 +117,13 @@ def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path 
 
 
 def submissions(course_root: Path = GRADER_DIR) -> dict[str, list[str]]:
-    """slug -> students with a folder grader/submitted/<student>/<slug>/."""
+    """slug -> students with a folder grader/submitted/<student>/<slug>/ (no link followed:
+    a linked folder is listed under each lesson, for the intake gate to refuse)."""
     found: dict[str, list[str]] = {}
-    submitted = course_root / "submitted"
-    if submitted.is_dir():
-        for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
-            for lesson_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-                found.setdefault(lesson_dir.name, []).append(student_dir.name)
+    lessons = lesson_slugs(course_root)
+    for student, slug in intake.submission_folders(course_root):
+        for one in (lessons if slug == "*" else [slug]):
+            found.setdefault(one, []).append(student)
     return found
 
 
@@ -188,6 +188,13 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
             f"no submissions under {course_root / 'submitted'}; expected "
             "submitted/<student>/<lesson>/<lesson>.ipynb (nbgrader collect, or copy them there)"
         )
+    if (odd := intake.odd_folders(course_root)) and not quiet:
+        print(f"not graded: {len(odd)} folder(s) under {course_root / 'submitted'} whose names are not "
+              f"student ids ({', '.join(odd[:5])}{', ...' if len(odd) > 5 else ''})", file=sys.stderr)
+    for slug in slugs:
+        # Before anything reads them: only plain files within the caps (grader/intake.py).
+        intake.gate_lesson(course_root, slug)
+    found = submissions(course_root)
     for slug in slugs:
         todo, unchanged = to_grade(course_root, slug, found[slug], force)
         if unchanged and not quiet:
@@ -281,15 +288,17 @@ def _after_nbgrader(course_root: Path, slug: str, students: list[str], started: 
                 record_state(course_root, student, slug, sha, [NBGRADER_FAILED], [])
                 continue
             verdict = read_verdict(course_root / "autograded" / student / slug, not_before=started)
-            if verdict and verdict.get("reason") and verdict["reason"] not in (entry.get("review") or []):
+            if verdict and verdict.get("reason"):
                 import nbformat
 
                 holder = nbformat.v4.new_notebook()
-                apply_verdict(holder, verdict)
+                apply_verdict(holder, verdict)  # the reason in the course's words
                 reviews = holder.metadata["gpt2_course"]["review"]
+                if reviews[0][0] in (entry.get("review") or []):
+                    continue
                 if record is not None:
                     mark_for_review(record, reviews, first_solution)
-                record_state(course_root, student, slug, sha, [*(entry.get("review") or []), verdict["reason"]],
+                record_state(course_root, student, slug, sha, [*(entry.get("review") or []), reviews[0][0]],
                              entry.get("notes") or [])
         gradebook.db.commit()
 
@@ -382,7 +391,9 @@ def format_integrity_report(flagged: dict, statuses: dict | None = None) -> str:
     for (student, slug), findings in flagged.items():
         status = (statuses or {}).get((student, slug))
         suffix = f" [{status.label}]" if status is not None else ""
-        lines += [f"  {student} / {slug}{suffix}: {finding}" for finding in findings]
+        # Printable characters only: the finding quotes the student's code (no terminal escapes).
+        lines += ["".join(ch for ch in f"  {student} / {slug}{suffix}: {finding}" if ch.isprintable())
+                  for finding in findings]
     return "\n".join(lines)
 
 

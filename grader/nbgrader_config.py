@@ -41,6 +41,12 @@ from grader.preprocessors import (  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
+# nbgrader's own gradebook code trips SQLAlchemy's session warnings on every submission it
+# grades ("Object of type <SubmittedNotebook> not in session"): noise, not the instructor's concern.
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 c.CourseDirectory.root = HERE
@@ -73,6 +79,10 @@ c.Execute.shutdown_kernel = "immediate"
 # points, flags, tags and test cells are the source's; see grader/preprocessors.py), and a
 # notebook nbformat cannot read becomes an ungradable submission (NEEDS REVIEW), not a crash.
 c.OverwriteCells.add_missing_cells = True
+# The intake gate (grader/intake.py) before nbgrader copies anything of a submission: only plain
+# files, no link followed, caps on count and bytes (make autograde gates first; this covers a
+# plain `nbgrader autograde`). RestoreFromSource holds a submission the gate did not take in.
+c.Autograde.pre_convert_hook = "grader.intake.nbgrader_hook"
 c.Autograde.exporter_class = TolerantNotebookExporter
 c.Autograde.sanitize_preprocessors = [
     RestoreFromSource,
@@ -91,9 +101,17 @@ c.Autograde.sanitize_preprocessors = [
 # GradingExecute is SandboxedExecute that turns a dead or uninterruptible kernel into NEEDS
 # REVIEW (and never lets a test cell that did not run score); MarkForReview records that, the
 # integrity scan's hold and the graded version (grading-state.json) in the gradebook.
+# Nothing a student wrote or printed may run in a grader's browser (grader/inert.py): right
+# after the run, markdown, raw cells and outputs are made inert (error outputs stay as they
+# are), and the HTML exports (feedback; Formgrader, which reads this file too) sanitize again.
+from grader.inert import EXPORT_FILTERS, InertStudentContent  # noqa: E402
+
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = EXPORT_FILTERS
 c.Autograde.autograde_preprocessors = [
     GradingExecute,
     StderrIsNotFailure,
+    InertStudentContent,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import intake
+
 STATE_FILE = "grading-state.json"
 
 
@@ -58,8 +60,10 @@ def split(students: list[str], jobs: int) -> list[list[str]]:
     return [group for group in groups if group]
 
 
-def _scratch_course(course_root: Path, students: list[str], where: Path) -> Path:
-    """A course root that grades only ``students``, sharing the real source and submissions read-only."""
+def _scratch_course(course_root: Path, students: list[str], where: Path, slug: str) -> Path:
+    """A course root that grades only ``students``' submissions of ``slug``, sharing the real
+    source; the submissions (already through the intake gate, so plain files within its caps) and
+    the gate's reports are copied, so the worker's own gate finds them taken in already."""
     where.mkdir(parents=True)
     shutil.copy(course_root / "nbgrader_config.py", where / "nbgrader_config.py")
     for name in ("gradebook.db", STATE_FILE):
@@ -70,7 +74,12 @@ def _scratch_course(course_root: Path, students: list[str], where: Path) -> Path
         (where / "lessons").symlink_to((course_root / "lessons").resolve())
     (where / "submitted").mkdir()
     for student in students:
-        (where / "submitted" / student).symlink_to((course_root / "submitted" / student).resolve())
+        folder = Path(student) / slug
+        shutil.copytree(course_root / "submitted" / folder, where / "submitted" / folder, symlinks=True)
+        report = course_root / intake.INTAKE_DIR / folder / intake.REPORT
+        if report.is_file():
+            (where / intake.INTAKE_DIR / folder).mkdir(parents=True)
+            shutil.copy2(report, where / intake.INTAKE_DIR / folder / intake.REPORT)
     return where
 
 
@@ -161,7 +170,7 @@ def start_workers(course_root: Path, slug: str, students: list[str], jobs: int, 
     processes = []
     try:
         for number, group in enumerate(groups):
-            root = _scratch_course(course_root, group, work / f"worker-{number}")
+            root = _scratch_course(course_root, group, work / f"worker-{number}", slug)
             argv = [*nbgrader_argv, "autograde", slug, "--force", f"--GradingExecute.save_dir={work / 'executed'}"]
             with open(root / "autograde.log", "w") as log:  # the worker keeps its own copy of the file
                 processes.append((subprocess.Popen(argv, cwd=root, env=worker_env(env, len(groups)), stdout=log,

@@ -44,7 +44,7 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from . import sandbox
+from . import intake, sandbox
 from .build import POST_QUIZ_ID, SKIP_AUTOGRADE_TAG
 from .sandbox import SandboxedExecute
 
@@ -65,6 +65,9 @@ NOT_RUN = "could not run the notebook"
 INTEGRITY = "integrity scan"
 NBGRADER_FAILED = "nbgrader failed"
 POST_QUIZ_KEY = "post quiz key"
+INTAKE = "intake"
+OUTPUT_LIMIT = "output limit"
+VERDICT_MISSING = "sandbox verdict missing"
 PROBE_SEED_ENV = "GPT2_COURSE_PROBE_SEED"
 
 
@@ -97,6 +100,20 @@ def _is_grade(cell) -> bool:
     return bool(_nbgrader(cell).get("grade"))
 
 
+def _content_bytes(content: dict) -> int:
+    """Roughly the bytes an output message adds to the notebook (its text or its data)."""
+    if "text" in content:
+        return len(str(content.get("text", "")))
+    data = content.get("data")
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in data.values())
+
+
+def _has_error(cell) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+
+
 def _error_output(ename: str, evalue: str):
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
@@ -109,15 +126,31 @@ def _info(nb) -> dict:
     return info
 
 
+# What a review detail or a note may contain: letters and digits of any script and a few marks.
+# No '<', '>', '&', quotes, brackets, backticks, '*', '#', '!', '|' or control characters: the text
+# is shown as Markdown/HTML (the review note, Formgrader, feedback) and printed to a terminal.
+_PLAIN_MARKS = frozenset(" .,:;()/'+-=%?~@_")
+
+
+def plain(text: str, limit: int = 500) -> str:
+    """``text`` reduced to characters that are inert in Markdown, HTML and a terminal, cut at
+    ``limit``. Every detail and note the course shows goes through it: most are the course's own
+    words, but some quote names (of files, cells, tags) that a student chose."""
+    kept = "".join(ch if (ch.isalnum() or ch in _PLAIN_MARKS) else " " for ch in str(text))
+    kept = " ".join(kept.split())
+    return kept[:limit] + (" ..." if len(kept) > limit else "")
+
+
 def add_review(nb, reason: str, detail: str) -> None:
-    """Record in the notebook that it needs a human, and why."""
+    """Record in the notebook that it needs a human, and why (``reason``: one of the course's
+    reasons above; ``detail`` is shown through ``plain``)."""
     reviews = _info(nb).setdefault("review", [])
     if not any(r[0] == reason for r in reviews):
-        reviews.append([reason, detail])
+        reviews.append([plain(reason, 60), plain(detail)])
 
 
 def add_note(nb, note: str) -> None:
-    _info(nb).setdefault("notes", []).append(note)
+    _info(nb).setdefault("notes", []).append(plain(note))
 
 
 def file_sha256(path: Path) -> str:
@@ -158,20 +191,18 @@ def record_state(course_root: Path, student: str, lesson: str, sha256: str | Non
 
 
 def read_verdict(autograded_dir: Path, not_before: float | None = None) -> dict | None:
-    """The sandbox's verdict on the kernel that ran in ``autograded_dir`` (``grader.sandbox``
-    writes it beside the folder; a ``.sandbox-verdict.json`` inside it is read too), or None.
+    """The sandbox's verdict on the kernel that ran in ``autograded_dir``, or None. Only the file
+    ``grader.sandbox`` writes *beside* the folder counts: nothing inside the submission's own
+    folder is ever read as a verdict (a student could hand one in).
     ``not_before``: ignore a verdict file older than this (time.time()): it is an earlier run's."""
-    folder = Path(autograded_dir)
-    for path in (sandbox.verdict_path(folder), folder / ".sandbox-verdict.json"):
-        try:
-            if not_before is not None and path.stat().st_mtime < not_before - 1:
-                continue
-            verdict = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(verdict, dict):
-            return verdict
-    return None
+    path = sandbox.verdict_path(Path(autograded_dir))
+    try:
+        if not_before is not None and path.stat().st_mtime < not_before - 1:
+            return None
+        verdict = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return verdict if isinstance(verdict, dict) else None
 
 
 # --- the gradebook side of NEEDS REVIEW ------------------------------------------------------
@@ -277,7 +308,8 @@ class TolerantNotebookExporter(NotebookExporter):
                 raise ValueError("no list of cells")
         except Exception as exc:  # noqa: BLE001 (anything unreadable is the same problem)
             nb = nbformat.v4.new_notebook()
-            nb.metadata[META] = {"unreadable": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            # The type only: the message may quote the student's file.
+            nb.metadata[META] = {"unreadable": type(exc).__name__}
         return self.from_notebook_node(nb, resources=resources, **kw)
 
 
@@ -483,6 +515,13 @@ class RestoreFromSource(NbGraderPreprocessor):
         source = nbformat.read(paths.source(info["assignment"], info["notebook"]), as_version=4)
         clearer = ClearSolutions(parent=self)
         unreadable = _meta(nb).get(META, {}).get("unreadable") if isinstance(_meta(nb).get(META), dict) else None
+        refused = _intake_problem(paths.root, info)
+        if refused:
+            restored, notes, _ = restore_from_source({"cells": []}, source, lambda c: solution_stub(c, clearer=clearer))
+            self.log.error("%s / %s: not graded: %s", info["student"], info["notebook"], refused)
+            add_review(restored, INTAKE, refused)
+            _info(restored)["ungradable"] = True
+            return restored, resources
         if unreadable:
             restored, notes, problem = restore_from_source({"cells": []}, source, lambda c: solution_stub(c, clearer=clearer))
             problem = f"nbformat cannot read it ({unreadable})"
@@ -510,7 +549,28 @@ class RestoreFromSource(NbGraderPreprocessor):
                 findings = []
             if findings:
                 _info(restored)["integrity"] = findings
+        report = intake.read_report(paths.root, info["student"], info["assignment"])
+        if report is not None and (report.refused or report.more_refused):
+            listed = "; ".join(f"{name} ({why})" for name, why in report.refused[:10])
+            more = len(report.refused) - 10 + report.more_refused
+            add_review(restored, INTAKE, "not taken in for grading: " + listed
+                       + (f"; and {more} more" if more > 0 else ""))
         return restored, resources
+
+
+def _intake_problem(course_root: Path, info: dict) -> str | None:
+    """Why the intake gate (``grader.intake``) kept this notebook out, or None when it let it in.
+    No report means the gate did not run or failed: nothing of the folder is trusted (fail closed)."""
+    report = intake.read_report(course_root, info["student"], info["assignment"])
+    if report is None:
+        return "the submission did not go through the intake gate"
+    if report.problem:
+        return report.problem
+    notebook = f"{info['notebook']}.ipynb"
+    for name, why in report.refused:
+        if name == intake.shown_name(notebook):
+            return f"the notebook was not taken in: {why}"
+    return None
 
 
 def _scannable(nb):
@@ -658,6 +718,14 @@ class GradingExecute(SandboxedExecute):
                  "notebook instead of running it here."
     ).tag(config=True)
 
+    max_cell_output_bytes = Integer(
+        512 * 1024, help="Bytes of output one cell may keep (text, images); the rest is dropped as it "
+                         "arrives, with a note. Error outputs are always kept (cut short)."
+    ).tag(config=True)
+    max_output_bytes = Integer(
+        4 * 2**20, help="Bytes of output the whole notebook may keep (PrairieLearn caps a grading result at 1 MB)."
+    ).tag(config=True)
+
     def preprocess(self, nb, resources, km=None):
         info = resources.get("nbgrader", {})
         key = execution_key(nb)
@@ -743,6 +811,7 @@ class GradingExecute(SandboxedExecute):
         meta = _info(nb)
         self._stop: tuple[str, str] | None = None
         self._settled: set[int] = set()
+        self._output_bytes, self._cell_output_bytes, self._dropped_bytes, self._dropped_cells = 0, 0, 0, []
         outside = None
         if meta.get("ungradable"):
             self._stop = (MALFORMED, "the submission could not be read")
@@ -764,6 +833,10 @@ class GradingExecute(SandboxedExecute):
                 self._not_run(cell)
         if self._stop is not None and self._stop[0] != MALFORMED:
             add_review(nb, *self._stop)
+        if self._dropped_cells:
+            add_review(nb, OUTPUT_LIMIT, f"{self._dropped_bytes} bytes of output were not kept (cells "
+                       f"{', '.join(str(i + 1) for i in self._dropped_cells[:20])}); limits: "
+                       f"{self.max_cell_output_bytes} bytes a cell, {self.max_output_bytes} a notebook")
         if not meta.get("ungradable"):
             checked_from = monotonic()
             self._check_from_outside(nb, resources, outside)
@@ -782,20 +855,25 @@ class GradingExecute(SandboxedExecute):
 
     def _check_from_outside(self, nb, resources, started) -> None:
         """The kernel's results can be forged: for a lesson with probes (``grader/trusted.py``),
-        a test that passed in the kernel keeps its points only if the outside check agrees."""
+        a test that passed in the kernel keeps its points only if the outside check agrees.
+
+        Fails closed: if the check cannot start, crashes, or hands back something unreadable,
+        every test it covers scores 0 and the submission NEEDS REVIEW (outside check); the
+        kernel's own results are never the fallback."""
         from . import trusted
 
         if started is None:
             return
         info = resources["nbgrader"]
         meta = _info(nb)
+        covered = started[0].tests if not isinstance(started, Exception) else self._covered_tests(resources)
+        passed = {_nbgrader(c).get("grade_id") for c in nb.cells if _is_grade(c) and _nbgrader(c).get("grade_id")
+                  in covered and not _has_error(c)}
         if isinstance(started, Exception):
-            self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], started)
-            add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not start ({started})"[:500])
+            self.log.error("%s / %s: outside check failed to start: %s", info["student"], info["notebook"], started)
+            self._hold_unchecked(nb, passed, "the check outside the notebook could not start")
             return
         everything, seed, cells = started
-        passed = {_nbgrader(c).get("grade_id") for c in nb.cells if _is_grade(c) and _nbgrader(c).get("grade_id")
-                  in everything.tests and not any(o.get("output_type") == "error" for o in c.get("outputs", []))}
         # Only the probes of tests that passed in the kernel: the others already score zero.
         lesson = everything.for_tests(passed)
         if not passed:  # every test it covers already scores zero: nothing to confirm
@@ -808,27 +886,54 @@ class GradingExecute(SandboxedExecute):
             # timeouts.
             run = trusted.run_in_sandbox(lesson, cells, seed)
             verdicts = trusted.judge(lesson, run, trusted.expected_values(everything, seed, _reference_cache))
-        except Exception as exc:  # noqa: BLE001 (the check itself failed: a human decides)
+            if not isinstance(verdicts, dict) or set(verdicts) != set(lesson.probes):
+                raise TypeError("the outside check returned no verdict for every probe")
+        except BaseException as exc:  # noqa: BLE001 (the check itself failed: zero, a human decides)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             self.log.error("%s / %s: outside check failed: %s", info["student"], info["notebook"], exc)
-            add_review(nb, trusted.OUTSIDE_CHECK, f"the check outside the notebook could not run ({exc})"[:500])
+            self._hold_unchecked(nb, passed, "the check outside the notebook could not run")
             return
         meta["outside_checked"] = True
         meta["outside_check"] = {name: problem for name, problem in verdicts.items()}
+        if (reason := (run.sandbox or {}).get("reason")) in sandbox.LIMIT_REASONS:
+            add_review(nb, reason, f"the check outside the notebook stopped at the sandbox's {reason}")
         contradicted = []
         for cell in nb.cells:
             grade_id = _nbgrader(cell).get("grade_id")
             if not (_is_grade(cell) and grade_id in lesson.tests):
                 continue
             problems = [f"{name}: {verdicts[name]}" for name in lesson.tests[grade_id] if verdicts.get(name)]
-            failed_in_kernel = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-            if problems and not failed_in_kernel:
+            if problems and not _has_error(cell):
                 cell.setdefault("outputs", []).append(_error_output(
                     "OutsideCheckFailed", "this test passed inside your notebook, but the same parts, run again "
-                    "on new inputs outside it, do not behave as they should: " + "; ".join(problems)))
-                contradicted.append(f"{grade_id} ({'; '.join(problems)})")
+                    "on new inputs outside it, do not behave as they should: " + "; ".join(problems)[:2000]))
+                probe_names = [name for name in lesson.tests[grade_id] if verdicts.get(name)]
+                contradicted.append(f"{grade_id} ({', '.join(probe_names)})")
         if contradicted:
             add_review(nb, trusted.OUTSIDE_CHECK, "tests that passed in the kernel but not outside it, scored 0: "
                        + "; ".join(contradicted))
+
+    def _covered_tests(self, resources) -> set:
+        """The graded tests a lesson's outside check covers, when the check itself could not be
+        prepared: every graded test of the source (the safe side)."""
+        try:
+            source = nbformat.read(_Paths(self).source(resources["nbgrader"]["assignment"],
+                                                       resources["nbgrader"]["notebook"]), as_version=4)
+            return {_nbgrader(c).get("grade_id") for c in source.cells if _is_grade(c)} - {POST_QUIZ_ID}
+        except Exception:  # noqa: BLE001
+            return set()
+
+    def _hold_unchecked(self, nb, passed: set, why: str) -> None:
+        """The trusted side broke: every test it should have confirmed scores 0, pending review."""
+        for cell in nb.cells:
+            if _is_grade(cell) and _nbgrader(cell).get("grade_id") in passed and not _has_error(cell):
+                cell.setdefault("outputs", []).append(_error_output(
+                    "OutsideCheckUnavailable", "this test could not be confirmed outside your notebook; "
+                    "it scores 0 until the instructor reviews it"))
+        from .trusted import OUTSIDE_CHECK
+
+        add_review(nb, OUTSIDE_CHECK, f"{why}; tests held at 0: " + (", ".join(sorted(passed)) or "none"))
 
     def _halt(self, reason: str, detail: str) -> None:
         if self._stop is None:
@@ -860,7 +965,56 @@ class GradingExecute(SandboxedExecute):
                     timing["cells_s"].append(monotonic() - ran_from)
         return self._run_cell(cell, resources, index)
 
+    # --- outputs, bounded by bytes as they arrive --------------------------------------------
+
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's handler of one output message, with a byte budget per cell and notebook:
+        what does not fit is dropped before it is stored (a stream is cut to fit), and the cell
+        gets a note. An error output is always kept, cut short: it is what makes a test score 0."""
+        content = msg.get("content") or {}
+        if msg.get("msg_type") == "error":
+            content["evalue"] = str(content.get("evalue", ""))[:2000]
+            content["traceback"] = [str(line)[:2000] for line in (content.get("traceback") or [])[-30:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = _content_bytes(content)
+        room = min(self.max_cell_output_bytes - self._cell_output_bytes, self.max_output_bytes - self._output_bytes)
+        if size > room:
+            kept = max(0, room) if msg.get("msg_type") == "stream" else 0
+            self._drop(cell_index, size - kept)
+            if not kept:
+                return None
+            content["text"] = str(content.get("text", ""))[:kept]
+            size = kept
+        self._cell_output_bytes += size
+        self._output_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        if _content_bytes(msg.get("content") or {}) > self.max_cell_output_bytes:
+            self._drop(None, _content_bytes(msg.get("content") or {}))
+            return None
+        return super()._update_display_id(display_id, msg)
+
+    _output_bytes = _cell_output_bytes = _dropped_bytes = 0
+    _dropped_cells: tuple = ()
+
+    def _drop(self, cell_index, size: int) -> None:
+        self._dropped_bytes += size
+        if cell_index is not None and cell_index not in self._dropped_cells:
+            self._dropped_cells = [*self._dropped_cells, cell_index]
+
     def _run_cell(self, cell, resources, index):
+        self._cell_output_bytes = 0
+        try:
+            return self._run_cell_bounded(cell, resources, index)
+        finally:
+            if index in self._dropped_cells:
+                cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                    "stream", name="stdout", text=f"\n[output truncated: this cell printed more than the "
+                    f"{self.max_cell_output_bytes} bytes a cell (or {self.max_output_bytes} a notebook) keeps "
+                    "when graded]\n"))
+
+    def _run_cell_bounded(self, cell, resources, index):
         first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
         where = (f"cell {_label(cell)!r}" if _nbgrader(cell) else
                  f"the code cell that starts {first_line[:60]!r}")
@@ -927,20 +1081,26 @@ class MarkForReview(NbGraderPreprocessor):
         verdict = read_verdict(paths.autograded(info["student"], info["assignment"]), started) if started else None
         if verdict is not None:
             apply_verdict(nb, verdict)
+        elif started and not meta.get("ungradable") and not any(
+                r[0] in (KERNEL_DIED, UNINTERRUPTIBLE, NOT_RUN) for r in meta.get("review", [])):
+            # The run happened but the sandbox said nothing about it: fail closed.
+            add_review(nb, VERDICT_MISSING, "the sandbox left no verdict on this run; scores held at 0")
+        trusted_side_broke = any(r[0] == VERDICT_MISSING for r in meta.get("review", []))
         sha, previous = meta.get("sha256"), meta.get("previous_sha256")
         first_time = sha is None or previous != sha
         reviews = [list(r) for r in meta.get("review", [])]
         # Where the outside check decides, the integrity scan is a report, not a hold.
         findings = [] if meta.get("outside_checked") else list(meta.get("integrity", []))
         if findings:
-            reviews.append([INTEGRITY, f"{len(findings)} line(s) to look at: " + "; ".join(findings)])
+            reviews.append([INTEGRITY, plain(f"{len(findings)} line(s) to look at: " + "; ".join(findings))])
         first_solution = next((_nbgrader(c).get("grade_id") for c in nb.cells if _nbgrader(c).get("solution")), None)
         with Gradebook(info["db_url"]) as gradebook:
             record = gradebook.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
             if previous is not None and sha is not None and previous != sha:
                 forget_old_review(record)
             if reviews:
-                mark_for_review(record, reviews, first_solution, hold=bool(findings) and first_time)
+                mark_for_review(record, reviews, first_solution,
+                                hold=(bool(findings) and first_time) or trusted_side_broke)
             if not first_time:
                 reviewed = set(meta.get("reviewed", []))
                 for grade in record.grades:
@@ -965,15 +1125,19 @@ def apply_verdict(nb, verdict: dict) -> None:
     """Fold the sandbox's verdict into the notebook's bookkeeping."""
     reason = verdict.get("reason")
     if reason:
+        if reason not in sandbox.LIMIT_REASONS:  # the course's words only
+            reason = "sandbox"
         peak = verdict.get("peak_bytes")
         detail = f"the sandbox stopped the kernel ({reason})" + (
-            f"; peak memory {peak / 2**20:.0f} MiB" if isinstance(peak, (int, float)) else "")
+            f"; peak memory {peak / 2**20:.0f} MiB" if isinstance(peak, (int, float)) and not isinstance(peak, bool)
+            else "")
         reviews = _info(nb).setdefault("review", [])
-        # The sandbox knows better why the kernel died (or stopped answering: a process at its
-        # memory limit stalls in reclaim until the OOM killer ends it).
-        reviews[:] = [r for r in reviews if r[0] not in (KERNEL_DIED, UNINTERRUPTIBLE)]
+        # The sandbox knows better why the kernel died, stopped answering (a process at its
+        # memory limit stalls in reclaim until the OOM killer ends it) or could not run at all
+        # (a fork bomb leaves no process for the next cell).
+        reviews[:] = [r for r in reviews if r[0] not in (KERNEL_DIED, UNINTERRUPTIBLE, NOT_RUN)]
         if not any(r[0] == reason for r in reviews):
-            reviews.insert(0, [str(reason), detail])
+            reviews.insert(0, [reason, detail])
     elif verdict.get("sandboxed") is False:
         add_note(nb, "the submission ran without the sandbox")
 

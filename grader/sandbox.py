@@ -15,8 +15,13 @@ whose kernel manager, ``SandboxedKernelManager``, starts the kernel inside ``bwr
   Python install, the virtual environment and the folders of the installed course packages
   (``gpt2ref``, ``quiz``, ``course``). Not the repository, not ``grader/`` (solutions, hidden
   tests, the gradebook), not other students' ``submitted/`` or ``autograded/`` folders;
-- it may write only to its own working folder (``autograded/<student>/<lesson>/``), a fresh
-  ``/tmp`` and a fresh, empty ``HOME`` (both in memory, so they count against the memory limit);
+- it may write only to its working folder, a fresh ``/tmp`` and ``/dev/shm`` and a fresh,
+  empty ``HOME``, each of bounded size. The working folder it sees at
+  ``autograded/<student>/<lesson>/`` is a *copy* of that folder on a tmpfs of
+  ``GPT2_COURSE_SANDBOX_DISK`` bytes (default 256M; the tmpfs also holds its sockets), mounted by
+  the grader (root) and thrown away with the kernel: what it writes there never reaches the real
+  folder or the host's disk (``mount_bounded``). All of them are in memory, so they also count
+  against the memory limit; a run that fills its folder gets the verdict "disk limit";
 - the working folder is not on ``sys.path`` (``PYTHONSAFEPATH``, IPython's ``ignore_cwd``), so a
   ``course/`` folder handed in beside the notebook cannot replace the real ``course`` package;
 - Jupyter talks to it over ZMQ on Unix sockets in a private folder (``transport = "ipc"``);
@@ -26,10 +31,10 @@ whose kernel manager, ``SandboxedKernelManager``, starts the kernel inside ``bwr
 - a wall clock per notebook (``GPT2_COURSE_NOTEBOOK_TIMEOUT`` seconds, default 1200), on top of
   nbgrader's per-cell timeout, kills every process of the kernel when it runs out.
 
-After the kernel is gone, the trusted side removes whatever the kernel left in its folder that
-is not a plain file or folder (a symlink there would make nbgrader write the graded notebook, or
-chmod, through it onto a host file), and writes a verdict (``verdict_path``/``read_verdict``):
-``{"sandboxed": true, "reason": null | "wall clock" | "out of memory" | "process limit",
+After the kernel is gone, the trusted side removes whatever is in the real folder that is not a
+plain file or folder (a symlink there would make nbgrader write the graded notebook, or chmod,
+through it onto a host file), and writes a verdict (``verdict_path``/``read_verdict``):
+``{"sandboxed": true, "reason": null | "wall clock" | "out of memory" | "process limit" | "disk limit",
 "peak_bytes": ..., ...}`` ("process limit": a fork was refused, ``Cgroup.pids_limit_hit``). It lies *beside* the working folder, as
 ``autograded/<student>/.<lesson>.sandbox-verdict.json``: out of the kernel's reach, and not
 deleted by nbgrader, which removes the working folder of a notebook whose kernel died.
@@ -42,7 +47,8 @@ What the sandbox does not protect against
 -----------------------------------------
 - CPU time: a kernel may keep the shared cores busy until the per-cell timeout or the wall
   clock stops it; there is no CPU quota.
-- Disk space: the working folder is on the host disk, with no quota.
+- Disk space when the grader is not root: the working folder cannot be mounted as a bounded
+  tmpfs then, and is an ordinary folder on the host's disk.
 - Lying about its own results: the kernel runs the test cells, so code that patches the checks
   (an IPython input transformer, monkeypatching ``course.checks``) still changes what the
   kernel reports. ``grader/trusted.py`` checks the answers again outside the kernel, for the
@@ -84,11 +90,14 @@ ENV_UNSANDBOXED = "GPT2_COURSE_UNSANDBOXED"
 ENV_MEMORY = "GPT2_COURSE_SANDBOX_MEMORY"
 ENV_PIDS = "GPT2_COURSE_SANDBOX_PIDS"
 ENV_TIMEOUT = "GPT2_COURSE_NOTEBOOK_TIMEOUT"
+ENV_DISK = "GPT2_COURSE_SANDBOX_DISK"
 ENV_BWRAP = "GPT2_COURSE_BWRAP"  # path of bwrap (default: found on PATH); tests point it elsewhere
 
 DEFAULT_MEMORY = "3G"
 DEFAULT_PIDS = 512
 DEFAULT_TIMEOUT = 1200.0
+DEFAULT_DISK = "256M"
+SMALL_TMPFS = 16 * 2**20  # HOME: a kernel writes a few config files there
 COURSE_PACKAGES = ("gpt2ref", "quiz", "course")
 SANDBOX_HOME = "/home/sandbox"
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: who the kernel is when the grader is root
@@ -103,6 +112,10 @@ ENV_KEEP_PREFIXES = ("LC_", "NBGRADER_")
 REASON_WALL_CLOCK = "wall clock"
 REASON_MEMORY = "out of memory"
 REASON_PIDS = "process limit"
+REASON_DISK = "disk limit"
+REASON_OUTPUT = "output limit"
+# Every reason the course shows for a stopped run (a verdict with another word is not believed).
+LIMIT_REASONS = (REASON_WALL_CLOCK, REASON_MEMORY, REASON_PIDS, REASON_DISK, REASON_OUTPUT)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -126,6 +139,11 @@ def memory_limit() -> int:
 
 def pids_limit() -> int:
     return int(os.environ.get(ENV_PIDS) or DEFAULT_PIDS)
+
+
+def disk_limit() -> int:
+    """Bytes the sandbox may write to its working folder (and, separately, to its /tmp)."""
+    return parse_bytes(os.environ.get(ENV_DISK) or DEFAULT_DISK)
 
 
 def notebook_timeout() -> float:
@@ -241,11 +259,13 @@ def _ancestors(paths: list[str]) -> list[str]:
 
 
 def bwrap_argv(bwrap: str, workdir: str, private: str, extra_ro: list[str] = (), as_root: bool = True,
-               overlays: list[tuple[str, str]] = ()) -> list[str]:
+               overlays: list[tuple[str, str]] = (), workdir_source: str | None = None) -> list[str]:
     """The command line (bwrap, then setpriv when root) that the kernel command is appended to.
     ``overlays``: (host path, sandbox path) pairs bound read-only *over* what is there (e.g. a
-    course package with the graded parts taken out)."""
+    course package with the graded parts taken out). ``workdir_source``: the host folder seen as
+    ``workdir`` inside (default: ``workdir`` itself), e.g. a size-limited copy of it."""
     readonly = [*readonly_dirs(), *extra_ro]
+    disk = str(disk_limit())
     argv = [
         bwrap,
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -255,8 +275,10 @@ def bwrap_argv(bwrap: str, workdir: str, private: str, extra_ro: list[str] = (),
         *_caps(as_root),
         "--proc", "/proc", "--dev", "/dev",  # a /proc of its own PID namespace; null, zero, urandom
         # Fresh and in memory (charged to the memory limit); HOME and /dev/shm writable by nobody.
-        "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm",
-        "--perms", "0777", "--tmpfs", SANDBOX_HOME,
+        # Each with a size: a full /tmp stops the writer, never the host.
+        "--perms", "1777", "--size", disk, "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", disk, "--tmpfs", "/dev/shm",
+        "--perms", "0777", "--size", str(SMALL_TMPFS), "--tmpfs", SANDBOX_HOME,
         "--ro-bind", "/usr", "/usr",  # system libraries and tools
     ]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):  # merged /usr: symlinks
@@ -274,7 +296,7 @@ def bwrap_argv(bwrap: str, workdir: str, private: str, extra_ro: list[str] = (),
         argv += ["--ro-bind", source, target]
     argv += [
         "--bind", private, private,  # the connection file and the ZMQ sockets
-        "--bind", workdir, workdir,  # the submission's own folder: the only host folder it may write
+        "--bind", workdir_source or workdir, workdir,  # the submission's own folder (a bounded copy)
         "--remount-ro", "/",  # the sandbox's own root folder (skeleton of the mounts above)
         "--chdir", workdir,
         # ipykernel quits when the PID in JPY_PARENT_PID is not its parent: a host PID never is in
@@ -337,6 +359,45 @@ def disarm(workdir: str) -> list[str]:
     return removed
 
 
+def mount_bounded(folder: str, size: int) -> bool:
+    """Mount a tmpfs of ``size`` bytes on ``folder`` (root only), so that what a sandbox writes
+    there stops at that size instead of filling the host's disk; its pages are charged to the
+    memory cgroup of whoever writes them. False (nothing mounted) when not root or when mounting
+    fails: the folder is then an ordinary, unbounded one (README says so)."""
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,nosuid,nodev",
+                           "gpt2-sandbox", folder], capture_output=True)
+    return done.returncode == 0
+
+
+def unmount(folder: str) -> None:
+    """Undo ``mount_bounded`` (lazily: nothing can keep it busy once the sandbox is gone)."""
+    subprocess.run(["umount", "--lazy", folder], capture_output=True)
+
+
+def filled_up(folder: str) -> bool:
+    """True when the bounded folder has (nearly) no room left: the sandbox hit its disk limit."""
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_blocks > 0 and info.f_bavail * info.f_frsize < 64 * 1024
+
+
+def copy_plain_tree(source: str, target: str) -> None:
+    """Copy the plain files and folders under ``source`` into ``target`` (links and anything
+    else are left out; the intake gate has already refused them)."""
+    for parent, dirs, files in os.walk(source):
+        rel = os.path.relpath(parent, source)
+        os.makedirs(os.path.join(target, rel), exist_ok=True)
+        for name in files:
+            path = os.path.join(parent, name)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                shutil.copy2(path, os.path.join(target, rel, name), follow_symlinks=False)
+        dirs[:] = [d for d in dirs if stat.S_ISDIR(os.lstat(os.path.join(parent, d)).st_mode)]
+
+
 def write_json(path: Path, data: dict) -> None:
     """Write ``data`` to ``path`` atomically (a reader never sees half a file)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -351,7 +412,8 @@ class _SandboxMixin:
     _sandboxed = None  # True/False once a kernel was started
     _as_root = False  # the grader is root: the kernel becomes nobody
     _group = None  # the kernel's cgroups.Cgroup
-    _private = None  # folder with the connection file and the sockets
+    _private = None  # folder with the connection file, the sockets and the copy of the workdir
+    _bounded = False  # _private is a tmpfs of bounded size
     _workdir = None  # the folder the kernel may write
     _own_workdir = None  # ... when we made it (no cwd given)
     _watchdog = None
@@ -384,6 +446,10 @@ class _SandboxMixin:
         self._as_root = os.geteuid() == 0
         if self._private is None:
             self._private = tempfile.mkdtemp(prefix="gpt2-sandbox-")
+            # All the kernel may write on the host: its sockets and a copy of its folder, on a
+            # tmpfs of bounded size (root); the real folder is not bound at all.
+            self._bounded = mount_bounded(self._private, disk_limit())
+            copy_plain_tree(self._workdir, os.path.join(self._private, "work"))
         self.transport = "ipc"
         self.connection_file = os.path.join(self._private, "kernel.json")
         self.ip = os.path.join(self._private, "kernel-ipc")
@@ -396,15 +462,15 @@ class _SandboxMixin:
         if weights and os.path.exists(weights):  # lesson 37's real GPT-2 checkpoint, read-only
             extra_ro.append(os.path.realpath(weights))
             kw["env"]["GPT2_COURSE_WEIGHTS"] = extra_ro[-1]
-        cmd = bwrap_argv(bwrap_path(), self._workdir, self._private, extra_ro, self._as_root) + cmd
+        cmd = bwrap_argv(bwrap_path(), self._workdir, self._private, extra_ro, self._as_root,
+                         workdir_source=os.path.join(self._private, "work")) + cmd
         from .cgroups import Cgroup
 
         group = Cgroup(f"kernel-{uuid.uuid4().hex[:12]}", memory_bytes=memory_limit(), max_pids=pids_limit())
         self._group = group.__enter__()
         kw["preexec_fn"] = group.preexec_fn()  # bwrap joins the group before it execs
         if self._as_root:
-            for folder in (self._private, self._workdir):
-                hand_over(folder, SANDBOX_UID, SANDBOX_GID)
+            hand_over(self._private, SANDBOX_UID, SANDBOX_GID)
         return cmd, kw
 
     def _check_workdir(self, workdir: str) -> None:
@@ -472,17 +538,22 @@ class _SandboxMixin:
                     verdict["reason"] = REASON_PIDS
             finally:
                 group.__exit__(None, None, None)  # kills whatever is left (setsid children too), removes it
+        if verdict["reason"] is None and self._bounded and filled_up(self._private):
+            verdict["reason"] = REASON_DISK
+        if self._bounded:
+            verdict["disk_limit_bytes"] = disk_limit()
         if self._workdir and os.path.isdir(self._workdir) and not self._own_workdir:
             verdict["removed"] = disarm(self._workdir)
-            if self._sandboxed and self._as_root:
-                hand_over(self._workdir, os.getuid(), os.getgid())
             write_json(verdict_path(self._workdir), verdict)
         self.last_verdict = verdict
         if not restart:
+            if self._private and self._bounded:
+                unmount(self._private)
             for folder in (self._private, self._own_workdir):
                 if folder:
                     shutil.rmtree(folder, ignore_errors=True)
             self._private = self._own_workdir = None
+            self._bounded = False
 
 
 # jupyter_client binds its public methods to KernelManager's own _async_* functions when the class
@@ -520,11 +591,14 @@ class SandboxedExecute(Execute):
 # --- a plain command in the same sandbox ----------------------------------------------------------
 
 def run_sandboxed(command: list[str], workdir: str, timeout: float, extra_ro: list[str] = (),
-                  overlays: list[tuple[str, str]] = (), unsandboxed_env: dict[str, str] | None = None) -> dict:
-    """Run ``command`` (not a kernel) in the sandbox kernels get: ``workdir`` is the one writable
-    folder (handed to ``nobody`` while it runs), memory and process limits, ``timeout`` seconds
-    of wall clock. Returns {"returncode", "reason" (None | "wall clock" | "out of memory" |
-    "process limit"), "output" (its last 4000 characters of stdout+stderr), "elapsed_s"}.
+                  overlays: list[tuple[str, str]] = (), unsandboxed_env: dict[str, str] | None = None,
+                  keep: tuple[str, ...] = ()) -> dict:
+    """Run ``command`` (not a kernel) in the sandbox kernels get: it sees ``workdir`` as its one
+    writable folder, but writes to a copy of it on a tmpfs of bounded size (root; handed to
+    ``nobody`` while it runs); the files named in ``keep`` are copied back to ``workdir``
+    afterwards (plain files only). Memory and process limits, ``timeout`` seconds of wall clock.
+    Returns {"returncode", "reason" (None | "wall clock" | "out of memory" | "process limit" |
+    "disk limit"), "output" (its last 4000 characters of stdout+stderr), "elapsed_s"}.
     Without a sandbox (``GPT2_COURSE_UNSANDBOXED=1``) it runs as a plain subprocess, with
     ``unsandboxed_env`` added to its environment (overlays cannot be mounted there)."""
     from .cgroups import Cgroup
@@ -545,12 +619,19 @@ def run_sandboxed(command: list[str], workdir: str, timeout: float, extra_ro: li
         raise SandboxUnavailable(refusal(problem))
     as_root = os.geteuid() == 0
     private = tempfile.mkdtemp(prefix="gpt2-sandbox-")
-    argv = bwrap_argv(bwrap_path(), workdir, private, list(extra_ro), as_root, list(overlays)) + list(command)
     reason, output, code = None, "", None
+    bounded = False
     try:
+        # What the command writes goes to a bounded copy of workdir; only ``keep`` comes back.
+        bounded = mount_bounded(private, disk_limit())
+        work = os.path.join(private, "work")
+        copy_plain_tree(workdir, work)
+        argv = bwrap_argv(bwrap_path(), workdir, os.path.join(private, "sock"), list(extra_ro), as_root,
+                          list(overlays), workdir_source=work) + list(command)
+        os.mkdir(os.path.join(private, "sock"))
         with Cgroup(f"run-{uuid.uuid4().hex[:12]}", memory_bytes=memory_limit(), max_pids=pids_limit()) as group:
             if as_root:
-                hand_over(workdir, SANDBOX_UID, SANDBOX_GID)
+                hand_over(private, SANDBOX_UID, SANDBOX_GID)
             try:
                 process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE,
                                            stderr=subprocess.STDOUT, preexec_fn=group.preexec_fn())
@@ -567,10 +648,15 @@ def run_sandboxed(command: list[str], workdir: str, timeout: float, extra_ro: li
                     reason = REASON_PIDS
             finally:
                 group.kill_all()
-                disarm(workdir)
-                if as_root:
-                    hand_over(workdir, os.getuid(), os.getgid())
+        if reason is None and bounded and filled_up(private):
+            reason = REASON_DISK
+        for name in keep:
+            path = os.path.join(work, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                shutil.copyfile(path, os.path.join(workdir, name), follow_symlinks=False)
     finally:
+        if bounded:
+            unmount(private)
         shutil.rmtree(private, ignore_errors=True)
     return {"returncode": code, "reason": reason, "output": output,
             "elapsed_s": round(time.monotonic() - started, 3), "sandboxed": True}

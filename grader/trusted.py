@@ -34,6 +34,7 @@ import ast
 import importlib.util
 import json
 import math
+import re
 import secrets
 import shutil
 import sys
@@ -184,49 +185,80 @@ def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int
         isolate = [] if sandbox.unsandboxed_requested() else ["-I"]
         verdict = sandbox.run_sandboxed([sys.executable, *isolate, runner, str(job_dir)], str(job_dir),
                                         lesson.wall_clock, extra_ro=[runner], overlays=overlays,
-                                        unsandboxed_env=plain_env)
+                                        unsandboxed_env=plain_env, keep=("out.json", "out.safetensors"))
         return _read_output(job_dir, lesson, verdict)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _read_output(job_dir: Path, lesson: LessonProbes, verdict: dict) -> ProbeRun:
+    """What the sandbox left, read as plain data; anything unreadable (a JSON list, a broken or
+    oversized tensor file, nesting too deep, a link) is a problem for every probe, never a crash
+    and never the kernel's word."""
     run = ProbeRun(sandbox=verdict)
     stopped = verdict.get("reason") or (f"exit status {verdict['returncode']}" if verdict.get("returncode") else None)
     try:
-        for name in ("out.json", "out.safetensors"):
-            if (job_dir / name).is_symlink() or (job_dir / name).stat().st_size > MAX_OUTPUT_BYTES:
-                raise ValueError(f"{name} is not a plain file under {MAX_OUTPUT_BYTES} bytes")
-        data = json.loads((job_dir / "out.json").read_text())
-        from safetensors.torch import load_file
-
-        tensors = load_file(str(job_dir / "out.safetensors"))
-    except (OSError, ValueError) as exc:
+        data, tensors = _load_output(job_dir)
+    except Exception as exc:  # noqa: BLE001 (whatever the student's process left: unreadable)
         why = f"the check run left no readable result ({stopped or type(exc).__name__})"
         run.problems = {name: why for name in lesson.probes}
         return run
-    run.cell_errors = data.get("cells", []) if isinstance(data.get("cells"), list) else []
+    cells = data.get("cells")
+    run.cell_errors = cells if isinstance(cells, list) else []
     probes = data.get("probes") if isinstance(data.get("probes"), dict) else {}
     for name in lesson.probes:
         entry = probes.get(name)
         if not isinstance(entry, dict):
             run.problems[name] = "did not run" + (f" (the check run stopped: {stopped})" if stopped else "")
         elif entry.get("error"):
-            run.problems[name] = f"raised {str(entry['error'])[:300]}"
+            run.problems[name] = f"raised {_error_type(entry['error'])}"
         else:
             try:
-                run.values[name] = {k: _unplain(v, tensors) for k, v in (entry.get("values") or {}).items()}
-            except (KeyError, TypeError, ValueError) as exc:
-                run.problems[name] = f"returned something unreadable ({exc})"
+                values = entry.get("values") or {}
+                run.values[name] = {str(k): _unplain(v, tensors) for k, v in values.items()}
+            except Exception as exc:  # noqa: BLE001
+                run.problems[name] = f"returned something unreadable ({type(exc).__name__})"
     return run
 
 
-def _unplain(value, tensors):
+def _load_output(job_dir: Path) -> tuple[dict, dict]:
+    for name in ("out.json", "out.safetensors"):
+        if (job_dir / name).is_symlink() or (job_dir / name).stat().st_size > MAX_OUTPUT_BYTES:
+            raise ValueError(f"{name} is not a plain file under {MAX_OUTPUT_BYTES} bytes")
+    data = json.loads((job_dir / "out.json").read_text())
+    if not isinstance(data, dict):
+        raise TypeError("out.json does not hold an object")
+    from safetensors.torch import load_file
+
+    return data, load_file(str(job_dir / "out.safetensors"))
+
+
+# The one message of ours a probe error may carry to the student: the reference is withheld.
+_WITHHELD_MESSAGE = re.compile(r"ImportError: [A-Za-z_][\w.]{0,100} is not available while this lesson is graded: "
+                               r"the graded parts must be your own code")
+
+
+def _error_type(error) -> str:
+    """The exception's type name from the runner's ``"Type: message"``; the message is left out
+    (it may quote the instructor's probe code or the grading seed, and the student reads this),
+    except the course's own word that the reference is withheld."""
+    text = str(error)
+    if _WITHHELD_MESSAGE.fullmatch(text):
+        return text
+    head = text.split(":", 1)[0].strip()
+    return head if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,80}", head) else "an error"
+
+
+def _unplain(value, tensors, depth: int = 0):
+    if depth > 20:
+        raise ValueError("nested too deep")
     if isinstance(value, dict):
         return tensors[value["tensor"]]
     if isinstance(value, list):
-        return [_unplain(v, tensors) for v in value]
-    return value
+        return [_unplain(v, tensors, depth + 1) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"not plain data: {type(value).__name__}")
 
 
 # --- the reference's values, and the comparison ----------------------------------------------
@@ -310,13 +342,16 @@ def judge(lesson: LessonProbes, run: ProbeRun, expected: dict) -> dict[str, str 
             continue
         got = run.values.get(name, {})
         problem = None
-        for key, want in expected[name].items():
-            if key not in got:
-                problem = f"{key}: missing"
-                break
-            atol, rtol = lesson.tolerances.get((name, key), (lesson.atol, lesson.rtol))
-            if problem := differences(want, got[key], atol, rtol, key):
-                break
+        try:
+            for key, want in expected[name].items():
+                if key not in got:
+                    problem = f"{key}: missing"
+                    break
+                atol, rtol = lesson.tolerances.get((name, key), (lesson.atol, lesson.rtol))
+                if problem := differences(want, got[key], atol, rtol, key):
+                    break
+        except Exception as exc:  # noqa: BLE001 (a value the comparison chokes on is not a match)
+            problem = f"could not be compared with the reference ({type(exc).__name__})"
         verdicts[name] = problem
     return verdicts
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -60,8 +61,13 @@ def account_env(site: Site, user: str) -> dict[str, str]:
         "JUPYTER_CONFIG_PATH": jupyter_config_path(site, user),
         "VIRTUAL_ENV": str(site.env_dir),
     }
+    paths = []
     if site.ngshare_port:
-        env["PYTHONPATH"] = str(site.ngshare_path)  # ngshare_exchange (installed apart: hub/ngshare.py)
+        paths.append(str(site.ngshare_path))  # ngshare_exchange (installed apart: hub/ngshare.py)
+    if is_instructor(site, user):
+        paths.append(str(site.course_repo(user)))  # grader.* for Formgrader (the course's config, its policy)
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
     env.update({k: str(v) for k, v in site.extra_env.items()})
     return env
 
@@ -106,6 +112,10 @@ def release(site: Site, slug: str, instructor: str | None = None) -> None:
         stray.unlink()
     nbgrader_as(site, instructor, ["generate_assignment", slug, "--force"], check=True)
     nbgrader_as(site, instructor, ["release_assignment", slug, "--force"], check=True)
+    inbound = site.exchange_root / site.course_id / "inbound"
+    if inbound.is_dir() and not inbound.is_symlink():
+        # Sticky: a student may add a submission, never rename or delete a classmate's.
+        os.chmod(inbound, os.stat(inbound).st_mode | stat.S_ISVTX)
     print(f"released {slug} into {site.exchange_root / site.course_id / 'outbound' / slug}")
 
 
@@ -141,7 +151,37 @@ def feedback(site: Site, slug: str, instructor: str | None = None) -> None:
     instructor = instructor or instructor_of(site)
     nbgrader_as(site, instructor, ["generate_feedback", slug, "--force"], check=True)
     nbgrader_as(site, instructor, ["release_feedback", slug], check=True)
+    private_feedback(site, slug, instructor)
     print(f"feedback for {slug} released; students fetch it from the Assignment List")
+
+
+def private_feedback(site: Site, slug: str, instructor: str) -> list[Path]:
+    """Each released feedback page readable by its own student (and the instructor) only.
+
+    nbgrader releases ``<exchange>/<course>/feedback/<hash>.html`` world-readable, the hash of a
+    secret only the student and the instructor hold being the only lock; a name that leaks (a
+    log, a shared screen) would open it to anyone. Root gives each page to its student, group the
+    instructor's, mode 0640."""
+    from nbgrader.utils import notebook_hash
+
+    if site.ngshare_port:
+        return []
+    released = site.exchange_root / site.course_id / "feedback"
+    group = pwd.getpwnam(instructor).pw_gid
+    done = []
+    for page in sorted((site.course_root(instructor) / "feedback").glob(f"*/{slug}/*.html")):
+        student = page.parent.parent.name
+        try:
+            secret = (page.parent / "submission_secret.txt").read_text()
+            uid = pwd.getpwnam(student).pw_uid
+        except (OSError, KeyError):
+            continue
+        target = released / f"{notebook_hash(secret=secret, notebook_id=page.stem)}.html"
+        if target.is_file() and not target.is_symlink():
+            os.chown(target, uid, group)
+            os.chmod(target, 0o640)
+            done.append(target)
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,9 @@ from pathlib import Path
 from .site import HUB_BUILD_DIR
 
 PACKAGE = "configurable-http-proxy"
-VERSION = "5.3.0"
+# 5.0.1, not the newest: its engines (Node >= 18, commander 13) match the Node that Debian 12 and
+# Ubuntu 24.04 ship; 5.3.0 pulls commander 15, which wants Node >= 22.12 (npm warns EBADENGINE).
+VERSION = "5.0.1"
 
 
 class ProxyError(RuntimeError):

@@ -29,6 +29,7 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,7 @@ def ensure_account(site: Site, person: Person) -> tuple[bool, str | None]:
         created = True
     home = Path(pwd.getpwnam(person.username).pw_dir)
     os.chmod(home, 0o700)  # nobody else reads a student's work
+    write_shell_profile(site, person.username)
     password = person.password or (secrets.token_urlsafe(12) if created else None)
     if password:
         _run(["chpasswd"], input=f"{person.username}:{password}\n")
@@ -151,6 +153,37 @@ def remove_group(name: str) -> None:
 
 # --- the exchange and the course ------------------------------------------------------------
 
+PROFILE_BEGIN = "# >>> gpt2-course (written by hub/roster.py) >>>"
+PROFILE_END = "# <<< gpt2-course <<<"
+
+
+def write_shell_profile(site: Site, username: str) -> Path:
+    """A login shell of the account (``su - s002``, ssh) gets what its Jupyter server gets: the
+    course environment first on PATH (``nbgrader``, ``python``) and the class's Jupyter config.
+    One marked block in ``~/.profile``, replaced on every update."""
+    from .course import account_env, as_account
+
+    profile = Path(pwd.getpwnam(username).pw_dir) / ".profile"
+    env = account_env(site, username)
+    block = "\n".join([PROFILE_BEGIN,
+                       f"export PATH={shlex.quote(str(site.env_dir / 'bin'))}:\"$PATH\"",
+                       f"export JUPYTER_CONFIG_PATH={shlex.quote(env['JUPYTER_CONFIG_PATH'])}",
+                       f"export VIRTUAL_ENV={shlex.quote(str(site.env_dir))}",
+                       *(f"export PYTHONPATH={shlex.quote(env['PYTHONPATH'])}" for _ in [1] if "PYTHONPATH" in env),
+                       PROFILE_END])
+    # Read and written as the account itself: the home is the student's, and root following a
+    # link they left there would read or overwrite someone else's file.
+    found = as_account(site, username, ["cat", str(profile)])
+    text = found.stdout if found.returncode == 0 else ""
+    if PROFILE_BEGIN in text and PROFILE_END in text:
+        head, _, rest = text.partition(PROFILE_BEGIN)
+        text = head + block + rest.partition(PROFILE_END)[2]
+    else:
+        text = text + ("\n" if text and not text.endswith("\n") else "") + block + "\n"
+    as_account(site, username, ["tee", str(profile)], input=text, check=True)
+    return profile
+
+
 def setup_exchange(site: Site) -> Path:
     """``exchange_gate`` root:<course group> 0750 around nbgrader's exchange (0777 + sticky inside)."""
     gid = ensure_group(site.course_group)
@@ -179,6 +212,9 @@ def write_jupyter_config(site: Site, instructor: str | None) -> None:
         f"c.CourseDirectory.course_id = {site.course_id!r}\n"
         "# Validate in the student's own server: GPT-2 cells need more than 30 s on a small machine.\n"
         "c.Execute.timeout = 300\n"
+        + ("" if site.ngshare_port else
+           "# Each submission folder private to its student and the instructor (course/exchange.py).\n"
+           "c.ExchangeFactory.submit = 'course.exchange.PrivateSubmit'\n")
     )
     if site.ngshare_port:
         from .ngshare import client_config
@@ -190,7 +226,13 @@ def write_jupyter_config(site: Site, instructor: str | None) -> None:
     own = site.instructor_config_dir
     write_instructor_config(own)  # labconfig/page_config.json: Formgrader, Create Assignment, Course List on
     extensions = {name: True for name in INSTRUCTOR_SERVER_EXTENSIONS}
-    server = {"ServerApp": {"jpserver_extensions": extensions}}
+    # The course's policy on Formgrader's submission page (grader/formgrader_csp.py, found through
+    # the course copy on the instructor's PYTHONPATH: hub/course.py account_env).
+    extensions["grader.formgrader_csp"] = True
+    # jupyterhub-singleuser forbids every frame ("frame-ancestors 'none'") unless a policy is set:
+    # JupyterLab's Formgrader tab frames this very server.
+    server = {"ServerApp": {"jpserver_extensions": extensions,
+                            "tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}}}
     import json
 
     (own / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
@@ -200,9 +242,17 @@ def write_jupyter_config(site: Site, instructor: str | None) -> None:
         "# Written by hub/roster.py: the instructor's course root (formgrader and nbgrader commands).\n"
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(site.course_root(instructor))!r}\n"
+        + ("" if site.ngshare_port else
+           "# collect copies a student's links as links, for the intake gate to refuse (course/exchange.py).\n"
+           "c.ExchangeFactory.collect = 'course.exchange.SafeCollect'\n")
     )
-    for path in [common, own, *common.rglob("*"), *own.rglob("*")]:
+    for path in [common, *common.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    # The instructor's settings: the instructors' group only (students have no business there).
+    instructors = ensure_group(site.instructors_group)
+    for path in [own, *own.rglob("*")]:
+        os.chown(path, 0, instructors)
+        os.chmod(path, 0o750 if path.is_dir() else 0o640)
 
 
 def setup_course(site: Site, instructor: str, source: Path = REPO_DIR / "grader") -> Path:

@@ -62,13 +62,18 @@ class Hub:
             if not Path(needed).exists():
                 raise HubError(f"{needed} is missing; run `{fix}` (or `make hub`) first")
         site.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(site.state_dir, 0o755)  # single-user servers read state/jupyter/
+        # Single-user servers read state/jupyter/ (and the instructor state/instructor/): they may
+        # enter the folder, not list it; the hub's own files (log, database, secret, site.json)
+        # are root's alone: the log names every submission folder.
+        os.chmod(site.state_dir, 0o711)
         site.save()
+        private_state(site)
         env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin",
                                         "/usr/sbin", "/sbin"]),
                "LANG": os.environ.get("LANG", "C.UTF-8"), "HOME": os.environ.get("HOME", "/root"),
                "GPT2_COURSE_HUB_STATE": str(site.state_dir)}
-        log = open(self.log_path, "a")
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600), "a")
+        os.fchmod(log.fileno(), 0o600)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)], cwd=site.state_dir, env=env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -81,6 +86,7 @@ class Hub:
             try:
                 with urllib.request.urlopen(f"{site.url}/hub/api", timeout=5) as reply:
                     if reply.status == 200:
+                        private_state(site)  # the database and the secret, now that they exist
                         self.remember()
                         return f"{site.url}/hub/login"
             except (urllib.error.URLError, OSError):
@@ -171,6 +177,18 @@ class Hub:
             except psutil.Error:
                 pass
         return alive
+
+
+STATE_FILES = (LOG_FILE, "jupyterhub.sqlite", "jupyterhub_cookie_secret", "site.json", "new-passwords.csv",
+               "jupyterhub-proxy.pid")
+
+
+def private_state(site: Site) -> None:
+    """The hub's own files in the state folder: readable by root only."""
+    for name in (*STATE_FILES, PID_FILE):
+        path = site.state_dir / name
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, 0o600)
 
 
 def prepare(site: Site) -> None:

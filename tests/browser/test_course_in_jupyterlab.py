@@ -14,7 +14,6 @@ import importlib.util
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,8 @@ def _shared():
 
 
 lab_tools = _shared()
-OUTPUT, TOKEN, UI_TIMEOUT_MS = lab_tools.OUTPUT, lab_tools.TOKEN, lab_tools.UI_TIMEOUT_MS
+OUTPUT, TOKEN = lab_tools.OUTPUT, lab_tools.TOKEN
+wait_shown = lab_tools.wait_shown
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +83,12 @@ def _saved_widget_state(path: Path) -> dict:
     return notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
 
 
-def _save_with_widget_state(page, notebook_file: Path) -> None:
+def _save_with_widget_state(page, server, notebook_file: Path) -> None:
     """Ctrl+S; wait until the notebook on disk holds the widgets' state (saveState from course.jupyter_setup)."""
     page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
     page.keyboard.press("Control+s")
-    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-    while not _saved_widget_state(notebook_file) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert _saved_widget_state(notebook_file).get("state"), "no widget state saved in the notebook"
+    lab_tools.wait_until(page, server, f"{notebook_file.name} saved with its widget state",
+                         lambda: bool(_saved_widget_state(notebook_file).get("state")))
 
 
 def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium):
@@ -101,11 +99,11 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
     try:
         # 1. a lesson: run the quiz cell, answer
         lab_tools.open_in_workspace(page, course, f"{SLUG}/{SLUG}.ipynb")
-        lab_tools.wait_idle(page)
+        lab_tools.wait_idle(page, course)
         lab_tools._run_quiz_cell(page, course, ".gpt2-quiz .gpt2-quiz-card")
         page.get_by_label(right_label).check()
         page.get_by_role("button", name="检查答案").click()
-        page.get_by_text("✓ 回答正确！").wait_for()
+        wait_shown(page, course, page.get_by_text("✓ 回答正确！"), "the verdict '✓ 回答正确！'")
         page.wait_for_timeout(300)
         assert _no_horizontal_overflow(page) == []
         page.screenshot(path=str(OUTPUT / "course-lesson-answered.png"))
@@ -122,8 +120,8 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         # and Validate still works (its server extension stays on)
         page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").first.click()
         dialog = page.locator(".jp-Dialog")
-        dialog.wait_for()
-        dialog.get_by_text(re.compile(r"Success|passes|Validat", re.I)).first.wait_for()
+        wait_shown(page, course, dialog.get_by_text(re.compile(r"Success|passes|Validat", re.I)),
+                   "nbgrader's Validate dialog with its result")
         dialog_text = dialog.inner_text()
         assert "404" not in dialog_text and "rror" not in dialog_text, dialog_text
         page.screenshot(path=str(OUTPUT / "course-validate.png"))
@@ -131,15 +129,14 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         dialog.wait_for(state="detached")
 
         # 2. save: the widget state goes into the notebook (saveState from course.jupyter_setup)
-        _save_with_widget_state(page, notebook_file)
+        _save_with_widget_state(page, course, notebook_file)
 
         # 3. the kernel goes away (as when a student comes back another day), then the page
         # reloads without running anything: the quiz is drawn from the saved state
         lab_tools.shut_down_kernels(course)
         page.reload(wait_until="domcontentloaded")
-        page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
-        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
-        page.get_by_text("✓ 回答正确！").wait_for()
+        wait_shown(page, course, page.locator(".gpt2-quiz .gpt2-quiz-card"), "the quiz drawn from the saved state")
+        wait_shown(page, course, page.get_by_text("✓ 回答正确！"), "the saved verdict '✓ 回答正确！'")
         page.wait_for_timeout(500)
         assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
         assert page.locator(".gpt2-quiz").first.is_visible()
@@ -148,7 +145,7 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
 
         # 4. the course home: run it, see the language buttons and the progress table
         lab_tools.open_in_workspace(page, course, "00-start-here.ipynb")
-        lab_tools.wait_idle(page)
+        lab_tools.wait_idle(page, course)
         # the lesson's tab is still open (hidden): work in the visible notebook only
         cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
         table = page.locator(".gpt2-course-progress-table")
@@ -158,9 +155,10 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
                 page.keyboard.press("Shift+Enter")  # run each cell and move on, as a student would
                 page.wait_for_timeout(200)
             try:
-                table.wait_for(timeout=UI_TIMEOUT_MS // 3)
+                wait_shown(page, course, table, "the course home's progress table",
+                           stall_s=lab_tools.LOST_RUN_S if attempt < 2 else lab_tools.STALL_S)
                 break
-            except Exception:
+            except lab_tools.Stalled:
                 if attempt == 2:
                     raise
         row = table.locator("tr", has_text="40 Demo attention")
@@ -172,15 +170,15 @@ def test_quiz_survives_save_and_reload_and_home_shows_progress(course, chromium)
         # the Mermaid lesson map is drawn (JupyterLab shows it as an image; a syntax error
         # would show a warning box instead)
         diagram = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMermaid").first
-        diagram.locator("img, svg").first.wait_for()
+        wait_shown(page, course, diagram.locator("img, svg"), "the Mermaid lesson map drawn")
         assert "jp-mod-warning" not in (diagram.get_attribute("class") or "")
         page.wait_for_timeout(300)
         page.screenshot(path=str(OUTPUT / "course-home.png"))
 
         # 5. the same saved lesson in Notebook 7: the quiz shows, without a scrollbar
         page.goto(f"{course.url}/notebooks/{SLUG}/{SLUG}.ipynb?token={TOKEN}", wait_until="domcontentloaded")
-        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
-        page.get_by_text("✓ 回答正确！").wait_for()
+        wait_shown(page, course, page.locator(".gpt2-quiz .gpt2-quiz-card"), "the quiz in Notebook 7")
+        wait_shown(page, course, page.get_by_text("✓ 回答正确！"), "the saved verdict in Notebook 7")
         page.wait_for_timeout(500)
         assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
         assert _no_horizontal_overflow(page) == []
@@ -208,22 +206,23 @@ def test_graded_post_quiz_saves_the_answer_for_submission_and_shows_it_after_rel
     page = lab_tools.new_page(chromium)
     try:
         lab_tools.open_in_workspace(page, course, f"{GRADED_SLUG}/{GRADED_SLUG}.ipynb")
-        lab_tools.wait_idle(page)
+        lab_tools.wait_idle(page, course)
         lab_tools._run_quiz_cell(page, course, ".gpt2-quiz .gpt2-quiz-card")
         card = page.locator(".gpt2-quiz-card", has_text=markdown.to_label(graded.question.options[0])[:12])
         card.get_by_label(label).check()
         card.get_by_role("button", name="保存答案").click()
-        card.get_by_text(f"已保存你的答案（{graded.letter_of(wrong)}）").wait_for()
+        saved_note = f"已保存你的答案（{graded.letter_of(wrong)}）"
+        wait_shown(page, course, card.get_by_text(saved_note), f"the note '{saved_note}'")
         assert card.get_by_text("回答正确").count() == 0 and card.get_by_text("回答错误").count() == 0
         saved = json.loads((folder / "quiz-answers.json").read_text(encoding="utf-8"))
         assert saved["answers"] == {graded.key: wrong}, saved
         page.screenshot(path=str(OUTPUT / "course-graded-quiz-saved.png"))
 
-        _save_with_widget_state(page, notebook_file)
+        _save_with_widget_state(page, course, notebook_file)
         lab_tools.shut_down_kernels(course)
         page.reload(wait_until="domcontentloaded")
-        page.wait_for_selector(".gpt2-quiz .gpt2-quiz-card")
-        page.get_by_text(f"已保存你的答案（{graded.letter_of(wrong)}）").wait_for()
+        wait_shown(page, course, page.locator(".gpt2-quiz .gpt2-quiz-card"), "the quiz drawn from the saved state")
+        wait_shown(page, course, page.get_by_text(saved_note), f"the saved note '{saved_note}' after the reload")
         assert page.get_by_text(re.compile("model not found", re.I)).count() == 0
         page.screenshot(path=str(OUTPUT / "course-graded-quiz-after-reload.png"))
     except Exception:

@@ -23,7 +23,6 @@ import importlib.util
 import json
 import re
 import shutil
-import time
 import urllib.request
 from pathlib import Path
 
@@ -36,7 +35,6 @@ REPO = HERE.parents[1]
 LESSONS = REPO / "lessons"
 SOURCE = REPO / "grader" / "source"
 HOME = "00-start-here.ipynb"
-RUN_TIMEOUT_S = 900  # lesson 36 trains for about 2.5 min alone; a busy CI machine is slower
 
 
 def _shared():
@@ -47,7 +45,7 @@ def _shared():
 
 
 lab_tools = _shared()
-TOKEN, UI_TIMEOUT_MS = lab_tools.TOKEN, lab_tools.UI_TIMEOUT_MS
+TOKEN = lab_tools.TOKEN
 OUTPUT = lab_tools.OUTPUT / "lessons"
 
 
@@ -127,17 +125,21 @@ def _busy_prompts(page) -> int:
 
 def _run_all(page, course, expected_cells: int) -> None:
     """Run > Run All Cells, then wait until every code cell has run, or (an error stops Run All)
-    until nothing is queued or running and the kernel is idle, five checks in a row."""
+    until nothing is queued or running and the kernel is idle, five checks in a row. The wait
+    lasts as long as the kernel works (lesson 36 trains for minutes; a busy machine is slower)."""
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator(".lm-Menu").last.get_by_text("Run All Cells", exact=True).click()
-    deadline = time.monotonic() + RUN_TIMEOUT_S
     quiet = 0
-    while _ran_count(page) < expected_cells and quiet < 5:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the notebook was still running after {RUN_TIMEOUT_S}s")
-        time.sleep(1)
+
+    def finished() -> bool:
+        nonlocal quiet
+        if _ran_count(page) >= expected_cells:
+            return True
         quiet = quiet + 1 if _busy_prompts(page) == 0 and _kernels_idle(course) else 0
-    lab_tools.wait_idle(page)
+        return quiet >= 5
+
+    lab_tools.wait_until(page, course, f"Run All Cells to run {expected_cells} code cells", finished, poll_s=1.0)
+    lab_tools.wait_idle(page, course)
 
 
 def _kernels_idle(course) -> bool:
@@ -152,17 +154,13 @@ def _ran_count(page) -> int:
     )
 
 
-def _save(page, path: Path) -> None:
+def _save(page, course, path: Path) -> None:
     """Ctrl+S, then wait until the file on disk is newer than before and holds the widget state."""
     before = path.stat().st_mtime_ns
     page.locator(_visible(".jp-Notebook .jp-Cell .jp-InputPrompt")).first.click()
     page.keyboard.press("Control+s")
-    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-    while time.monotonic() < deadline:
-        if path.stat().st_mtime_ns > before and _saved_widget_models(_notebook(path)):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{path.name} was not saved with its widget state")
+    lab_tools.wait_until(page, course, f"{path.name} saved with its widget state",
+                         lambda: path.stat().st_mtime_ns > before and bool(_saved_widget_models(_notebook(path))))
 
 
 def _widget_failures(page) -> int:
@@ -173,12 +171,12 @@ def _work_through(page, course, relative: str, quiz_selector: str, expected_quiz
     """Open, run all, check, save, shut the kernel down, reload and check again; the saved notebook."""
     path = course.root / relative
     lab_tools.open_in_workspace(page, course, relative)
-    lab_tools.wait_idle(page)
+    lab_tools.wait_idle(page, course)
     _run_all(page, course, sum(1 for cell in _code_cells(_notebook(path)) if _source(cell).strip()))
     page.wait_for_timeout(500)
     shown = page.locator(_visible(quiz_selector)).count()
     failures = _widget_failures(page)
-    _save(page, path)
+    _save(page, course, path)
     saved = _notebook(path)
     assert _errors(saved) == [], f"{relative}: {_errors(saved)}"
     assert failures == 0, f"{relative}: {failures} widget(s) failed to display"
@@ -186,9 +184,11 @@ def _work_through(page, course, relative: str, quiz_selector: str, expected_quiz
 
     lab_tools.shut_down_kernels(course)
     page.reload(wait_until="domcontentloaded")
-    page.wait_for_selector(_visible(".jp-Notebook .jp-CodeCell .cm-content"))
+    lab_tools.wait_shown(page, course, page.locator(_visible(".jp-Notebook .jp-CodeCell .cm-content")),
+                         f"{relative} shown again after the reload")
     if expected_quizzes:
-        page.locator(_visible(quiz_selector)).nth(expected_quizzes - 1).wait_for()
+        lab_tools.wait_shown(page, course, page.locator(_visible(quiz_selector)).nth(expected_quizzes - 1),
+                             f"quiz {expected_quizzes} of {relative} drawn from the saved state")
     page.wait_for_timeout(1000)
     assert _widget_failures(page) == 0, f"{relative}: a widget failed to display after the reload"
     assert page.locator(_visible(quiz_selector)).count() == expected_quizzes, f"{relative} after reload"
@@ -226,7 +226,7 @@ def test_course_home_runs_and_survives_reload(course, chromium):
     try:
         saved = _work_through(page, course, HOME, ".gpt2-quiz-language", 1)
         table = page.locator(_visible(".gpt2-course-progress-table"))
-        table.wait_for()
+        lab_tools.wait_shown(page, course, table, "the course home's progress table")
         rows = table.locator("tbody tr").count() or table.locator("tr").count() - 1
         assert rows == len(lesson_slugs()), f"{rows} rows in the progress table"
         text = json.dumps(saved)

@@ -7,6 +7,14 @@ and saves screenshots (light theme, then dark theme with the answer restored fro
 progress file) under build/test-output/browser/.
 
 Skipped when /usr/bin/chromium is missing, unless REQUIRE_BROWSER=1 (CI), then it fails.
+
+This module also holds the helpers every browser test shares (serve JupyterLab, launch
+Chromium, open a page, wait). Waits follow what the page and server are doing
+(:func:`wait_while_active`): a wait goes on as long as a kernel is busy or starting, the
+server's processes use CPU, or the page changes (cells run, outputs drawn, scripts loaded),
+so a busy machine only makes a test slower; it fails with what it waited for once nothing
+has happened for ``QUIZ_BROWSER_STALL_S`` seconds (60). A single UI action on a page that is
+already drawn (a click, a check) gets ``QUIZ_BROWSER_TIMEOUT_MS`` (30 s).
 """
 
 from __future__ import annotations
@@ -23,7 +31,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -44,8 +55,21 @@ CHROMIUM_ARGS = [
 TOKEN = "gpt2-course-quiz-browser-test"
 LEARNER = "browser-learner"
 NOTEBOOK = "quiz-demo.ipynb"
-START_TIMEOUT_S = 120
-UI_TIMEOUT_MS = int(os.environ.get("QUIZ_BROWSER_TIMEOUT_MS", "120000"))
+# One UI action (click, check, fill) on a page that is already drawn: Playwright's timeout.
+UI_TIMEOUT_MS = int(os.environ.get("QUIZ_BROWSER_TIMEOUT_MS", "30000"))
+# A wait fails once nothing has happened for this long (no busy kernel, no CPU, no change).
+STALL_S = float(os.environ.get("QUIZ_BROWSER_STALL_S", "60"))
+# The most one wait takes while things keep happening: under pytest's timeout (900 s), so
+# the failure comes with its message and screenshot.
+PATIENCE_S = float(os.environ.get("QUIZ_BROWSER_PATIENCE_S", "800"))
+# A cell run sent while the kernel still connects can get lost: nothing happens for this
+# long after Shift+Enter, so it is sent again.
+LOST_RUN_S = 20.0
+# The server's processes (server, kernels, nbgrader's validation) work for us when they use
+# at least this share of one core over CPU_WINDOW_S; idle, they use well under 1%.
+CPU_BUSY_SHARE = 0.05
+CPU_WINDOW_S = 5.0
+BUSY_KERNEL_STATES = frozenset({"busy", "starting", "restarting", "autorestarting"})
 
 
 def _require_browser() -> None:
@@ -104,28 +128,203 @@ def _notebook() -> dict:
     }
 
 
+# --- waiting on what the page and the server are doing -------------------------------------
+
+
+class Stalled(AssertionError):
+    """A wait gave up: nothing happened for too long, or it outlasted ``PATIENCE_S``."""
+
+
+class Activity(NamedTuple):
+    """One look at what is going on: ``busy`` while something works on it (a kernel busy or
+    starting, CPU used); a change of ``state`` counts as progress; ``note`` says it in words.
+    (A NamedTuple, not a dataclass: the other browser tests load this file without a module name.)"""
+
+    busy: bool
+    state: tuple
+    note: str
+
+
+def wait_while_active(
+    what: str,
+    done: Callable[[], bool],
+    activity: Callable[[], Activity],
+    *,
+    stall_s: float | None = None,
+    limit_s: float | None = None,
+    poll_s: float = 0.5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Return once ``done()`` is true. Keep waiting while ``activity()`` is busy or its state
+    changes; raise :class:`Stalled`, naming ``what``, once nothing has happened for ``stall_s``
+    seconds (``STALL_S``), or after ``limit_s`` (``PATIENCE_S``) in all."""
+    stall_s = STALL_S if stall_s is None else stall_s
+    limit_s = PATIENCE_S if limit_s is None else limit_s
+    start = last_progress = clock()
+    last_state = None
+    while not done():
+        now = clock()
+        seen = activity()
+        if seen.busy or seen.state != last_state:
+            last_progress, last_state = now, seen.state
+        if now - last_progress >= stall_s:
+            raise Stalled(f"waited {now - start:.0f}s for {what}; nothing happened in the last "
+                          f"{stall_s:.0f}s ({seen.note})")
+        if now - start >= limit_s:
+            raise Stalled(f"waited {limit_s:.0f}s for {what}, the most one wait may take, though things "
+                          f"were still happening ({seen.note})")
+        sleep(poll_s)
+
+
+class CpuMeter:
+    """The share of one core that a process and its descendants used over the last
+    ``window_s`` seconds (a process that ended counts with its last reading)."""
+
+    def __init__(self, pid: int, window_s: float = CPU_WINDOW_S, clock: Callable[[], float] = time.monotonic):
+        import psutil
+
+        self.root, self.window_s, self.clock = psutil.Process(pid), window_s, clock
+        self.used: dict[int, float] = {}
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def total(self) -> float:
+        """CPU seconds the tree has used so far."""
+        import psutil
+
+        try:
+            family = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            family = []
+        for process in family:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            self.used[process.pid] = times.user + times.system
+        return sum(self.used.values())
+
+    def share(self) -> float:
+        """CPU seconds per second since the oldest reading within the window (0 at first)."""
+        now, total = self.clock(), self.total()
+        self.samples.append((now, total))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window_s:
+            self.samples.popleft()
+        then, before = self.samples[0]
+        return (total - before) / (now - then) if now > then else 0.0
+
+
+# Counted in the page: what changes while JupyterLab loads, runs cells or draws outputs,
+# and stays put while it idles (its polling of the server is left out).
+PAGE_STATE_JS = """() => {
+    const prompts = [...document.querySelectorAll(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt')].map(p => p.textContent);
+    const loaded = performance.getEntriesByType('resource')
+        .filter(e => !['fetch', 'xmlhttprequest', 'beacon', 'other'].includes(e.initiatorType)).length;
+    return {
+        ready: document.readyState,
+        ran: prompts.filter(t => /\\[\\d+\\]/.test(t)).length,
+        queued: prompts.filter(t => t.includes('*')).length,
+        outputs: document.querySelectorAll('.jp-OutputArea-output').length,
+        loaded: loaded,
+        elements: document.getElementsByTagName('*').length,
+    };
+}"""
+
+
+class LabActivity:
+    """What a JupyterLab (or Notebook 7) page and its server are doing, for
+    :func:`wait_while_active`: kernel states from the server's API, the server's CPU use
+    (kernels and nbgrader's validation included) and the page's state (:data:`PAGE_STATE_JS`)."""
+
+    def __init__(self, page, server):
+        self.page, self.server = page, server
+        self.cpu = CpuMeter(server.process.pid)
+
+    def page_state(self) -> tuple:
+        try:
+            return tuple(sorted(self.page.evaluate(PAGE_STATE_JS).items()))
+        except Exception as error:  # the page navigates: its context is gone for a moment
+            return (("page", type(error).__name__),)
+
+    def __call__(self) -> Activity:
+        kernels = self.server.kernel_states()
+        page = self.page_state()
+        share = self.cpu.share()
+        busy = bool(BUSY_KERNEL_STATES & set(kernels)) or share >= CPU_BUSY_SHARE
+        note = (f"kernels: {', '.join(kernels) or 'none'}; server CPU {share:.0%} of a core; "
+                f"page: {', '.join(f'{k} {v}' for k, v in page)}")
+        return Activity(busy, (kernels, page), note)
+
+
+def wait_until(page, server, what: str, done: Callable[[], bool], **options) -> None:
+    """:func:`wait_while_active` on what ``page`` and ``server`` are doing."""
+    wait_while_active(what, done, LabActivity(page, server), **options)
+
+
+def is_shown(locator) -> bool:
+    """Whether any element ``locator`` matches is visible now (no waiting)."""
+    try:
+        return locator.evaluate_all(
+            "els => els.some(e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length)"
+            " && getComputedStyle(e).visibility !== 'hidden')")
+    except Exception:  # the page navigates
+        return False
+
+
+def wait_shown(page, server, locator, what: str, **options) -> None:
+    """Wait (see :func:`wait_until`) until ``locator`` is visible; ``what`` names it in a failure."""
+    wait_until(page, server, what, lambda: is_shown(locator), **options)
+
+
+def is_attached(locator) -> bool:
+    """Whether ``locator`` matches anything in the page now (no waiting)."""
+    try:
+        return locator.count() > 0
+    except Exception:  # the page navigates
+        return False
+
+
+def wait_attached(page, server, locator, what: str, **options) -> None:
+    """Wait (see :func:`wait_until`) until ``locator`` matches something in the page."""
+    wait_until(page, server, what, lambda: is_attached(locator), **options)
+
+
 class LabServer:
     def __init__(self, root: Path, settings: Path, port: int, log: Path):
         self.root, self.settings, self.port, self.log_path = root, settings, port, log
         self.process: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}"
 
-    def start(self) -> None:
+    def environment(self) -> dict[str, str]:
+        """The server's (and its kernels') environment: a user state of its own beside the
+        served folder, so that nothing saved in a home (a quiz language, a learner id, JupyterLab
+        workspaces or settings, IPython startup files) reaches the page."""
+        private = self.root.parent
+        (private / "home").mkdir(exist_ok=True)
         env = {
             **os.environ,
             "QUIZ_LEARNER": LEARNER,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-            "XDG_CONFIG_HOME": str(self.root.parent / "config"),
+            "HOME": str(private / "home"),
+            "XDG_CONFIG_HOME": str(private / "config"),
+            "XDG_DATA_HOME": str(private / "data"),
+            "XDG_STATE_HOME": str(private / "state"),
+            "IPYTHONDIR": str(private / "ipython"),
             "JUPYTERLAB_SETTINGS_DIR": str(self.settings),
-            "JUPYTERLAB_WORKSPACES_DIR": str(self.root.parent / "workspaces"),
-            "JUPYTER_RUNTIME_DIR": str(self.root.parent / "runtime"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(private / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(private / "runtime"),
             # no user-level Jupyter config or kernelspecs: only what the venv provides
-            "JUPYTER_CONFIG_DIR": str(self.root.parent / "jupyter-config"),
-            "JUPYTER_DATA_DIR": str(self.root.parent / "jupyter-data"),
+            "JUPYTER_CONFIG_DIR": str(private / "jupyter-config"),
+            "JUPYTER_DATA_DIR": str(private / "jupyter-data"),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         }
         for name in ("GPT2_COURSE_LANG", "NBGRADER_EXECUTION", "JUPYTERHUB_USER"):
             env.pop(name, None)
+        return env
+
+    def start(self) -> None:
+        """Start JupyterLab; wait until it answers, for as long as it works on starting."""
         command = [
             sys.executable, "-m", "jupyterlab",
             "--no-browser", "--allow-root",
@@ -137,21 +336,41 @@ class LabServer:
         ]
         self.log = open(self.log_path, "w", encoding="utf-8")
         self.process = subprocess.Popen(
-            command, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            command, cwd=self.root, env=self.environment(), stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early:\n{self.read_log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={TOKEN}", timeout=5) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"JupyterLab did not answer within {START_TIMEOUT_S}s:\n{self.read_log()}")
+        try:
+            wait_while_active("JupyterLab to answer on /api/status", self.answers, self.starting_activity())
+        except Stalled as stalled:
+            raise Stalled(f"{stalled}\n{self.read_log()}") from None
+
+    def answers(self) -> bool:
+        """Whether the server answers its status API; raises if it has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited early:\n{self.read_log()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/status?token={TOKEN}", timeout=5) as reply:
+                return reply.status == 200
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+
+    def starting_activity(self) -> Callable[[], Activity]:
+        """While starting: the server's CPU use, and its log growing."""
+        meter = CpuMeter(self.process.pid)
+
+        def activity() -> Activity:
+            share, logged = meter.share(), self.log_path.stat().st_size
+            return Activity(share >= CPU_BUSY_SHARE, (logged,), f"CPU {share:.0%} of a core, log {logged} bytes")
+
+        return activity
+
+    def kernel_states(self) -> tuple[str, ...]:
+        """The execution state of each kernel the server runs (sorted), from its REST API."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/kernels?token={TOKEN}", timeout=10) as reply:
+                return tuple(sorted(kernel["execution_state"] for kernel in json.load(reply)))
+        except (urllib.error.URLError, ConnectionError, OSError, ValueError) as error:
+            return (f"unknown ({type(error).__name__})",)
 
     def read_log(self) -> str:
         try:
@@ -226,15 +445,18 @@ def launched_chromium():
 
 
 def new_page(browser):
-    """A Chinese-locale page the size of a laptop screen, with the UI timeout."""
+    """A Chinese-locale page the size of a laptop screen, with the UI timeout; it keeps every
+    resource timing entry (what :data:`PAGE_STATE_JS` counts), not the first 250."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
     page.set_default_timeout(UI_TIMEOUT_MS)
+    page.add_init_script("performance.setResourceTimingBufferSize(1000000)")
     return page
 
 
-def wait_idle(page) -> None:
+def wait_idle(page, server) -> None:
     """"Idle" in the status bar: the kernel is connected, so a submitted cell runs."""
-    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).wait_for(timeout=UI_TIMEOUT_MS)
+    idle = page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle"))
+    wait_shown(page, server, idle, "the kernel to be ready ('| Idle' in the status bar)")
 
 
 def open_in_workspace(page, server, path: str) -> None:
@@ -242,8 +464,8 @@ def open_in_workspace(page, server, path: str) -> None:
     (each would start a kernel), and the notebook's first code cell is on screen."""
     workspace = re.sub(r"[^A-Za-z0-9-]", "-", path)
     page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?token={TOKEN}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content",
-                           timeout=UI_TIMEOUT_MS)
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .cm-content")
+    wait_shown(page, server, cell, f"JupyterLab to show the first code cell of {path}")
 
 
 def shut_down_kernels(server) -> None:
@@ -277,20 +499,22 @@ def browser(lab):
 def _open_notebook(browser, lab):
     page = new_page(browser)
     page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={TOKEN}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=UI_TIMEOUT_MS)
-    wait_idle(page)
+    wait_shown(page, lab, page.locator(".jp-Notebook .jp-Cell .cm-content"), f"JupyterLab to show {NOTEBOOK}")
+    wait_idle(page, lab)
     return page
 
 
 def _run_quiz_cell(page, lab, wait_for: str) -> None:
-    """Run the quiz cell and wait until ``wait_for`` shows; retry if a run got lost."""
+    """Run the quiz cell and wait until ``wait_for`` shows; run it again when nothing happened
+    for ``LOST_RUN_S`` (a run sent while the kernel still connects can get lost)."""
     for attempt in range(3):
         page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
         page.keyboard.press("Shift+Enter")
         try:
-            page.wait_for_selector(wait_for, timeout=UI_TIMEOUT_MS // 3)
+            wait_shown(page, lab, page.locator(wait_for), f"the quiz cell's output {wait_for!r}",
+                       stall_s=LOST_RUN_S if attempt < 2 else STALL_S)
             return
-        except Exception:
+        except Stalled:
             if attempt == 2:
                 _save_failure(page, lab, "no-quiz")
                 raise
@@ -308,10 +532,11 @@ def _save_failure(page, lab, name: str) -> None:
 
 
 def _expected_labels():
+    """The right option's label and letter in the Chinese edition (what the page must show)."""
     from quiz import markdown
     from quiz.selection import select
 
-    (item,) = select(FIXTURE / "quiz.json", "pre", learner=LEARNER).items
+    (item,) = select(FIXTURE / "quiz.json", "pre", lang="zh", learner=LEARNER).items
     q = item.question
     right = f"{item.letter_of(q.correct)}. {markdown.to_label(q.correct_option)}"
     return right, item.letter_of(q.correct)
@@ -331,11 +556,11 @@ def test_quiz_runs_in_jupyterlab(lab, browser):
         assert quiz_box.locator("svg[aria-label]").count() >= 2  # formulas drawn as SVG
         page.get_by_label(right_label).check()
         page.get_by_role("button", name="检查答案").click()
-        page.get_by_text("✓ 回答正确！").wait_for(timeout=UI_TIMEOUT_MS)
+        wait_shown(page, lab, page.get_by_text("✓ 回答正确！"), "the verdict '✓ 回答正确！'")
         feedback = page.locator(".gpt2-quiz-feedback").first.inner_text()
         assert f"正确答案：{letter}." in feedback
         assert "成正比" in feedback  # the explanation
-        page.get_by_text("首次作答答对 1/1 题").wait_for()
+        wait_shown(page, lab, page.get_by_text("首次作答答对 1/1 题"), "the score '首次作答答对 1/1 题'")
         page.wait_for_timeout(300)  # let the last paint settle
         page.screenshot(path=str(OUTPUT / "quiz-light.png"))
         quiz_box.screenshot(path=str(OUTPUT / "quiz-light-widget.png"))
@@ -348,7 +573,7 @@ def test_quiz_runs_in_jupyterlab(lab, browser):
         page.get_by_role("menuitem", name="Settings").click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Dark$")).click()
-        page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=UI_TIMEOUT_MS)
+        wait_attached(page, lab, page.locator("body[data-jp-theme-light='false']"), "the dark theme")
         _run_quiz_cell(page, lab, ".gpt2-quiz-feedback .gpt2-quiz-note")
         assert "（上次的作答记录）" in page.locator(".gpt2-quiz-feedback").first.inner_text()
         assert page.get_by_label(right_label).is_checked()

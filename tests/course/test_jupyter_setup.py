@@ -64,3 +64,12 @@ def test_bootstrap_and_binder_both_run_it():
     assert "python -m course.jupyter_setup" in (ROOT / "postBuild").read_text()
     source = (ROOT / "bootstrap.py").read_text()
     assert source.count("configure_jupyter(python)") == 2  # fresh install and up-to-date venv
+
+
+def test_setup_says_only_what_it_changed(tmp_path, capsys):
+    """Every `make` target runs the setup: a second run with nothing to change prints nothing."""
+    assert js.main([str(tmp_path)]) == 0
+    first = capsys.readouterr().out
+    assert first.count("gpt2-course: wrote") == 3
+    assert js.main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ""

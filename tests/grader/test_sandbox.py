@@ -150,19 +150,39 @@ def test_c_the_installed_course_package_is_read_only(kernel):
 
 
 @needs_sandbox
-def test_symlinks_left_in_the_folder_are_removed_before_nbgrader_writes_there(course, kernel):
+def test_nothing_the_kernel_writes_in_its_folder_reaches_the_real_one(course, kernel):
     # nbgrader writes the graded notebook into this folder (and chmods its files) after the kernel:
-    # a symlink named like the notebook would make it overwrite a host file.
+    # a symlink named like the notebook would make it overwrite a host file. The kernel writes
+    # to a bounded copy of the folder, thrown away with it: none of it lands in the real folder.
     victim = course.parent / "victim.txt"
     victim.write_text("precious\n")
     k = kernel()
+    before = sorted(p.name for p in k.workdir.iterdir())
     status, _, error = k.run(f"import os\nos.symlink({str(victim)!r}, '{SLUG}.ipynb')\nos.mkfifo('pipe')\n"
-                             "os.makedirs('sub')\nos.symlink('/', 'sub/root')\nopen('answer.txt', 'w').write('42')")
+                             "os.makedirs('sub')\nos.symlink('/', 'sub/root')\nopen('answer.txt', 'w').write('42')\n"
+                             "print(sorted(os.listdir('.')))")
     assert status == "ok", error
     verdict = k.shutdown()
-    assert sorted(verdict["removed"]) == [f"{SLUG}.ipynb", "pipe", "sub/root"]
-    assert sorted(p.name for p in k.workdir.iterdir()) == ["answer.txt", "sub"]
+    assert verdict["removed"] == []
+    assert sorted(p.name for p in k.workdir.iterdir()) == before
+    assert not any(p.is_symlink() for p in k.workdir.rglob("*"))
     assert victim.read_text() == "precious\n"
+
+
+@needs_sandbox
+def test_its_folder_and_tmp_are_bounded_so_the_host_disk_is_never_filled(course, kernel, monkeypatch):
+    monkeypatch.setenv(sandbox.ENV_DISK, "16M")
+    free_before = shutil.disk_usage(course).free
+    k = kernel()
+    code = ("import errno\nblock = b'0' * 2**20\nfor where in ('filler.bin', '/tmp/filler.bin', '/dev/shm/f'):\n"
+            "    try:\n        with open(where, 'wb') as h:\n            for _ in range(64):\n                h.write(block)\n"
+            "        print('LEAK', where)\n    except OSError as e:\n        print(errno.errorcode[e.errno])")
+    status, out, error = k.run(code)
+    assert status == "ok", error
+    assert "LEAK" not in out and out.split() == ["ENOSPC", "ENOSPC", "ENOSPC"], out
+    verdict = k.shutdown()
+    assert verdict["reason"] == sandbox.REASON_DISK
+    assert free_before - shutil.disk_usage(course).free < 32 * 2**20
 
 
 # --- network, processes, privileges ----------------------------------------------------------
@@ -458,7 +478,8 @@ def test_nbgrader_autograde_contains_a_hostile_submission(toy_course, monkeypatc
         "ana": (True, None), "mallory": (True, None), "hog": (True, "out of memory"), "looper": (True, "wall clock")}
     for student in ("hog", "looper"):  # nothing they did scores
         assert all(score == 0 for score, _ in (scores[(student, SLUG)] or {"-": (0, 0)}).values())
-    assert sandbox.read_verdict(toy_course / "autograded" / "mallory" / SLUG)["removed"] == [f"{SLUG}.ipynb"]
+    assert sandbox.read_verdict(toy_course / "autograded" / "mallory" / SLUG)["removed"] == [], \
+        "what the kernel wrote stayed in its bounded copy of the folder"
     with sqlite3.connect(toy_course / "gradebook.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
 

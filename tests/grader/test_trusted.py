@@ -199,7 +199,8 @@ def test_without_a_sandbox_the_reference_is_still_withheld(monkeypatch):
 
 @needs_sandbox
 @pytest.mark.slow
-def test_a_broken_probes_file_is_a_review_not_a_crash_or_a_zero(toy_course):
+def test_a_broken_probes_file_holds_the_tests_at_zero_for_review(toy_course):
+    """Fail closed: when the trusted side cannot check, the kernel's word is not the fallback."""
     from grader import commands
 
     from .test_parallel import _submit
@@ -209,8 +210,8 @@ def test_a_broken_probes_file_is_a_review_not_a_crash_or_a_zero(toy_course):
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
     status = commands.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
     assert status.label == "NEEDS REVIEW (outside check)"
-    assert scores[("solution", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}, \
-        "the kernel's scores, held for review"
+    assert scores[("solution", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (2.0, 2.0)}, \
+        "every test the outside check covers scores 0 until reviewed; the post quiz is scored outside anyway"
 
 
 def test_only_the_probes_of_tests_that_passed_in_the_kernel_run(toy_course):

@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -143,6 +144,50 @@ def leaks(roots: list[Path], digests: set[str], hidden: list[str]) -> list[str]:
                 found += [f"{path}: {m!r}" for m in MARKERS if m in text]
             if hidden_re is not None and (hit := hidden_re.search(text)):
                 found.append(f"{path}: hidden test line {hit.group(0)[:60]!r}")
+    return found
+
+
+# --- one student against another ---------------------------------------------------------------
+
+def isolation_attacks(room, attacker: str, victim: str) -> list[str]:
+    """Run as ``attacker``: every way into ``victim``'s submission that worked (empty: none).
+
+    First what the attacker can read that might name it (the hub's log, database and site file,
+    the instructor's settings, ``ps``, /proc); then, with the exact path (looked up as root, as if
+    it had leaked), list, read, create, rename and delete in it."""
+    site = room.site
+    found = []
+    readable = [site.state_dir / "jupyterhub.log", site.state_dir / "jupyterhub.sqlite",
+                site.state_dir / "site.json", site.state_dir / "jupyterhub_cookie_secret",
+                site.instructor_config_dir / "nbgrader_config.py"]
+    for path in readable:
+        if course.as_account(site, attacker, ["cat", str(path)]).returncode == 0:
+            found.append(f"read {path}")
+    if course.as_account(site, attacker, ["ls", str(site.state_dir)]).returncode == 0:
+        found.append(f"listed {site.state_dir}")
+    inbound = site.exchange_root / site.course_id / "inbound"
+    theirs = sorted(p for p in inbound.iterdir() if p.name.startswith(f"{victim}+"))
+    assert theirs, f"no submission of {victim} in {inbound}"
+    names = " ".join(p.name for p in theirs)
+    shown = course.as_account(site, attacker, ["sh", "-c", "ps -eo args; cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"])
+    if any(p.name in shown.stdout for p in theirs):
+        found.append(f"saw a submission's name in the process list ({names})")
+    folder = theirs[-1]
+    notebook = folder / f"{SLUG}.ipynb"
+    tries = {
+        "list": ["ls", str(folder)],
+        "read": ["cat", str(notebook)],
+        "create": ["touch", str(folder / "planted.txt")],
+        "rename": ["mv", str(notebook), str(folder / "renamed.ipynb")],
+        "delete": ["rm", "-f", str(notebook)],
+        "rename the folder": ["mv", str(folder), str(inbound / f"{attacker}+{SLUG}+stolen")],
+        "read the home": ["cat", str(room.home(victim) / SLUG / f"{SLUG}.ipynb")],
+    }
+    for what, command in tries.items():
+        done = course.as_account(site, attacker, command)
+        if done.returncode == 0:
+            found.append(f"{what}: {' '.join(command)}")
+    assert notebook.is_file(), "the victim's notebook must still be there"
     return found
 
 
@@ -308,6 +353,14 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
     timings["students 2, 3 (command line)"] = time.monotonic() - t
 
+    # a student cannot reach a classmate's submission even knowing its exact name: everything
+    # readable that could name it, then every way in (list, read, create, rename, delete)
+    attacks = isolation_attacks(room, attacker=s3, victim=s2)
+    assert not attacks, "a student reached what is not theirs:\n" + "\n".join(attacks)
+    profile = course.as_account(site, s3, ["bash", "-lc", "command -v nbgrader; echo $JUPYTER_CONFIG_PATH"])
+    assert profile.stdout.split()[:1] == [str(site.env_dir / "bin" / "nbgrader")], profile
+    assert str(site.jupyter_config_dir) in profile.stdout, profile
+
     # 4. nothing instructor-only in any student's home or in their environment
     leaked = leaks([room.home(u) for u in room.students] + [site.env_dir], *instructor_only(room))
     assert not leaked, "\n".join(leaked[:20])
@@ -360,6 +413,13 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
         assert not any(m in html for m in MARKERS), f"{user}: feedback shows hidden tests or solution markers"
         listing = course.as_account(site, user, ["ls", str(feedback_dir)])
         assert listing.returncode != 0, f"{user} could list everyone's feedback: {listing.stdout}"
+    # a classmate's released feedback page, by its exact name, stays closed
+    for page in sorted(feedback_dir.glob("*.html")):
+        owner = pwd.getpwuid(page.stat().st_uid).pw_name
+        for user in room.students:
+            if user != owner:
+                peek = course.as_account(site, user, ["cat", str(page)])
+                assert peek.returncode != 0, f"{user} read {owner}'s feedback {page.name}"
     leaked = leaks([room.home(u) for u in room.students], *instructor_only(room))
     assert not leaked, "after feedback:\n" + "\n".join(leaked[:20])
 

@@ -111,3 +111,37 @@ def test_make_hub_refuses_while_students_could_read_the_instructors_files(tmp_pa
     assert "refusing to start: other accounts can read /course/grader" in err
     assert "--allow-readable-repository" in err
     assert not started, "nothing may start"
+
+
+def _lowest_node(engines: str) -> tuple[int, ...] | None:
+    """The lowest Node version an ``engines.node`` range such as ">= 18", ">=20.0.0" or
+    "^16 || ^18 || >=20" accepts (the lowest of its alternatives)."""
+    found = []
+    for alternative in (engines or "").split("||"):
+        match = re.match(r"\s*(?:>=|\^|~|=)?\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", alternative)
+        if match:
+            found.append(tuple(int(part or 0) for part in match.groups()))
+    return min(found) if found else None
+
+
+def test_the_proxy_runs_on_the_node_that_debian_12_ships():
+    """configurable-http-proxy and everything it pulls in accept Node 18.19 (Debian 12, Ubuntu
+    24.04): no EBADENGINE warning on the machines the class is meant for."""
+    import json
+
+    from hub import proxy
+
+    modules = REPO_DIR / "build" / "hub" / "node_modules"
+    if not (modules / "configurable-http-proxy").is_dir():
+        pytest.skip("the proxy is not installed (make hub-proxy)")
+    assert json.loads((modules / "configurable-http-proxy" / "package.json").read_text())["version"] == proxy.VERSION
+    too_new = {}
+    for manifest in modules.glob("**/package.json"):
+        try:
+            data = json.loads(manifest.read_text())
+        except ValueError:
+            continue
+        lowest = _lowest_node((data.get("engines") or {}).get("node", "") if isinstance(data.get("engines"), dict) else "")
+        if lowest is not None and lowest > (18, 19, 0):
+            too_new[data.get("name", str(manifest))] = data["engines"]["node"]
+    assert not too_new, too_new
