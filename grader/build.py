@@ -47,6 +47,7 @@ from pathlib import Path
 
 import nbformat
 
+from quiz.home import notebook_metadata
 from quiz.schema import COURSE_EDITION, GRADED_STAGE
 
 from .catalog import GRADER_DIR, authoring_script, lesson_dir, lesson_slugs, source_dir, source_notebook, student_files
@@ -178,10 +179,9 @@ def _nbgrader_metadata(cell: AuthoredCell) -> dict | None:
 def to_notebook(cells: list[AuthoredCell]) -> nbformat.NotebookNode:
     """The nbgrader source notebook for parsed authoring cells (deterministic)."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
+    # The kernel and its full language_info (quiz.home.NOTEBOOK_METADATA): with less, JupyterLab
+    # fills it in when the kernel starts and the notebook opens already marked modified.
+    nb.metadata = notebook_metadata()
     number = 0
     for cell in cells:
         # The build's own cells take no number, so that the script's cells keep their ids.

@@ -15,7 +15,8 @@ from .lint import LENGTH_BIAS_RATIO, check_pair, lint_quiz
 from .answers import ANSWERS_FILE, read_answers, save_answer
 from .loader import QuizError, load_quiz
 from .progress import (
-    PROGRESS_FILE, Attempt, append_attempt, asked_in, matched_gain, now_iso, read_attempts, stage_score,
+    PROGRESS_FILE, Attempt, append_attempt, asked_in, matched_gain, now_iso, per_question, read_attempts,
+    read_records, stage_score,
 )
 from .schema import STAGES, Quiz
 from .selection import primary_path, select
@@ -301,11 +302,21 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
             continue
         correct = chosen == q.correct
         right += correct
-        print(tr("correct" if correct else "incorrect", lang))
-        print(f"{tr('right_answer', lang)}{colon}{item.letter_of(q.correct)}. {markdown.to_label(q.correct_option)}")
-        explanation = markdown.to_plain(q.explanation) or tr("no_explanation", lang)
-        print(f"{tr('explanation', lang)}{colon}{explanation}")
-        print()
+        if item.stage == "pre":  # answered blind: the verdict waits for the post stage (quiz/README.md)
+            print(tr("blind_saved", lang, letter=LETTERS[position]))
+            print()
+        else:
+            print(tr("correct" if correct else "incorrect", lang))
+            print(f"{tr('right_answer', lang)}{colon}{item.letter_of(q.correct)}. {markdown.to_label(q.correct_option)}")
+            explanation = markdown.to_plain(q.explanation) or tr("no_explanation", lang)
+            print(f"{tr('explanation', lang)}{colon}{explanation}")
+            if item.asked_again and not args.no_save:  # the pre answer to the same question may show now
+                earlier = per_question(read_attempts(selection.progress_path, warn=False), selection.lesson)
+                before = earlier.get((selection.lesson, "pre", item.key))
+                if before is not None:
+                    verdict = tr("correct" if before.last_correct else "incorrect", lang)
+                    print(tr("pre_was", lang, verdict=verdict))
+            print()
         if not args.no_save:
             attempt = Attempt(
                 time=now_iso(), lesson=selection.lesson, question=item.key, stage=item.stage,
@@ -322,7 +333,7 @@ def cmd_take(args: argparse.Namespace, stdin: TextIO) -> int:
                         file=sys.stderr,
                     )
     keyed = len([item for item in selection.items if item.question.has_key])
-    if keyed:
+    if keyed and selection.stage != "pre":  # a pre-only run keeps its verdicts for the post stage
         print(tr("take_final", lang, right=right, total=keyed, answered=answered - graded))
     graded_total = len(selection.items) - keyed
     if graded_total:
@@ -363,7 +374,8 @@ def cmd_report(raw_path: str) -> int:
         return EXIT_PROBLEMS
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        attempts = read_attempts(progress)
+        records = read_records(progress)
+        attempts = [record for record in records if isinstance(record, Attempt)]
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(f"{progress}: {len(attempts)} recorded answer{'s' if len(attempts) != 1 else ''}")
@@ -373,39 +385,50 @@ def cmd_report(raw_path: str) -> int:
         saved = found.answers
         if found.problem:
             print(f"warning: {answers_file}: {found.problem}", file=sys.stderr)
-    lessons: dict[str, list[Attempt]] = {}
+    lessons: dict[str, list] = {}
     if keyless:
         lessons[str(quiz.lesson)] = []  # its graded answers are reported even before any check
-    for attempt in attempts:
-        lessons.setdefault(attempt.lesson, []).append(attempt)
+    for record in records:  # answers and reveals, in the order they happened
+        lessons.setdefault(record.lesson, []).append(record)
     for lesson, items in lessons.items():
         print()
         print(f"lesson {lesson}")
         known = quiz if quiz is not None and str(quiz.lesson) == lesson else None
         if known is None:
             print("  (no quiz file for this lesson beside the progress file: totals count answered questions only)")
+        gain = matched_gain(known, items, lesson) if known is not None and known.stage_indices("pre") else None
         for stage in STAGES:
-            in_stage = [a for a in items if a.stage == stage]
+            in_stage = [a for a in items if a.stage == stage and isinstance(a, Attempt)]
             if not in_stage and not (known and asked_in(known, stage)):
                 continue
-            _report_stage(stage, in_stage, known, lesson, saved)
-        if known is not None and known.stage_indices("pre"):
-            gain = matched_gain(known, items, lesson)
-            before, after = gain.before, gain.after
-            line = (
-                f"  pre -> post on the {before.total} matched question(s): before "
-                f"{before.first_correct}/{before.total}, after {after.first_correct}/{after.total}"
-            )
-            if gain.points is None:
-                line += f" (incomplete: answered {before.answered} before, {after.answered} after)"
-            else:
-                line += f", {gain.points:+d} percentage points"
-            print(line)
+            # pre answers are blind until the post stage asks them again: no right/wrong before that
+            blind = stage == "pre" and gain is not None and gain.waiting
+            _report_stage(stage, in_stage, known, lesson, saved, blind=blind)
+        if gain is not None:
+            print(_gain_line(gain))
     return EXIT_OK
 
 
+def _gain_line(gain) -> str:
+    """The pre -> post result on the matched questions answered blind, with Hake's ⟨g⟩."""
+    before, after = gain.before, gain.after
+    line = f"  pre -> post on the {gain.questions} matched question(s)"
+    if gain.complete:
+        g = gain.normalized
+        line += (f", counting the {gain.counted} answered blind: before {before.first_correct}/{before.total}, "
+                 f"after {after.first_correct}/{after.total}, {gain.points:+d} percentage points, "
+                 "normalized gain <g> = " + ("n/a (full marks before)" if g is None else f"{g:.2f}"))
+    elif gain.pending:
+        line += f": incomplete ({gain.pending} still to answer before and after the lesson)"
+    else:
+        line += ": none answered blind, nothing to compare"
+    if gain.left_out:
+        line += f"; {gain.left_out} left out (answer seen before the post stage asked again, or not answered before it)"
+    return line
+
+
 def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None, lesson: str,
-                  saved: dict | None = None) -> None:
+                  saved: dict | None = None, *, blind: bool = False) -> None:
     by_question: dict[object, list[Attempt]] = {}
     for attempt in attempts:
         by_question.setdefault(attempt.question, []).append(attempt)
@@ -419,7 +442,9 @@ def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None, lesson
         answered = total = len(by_question)
         first = sum(group[0].correct for group in by_question.values())
         last = sum(group[-1].correct for group in by_question.values())
-    if total or graded is None:
+    if blind:
+        print(f"  {stage}: answered {answered}/{total}; right or wrong shows once the post stage has asked them again")
+    elif total or graded is None:
         print(
             f"  {stage}: answered {answered}/{total}, right on the first try {first}/{total}, "
             f"last answer right {last}/{total}"
@@ -434,8 +459,8 @@ def _report_stage(stage: str, attempts: list[Attempt], quiz: Quiz | None, lesson
             (
                 _question_label(key, quiz),
                 str(len(group)),
-                "right" if group[-1].correct else "wrong",
-                "right" if group[0].correct else "wrong",
+                "hidden" if blind else "right" if group[-1].correct else "wrong",
+                "hidden" if blind else "right" if group[0].correct else "wrong",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

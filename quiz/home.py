@@ -29,7 +29,7 @@ from pathlib import Path
 from .answers import ANSWERS_FILE, read_answers
 from .i18n import preferred_language, tr
 from .loader import QuizError, load_quiz
-from .progress import PROGRESS_FILE, matched_gain, read_attempts, stage_score
+from .progress import PROGRESS_FILE, matched_gain, read_records, stage_score
 from .schema import STAGES
 from .theme import style_tag
 
@@ -100,7 +100,7 @@ def lesson_progress(lesson: Lesson) -> LessonProgress:
         return LessonProgress(lesson, {}, None, problem=str(exc).splitlines()[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a damaged line: the lesson shows it
-        attempts = read_attempts(lesson.folder / PROGRESS_FILE)
+        attempts = read_records(lesson.folder / PROGRESS_FILE)  # answers and reveals, in order
     name = str(quiz.lesson)
     saved = read_answers(lesson.folder / ANSWERS_FILE, name).answers if quiz.keyless else None
     scores = {stage: stage_score(quiz, stage, attempts, name, saved) for stage in STAGES}
@@ -126,22 +126,14 @@ class CourseProgress:
                 cells.append("—")
                 continue
             parts = []
-            if score.total:
+            if stage == "pre" and row.gain is not None and row.gain.waiting:  # verdicts not out yet
+                parts.append(tr("home_cell_blind", lang, answered=score.answered, total=score.total))
+            elif score.total:
                 parts.append(tr("home_cell", lang, answered=score.answered, total=score.total, right=score.first_correct))
             if score.graded_total:  # a course release: saved answers, scored on submission
                 parts.append(tr("home_graded", lang, answered=score.graded_answered, total=score.graded_total))
             cells.append("; ".join(parts))
-        gain = row.gain
-        if gain is None:
-            cells.append("—")
-        elif gain.points is None:
-            cells.append(tr("home_gain_pending", lang))
-        else:
-            before, after = gain.before, gain.after
-            cells.append(
-                f"{before.first_correct}/{before.total} → {after.first_correct}/{after.total} "
-                f"({gain.points:+d} {tr('home_points', lang)})"
-            )
+        cells.append(gain_cell(row.gain, lang))
         return cells
 
     def headers(self) -> list[str]:
@@ -175,6 +167,23 @@ class CourseProgress:
         return "\n".join(lines + ["", tr("home_note", self.lang)])
 
 
+def gain_cell(gain, lang: str) -> str:
+    """The lesson's before → after on the pre questions answered blind, with Hake's normalized gain
+    ⟨g⟩ = (post − pre) / (100 − pre): "1/2 → 2/2, ⟨g⟩ = 1.00" (see :class:`quiz.progress.MatchedGain`)."""
+    if gain is None:
+        return "—"
+    left_out = tr("home_left_out", lang, count=gain.left_out) if gain.left_out else ""
+    if gain.pending == 0 and gain.counted == 0:
+        return tr("home_gain_none", lang) + left_out
+    if not gain.complete:
+        return tr("home_gain_pending", lang) + left_out
+    before, after = gain.before, gain.after
+    g = gain.normalized
+    return tr("home_gain_cell", lang, before=f"{before.first_correct}/{before.total}",
+              after=f"{after.first_correct}/{after.total}",
+              g=tr("home_gain_full", lang) if g is None else f"{g:.2f}") + left_out
+
+
 def _two_lines(cell: str) -> str:
     """"answered 1/2, 1 right" as two lines in HTML, so a narrow column never breaks mid-phrase."""
     for separator in ("，", ", "):
@@ -190,8 +199,9 @@ def _width(text: str) -> int:
 
 def course_progress(root: str | Path | None = None, *, lang: str | None = None) -> CourseProgress:
     """One row per lesson folder under ``root`` (default: see :func:`lessons_root`): each
-    stage's questions answered and right on the first try, and the pre → post gain on the
-    matched items. Counts come from :func:`quiz.progress.stage_score`, as in the lessons."""
+    stage's questions answered and right on the first try, and the pre → post result on the
+    matched items answered blind, with ⟨g⟩ (:func:`gain_cell`). Counts come from
+    :func:`quiz.progress.stage_score` and :func:`quiz.progress.matched_gain`, as in the lessons."""
     folder = lessons_root(root)
     rows = [lesson_progress(lesson) for lesson in find_lessons(folder)]
     return CourseProgress(rows, lang or preferred_language() or "zh", folder)
@@ -229,6 +239,32 @@ def language_picker():
 
 # --- the home notebook -------------------------------------------------------------------
 
+#: The Python the course is built and tested with (CI, the measured student setup).
+COURSE_PYTHON = "3.11.7"
+#: The metadata of every notebook the course generates (this home, and the lessons through
+#: ``grader.build``): the kernel, and the ``language_info`` that kernel (ipykernel) reports, in
+#: full. JupyterLab writes the kernel's ``language_info`` into the notebook as soon as the kernel
+#: starts; a notebook that carries less (only ``{"name": "python"}``) is then changed, and opens
+#: already marked modified. A kernel on another Python than :data:`COURSE_PYTHON` still rewrites
+#: the ``version`` field, as it would in any notebook.
+NOTEBOOK_METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": COURSE_PYTHON,
+    },
+}
+
+
+def notebook_metadata() -> dict:
+    """A copy of :data:`NOTEBOOK_METADATA`."""
+    return json.loads(json.dumps(NOTEBOOK_METADATA))
+
 
 def _markdown(cell_id: str, text: str) -> dict:
     return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": _lines(text)}
@@ -263,9 +299,7 @@ a byte-pair tokenizer, the dataset, embeddings, multi-head causal self-attention
 transformer block, the full model, a training loop, and finally loading OpenAI's released
 weights into your own code and generating text with them.
 
-本课程用 PyTorch 一步步搭建 **GPT-2 small**（1.24 亿参数）：BPE 分词器、数据集、嵌入层、
-多头因果自注意力、Transformer 块、完整模型、训练循环，最后把 OpenAI 发布的权重加载进你自己的
-代码并生成文本。
+本课程用 PyTorch 一步步搭建 **GPT-2 small**（1.24 亿参数）：BPE 分词器、数据集、嵌入层、多头因果自注意力、Transformer 块、完整模型、训练循环，最后把 OpenAI 发布的权重加载进你自己的代码并生成文本。
 """),
         _markdown("home-map", f"""
 ## Lesson map · 课程地图
@@ -280,8 +314,11 @@ flowchart TD
 
 Each lesson opens with a short **pre-lesson quiz**, has **concept checks** where an idea
 lands, and ends with a **post-lesson quiz** that asks the pre-lesson questions again, so
-you can see what the lesson changed. 每课开头有课前测验，中间有随堂检查，结尾的课后测验会
-重新问一遍课前的题目，让你看到这一课带来的变化。
+you can see what the lesson changed. The pre-lesson quiz records your answers without
+marking them: each verdict and explanation appears once the post-lesson quiz has asked that
+question again (or at once, if you ask for it; that question then leaves the comparison).
+
+每课开头有课前测验，中间有随堂检查，结尾的课后测验会重新问一遍课前的题目，让你看到这一课带来的变化。课前测验只记录你的答案、先不判对错：课后测验重答同一道题之后，课前那道题的对错和解析才会显示（也可以点“现在就看答案”提前看，这道题就不再计入对比）。
 """),
         _markdown("home-language", """
 ## Quiz language · 测验语言
@@ -290,8 +327,7 @@ The quizzes come in Chinese and English. Pick one here (or with the 中文 | Eng
 above any quiz): the choice is saved and survives kernel restarts. An environment
 variable `GPT2_COURSE_LANG=en` (or `zh`) still wins in new kernels.
 
-测验有中文版和英文版。在下面（或任意测验上方的“中文 | English”按钮）选择即可；选择会被保存，
-重启内核后依然有效。若设置了环境变量 `GPT2_COURSE_LANG`，新内核以它为准。
+测验有中文版和英文版。在下面（或任意测验上方的“中文 | English”按钮）选择即可；选择会被保存，重启内核后依然有效。若设置了环境变量 `GPT2_COURSE_LANG`，新内核以它为准。
 """),
         _code("home-language-picker", "from quiz import language_picker\n\nlanguage_picker()"),
         _markdown("home-validate", """
@@ -302,30 +338,30 @@ variable `GPT2_COURSE_LANG=en` (or `zh`) still wins in new kernels.
 - Before you submit, press **Validate** in the notebook's toolbar: nbgrader runs the whole
   notebook as the grader will and lists any failing test. Submitting goes through the
   **Assignment List** (in the **Nbgrader** menu) when your course uses it.
+- After you reopen a notebook, its quizzes are the saved picture: to answer again, run the
+  quiz's cell (it imports all it needs).
 
 - 从头运行一课的全部单元格（**Run → Run All Cells**），每道练习下面的测试单元格会立即告诉你代码是否正确。
-- 提交之前，点击笔记本工具栏上的 **Validate**：nbgrader 会像评分时那样运行整个笔记本，并列出未通过的测试。
-  如果课程使用作业提交，请通过 **Nbgrader** 菜单中的 **Assignment List** 提交。
+- 提交之前，点击笔记本工具栏上的 **Validate**：nbgrader 会像评分时那样运行整个笔记本，并列出未通过的测试。如果课程使用作业提交，请通过 **Nbgrader** 菜单中的 **Assignment List** 提交。
+- 重新打开笔记本之后，测验显示的是保存下来的画面：要再作答，运行测验所在的单元格即可（它自己导入所需的一切）。
 """),
         _markdown("home-progress-intro", """
 ## Your progress · 学习进度
 
 Run the cell below (again) to see how far you are: for each lesson, the questions of each
 quiz stage you have answered and got right on the first try, and the change from before
-to after the lesson on the same questions. It reads the `quiz-progress.jsonl` file that
-each lesson's quizzes write beside the notebook.
+to after the lesson on the same questions, counting only those answered blind (before
+the lesson, without seeing the answer first). ⟨g⟩ = (post − pre) / (100 − pre) is Hake's
+normalized gain: the share of what you did not know before the lesson that you learned.
+It reads the `quiz-progress.jsonl` file that each lesson's quizzes write beside the notebook.
 
-运行（或重新运行）下面的单元格查看进度：每一课各阶段测验已作答、首次答对的题数，以及同一批题目
-课前到课后的变化。数据来自每课测验在笔记本旁边写下的 `quiz-progress.jsonl`。
+运行（或重新运行）下面的单元格查看进度：每一课各阶段测验已作答、首次答对的题数，以及同一批题目课前到课后的变化；只算盲答的题（课前先答、之前没有看过答案）。`⟨g⟩ = (post − pre) / (100 − pre)` 是 Hake 的标准化增益（post、pre 是课后、课前答对的百分比）：课前不会的部分里，这一课教会了多少。数据来自每课测验在笔记本旁边写下的 `quiz-progress.jsonl`。
 """),
         _code("home-progress", "from quiz import course_progress\n\ncourse_progress()"),
     ]
     return {
         "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
+        "metadata": notebook_metadata(),
         "nbformat": 4,
         "nbformat_minor": 5,
     }

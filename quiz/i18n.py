@@ -43,11 +43,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Your score ({stage}): {first}/{total} right on the first try, "
         "{answered}/{total} answered",
     },
+    "score_blind": {
+        "zh": "你的得分（{stage}）：已作答 {answered}/{total} 题；对错在课后测验重答这些题之后公布",
+        "en": "Your score ({stage}): {answered}/{total} answered; right or wrong shows once the post-lesson quiz "
+        "has asked them again",
+    },
     "summary_title": {"zh": "课前 vs 课后（同一批题目）", "en": "Before vs after the lesson (the same questions)"},
     "summary_line": {
-        "zh": "课前测验的 {total} 道题：课前答对 {pre_first}/{total}（{pre_pct}）→ 课后重答答对 {post_first}/{total}（{post_pct}）",
-        "en": "The {total} pre-lesson questions: before {pre_first}/{total} ({pre_pct}) → "
+        "zh": "课前盲答的 {total} 道题：课前答对 {pre_first}/{total}（{pre_pct}）→ 课后重答答对 {post_first}/{total}（{post_pct}）",
+        "en": "The {total} pre-lesson question(s) answered blind: before {pre_first}/{total} ({pre_pct}) → "
         "asked again after {post_first}/{total} ({post_pct})",
+    },
+    "summary_gain": {
+        "zh": "标准化增益 ⟨g⟩ =（课后 − 课前）/（100 − 课前）= {g}",
+        "en": "Normalized gain ⟨g⟩ = (post − pre) / (100 − pre) = {g}",
+    },
+    "summary_gain_full": {
+        "zh": "标准化增益 ⟨g⟩：课前已经全对，没有可增益的空间",
+        "en": "Normalized gain ⟨g⟩: full marks before, nothing left to gain",
     },
     "summary_better": {"zh": "进步了 {points} 个百分点，干得好！", "en": "Up {points} percentage points: well done!"},
     "summary_same": {"zh": "和课前持平。回顾一下解析，再试试看。", "en": "The same as before: review the explanations and try again."},
@@ -59,6 +72,54 @@ STRINGS: dict[str, dict[str, str]] = {
     "summary_pending": {
         "zh": "完成课前测验，并在课后测验中重答这些题目后，这里会显示对比。",
         "en": "Answer the pre-lesson quiz, and the same questions again in the post-lesson quiz, to see the comparison here.",
+    },
+    "summary_left_out": {
+        "zh": "另有 {count} 道课前题目不计入对比：在课后重答之前看了答案，或者没有在课后测验之前先答。",
+        "en": "{count} more pre-lesson question(s) left out: the answer was seen before the post-lesson quiz asked "
+        "again, or the question was not answered before it.",
+    },
+    "summary_none_blind": {
+        "zh": "没有盲答的课前题目，无从比较：每道题都在课后重答之前看了答案，或者没有在课后测验之前先答。",
+        "en": "No pre-lesson question was answered blind, so there is nothing to compare: each answer was seen "
+        "before the post-lesson quiz asked again, or the question was not answered before it.",
+    },
+    # the pre stage answers blind (see quiz.progress.matched_items)
+    "blind_saved": {
+        "zh": "已记录你的答案（{letter}）。课前测验先不公布对错：你在课后测验中再答这道题之后，这里会显示对错和解析。这样课前→课后的对比量的是这一课教会了什么，而不是刚刚看过什么。",
+        "en": "Answer recorded ({letter}). The pre-lesson quiz keeps its verdict until the post-lesson quiz has "
+        "asked this question again; then the verdict and explanation show here. That way the before → after "
+        "comparison measures what the lesson taught, not what you just read.",
+    },
+    "blind_first_try": {
+        "zh": "可以改选后再点“检查答案”，但对比只算第一次的答案。",
+        "en": "You may change it and check again, but the comparison counts your first answer.",
+    },
+    "reveal": {"zh": "现在就看答案", "en": "Show the answer now"},
+    "reveal_confirm": {"zh": "确认：现在看答案", "en": "Confirm: show it now"},
+    "reveal_ask": {
+        "zh": "再点一次即显示对错和解析；这道题将不再计入课前→课后的对比。",
+        "en": "Click again to see the verdict and explanation now; this question then leaves the before → after comparison.",
+    },
+    "after_post_note": {
+        "zh": "课后测验已经重答了这道题，这是你课前答案的对错。",
+        "en": "The post-lesson quiz has asked this again: here is how your pre-lesson answer did.",
+    },
+    "revealed_note": {
+        "zh": "你在课后重答之前看了答案：这道题不计入课前→课后的对比。",
+        "en": "You saw the answer before the post-lesson quiz asked it again: this question is not in the before → after comparison.",
+    },
+    "late_note": {
+        "zh": "这道题在课后测验中答过之后才在这里作答，不计入课前→课后的对比。",
+        "en": "This was answered here only after the post-lesson quiz had asked it: it is not in the before → after comparison.",
+    },
+    "pre_static": {
+        "zh": "课前题目：答案在课后测验中揭晓。",
+        "en": "A pre-lesson question: its answer is given in the post-lesson quiz.",
+    },
+    "pre_was": {"zh": "你课前对这道题的回答：{verdict}", "en": "Your pre-lesson answer to it: {verdict}"},
+    "reload_hint": {
+        "zh": "这是保存下来的测验画面，已与内核断开：要再作答，请重新运行本单元格（Shift+Enter）。",
+        "en": "This is the saved picture of the quiz, not connected to a kernel: to answer again, run this cell (Shift+Enter).",
     },
     "asked_again": {"zh": "课前题目再答一次", "en": "a pre-lesson question, asked again"},
     "reset": {"zh": "清除作答记录", "en": "Reset answers"},
@@ -99,14 +160,22 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "take_stopped": {"zh": "输入已结束，测验提前停止。", "en": "Input ended; stopping early."},
     "home_lesson": {"zh": "课程", "en": "Lesson"},
-    "home_gain": {"zh": "课前 → 课后（同一批题）", "en": "Before → after (same questions)"},
+    "home_gain": {"zh": "课前 → 课后（盲答的同一批题）", "en": "Before → after (same questions, answered blind)"},
     "home_cell": {"zh": "已答 {answered}/{total}，首次答对 {right}", "en": "{answered}/{total} answered, {right} right"},
     "home_gain_pending": {"zh": "尚未完成", "en": "not yet"},
-    "home_points": {"zh": "个百分点", "en": "points"},
+    "home_cell_blind": {"zh": "已答 {answered}/{total}，对错待课后公布", "en": "{answered}/{total} answered, verdicts after the post quiz"},
+    "home_gain_cell": {"zh": "{before} → {after}，⟨g⟩ = {g}", "en": "{before} → {after}, ⟨g⟩ = {g}"},
+    "home_gain_full": {"zh": "课前已全对", "en": "full marks before"},
+    "home_left_out": {"zh": "（{count} 题不计）", "en": " ({count} left out)"},
+    "home_gain_none": {"zh": "没有盲答的题", "en": "no blind answers"},
     "home_none": {"zh": "在 {root} 下没有找到课程文件夹。", "en": "No lesson folders found under {root}."},
     "home_note": {
-        "zh": "“首次答对”按每道题第一次作答计分。重新运行本单元格即可刷新。",
-        "en": "\"Right\" counts first tries. Run this cell again to refresh.",
+        "zh": "“首次答对”按每道题第一次作答计分。课前 → 课后只算盲答的题：课前先答、并且在课后重答之前没有看过答案。"
+        "⟨g⟩ =（课后 − 课前）/（100 − 课前）是 Hake 的标准化增益：课前没答对的部分里，学会了多少。重新运行本单元格即可刷新。",
+        "en": "\"Right\" counts first tries. Before → after counts only questions answered blind: answered before the "
+        "lesson, and the answer not seen before the post-lesson quiz asked again. ⟨g⟩ = (post − pre) / (100 − pre) "
+        "is Hake's normalized gain: the share of what you did not know before that you learned. Run this cell "
+        "again to refresh.",
     },
     "take_none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
     # graded questions of a course release (no key in the notebook: see quiz.answers)

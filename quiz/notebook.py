@@ -49,6 +49,11 @@ def show_quiz(
     display(QuizView(selection, interactive=widgets_available(), request=request))
 
 
+class PostQuizUnanswered(Exception):
+    """Raised by ``post_quiz_status`` under nbgrader's Validate while graded questions have no
+    saved answer: Validate then reports the cell as failing, with which questions are missing."""
+
+
 def post_quiz_status(path: str | Path = "quiz.json", *, lang: str | None = None,
                      progress_path: str | Path | None = None) -> None:
     """Print where the graded post quiz stands; never raises for missing answers, and returns
@@ -75,4 +80,8 @@ def post_quiz_status(path: str | Path = "quiz.json", *, lang: str | None = None,
         if missing:
             lines.append(tr("status_missing", lang, ids=", ".join(missing)))
         message = "\n".join(lines)
+        if missing and os.environ.get("NBGRADER_EXECUTION") == "validate":
+            # nbgrader's Validate: an unanswered graded question is worth a warning before submitting
+            # (the message names the questions, never an answer).
+            raise PostQuizUnanswered(message)
     print(message)

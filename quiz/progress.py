@@ -4,6 +4,11 @@ Written from the kernel, so it works wherever a notebook runs (JupyterLab, Noteb
 VS Code, Binder). Writes are append-only, one ``write`` per record, flushed and fsynced;
 reading skips (with a warning) any line that is not a valid record, so a damaged file
 never stops a lesson.
+
+Two kinds of record: an :class:`Attempt` (one press of "check") and a :class:`Reveal` (the
+learner asked to see the verdict of a ``pre`` question before answering it again in the
+``post`` stage, which takes that question out of the pre/post gain). The order of the lines
+is the order things happened: :func:`matched_gain` relies on it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
@@ -37,6 +42,25 @@ class Attempt(BaseModel):
     learner: str | None = None
 
 
+class Reveal(BaseModel):
+    """The learner asked to see a ``pre`` question's verdict and explanation now, before the
+    ``post`` stage asked it again: from then on that question is not answered blind, so it
+    leaves the pre/post gain (:func:`matched_gain`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    time: str
+    lesson: str
+    question: str | StrictInt
+    stage: Stage
+    event: Literal["reveal"] = "reveal"
+    learner: str | None = None
+
+
+#: What a progress file holds, line by line.
+Record = Union[Attempt, Reveal]
+
+
 def default_progress_path(quiz_path: str | Path) -> Path:
     """``quiz-progress.jsonl`` in the folder that holds the quiz file."""
     return Path(quiz_path).resolve().parent / PROGRESS_FILE
@@ -46,8 +70,9 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def append_attempt(path: str | Path, attempt: Attempt) -> None:
-    """Append one record as a JSON line; raises ``OSError`` if the file cannot be written."""
+def append_attempt(path: str | Path, attempt: Record) -> None:
+    """Append one record (an attempt or a reveal) as a JSON line; raises ``OSError`` if the
+    file cannot be written."""
     path = Path(path)
     line = json.dumps(attempt.model_dump(exclude_none=True), ensure_ascii=False) + "\n"
     data = line.encode("utf-8")
@@ -66,19 +91,30 @@ def append_attempt(path: str | Path, attempt: Attempt) -> None:
         os.close(fd)
 
 
-def read_attempts(path: str | Path, *, warn: bool = True) -> list[Attempt]:
-    """Every valid record in the sidecar, in file order; a missing file gives ``[]``."""
+append_record = append_attempt
+
+
+def _parse_record(line: bytes) -> Record:
+    data = json.loads(line.decode("utf-8"))
+    if isinstance(data, dict) and data.get("event") == "reveal":
+        return Reveal.model_validate(data)
+    return Attempt.model_validate(data)
+
+
+def read_records(path: str | Path, *, warn: bool = True) -> list[Record]:
+    """Every valid record in the sidecar (attempts and reveals), in file order; a missing
+    file gives ``[]``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return []
-    attempts: list[Attempt] = []
+    attempts: list[Record] = []
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            attempts.append(Attempt.model_validate(json.loads(line.decode("utf-8"))))
+            attempts.append(_parse_record(line))
         except (UnicodeDecodeError, json.JSONDecodeError, ValidationError, TypeError) as exc:
             if warn:
                 reason = type(exc).__name__ if not isinstance(exc, ValidationError) else "not a quiz record"
@@ -86,6 +122,11 @@ def read_attempts(path: str | Path, *, warn: bool = True) -> list[Attempt]:
                     f"{path}: line {number} skipped ({reason})", RuntimeWarning, stacklevel=2
                 )
     return attempts
+
+
+def read_attempts(path: str | Path, *, warn: bool = True) -> list[Attempt]:
+    """Every valid answer in the sidecar, in file order (reveals left out); ``[]`` if missing."""
+    return [record for record in read_records(path, warn=warn) if isinstance(record, Attempt)]
 
 
 @dataclass(frozen=True)
@@ -106,7 +147,7 @@ def per_question(attempts: Iterable[Attempt], lesson: str | None = None) -> dict
     """
     grouped: dict[tuple[str, str, str | int], list[Attempt]] = {}
     for attempt in attempts:
-        if lesson is not None and attempt.lesson != lesson:
+        if not isinstance(attempt, Attempt) or (lesson is not None and attempt.lesson != lesson):
             continue
         grouped.setdefault((attempt.lesson, attempt.stage, attempt.question), []).append(attempt)
     return {
@@ -180,40 +221,156 @@ def stage_score(quiz: Quiz, stage: str, attempts: Iterable[Attempt], lesson: str
                       graded_total=len(keyless), graded_answered=answered)
 
 
+#: Where a matched item stands (see :func:`matched_items`).
+COUNTED = "counted"  # answered blind before the lesson, then again in the post stage: in the gain
+WAITING = "waiting"  # answered blind before the lesson; the post stage has not asked it yet
+UNANSWERED = "unanswered"  # not answered yet in either stage
+REVEALED = "revealed"  # its verdict was shown on request before the post stage asked it: left out
+LATE = "late"  # first answered in the pre stage only after the post stage (or never): left out
+LEFT_OUT = (REVEALED, LATE)
+
+
+@dataclass(frozen=True)
+class MatchedItem:
+    """One ``pre`` question and its two rounds."""
+
+    key: str | int
+    status: str
+    before: bool | None = None  # first try in the pre stage right?
+    after: bool | None = None  # first try when the post stage asked it again right?
+
+    @property
+    def blind(self) -> bool:
+        """Its pre answer was given blind and stays in the gain (now or once the post stage asks it)."""
+        return self.status in (COUNTED, WAITING)
+
+    @property
+    def verdict_due(self) -> bool:
+        """The pre card may show its verdict: the post stage has asked it again, or the
+        learner asked to see it (a pre answer given after the post twin is no longer blind)."""
+        return self.status in (COUNTED, REVEALED, LATE)
+
+
+def matched_items(quiz: Quiz, records: Iterable[Record], lesson: str) -> list[MatchedItem]:
+    """Each ``pre`` question's standing, from the records in the order they happened.
+
+    A pre answer counts in the gain only if it was given **blind**: its first try came before
+    the post stage's first try at the same question (the post stage shows the verdict), and the
+    learner did not ask to see its verdict before that (a :class:`Reveal`).
+    """
+    wanted = {quiz.key(i) for i in quiz.stage_indices("pre")}
+    first: dict[tuple[str, object], tuple[int, Record]] = {}
+    for position, record in enumerate(records):
+        if record.lesson != lesson or record.question not in wanted:
+            continue
+        kind = "reveal" if isinstance(record, Reveal) else record.stage
+        first.setdefault((kind, record.question), (position, record))
+    items = []
+    for i in quiz.stage_indices("pre"):
+        key = quiz.key(i)
+        pre, post, reveal = (first.get((kind, key)) for kind in ("pre", "post", "reveal"))
+        before = pre[1].correct if pre else None
+        after = post[1].correct if post else None
+        if pre is None:
+            status = UNANSWERED if post is None else LATE
+        elif post is not None and post[0] < pre[0]:
+            status = LATE
+        elif reveal is not None and (post is None or reveal[0] < post[0]):
+            status = REVEALED
+        elif post is None:
+            status = WAITING
+        else:
+            status = COUNTED
+        items.append(MatchedItem(key, status, before, after))
+    return items
+
+
 @dataclass(frozen=True)
 class MatchedGain:
-    """The pre/post comparison on the matched items: the ``pre`` questions, asked before
-    the lesson and again (options reshuffled) in the ``post`` stage."""
+    """The pre/post comparison on the matched items: the ``pre`` questions, asked before the
+    lesson and again (options reshuffled) in the ``post`` stage, counting only the items whose
+    pre answer was given blind (:func:`matched_items`)."""
 
-    before: StageScore
-    after: StageScore
+    items: tuple[MatchedItem, ...]
+
+    def _score(self, stage: str, attribute: str) -> StageScore:
+        counted = [item for item in self.items if item.status == COUNTED]
+        return StageScore(stage=stage, total=len(counted), answered=len(counted),
+                          first_correct=sum(bool(getattr(item, attribute)) for item in counted),
+                          last_correct=0)
+
+    @property
+    def before(self) -> StageScore:
+        """The counted items' first tries before the lesson."""
+        return self._score("pre", "before")
+
+    @property
+    def after(self) -> StageScore:
+        """The counted items' first tries when the post stage asked them again."""
+        return self._score("post", "after")
+
+    @property
+    def questions(self) -> int:
+        """How many ``pre`` questions the quiz has (matched items, counted or not)."""
+        return len(self.items)
+
+    @property
+    def counted(self) -> int:
+        return sum(item.status == COUNTED for item in self.items)
+
+    @property
+    def left_out(self) -> int:
+        """Items out of the gain: verdict seen on request, or not answered before the post stage."""
+        return sum(item.status in LEFT_OUT for item in self.items)
+
+    @property
+    def revealed(self) -> int:
+        return sum(item.status == REVEALED for item in self.items)
+
+    @property
+    def waiting(self) -> int:
+        """Items answered blind whose verdict waits for the post stage: while there are any, no
+        count of right pre answers may be shown (it would give the verdicts away)."""
+        return sum(item.status == WAITING for item in self.items)
+
+    @property
+    def pending(self) -> int:
+        """Items that may still enter the gain: not answered yet, or waiting for the post stage."""
+        return sum(item.status in (UNANSWERED, WAITING) for item in self.items)
 
     @property
     def complete(self) -> bool:
-        total = self.before.total
-        return total > 0 and self.before.answered == total and self.after.answered == total
+        """Nothing pending and at least one item counted."""
+        return self.pending == 0 and self.counted > 0
 
     @property
     def points(self) -> int | None:
-        """Percentage points gained (negative: lost), once both rounds are complete."""
+        """Percentage points gained (negative: lost) on the counted items, once complete."""
         if not self.complete:
             return None
         return round(self.after.percent) - round(self.before.percent)
 
+    @property
+    def normalized(self) -> float | None:
+        """Hake's normalized gain ⟨g⟩ = (post − pre) / (100 − pre), in percent of the counted
+        items, once complete: the share of what there was to learn that was learned. ``None``
+        before that, and when the pre score is already 100 % (nothing left to gain)."""
+        if not self.complete:
+            return None
+        pre, post = self.before.percent, self.after.percent
+        if pre >= 100:
+            return None
+        return (post - pre) / (100 - pre)
 
-def matched_gain(quiz: Quiz, attempts: Iterable[Attempt], lesson: str) -> MatchedGain:
-    progress = per_question(attempts, lesson)
-    keys = [quiz.key(i) for i in quiz.stage_indices("pre")]
-    return MatchedGain(
-        before=_score("pre", [progress.get((lesson, "pre", key)) for key in keys]),
-        after=_score("post", [progress.get((lesson, "post", key)) for key in keys]),
-    )
+
+def matched_gain(quiz: Quiz, records: Iterable[Record], lesson: str) -> MatchedGain:
+    return MatchedGain(tuple(matched_items(quiz, list(records), lesson)))
 
 
 def remove_attempts(path: str | Path, lesson: str, items: Iterable[tuple[str, str | int]]) -> int:
-    """Delete the records of ``lesson`` whose ``(stage, question)`` is in ``items``; return
-    how many went. Lines that are not valid records are kept as they are. The file is
-    replaced atomically (written beside it, then renamed)."""
+    """Delete the records of ``lesson`` whose ``(stage, question)`` is in ``items`` (answers and
+    reveals); return how many went. Lines that are not valid records are kept as they are. The
+    file is replaced atomically (written beside it, then renamed)."""
     path = Path(path)
     wanted = set(items)
     try:
@@ -226,7 +383,7 @@ def remove_attempts(path: str | Path, lesson: str, items: Iterable[tuple[str, st
         if not line.strip():
             continue
         try:
-            attempt = Attempt.model_validate(json.loads(line.decode("utf-8")))
+            attempt = _parse_record(line)
         except (UnicodeDecodeError, json.JSONDecodeError, ValidationError, TypeError):
             kept.append(line)
             continue

@@ -56,6 +56,7 @@ class ShownQuestion:
     question: Question
     order: tuple[int, ...]  # order[position] = original option index
     stage: str = ""  # the stage that asks it (answers are recorded under it); "" = its own
+    place: int = 0  # 1-based place among the questions its stage asks (0: unknown, the file position is used)
 
     def __post_init__(self) -> None:
         if not self.stage:
@@ -68,7 +69,9 @@ class ShownQuestion:
 
     @property
     def number(self) -> int:
-        return self.index + 1
+        """The number the learner sees: its place in the stage that asks it (the post stage numbers
+        the pre questions it asks again 1, 2, … and then its own), so numbers never jump."""
+        return self.place or self.index + 1
 
     def position_of(self, original: int) -> int:
         return self.order.index(original)
@@ -126,8 +129,10 @@ def select(
     for i, asking in picked:
         again = asking if asking != quiz.questions[i].stage else None
         order = option_order(len(quiz.questions[i].options), who, lesson, quiz.key(i), asked_again=again)
+        place = asked_in(quiz, asking).index(i) + 1
         items.append(
-            ShownQuestion(index=i, key=quiz.key(i), question=quiz.questions[i], order=tuple(order), stage=asking)
+            ShownQuestion(index=i, key=quiz.key(i), question=quiz.questions[i], order=tuple(order), stage=asking,
+                          place=place)
         )
     ui_lang = lang or detect_language(q.question for q in quiz.questions)
     stages = [s for s in STAGES if any(item.stage == s for item in items)]

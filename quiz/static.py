@@ -44,6 +44,16 @@ def render_html(selection: QuizSelection) -> str:
         options = "".join(
             f"<li>{markdown.to_inline_html(q.options[original])}</li>" for original in item.order
         )
+        if item.stage == "pre":  # answered blind: the post stage, which asks it again, has the answer
+            parts.append(
+                '<div class="gpt2-quiz-card">'
+                f'<div class="gpt2-quiz-meta">{html.escape(question_meta(item, lang))}</div>'
+                f'<div class="gpt2-quiz-question">{markdown.to_html(q.question)}</div>'
+                f'<ol type="A">{options}</ol>'
+                f'<p class="gpt2-quiz-note">{html.escape(tr("pre_static", lang))}</p>'
+                "</div>"
+            )
+            continue
         if not q.has_key:  # a course release: no answer to fold away
             parts.append(
                 '<div class="gpt2-quiz-card">'

@@ -41,6 +41,17 @@ CSS = """
    until the cell runs again. */
 .gpt2-quiz .jupyter-widgets-disconnected::before { content: none; display: none; }
 .gpt2-quiz.jupyter-widgets-disconnected button { opacity: 0.55; }
+/* ...and one line at the top of the quiz says how to answer again. */
+.gpt2-quiz-reload-hint { display: none; }
+.gpt2-quiz.jupyter-widgets-disconnected .gpt2-quiz-reload-hint {
+  display: block;
+  margin: 0.2em 0 0.4em;
+  padding: 0.3em 0.7em;
+  border-left: 4px solid var(--jp-warn-color1, #f57c00);
+  background: var(--jp-layout-color2, #eee);
+  color: var(--jp-ui-font-color1, rgba(0, 0, 0, 0.87));
+  border-radius: 0 4px 4px 0;
+}
 .gpt2-quiz-meta {
   color: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
   font-size: 0.85em;

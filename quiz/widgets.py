@@ -3,6 +3,10 @@
 A :class:`QuizView` is also a display object: its ``_repr_mimebundle_`` carries the
 widget view for front ends with a widget manager, plus ``text/html`` (see
 :mod:`quiz.static`) and a readable ``text/plain`` for everything else.
+
+``pre`` questions are answered blind: the card records the answer and keeps the verdict and
+explanation until the ``post`` stage has asked the same question again (or the learner asks
+to see it now, which takes it out of the pre/post gain: :func:`quiz.progress.matched_items`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from . import markdown, static
 from .answers import read_answers, remove_answers, save_answer
 from .i18n import ENV_LANGUAGE, set_language, stage_name, tr
 from .progress import (
-    Attempt, MatchedGain, append_attempt, matched_gain, now_iso, per_question, read_attempts,
-    remove_attempts, stage_score,
+    COUNTED, LATE, REVEALED, WAITING, Attempt, MatchedGain, MatchedItem, Record, Reveal, append_attempt,
+    matched_gain, now_iso, per_question, read_records, remove_attempts, stage_score,
 )
 from .selection import EN_SUFFIX, QuizSelection, ShownQuestion, english_path, primary_path, select
 from .shuffle import LETTERS
@@ -31,7 +35,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _LIVE_VIEWS: "weakref.WeakSet[QuizView]" = weakref.WeakSet()
 # Answers that could not be written (read-only folder, full disk), by progress file:
 # they still count for this kernel's scores.
-_UNSAVED: dict[Path, list[Attempt]] = {}
+_UNSAVED: dict[Path, list[Record]] = {}
 
 
 class QuestionCard:
@@ -63,7 +67,23 @@ class QuestionCard:
             layout=W.Layout(width="auto", min_width="9em", align_self="flex-start"),
         )
         self.feedback = W.HTML(value="", layout=W.Layout(width="100%"))
-        self.box = W.VBox([self.header, self.radio, self.button, self.feedback])
+        children = [self.header, self.radio, self.button, self.feedback]
+        # A pre question is answered blind (its verdict waits for the post stage); the learner may
+        # still ask to see it now, which takes it out of the pre/post gain.
+        self.blind = item.stage == "pre" and q.has_key
+        self.reveal_button: W.Button | None = None
+        self._reveal_armed = False
+        self.earlier = False  # the answer shown was restored from the progress file
+        self.warning = ""  # why the last answer could not be saved, if it could not
+        if self.blind:
+            self.reveal_button = W.Button(
+                description=tr("reveal", lang), icon="eye",
+                layout=W.Layout(width="auto", align_self="flex-start", display="none"),
+            )
+            self.reveal_button.add_class("gpt2-quiz-reveal")
+            self.reveal_button.on_click(self._on_reveal)
+            children.append(self.reveal_button)
+        self.box = W.VBox(children)
         self.box.add_class("gpt2-quiz-card")
         self.button.on_click(self._on_click)
 
@@ -97,16 +117,79 @@ class QuestionCard:
             correct=correct,
             learner=self.view.selection.learner,
         )
-        warning = ""
-        try:
-            append_attempt(self.view.selection.progress_path, attempt)
-        except OSError as exc:
-            _UNSAVED.setdefault(self.view.progress_key, []).append(attempt)
-            detail = f"{self.view.selection.progress_path}: {exc.strerror or exc}"
-            warning = f'<p class="gpt2-quiz-warning">{html.escape(tr("not_saved", self.view.lang, error=detail))}</p>'
+        warning = self.view.record(attempt)
+        self.earlier = False
+        if self.blind:  # the verdict waits: refreshing the views shows what this card may show now
+            self.warning = warning
+            self.view.after_answer()
+            return correct
         self.show_feedback(correct, earlier=False, extra=warning)
         self.view.after_answer()
         return correct
+
+    # -- a pre question, answered blind --------------------------------------------------
+
+    def show_pre(self, standing: MatchedItem | None, chosen: int | None) -> None:
+        """Show what a blind card may show: nothing before an answer; "answer recorded" while the
+        post stage has not asked it again (with the button to see it now); else the verdict and
+        explanation of the last answer, with a note on whether it counts in the gain."""
+        if self.reveal_button is None:
+            return
+        status = standing.status if standing is not None else None
+        lang = self.view.lang
+        waiting = status == WAITING and chosen is not None
+        self.reveal_button.layout.display = "" if waiting else "none"
+        if not waiting:
+            self._disarm_reveal()
+        if chosen is None or status is None or not (waiting or standing.verdict_due):
+            if not self.warning:
+                self.feedback.value = ""
+            return
+        warning = f'<p class="gpt2-quiz-warning">{html.escape(self.warning)}</p>' if self.warning else ""
+        if waiting:
+            note = f' <span class="gpt2-quiz-note">{html.escape(tr("earlier_answer", lang))}</span>' if self.earlier else ""
+            self.feedback.value = (
+                '<div class="gpt2-quiz-feedback is-saved gpt2-quiz-blind">'
+                f'<p>{html.escape(tr("blind_saved", lang, letter=self.item.letter_of(chosen)))}{note}</p>'
+                f'<p class="gpt2-quiz-note">{html.escape(tr("blind_first_try", lang))}</p>{warning}</div>'
+            )
+            return
+        key = {COUNTED: "after_post_note", REVEALED: "revealed_note", LATE: "late_note"}[status]
+        extra = f'<p class="gpt2-quiz-note">{html.escape(tr(key, lang))}</p>{warning}'
+        self.show_feedback(chosen == self.item.question.correct, earlier=self.earlier, extra=extra)
+
+    def _disarm_reveal(self) -> None:
+        if self.reveal_button is not None and self._reveal_armed:
+            self._reveal_armed = False
+            self.reveal_button.description = tr("reveal", self.view.lang)
+            self.reveal_button.button_style = ""
+
+    def _on_reveal(self, _button=None) -> None:
+        """First click asks, second click shows the verdict now (and takes the question out of the gain)."""
+        try:
+            if not self._reveal_armed:
+                self._reveal_armed = True
+                self.reveal_button.description = tr("reveal_confirm", self.view.lang)
+                self.reveal_button.button_style = "warning"
+                self.view.status.value = f'<div class="gpt2-quiz-note">{html.escape(tr("reveal_ask", self.view.lang))}</div>'
+                return
+            self.reveal()
+        except Exception as exc:  # a callback error would vanish into the log console
+            self.feedback.value = (
+                f'<div class="gpt2-quiz-warning">{html.escape(type(exc).__name__)}: '
+                f"{html.escape(str(exc))}</div>"
+            )
+
+    def reveal(self) -> None:
+        """Record that the learner saw this pre question's verdict before the post stage asked it
+        again, and show it (here and in every view of the same progress)."""
+        self._disarm_reveal()
+        selection = self.view.selection
+        record = Reveal(time=now_iso(), lesson=selection.lesson, question=self.item.key, stage=self.item.stage,
+                        learner=selection.learner)
+        self.warning = self.view.record(record)
+        self.view.status.value = ""
+        self.view.after_answer()
 
     def save(self, chosen: int) -> bool:
         """Save the answer to a question without its key in ``quiz-answers.json`` (replacing an
@@ -177,8 +260,11 @@ class QuizView:
         selection = self.selection
         self.lang = selection.lang
         title = selection.quiz.title or ""
+        # Shown only when the quiz is drawn from the notebook's saved widget state with no kernel
+        # behind it (ipywidgets marks the box "disconnected"): how to answer again.
+        hint = f'<div class="gpt2-quiz-reload-hint">{html.escape(tr("reload_hint", self.lang))}</div>'
         self.header = W.HTML(
-            value=style_tag()
+            value=style_tag() + hint
             + (f'<div class="gpt2-quiz-title">{html.escape(title)}</div>' if title else "")
         )
         children: list[W.Widget] = [self.header]
@@ -261,7 +347,8 @@ class QuizView:
         return read_answers(self.selection.answers_path, self.selection.lesson).answers
 
     def _restore(self) -> None:
-        """Show each question's last recorded answer, selected, with its feedback."""
+        """Show each question's last recorded answer, selected, with its feedback (a blind pre
+        card's feedback comes from :meth:`refresh`)."""
         progress = per_question(self._attempts(), self.selection.lesson)
         saved = self._saved()
         for card in self.cards:
@@ -275,15 +362,29 @@ class QuizView:
             if last is None or not 0 <= last.last_chosen < len(card.item.order):
                 continue
             card.radio.value = last.last_chosen
-            card.show_feedback(last.last_chosen == card.item.question.correct, earlier=True)
+            card.earlier = True
+            if not card.blind:
+                card.show_feedback(last.last_chosen == card.item.question.correct, earlier=True)
+
+    def record(self, record: Record) -> str:
+        """Append an answer or a reveal to the progress file; '' or, if it cannot be written (it
+        still counts in this kernel), the warning to show."""
+        try:
+            append_attempt(self.selection.progress_path, record)
+        except OSError as exc:
+            _UNSAVED.setdefault(self.progress_key, []).append(record)
+            detail = f"{self.selection.progress_path}: {exc.strerror or exc}"
+            return tr("not_saved", self.lang, error=detail)
+        return ""
 
     @property
     def progress_key(self) -> Path:
         return self.selection.progress_path.resolve()
 
-    def _attempts(self) -> list[Attempt]:
+    def _attempts(self) -> list[Record]:
+        """Every answer and reveal of the progress file, then those that could not be written."""
         unsaved = _UNSAVED.get(self.progress_key, [])
-        return read_attempts(self.selection.progress_path) + unsaved
+        return read_records(self.selection.progress_path) + unsaved
 
     def _same_progress(self) -> list[QuizView]:
         mine = (self.progress_key, self.selection.lesson)
@@ -343,6 +444,7 @@ class QuizView:
                 if (card.item.stage, card.item.key) in items:
                     card.radio.value = None
                     card.feedback.value = ""
+                    card.warning, card.earlier = "", False
             view.refresh()
         self.status.value = f'<div class="gpt2-quiz-note">{html.escape(tr("reset_done", self.lang, count=removed))}</div>'
         return removed
@@ -358,10 +460,22 @@ class QuizView:
         attempts = self._attempts()
         quiz, lesson, lang = self.selection.quiz, self.selection.lesson, self.lang
         saved = self._saved()
+        gain = matched_gain(quiz, attempts, lesson)
+        standing = {item.key: item for item in gain.items}
+        progress = per_question(attempts, lesson)
+        for card in self.cards:
+            if card.blind:
+                last = progress.get((lesson, card.item.stage, card.item.key))
+                chosen = last.last_chosen if last is not None and 0 <= last.last_chosen < len(card.item.order) else None
+                card.show_pre(standing.get(card.item.key), chosen)
         for stage, label in self.scores.items():
             score = stage_score(quiz, stage, attempts, lesson, saved)
             lines = []
-            if score.total:
+            if stage == "pre" and gain.waiting:  # a count of right answers would give the verdicts away
+                lines.append(
+                    f'<div class="gpt2-quiz-score">{html.escape(tr("score_blind", lang, stage=stage_name(stage, lang), answered=score.answered, total=score.total))}</div>'
+                )
+            elif score.total:
                 lines.append(
                     f'<div class="gpt2-quiz-score">{html.escape(tr("score", lang, stage=stage_name(stage, lang), first=score.first_correct, total=score.total, answered=score.answered))}'
                     f' <span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span></div>'
@@ -372,7 +486,7 @@ class QuizView:
                 )
             label.value = "".join(lines)
         if self.summary is not None:
-            self.summary.value = summary_html(matched_gain(quiz, attempts, lesson), lang)
+            self.summary.value = summary_html(gain, lang)
 
     # -- display --------------------------------------------------------------------
 
@@ -389,9 +503,15 @@ class QuizView:
         return static.render_text(self.selection)
 
 
+def gain_text(gain: MatchedGain, lang: str) -> str:
+    """"⟨g⟩ = (post − pre) / (100 − pre) = 0.50" for a complete comparison."""
+    g = gain.normalized
+    return tr("summary_gain_full", lang) if g is None else tr("summary_gain", lang, g=f"{g:.2f}")
+
+
 def summary_text(gain: MatchedGain, lang: str) -> tuple[str, str] | None:
-    """(the before → after line, the verdict) on the matched items; ``None`` until both
-    rounds are complete."""
+    """(the before → after line with ⟨g⟩, the verdict) on the items answered blind; ``None``
+    until every pre question is either counted or left out."""
     if not gain.complete:
         return None
     before, after = gain.before, gain.after
@@ -414,14 +534,19 @@ def summary_text(gain: MatchedGain, lang: str) -> tuple[str, str] | None:
 
 
 def summary_html(gain: MatchedGain, lang: str) -> str:
-    """The pre vs post comparison on the matched items, once both rounds are answered."""
+    """The pre vs post comparison on the items answered blind, once none is pending."""
     title = f"<strong>{html.escape(tr('summary_title', lang))}</strong>"
+    left_out = (f'<br><span class="gpt2-quiz-note">{html.escape(tr("summary_left_out", lang, count=gain.left_out))}</span>'
+                if gain.left_out else "")
+    if gain.pending == 0 and gain.counted == 0:
+        return f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(tr("summary_none_blind", lang))}</div>'
     text = summary_text(gain, lang)
     if text is None:
-        return f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(tr("summary_pending", lang))}</div>'
+        return f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(tr("summary_pending", lang))}{left_out}</div>'
     line, verdict = text
     return (
         f'<div class="gpt2-quiz-summary">{title}<br>{html.escape(line)}<br>'
+        f'<span class="gpt2-quiz-gain">{html.escape(gain_text(gain, lang))}</span><br>'
         f"{html.escape(verdict)} "
-        f'<span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span></div>'
+        f'<span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span>{left_out}</div>'
     )

@@ -251,7 +251,7 @@ def fake_mathjax(route) -> None:
     route.fulfill(status=200, content_type="application/javascript", body=body)
 
 
-def _assert_nothing_ran(page, root: Path, where: str, url: str) -> None:
+def _assert_nothing_ran(page, root: Path, where: str, url: str, dom: bool = True) -> None:
     page.wait_for_timeout(2500)  # a meta refresh, a fetch, an onload: give them time
     # (Formgrader itself adds ?index=N to its own address)
     assert page.url.split("?")[0] == url.split("?")[0], f"{where}: the page went to {page.url}"
@@ -259,7 +259,8 @@ def _assert_nothing_ran(page, root: Path, where: str, url: str) -> None:
     assert pwned is None, f"{where}: payloads ran: {pwned}"
     assert page.title() != "PWNED", where
     assert not list(root.glob("pwned-*")), f"{where}: a payload wrote into the course root"
-    assert page.evaluate(ACTIVE_DOM_JS) == [], where
+    if dom:  # (JupyterLab's own page is full of svg icons and styles: only what ran counts there)
+        assert page.evaluate(ACTIVE_DOM_JS) == [], where
 
 
 def test_no_payload_runs_in_formgrader_or_the_feedback(course, output_dir):
@@ -332,6 +333,16 @@ def test_no_payload_runs_in_formgrader_or_the_feedback(course, output_dir):
             }""")
             assert status in (200, 201) and (root / "control-write.txt").exists(), status
             (root / "control-write.txt").unlink()
+
+            # The autograded notebooks opened in the instructor's JupyterLab itself (the same server):
+            # stored inert (mallory), or untrusted and sanitized by JupyterLab (trudy, graded before).
+            for student in ("mallory", "trudy"):
+                url = f"{base}/lab/tree/autograded/{student}/{SLUG}/{SLUG}.ipynb"
+                page.goto(url, wait_until="domcontentloaded")
+                page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+                page.wait_for_timeout(3000)  # an onerror or a fetch would have fired by now
+                _assert_nothing_ran(page, root, f"JupyterLab, {student}", url, dom=False)
+                page.screenshot(path=str(output_dir / f"jupyterlab-{student}.png"))
 
             # The feedback each of them gets, opened from disk.
             from grader import commands

@@ -171,32 +171,66 @@ def test_passing_test_cells_print_one_ok_line(slug):
         assert len(oks) == 1, f"{grade_id}: {len(oks)} ok lines; a passing cell prints exactly one"
 
 
-# Chinese typography: full-width punctuation beside Chinese, and no line break inside a Chinese
-# paragraph (Markdown renders a newline between two CJK characters as a stray space).
+# Chinese typography (docs/AUTHORING.md, "Language"), four classes of problem in Chinese prose:
+# ASCII punctuation beside Chinese characters; ASCII ',' ';' or '?' inside a Chinese sentence after a
+# Latin word or a digit ("3072,proj", "sqrt(head_dim)?"); straight quotes around Chinese words
+# ("主干道" where “主干道” belongs); and a line break inside a Chinese paragraph (Markdown renders a
+# newline between two Chinese characters as a stray space). Checked in every lesson's Markdown, every
+# quiz.json, the quiz engine's Chinese words and the generated course home.
 CJK_OR_FULL_WIDTH = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 ASCII_BESIDE_CJK = re.compile(rf"[\u4e00-\u9fff][,:;()?!]|[,:;()?!][\u4e00-\u9fff]"
                               rf"|[{CJK_OR_FULL_WIDTH}][,:;?!]|[,:;?!] *[\u4e00-\u9fff]")
 ASCII_PARENS_AROUND_CJK = re.compile(r"\([^()\n]*[\u4e00-\u9fff][^()\n]*\)")
 ASCII_COLON_IN_CHINESE = re.compile(r"(?<=[^\s\[*/:])(?<!https)(?<!http):(?=[\u4e00-\u9fff`A-Za-z0-9])")
+# In a Chinese sentence, an ASCII ',' or ';' with no space after it ("0,pre-LN", "-inf,softmax", "768,12 个头";
+# a thousands separator "3,700" and the tuple "(B·T,)" are fine), and any ASCII '?' ("sqrt(head_dim)?").
+ASCII_IN_CHINESE_SENTENCE = re.compile(r"(?<!\d)[,;](?=[^\s)\]}])|(?<=\d);(?=[^\s)\]}])"
+                                       r"|(?<=\d),(?=[^\s)\]}])(?!\d{3}(?!\d))|\?")
+STRAIGHT_QUOTED = re.compile(r'"([^"\n]*)"')
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1|\$[^$\n]+\$")
+HTML_TAG = re.compile(r"<[^<>\n]+>")
+LINK_TARGET = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|https?://\S+")
 BLOCK_START = re.compile(r"\s*(#|>|\||[-*+] |\d+\. |```|<)")
 
 
 def _prose_without_code(markdown):
-    """The Markdown without fenced code blocks, code spans and inline maths."""
+    """The Markdown without fenced code blocks, code spans, inline maths, HTML tags and link targets."""
     markdown = re.sub(r"(?ms)^```.*?^```", "", markdown)
-    return CODE_SPAN.sub("`code`", markdown)
+    markdown = CODE_SPAN.sub("`code`", markdown)
+    return LINK_TARGET.sub("](link)", HTML_TAG.sub("<tag>", markdown))
+
+
+def _chinese_stretches(prose):
+    """The Chinese parts of ``prose``: each line, not an English block quote (``> **EN**``), cut at table
+    bars and at the " / " between a Chinese heading or label and its English rendering, that holds CJK."""
+    for line in prose.splitlines():
+        if line.lstrip().startswith(">"):
+            continue
+        for stretch in re.split(r"\||(?:\s|(?<=[？！。）]))/\s", line):
+            if CJK.search(stretch):
+                yield stretch
+
+
+def _around(text, match, width=12):
+    return text[max(0, match.start() - width):match.end() + width]
 
 
 def chinese_typography_problems(text, markdown=True):
-    prose = _prose_without_code(text) if markdown else text
-    problems = [f"ASCII punctuation beside Chinese: {prose[max(0, m.start() - 12):m.end() + 12]!r}"
-                for m in ASCII_BESIDE_CJK.finditer(prose)]
+    """What is wrong with the Chinese typography of ``text`` (Markdown; ``markdown=False``: a single
+    paragraph, e.g. a quiz question, where line breaks are not checked). Each message starts with its class."""
+    prose = _prose_without_code(text)
+    problems = [f"ASCII punctuation beside Chinese: {_around(prose, m)!r}" for m in ASCII_BESIDE_CJK.finditer(prose)]
     problems += [f"ASCII parentheses around Chinese: {m.group(0)!r}" for m in ASCII_PARENS_AROUND_CJK.finditer(prose)]
     for line in prose.splitlines():  # a Chinese colon written as ASCII ':' with no space after it
         if CJK.search(line) and not line.lstrip().startswith(">"):
-            problems += [f"ASCII ':' used as a Chinese colon: {line[max(0, m.start() - 12):m.end() + 12]!r}"
+            problems += [f"ASCII ':' used as a Chinese colon: {_around(line, m)!r}"
                          for m in ASCII_COLON_IN_CHINESE.finditer(line)]
+    for stretch in _chinese_stretches(prose):
+        problems += [f"ASCII punctuation in a Chinese sentence after a Latin word or digit: {_around(stretch, m)!r}"
+                     for m in ASCII_IN_CHINESE_SENTENCE.finditer(stretch)
+                     if not ASCII_BESIDE_CJK.search(_around(stretch, m, 1))]  # reported above already
+        problems += [f"straight quotes around Chinese (write “ ”): {m.group(0)!r}"
+                     for m in STRAIGHT_QUOTED.finditer(stretch) if CJK.search(m.group(1))]
     if markdown:
         lines = prose.splitlines()
         for line, following in zip(lines, lines[1:]):
@@ -205,6 +239,10 @@ def chinese_typography_problems(text, markdown=True):
             if re.search(rf"[{CJK_OR_FULL_WIDTH}]$", line) and re.match(rf"\s*[{CJK_OR_FULL_WIDTH}]", following):
                 problems.append(f"line break inside a Chinese paragraph: {line[-12:]!r} / {following.strip()[:12]!r}")
     return problems
+
+
+def _report(problems):
+    return f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:15])
 
 
 @pytest.mark.parametrize("slug", LESSONS)
@@ -217,4 +255,158 @@ def test_chinese_typography(slug):
     for q in quiz.questions:
         for text in [q.question, q.explanation, *q.options]:
             problems += [f"quiz {q.id}: {p}" for p in chinese_typography_problems(text, markdown=False)]
-    assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:15])
+    assert not problems, _report(problems)
+
+
+def test_chinese_typography_of_the_course_home_and_the_quiz_engine():
+    """The generated course home (lessons/00-start-here.ipynb) and the engine's own Chinese words."""
+    from quiz.home import REPO_LESSONS, HOME_NAME
+    from quiz.i18n import STRINGS
+
+    home = nbformat.read(REPO_LESSONS / HOME_NAME, as_version=4)
+    problems = [f"home {cell.id}: {p}" for cell in home.cells if cell.cell_type == "markdown"
+                for p in chinese_typography_problems(cell.source)]
+    problems += [f"quiz.i18n {key}: {p}" for key, words in STRINGS.items()
+                 for p in chinese_typography_problems(words["zh"], markdown=False)]
+    assert not problems, _report(problems)
+
+
+# One example of each class, as the student found them (issue "The student's side, second pass"), and
+# the same text written right: the check must flag the first with that class and pass the second.
+TYPOGRAPHY_CASES = [
+    ("ASCII punctuation beside Chinese", "注意:这里不同", "注意：这里不同", False),
+    ("ASCII punctuation in a Chinese sentence", "fc 是 768 → 3072,proj 是 3072 → 768。",
+     "fc 是 768 → 3072，proj 是 3072 → 768。", False),
+    ("ASCII punctuation in a Chinese sentence", "pre-LN 是 `x + sublayer(norm(x))`;post-LN 是另一种。",
+     "pre-LN 是 `x + sublayer(norm(x))`；post-LN 是另一种。", False),
+    ("ASCII punctuation in a Chinese sentence", "把权重全设为 0,pre-LN block 的输出是什么？",
+     "把权重全设为 0，pre-LN block 的输出是什么？", False),
+    ("ASCII punctuation in a Chinese sentence", "否则这一行全是 -inf,softmax 会得到 nan。",
+     "否则这一行全是 -inf，softmax 会得到 nan。", False),
+    ("ASCII punctuation in a Chinese sentence", "一次喂多个新 token,mask 要对齐。", "一次喂多个新 token，mask 要对齐。", False),
+    ("ASCII punctuation in a Chinese sentence", "GPT-2 small（d_model = 768,12 个头）", "GPT-2 small（d_model = 768，12 个头）", False),
+    ("ASCII punctuation in a Chinese sentence", "为什么要把 q·k 除以 sqrt(head_dim)?", "为什么要把 q·k 除以 sqrt(head_dim)？", False),
+    ("straight quotes around Chinese", '残差这条"主干道"上只有加法。', "残差这条“主干道”上只有加法。", True),
+    ("straight quotes around Chinese", '让它第一次"开口说话"。', "让它第一次“开口说话”。", True),
+    ("line break inside a Chinese paragraph", "BPE 分词器、数据集、嵌入层、\n多头因果自注意力。",
+     "BPE 分词器、数据集、嵌入层、多头因果自注意力。", True),
+    ("line break inside a Chinese paragraph", "把权重加载进你自己的\n代码并生成文本。", "把权重加载进你自己的代码并生成文本。", True),
+    ("line break inside a Chinese paragraph", "选择会被保存，\n重启内核后依然有效。", "选择会被保存，重启内核后依然有效。", True),
+]
+
+
+@pytest.mark.parametrize("kind, wrong, right, markdown", TYPOGRAPHY_CASES)
+def test_typography_check_catches_each_class(kind, wrong, right, markdown):
+    found = chinese_typography_problems(wrong, markdown=markdown)
+    assert any(p.startswith(kind) for p in found), (wrong, found)
+    assert chinese_typography_problems(right, markdown=markdown) == []
+    # English beside it, code spans, tuples and numbers are not Chinese punctuation
+    fine = ("形状是 (B, T, d)，权重从 N(0, 0.02) 抽取，`x[:, -1]` 是最后一列，共 1,000 个，(B·T,) 是元组。\n\n"
+            "> **EN** Why? Because \"quotes\" and a,b are English here.\n\n## 3. 为什么 / Why embeddings?")
+    assert chinese_typography_problems(fine) == []
+
+
+# Diagrams (Mermaid) readable at a laptop's page width: JupyterLab scales a drawing down to the page, so a
+# long left-to-right chain shrinks its text to a few pixels; and Mermaid wraps a label wider than its
+# wrapping width (200 px by default) at any space, inside code too ("idx[:, -" / "context_length:]").
+# So every diagram sets a wrapping width no node label reaches, breaks long labels itself with <br>
+# between phrases, keeps edge labels (which Mermaid wraps at 200 px whatever the setting) short, and
+# runs top to bottom unless the chain is short.
+MERMAID_BLOCK = re.compile(r"(?ms)^```mermaid\n(.*?)^```")
+WRAPPING_WIDTH = re.compile(r"(?m)^---\nconfig:\n\s+flowchart:\n\s+wrappingWidth: (\d+)\n---\n")
+NODE_LABEL = re.compile(r"[\w]+(?:\[\"|\(\(\"|\(\"|\{\")(.*?)\"(?:\]|\)\)|\)|\})")
+EDGE_LABEL = re.compile(r"(?:--|==|-\.)\s*\"(.*?)\"\s*(?:-->|==>|\.->|\.-)|\|\"(.*?)\"\|")
+EDGE = re.compile(r"\s*(?:--\s*\"[^\"]*\"\s*-->|==\s*\"[^\"]*\"\s*==>|-\.\s*\"[^\"]*\"\s*\.-|-->|==>(?:\|\"[^\"]*\"\|)?|-\.->|\.-)\s*")
+MAX_NODE_LINE = 64  # characters: about 510 px at Mermaid's 16 px font
+MAX_EDGE_LINE = 22  # characters: Mermaid wraps edge labels at 200 px
+MAX_SIDEWAYS_CHAIN = 3  # nodes in a row in a left-to-right chart
+
+
+def mermaid_blocks(slug):
+    for cell in source_notebook(slug).cells:
+        if cell.cell_type == "markdown":
+            yield from (m.group(1) for m in MERMAID_BLOCK.finditer(cell.source))
+
+
+def longest_chain(diagram):
+    """The most nodes on one path through the chart's edges (cycles cut)."""
+    edges = {}
+    for line in diagram.splitlines():
+        parts = EDGE.split(line.strip())
+        ids = [re.match(r"\w+", part).group(0) for part in parts if re.match(r"\w+", part)]
+        if len(parts) < 2 or len(ids) != len(parts):
+            continue
+        for a, b in zip(ids, ids[1:]):
+            edges.setdefault(a, set()).add(b)
+
+    def depth(node, seen):
+        return 1 + max((depth(n, seen | {n}) for n in edges.get(node, ()) if n not in seen), default=0)
+
+    return max((depth(node, {node}) for node in edges), default=0)
+
+
+def diagram_problems(diagram):
+    problems = []
+    width = WRAPPING_WIDTH.match(diagram)
+    if width is None or int(width.group(1)) < 8 * MAX_NODE_LINE:
+        problems.append(f"no front matter setting flowchart.wrappingWidth >= {8 * MAX_NODE_LINE} (Mermaid breaks "
+                        "labels wider than 200 px at any space, inside code too)")
+    body = diagram[width.end():] if width else diagram
+    for match in NODE_LABEL.finditer(body):
+        problems += [f"node label line longer than {MAX_NODE_LINE} characters (break it with <br>): {line!r}"
+                     for line in match.group(1).split("<br>") if len(line) > MAX_NODE_LINE]
+    for match in EDGE_LABEL.finditer(body):
+        label = (match.group(1) or match.group(2)).replace("#nbsp;", " ")
+        problems += [f"edge label line longer than {MAX_EDGE_LINE} characters (Mermaid wraps it at any space): {line!r}"
+                     for line in label.split("<br>") if len(line) > MAX_EDGE_LINE]
+    direction = re.search(r"(?m)^\s*(?:flowchart|graph)\s+(\w+)", body)
+    if direction and direction.group(1) in ("LR", "RL") and longest_chain(body) > MAX_SIDEWAYS_CHAIN:
+        problems.append(f"a left-to-right chain of {longest_chain(body)} nodes: draw it top to bottom (flowchart TD)")
+    return problems
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_diagrams_fit_a_laptop_page(slug):
+    problems = [f"diagram {n}: {p}" for n, diagram in enumerate(mermaid_blocks(slug), 1) for p in diagram_problems(diagram)]
+    assert not problems, "\n".join(problems)
+
+
+def test_diagram_check_catches_a_wide_chain_and_labels_mermaid_would_break():
+    """Lesson 34's block diagram and lesson 35's generation loop as the student found them."""
+    old_block = ('flowchart LR\n    x["x: (B, T, d_model)"] --> norm1["norm1 (LayerNorm)"] --> attn["attn"] --> add1(("+"))\n'
+                 '    add1 --> norm2["norm2 (LayerNorm)"] --> ff["ff"] --> add2(("+"))\n    add2 --> out["out"]\n')
+    assert longest_chain(old_block) == 8
+    assert any("draw it top to bottom" in p for p in diagram_problems(old_block))
+    old_loop = ('flowchart TD\n    seq["idx: the sequence so far (B, T)"] --> window["window = idx[:, -context_length:]"]\n'
+                '    grow -- "repeat max_new_tokens times" --> seq\n')
+    found = diagram_problems(old_loop)
+    assert any("wrappingWidth" in p for p in found) and any("edge label" in p for p in found), found
+    fixed = "---\nconfig:\n  flowchart:\n    wrappingWidth: 640\n---\n" + old_loop.replace(" times", "<br>times")
+    assert diagram_problems(fixed) == []
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_quiz_cells_work_on_their_own(slug):
+    """After a reload a student runs just the quiz cell: it imports what it calls."""
+    student = nbformat.read(catalog.STUDENT_LESSONS_DIR / slug / f"{slug}.ipynb", as_version=4)
+    for nb in (source_notebook(slug), student):
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "show_quiz(" in cell.source:
+                assert re.search(r"(?m)^from quiz import show_quiz$", cell.source), \
+                    f"{cell.id}: a quiz cell imports show_quiz itself: {cell.source[:80]!r}"
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_notebooks_carry_the_kernels_full_language_info(slug):
+    """JupyterLab writes the kernel's language_info into a notebook when the kernel starts: a notebook
+    that carries less opens already marked modified. Every generated notebook carries all of it."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    from quiz.home import COURSE_PYTHON, HOME_NAME, NOTEBOOK_METADATA, REPO_LESSONS
+
+    reported = dict(IPythonKernel.language_info)
+    assert {**reported, "version": COURSE_PYTHON} == NOTEBOOK_METADATA["language_info"]
+    student = catalog.STUDENT_LESSONS_DIR / slug / f"{slug}.ipynb"
+    for path in (catalog.source_notebook(slug), student, REPO_LESSONS / HOME_NAME):
+        metadata = nbformat.read(path, as_version=4).metadata
+        assert metadata == NOTEBOOK_METADATA, f"{path}: {dict(metadata)}"

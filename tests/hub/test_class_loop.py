@@ -312,6 +312,9 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
         else:
             raise AssertionError("the filled cells were not saved as typed")
 
+        # the graded post quiz's saved answers (what its Save buttons write), handed in with the
+        # notebook; Validate fails while any is missing
+        write_as(room, s1, room.home(s1) / SLUG / "quiz-answers.json", answers)
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar").get_by_text(
             "Validate").first.click()
         dialog = page.locator(".jp-Dialog")
@@ -322,8 +325,6 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
         dialog.get_by_role("button").last.click()
         timings["student 1: fetch + fill + validate (browser)"] = time.monotonic() - t
 
-        # the graded post quiz's saved answers (what its Save buttons write), handed in with the notebook
-        write_as(room, s1, room.home(s1) / SLUG / "quiz-answers.json", answers)
         open_assignment_list(page)
         page.locator("#fetched_assignments_list .list_item", has_text=SLUG).first.get_by_role(
             "button", name="Submit").click()

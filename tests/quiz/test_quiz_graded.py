@@ -177,6 +177,23 @@ def test_post_quiz_status_in_a_course_and_in_self_study(graded_quiz, capsys, tmp
     assert "checked as you answered" in capsys.readouterr().out
 
 
+def test_validate_warns_about_unanswered_graded_questions(graded_quiz, capsys, monkeypatch):
+    """nbgrader's Validate runs the notebook with NBGRADER_EXECUTION=validate: unanswered graded
+    questions fail the cell (naming them, not their answers); a plain run and autograding do not."""
+    from quiz.notebook import PostQuizUnanswered
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    with pytest.raises(PostQuizUnanswered, match="g-one, g-two"):
+        post_quiz_status(graded_quiz, lang="en")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert post_quiz_status(graded_quiz, lang="en") is None
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    for key in ("g-one", "g-two"):
+        save_answer(graded_quiz.parent / ANSWERS_FILE, LESSON, key, 0)
+    assert post_quiz_status(graded_quiz, lang="en") is None, "all saved: Validate passes"
+    assert "2/2 answers saved" in capsys.readouterr().out
+
+
 def test_stage_score_counts_saved_answers_apart(graded_quiz):
     quiz = load_quiz(graded_quiz)
     score = stage_score(quiz, "post", [], LESSON, {"g-two": 0, "other": 1})

@@ -85,7 +85,7 @@ def test_progress_table_counts_what_the_lessons_count(tmp_path):
     assert first.gain == matched_gain(quiz, attempts, "demo-attention") and first.gain.points == 0
     text = repr(table)
     assert "40 First thing" in text and "1/1 answered, 1 right" in text and "1/3 answered, 1 right" in text
-    assert "1/1 → 1/1 (+0 points)" in text and "not yet" in text  # the second lesson
+    assert "1/1 → 1/1, ⟨g⟩ = full marks before" in text and "not yet" in text  # the second lesson
     html = table._repr_html_()
     assert html.count("<tr>") == 3 and 'href="40-first-thing/40-first-thing.ipynb"' in html
     assert "<td>1/1 answered<br>1 right</td>" in html  # two lines: a narrow column never breaks mid-phrase

@@ -64,7 +64,9 @@ def test_show_quiz_output_carries_widget_and_static_fallback(executed):
     assert output.output_type == "display_data"
     data = output.data
     assert WIDGET_VIEW in data
-    assert "gpt2-quiz-static" in data["text/html"] and "<details>" in data["text/html"]
+    # the pre quiz: its static version holds no answer (the post stage, which asks it again, does)
+    assert "gpt2-quiz-static" in data["text/html"] and "<details>" not in data["text/html"]
+    assert "答案在课后测验中揭晓" in data["text/html"]
     assert "缩放点积注意力" in data["text/html"]
     assert "在缩放点积注意力中" in data["text/plain"]
     for text in (data["text/html"], data["text/plain"]):

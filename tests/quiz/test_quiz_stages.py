@@ -96,7 +96,9 @@ def test_reset_clears_only_that_stage(demo_quiz):
     for view in (post, other_view_of_post):
         assert all(card.radio.value is None and card.feedback.value == "" for card in view.cards)
         assert "已作答 0/3 题" in view.scores["post"].value
-    assert "回答正确" in pre.cards[0].feedback.value  # the pre stage keeps its answer
+    # the pre stage keeps its answer, blind again until the post stage asks the question again
+    assert pre.cards[0].radio.value == pre.cards[0].item.question.correct
+    assert "已记录你的答案" in pre.cards[0].feedback.value and "回答正确" not in pre.cards[0].feedback.value
     assert "已清除 2 条" in post.status.value
     assert post.reset_button.description == "清除作答记录"
     # answering again after a reset counts as a first try
@@ -142,10 +144,17 @@ def test_report_shows_the_matched_gain(demo_quiz, capsys):
     pre, post = make_view(demo_quiz, "pre"), make_view(demo_quiz, "post")
     answer(pre.cards[0], right=False)
     main(["report", str(demo_quiz)])
-    assert "pre -> post on the 1 matched question(s): before 0/1, after 0/1 (incomplete" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pre -> post on the 1 matched question(s): incomplete (1 still to answer" in out
+    # the blind pre answer's verdict is not in the report either, until the post stage asks again
+    assert "pre: answered 1/1; right or wrong shows once the post stage has asked them again" in out
+    assert ["#1", "why-scale", "1", "hidden", "hidden"] in [line.split() for line in out.splitlines()]
     answer(post.cards[0], right=True)
     main(["report", str(demo_quiz)])
-    assert "before 0/1, after 1/1, +100 percentage points" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("counting the 1 answered blind: before 0/1, after 1/1, +100 percentage points, "
+            "normalized gain <g> = 1.00") in out
+    assert "pre: answered 1/1, right on the first try 0/1" in out
 
 
 def test_reset_button_asks_before_clearing(demo_quiz):

@@ -37,32 +37,31 @@ def test_card_shows_question_and_shuffled_lettered_options(demo_quiz):
 
 
 def test_correct_answer_after_shuffle_records_original_index(demo_quiz):
-    view = make_view(demo_quiz, "pre")
+    view = make_view(demo_quiz, ids=["causal-mask"])
     card = view.cards[0]
     assert card.item.order != (0, 1, 2, 3)  # the learner's order really is shuffled
-    card.radio.value = 1  # the original index of the right answer
+    card.radio.value = 0  # the original index of the right answer
     card.button.click()
     feedback = text_of(card.feedback.value)
     assert "✓ 回答正确！" in feedback
-    letter = "ABCD"[card.item.order.index(1)]
+    letter = "ABCD"[card.item.order.index(0)]
     assert f"正确答案：{letter}. " in feedback
-    assert "除以" in feedback  # the explanation, with its formula rendered
-    assert "<svg" in card.feedback.value
-    assert "首次作答答对 1/1 题" in view.scores["pre"].value
+    assert "exp(-inf) = 0" in feedback  # the explanation
+    assert "首次作答答对 1/3 题" in view.scores["check"].value
     (record,) = records(demo_quiz.parent / "quiz-progress.jsonl")
-    assert record["question"] == "why-scale" and record["chosen"] == 1 and record["correct"] is True
-    assert record["stage"] == "pre" and record["lesson"] == "demo-attention"
+    assert record["question"] == "causal-mask" and record["chosen"] == 0 and record["correct"] is True
+    assert record["stage"] == "check" and record["lesson"] == "demo-attention"
 
 
 def test_choosing_by_displayed_position_grades_the_original_option(demo_quiz):
-    view = make_view(demo_quiz, "pre")
+    view = make_view(demo_quiz, ids=["causal-mask"])
     card = view.cards[0]
     position = card.item.order.index(3)
     card.radio.index = position  # what clicking the radio at that position does
     assert card.check() is False
     assert "✗ 回答错误。" in text_of(card.feedback.value)
     assert records(demo_quiz.parent / "quiz-progress.jsonl")[-1]["chosen"] == 3
-    assert "首次作答答对 0/1 题，已作答 1/1 题" in view.scores["pre"].value
+    assert "首次作答答对 0/3 题，已作答 1/3 题" in view.scores["check"].value
 
 
 def test_check_without_a_choice_asks_for_one(demo_quiz):
@@ -73,17 +72,17 @@ def test_check_without_a_choice_asks_for_one(demo_quiz):
 
 
 def test_reopening_restores_last_answer_and_feedback(demo_quiz):
-    first = make_view(demo_quiz, "pre")
-    first.cards[0].radio.value = 0
-    first.cards[0].button.click()
+    first = make_view(demo_quiz, ids=["causal-mask"])
     first.cards[0].radio.value = 1
     first.cards[0].button.click()
-    again = make_view(demo_quiz, "pre")
+    first.cards[0].radio.value = 0
+    first.cards[0].button.click()
+    again = make_view(demo_quiz, ids=["causal-mask"])
     card = again.cards[0]
-    assert card.radio.value == 1
+    assert card.radio.value == 0
     assert "回答正确" in card.feedback.value and "上次的作答记录" in card.feedback.value
     # first try was wrong: the score keeps it
-    assert "首次作答答对 0/1 题" in again.scores["pre"].value
+    assert "首次作答答对 0/3 题" in again.scores["check"].value
     assert len(records(demo_quiz.parent / "quiz-progress.jsonl")) == 2  # restoring writes nothing
 
 
@@ -109,16 +108,19 @@ def test_post_stage_summary_compares_pre_and_post(demo_quiz):
     assert post.cards[0].item.order != pre.cards[0].item.order  # reshuffled
     pre.cards[0].radio.value = 0  # wrong
     pre.cards[0].button.click()
+    assert "回答错误" not in pre.cards[0].feedback.value  # blind: no verdict yet
     post.cards[1].radio.value = post.cards[1].item.question.correct  # own post questions do not
     post.cards[1].button.click()  # make the comparison: only the matched item does
     assert "在课后测验中重答这些题目后" in post.summary.value
+    assert "回答错误" not in pre.cards[0].feedback.value
     post.cards[0].radio.value = post.cards[0].item.question.correct
     post.cards[0].button.click()
     summary = text_of(post.summary.value)
-    assert "课前测验的 1 道题：课前答对 0/1（0%）→ 课后重答答对 1/1（100%）" in summary
+    assert "课前盲答的 1 道题：课前答对 0/1（0%）→ 课后重答答对 1/1（100%）" in summary
+    assert "⟨g⟩ =（课后 − 课前）/（100 − 课前）= 1.00" in summary
     assert "进步了 100 个百分点" in summary
-    # the pre card still shows its own (wrong) answer: the two rounds are kept apart
-    assert "回答错误" in pre.cards[0].feedback.value
+    # the pre card now shows its own (wrong) answer: the two rounds are kept apart
+    assert "回答错误" in pre.cards[0].feedback.value and "课后测验已经重答了这道题" in pre.cards[0].feedback.value
     assert "首次作答答对 2/3 题，已作答 2/3 题" in post.scores["post"].value
     assert pre.summary is None  # only the post stage shows the comparison
 
@@ -145,12 +147,18 @@ def test_progress_is_shared_between_editions(demo_quiz):
 
 def test_unwritable_progress_warns_but_still_counts(demo_quiz, tmp_path):
     blocked = tmp_path / "no-such-folder" / "progress.jsonl"
-    view = make_view(demo_quiz, "pre", progress_path=blocked)
-    view.cards[0].radio.value = 1
+    view = make_view(demo_quiz, ids=["causal-mask"], progress_path=blocked)
+    view.cards[0].radio.value = 0
     view.cards[0].button.click()
     assert "作答记录未能保存" in view.cards[0].feedback.value
     assert "回答正确" in view.cards[0].feedback.value
-    assert "首次作答答对 1/1 题" in view.scores["pre"].value
+    assert "首次作答答对 1/3 题" in view.scores["check"].value
+    # a blind pre answer that cannot be saved says so too, and still waits for the post stage
+    pre = make_view(demo_quiz, "pre", progress_path=blocked)
+    pre.cards[0].radio.value = 1
+    pre.cards[0].button.click()
+    feedback = pre.cards[0].feedback.value
+    assert "作答记录未能保存" in feedback and "已记录你的答案" in feedback and "回答正确" not in feedback
 
 
 def test_corrupt_sidecar_does_not_break_the_view(demo_quiz):
@@ -186,11 +194,17 @@ def test_stage_and_id_selection(demo_quiz):
 
 
 def test_mimebundle_carries_widget_html_and_readable_text(demo_quiz):
-    view = make_view(demo_quiz, "pre")
+    view = make_view(demo_quiz, "check")
     bundle = view._repr_mimebundle_()
     assert bundle[WIDGET_VIEW]["model_id"] == view.widget.model_id
     assert "<details>" in bundle["text/html"]
-    assert "缩放点积注意力" in bundle["text/plain"]
+    assert "因果掩码" in bundle["text/plain"]
+    # a pre question's static version keeps its answer for the post stage, which asks it again
+    pre = make_view(demo_quiz, "pre")._repr_mimebundle_()
+    assert "<details>" not in pre["text/html"] and "成正比" not in pre["text/html"]
+    assert "答案在课后测验中揭晓" in pre["text/html"] and "缩放点积注意力" in pre["text/plain"]
+    post = make_view(demo_quiz, "post")._repr_mimebundle_()["text/html"]
+    assert "<details>" in post and "成正比" in post
     for mime in ("text/html", "text/plain"):
         assert "VBox(" not in bundle[mime] and "Widget(" not in bundle[mime]
     assert "VBox(" not in repr(view)

@@ -52,7 +52,6 @@ import regex  # like `re`, plus Unicode classes: \p{L} = any letter, \p{N} = any
 import tiktoken
 
 from course.corpus import python_docs
-from quiz import show_quiz
 
 # %% [markdown]
 # 先做几道课前小题，看看你已经知道什么（答错没关系，课后还会再见到这些概念）。
@@ -61,6 +60,7 @@ from quiz import show_quiz
 # > fine; the ideas come back after the lesson).
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
@@ -200,6 +200,7 @@ for sample in ["Hello, world! It's 2024.", "def f(x):\n    return x", "你好,�
 # > script).
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["pre-split"])
 
 # %% [markdown]
@@ -235,6 +236,7 @@ print("final ids:", ids)
 # > `(97, 99)`.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["tie-break"])
 
 # %% [markdown]
@@ -255,15 +257,20 @@ show_quiz("quiz.json", stage="check", ids=["tie-break"])
 # > **EN** The whole training loop as a picture (round i, counting from 0):
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
-#     text["text"] --> split["pre_split(text): chunks; Counter keeps each distinct chunk once, with its count"]
+#     text["text"] --> split["pre_split(text): chunks<br>Counter keeps each distinct chunk once, with its count"]
 #     split --> bytes["every chunk -> its UTF-8 bytes (ids 0..255)"]
-#     bytes --> count["count adjacent pairs inside each chunk, times the chunk's count, summed over chunks"]
-#     count --> best["pick the most frequent pair; on a tie, the smaller tuple"]
+#     bytes --> count["count adjacent pairs inside each chunk,<br>times the chunk's count, summed over chunks"]
+#     count --> best["pick the most frequent pair;<br>on a tie, the smaller tuple"]
 #     best --> merge["merge_pair(ids, pair, 256 + i) in every chunk"]
 #     merge --> record["merges[pair] = 256 + i"]
-#     record -- "more merges wanted and some chunk still has 2+ tokens: next round" --> count
-#     record -- "num_merges reached, or nothing left to merge" --> out["merges: (left_id, right_id) -> new_id, in learned order"]
+#     record -- "more merges wanted,<br>some chunk still has<br>2+ tokens: next round" --> count
+#     record -- "num_merges reached, or<br>nothing left to merge" --> out["merges: (left_id, right_id) -> new_id,<br>in learned order"]
 # ```
 
 # %% [solution] id=train_bpe
@@ -454,6 +461,7 @@ expect_equal(decode(ref_bpe.encode(_text, _gpt2), _gpt2), _text, "decode with GP
 # > As in training, `pre_split` first, encode every chunk on its own, and concatenate.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["encode-order"])
 
 # %% [markdown]
@@ -478,6 +486,7 @@ show_quiz("quiz.json", stage="check", ids=["encode-order"])
 # > (tiktoken has a third choice, `disallowed_special=()`: encode it as plain text; see below.)
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["special-token"])
 
 # %% [solution] id=encode
@@ -844,6 +853,7 @@ plt.show()
 # ## 12. 课后小测 / After the lesson
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]

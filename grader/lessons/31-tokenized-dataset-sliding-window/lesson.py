@@ -51,7 +51,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from course.corpus import python_docs
-from quiz import show_quiz
 
 torch.manual_seed(0);
 
@@ -61,6 +60,7 @@ torch.manual_seed(0);
 # > **EN** A few questions before we start (wrong answers are fine; the ideas come back later).
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
@@ -191,6 +191,7 @@ plt.show()
 # > short for a window). GPT training commonly uses stride = max_length.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["count-formula", "stride-overlap"])
 
 # %% [markdown]
@@ -429,6 +430,7 @@ print("loader A, epoch 2:", window_starts(loader_a), "(new epoch, new order)")
 # > 2 batches (see the output above).
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["shuffle-seed", "drop-last"])
 
 # %% [markdown]
@@ -447,12 +449,17 @@ show_quiz("quiz.json", stage="check", ids=["shuffle-seed", "drop-last"])
 # > s = where a window starts):
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
-#     text["text"] --> enc["tiktoken gpt2 encode (end-of-text token allowed, id 50256): token ids (n)"]
+#     text["text"] --> enc["tiktoken gpt2 encode (end-of-text token allowed, id 50256)<br>token ids (n)"]
 #     enc --> win["SlidingWindowDataset: window i starts at s = i * stride"]
 #     win --> inp["input = ids[s : s + L]: (L)"]
-#     win --> tgt["target = ids[s + 1 : s + L + 1]: (L), the input shifted by one"]
-#     inp --> dl["DataLoader: shuffle with a seeded generator, batch_size windows, drop_last"]
+#     win --> tgt["target = ids[s + 1 : s + L + 1]: (L)<br>the input shifted by one"]
+#     inp --> dl["DataLoader: shuffle with a seeded generator,<br>batch_size windows, drop_last"]
 #     tgt --> dl
 #     dl --> batch["one batch: inputs (batch_size, L), targets (batch_size, L)"]
 # ```
@@ -592,6 +599,7 @@ print("target row 0 starts:", repr(tokenizer.decode(targets[0, :12].tolist())))
 # ## 8. 课后小测 / After the lesson
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]

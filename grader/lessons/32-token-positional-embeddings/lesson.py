@@ -56,7 +56,6 @@ from torch import nn
 
 from course.corpus import zen_of_python
 from gpt2ref import GPT2_SMALL
-from quiz import show_quiz
 
 torch.manual_seed(0)
 enc = tiktoken.get_encoding("gpt2")  # GPT-2's own byte-level BPE; works offline in this course
@@ -71,6 +70,7 @@ print("GPT-2 small:", GPT2_SMALL)
 # > with the `post` quiz at the end).
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
@@ -146,19 +146,20 @@ print("distinct ids in batch:", sorted(set(batch.flatten().tolist())))
 print("rows without a gradient:", enc.n_vocab - len(rows_with_grad), "of", enc.n_vocab)
 
 # %% [markdown]
-# 一个 token 如果在训练数据里几乎从不出现，它那一行就几乎得不到更新，一直停留在随机初始化附近。GPT-2 词表里确实有这样的"冷门"token，喂给模型时它的表现会很奇怪。
+# 一个 token 如果在训练数据里几乎从不出现，它那一行就几乎得不到更新，一直停留在随机初始化附近。GPT-2 词表里确实有这样的“冷门”token，喂给模型时它的表现会很奇怪。
 #
 # > **EN** A token that almost never occurs in the training data hardly ever gets its row updated: the row
 # > stays close to its random start. GPT-2's vocabulary really has such rarely-seen tokens, and the model
 # > behaves strangely when it is fed one.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["lookup-one-hot", "sparse-gradient"])
 
 # %% [markdown]
 # ## 3. 为什么需要位置 / Why the model must be told positions
 #
-# 下一课的 attention 用向量之间的点积决定每个 token 从哪里取信息，权重只由向量算出。只用 token 表的话，一个 token 不管站在第几位都是同一个向量：" dog bites man" 和 " man bites dog" 是同一组向量，只是排列不同，点积里没有任何"谁在前、谁在后"的线索。（因果 mask 会透露一点间接信息，比如前面有几个 token，但"谁咬了谁"就得让模型绕着弯去猜了。）
+# 下一课的 attention 用向量之间的点积决定每个 token 从哪里取信息，权重只由向量算出。只用 token 表的话，一个 token 不管站在第几位都是同一个向量：" dog bites man" 和 " man bites dog" 是同一组向量，只是排列不同，点积里没有任何“谁在前、谁在后”的线索。（因果 mask 会透露一点间接信息，比如前面有几个 token，但“谁咬了谁”就得让模型绕着弯去猜了。）
 #
 # > **EN** Next lesson's attention uses dot products between vectors to decide where each token fetches
 # > information; the weights come from the vectors alone. With a token table only, a token has the same vector
@@ -229,6 +230,7 @@ except IndexError as error:
     print("IndexError:", error)
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["why-positions", "broadcast-positions"])
 
 # %% [markdown]
@@ -244,12 +246,17 @@ show_quiz("quiz.json", stage="check", ids=["why-positions", "broadcast-positions
 # > **EN** The module's data flow, with the shape at every step:
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
-#     idx["idx: token ids (B, T)"] --> tok["tok_embed(idx): one row of the (vocab_size, d_model) table per id: (B, T, d_model)"]
-#     idx -- "T = idx.size(1); T > context_length: ValueError" --> pos_ids["torch.arange(T): positions 0 .. T-1 (T)"]
-#     pos_ids --> pos["pos_embed(positions): rows of the (context_length, d_model) table: (T, d_model)"]
+#     idx["idx: token ids (B, T)"] --> tok["tok_embed(idx): one row of the<br>(vocab_size, d_model) table per id<br>(B, T, d_model)"]
+#     idx -- "T = idx.size(1)<br>ValueError if<br>T > context_length" --> pos_ids["torch.arange(T): positions 0 .. T-1 (T)"]
+#     pos_ids --> pos["pos_embed(positions): rows of the<br>(context_length, d_model) table<br>(T, d_model)"]
 #     tok --> add(("+"))
-#     pos -- "broadcast over the batch" --> add
+#     pos -- "broadcast over<br>the batch" --> add
 #     add --> out["token vector + position vector: (B, T, d_model)"]
 # ```
 
@@ -521,7 +528,7 @@ with torch.no_grad():
     print(cosine_similarity_matrix(same_token_everywhere)[0])
 
 # %% [markdown]
-# 每个向量和位置 0 的相似度约为 0.5：token 部分相同，位置部分是两个几乎正交的随机向量，长度又差不多，各占一半。这说明在还没训练时，位置信息和 token 信息一样"响"。
+# 每个向量和位置 0 的相似度约为 0.5：token 部分相同，位置部分是两个几乎正交的随机向量，长度又差不多，各占一半。这说明在还没训练时，位置信息和 token 信息一样“响”。
 #
 # > **EN** Each vector has a similarity of about 0.5 with position 0: the token part is shared, the
 # > position parts are two almost orthogonal random vectors of about the same length, so each half
@@ -582,7 +589,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 随机的学习型位置表里，两个不同位置的余弦相似度的绝对值平均只有 0.029 左右（上面打印的 mean |cos|；带符号的平均值接近 0），和 `1/sqrt(d_model)` 同一个量级：高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开，但"第 10 位和第 11 位是邻居" 这种结构一点都没有，只能靠训练学出来。sinusoidal 表则把结构写死了：相邻位置的相似度接近 1，离得远就小得多（右下图的对角带）。左下图也说明了为什么远处的相似度不会降到 0：左边的维度振荡得很快，右边的维度几乎不随位置变化，所有位置在这些维度上都差不多。GPT-2 选择了学习。
+# 随机的学习型位置表里，两个不同位置的余弦相似度的绝对值平均只有 0.029 左右（上面打印的 mean |cos|；带符号的平均值接近 0），和 `1/sqrt(d_model)` 同一个量级：高维空间里的随机向量几乎两两正交。所以一开始每个位置都可以被区分开，但“第 10 位和第 11 位是邻居” 这种结构一点都没有，只能靠训练学出来。sinusoidal 表则把结构写死了：相邻位置的相似度接近 1，离得远就小得多（右下图的对角带）。左下图也说明了为什么远处的相似度不会降到 0：左边的维度振荡得很快，右边的维度几乎不随位置变化，所有位置在这些维度上都差不多。GPT-2 选择了学习。
 #
 # > **EN** In the random learned table, two different positions have a mean absolute cosine similarity (the mean |cos|
 # > printed above; the signed mean is close to 0) of only about 0.029, the same order as `1/sqrt(d_model)`: random vectors in many dimensions are nearly orthogonal. So
@@ -594,6 +601,7 @@ plt.show()
 # > learn.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["random-positions"])
 
 # %% [markdown]
@@ -630,6 +638,7 @@ show_quiz("quiz.json", stage="check", ids=["random-positions"])
 # > **EN** Take the quiz once more and compare with the `pre` quiz at the start.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]

@@ -57,7 +57,6 @@ from torch import nn
 
 from course.corpus import zen_of_python
 from gpt2ref import GPT2_SMALL, TokenPositionEmbedding
-from quiz import show_quiz
 
 torch.manual_seed(0)
 enc = tiktoken.get_encoding("gpt2")
@@ -65,12 +64,13 @@ print("torch", torch.__version__)
 print("GPT-2 small:", GPT2_SMALL, "| head_dim:", GPT2_SMALL.head_dim)
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
 # ## 1. Attention 在做什么 / What attention does
 #
-# 每个位置 t 的新向量，是所有位置 s 的 **value** 向量的加权平均。权重来自 t 的 **query** 和 s 的 **key** 的点积：越"对得上"，权重越大。先用最朴素的版本：query、key、value 都直接用 embedding 向量 `x` 本身，也先不管"不能看未来"。
+# 每个位置 t 的新向量，是所有位置 s 的 **value** 向量的加权平均。权重来自 t 的 **query** 和 s 的 **key** 的点积：越“对得上”，权重越大。先用最朴素的版本：query、key、value 都直接用 embedding 向量 `x` 本身，也先不管“不能看未来”。
 #
 # > **EN** The new vector of position t is a weighted average of the **value** vectors of positions s. The
 # > weights come from dot products of t's **query** with s's **key**: the better they match, the larger the
@@ -145,12 +145,13 @@ for d in (16, 64, 256, 1024):
 # > have 64 dimensions each.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["why-sqrt-d"])
 
 # %% [markdown]
 # ## 3. 因果 mask：不许偷看未来 / The causal mask: no peeking at the future
 #
-# GPT 的任务是预测下一个 token。训练时整句话一次送进去，如果位置 t 能看到位置 t+1，它直接"抄答案"就行了。所以在 softmax 之前，把对角线**以上**的分数（s > t，未来）设成 `-inf`：`exp(-inf) = 0`，这些位置的权重就恰好是 0，而每一行剩下的权重仍然加起来等于 1。
+# GPT 的任务是预测下一个 token。训练时整句话一次送进去，如果位置 t 能看到位置 t+1，它直接“抄答案”就行了。所以在 softmax 之前，把对角线**以上**的分数（s > t，未来）设成 `-inf`：`exp(-inf) = 0`，这些位置的权重就恰好是 0，而每一行剩下的权重仍然加起来等于 1。
 #
 # > **EN** GPT's task is to predict the next token. In training the whole sentence goes in at once; if position
 # > t could see position t+1, it would simply copy the answer. So before the softmax we set the scores
@@ -187,6 +188,7 @@ print("weights:\n", torch.softmax(masked, dim=-1))
 # > would leave rows that no longer sum to 1.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["mask-before-softmax"])
 
 # %% [markdown]
@@ -303,10 +305,12 @@ expect_close(causal_attention(_q, _k, _v)[1], _expected, "weights for float64 in
 print("values: ok")
 
 # %% [markdown]
-# PyTorch 自带一个融合版本 `F.scaled_dot_product_attention(q, k, v, is_causal=True)`：同样的数学，但不把 T×T 的权重矩阵存下来，更快也更省内存。对一下你的结果：
+# PyTorch 自带一个融合版本 `F.scaled_dot_product_attention(q, k, v, is_causal=True)`：同样的数学；能用融合内核（flash、memory-efficient）时，它不把 T×T 的权重矩阵存下来，更快也更省内存（用不上时，它退回普通的数学实现，照样会算出整个矩阵）。对一下你的结果：
 #
 # > **EN** PyTorch ships a fused version, `F.scaled_dot_product_attention(q, k, v, is_causal=True)`: the same
-# > maths, but it never stores the T×T weight matrix, so it is faster and leaner. Compare with yours:
+# > maths; when a fused kernel applies (flash, memory-efficient) it never stores the T×T weight matrix, so it
+# > is faster and leaner (when none applies, it falls back to the plain math implementation, which does build
+# > the whole matrix). Compare with yours:
 
 # %%
 torch.manual_seed(0)
@@ -327,7 +331,7 @@ print(f"explicit weights at T = {T_gpt2}, {heads} heads: {weight_bytes / 2**20:.
 #
 # ## 5. 多个头 / Multiple heads
 #
-# 一个头只能产生一种"关注模式"。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的 `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small：768 = 12 × 64）：
+# 一个头只能产生一种“关注模式”。GPT-2 把 `d_model` 维切成 `num_heads` 份，每个头在自己的 `head_dim = d_model / num_heads` 维上独立做 attention，有的头可以看前一个 token，有的头可以找同一个词上次出现的位置。步骤如下（GPT-2 small：768 = 12 × 64）：
 #
 # 1. 一个线性层 `qkv: d_model → 3·d_model` 同时算出 q、k、v（GPT-2 里叫 `c_attn`），再按最后一维切成三份；
 # 2. `split_heads`：`(B, T, d_model) → (B, T, H, head_dim) → (B, H, T, head_dim)`，第 h 个头拿到第 `h·head_dim` 到 `(h+1)·head_dim - 1` 维；
@@ -386,6 +390,7 @@ print(f"GPT-2 small attention layer: 4*{d}^2 + 4*{d} = {4 * d * d + 4 * d:,} par
       f"head_dim = {d} / {GPT2_SMALL.num_heads} = {GPT2_SMALL.head_dim}")
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 
 # %% [markdown]
@@ -412,13 +417,18 @@ show_quiz("quiz.json", stage="check", ids=["head-split", "head-params"])
 # > head):
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
 #     x["x: (B, T, d_model)"] --> qkv["qkv(x): (B, T, 3 * d_model)"]
 #     qkv --> chunk["chunk(3, dim=-1): q, k, v, each (B, T, d_model)"]
 #     chunk --> split["split_heads: q, k, v, each (B, H, T, head_dim)"]
-#     split --> scores["scores = q @ k.transpose(-2, -1) / sqrt(head_dim): (B, H, T, T)"]
+#     split --> scores["scores = q @ k.transpose(-2, -1) / sqrt(head_dim)<br>(B, H, T, T)"]
 #     scores --> mask["causal mask: entries above the diagonal set to -inf"]
-#     mask --> soft["softmax over the last dimension: weights (B, H, T, T), each row sums to 1"]
+#     mask --> soft["softmax over the last dimension<br>weights (B, H, T, T), each row sums to 1"]
 #     soft --> mix["weights @ v: (B, H, T, head_dim)"]
 #     split -- "v" --> mix
 #     mix --> merge["merge_heads: (B, T, d_model)"]
@@ -685,7 +695,7 @@ print("row 5 of head 0:", untrained[0, 5])
 print("uniform over positions 0..5 would be", round(1 / 6, 2), "each")
 
 # %% [markdown]
-# 没训练过的头几乎是"雨露均沾"：第 t 行的权重都在 `1/(t+1)` 附近，因为这么小的权重让 q 和 k 的点积接近 0，softmax 接近均匀分布。头的分工是训练出来的。下面在一个小玩具任务上训练几百步（第 36 课会详细讲训练循环，这里只看结果）：输入随机 token，目标是**上一个位置的 token**。要做对，注意力必须学会看前一个位置。
+# 没训练过的头几乎是“雨露均沾”：第 t 行的权重都在 `1/(t+1)` 附近，因为这么小的权重让 q 和 k 的点积接近 0，softmax 接近均匀分布。头的分工是训练出来的。下面在一个小玩具任务上训练几百步（第 36 课会详细讲训练循环，这里只看结果）：输入随机 token，目标是**上一个位置的 token**。要做对，注意力必须学会看前一个位置。
 #
 # > **EN** An untrained head spreads its weight almost evenly: row t is close to `1/(t+1)` everywhere, because
 # > such small weights make the dot products of q and k nearly 0 and softmax nearly uniform. What heads do is learned. Below we
@@ -762,12 +772,14 @@ plt.show()
 # > is the causal mask. In the real GPT-2, different heads learn many different patterns.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["eval-dropout"])
 
 # %% [markdown]
 # ## 8. 学完了 / Wrap-up
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]

@@ -18,7 +18,7 @@
 # - 写出 tanh 形式的 `GELU`（计分），并和 ReLU 比较；
 # - 写出 `FeedForward`（计分）：`d_model → 4·d_model → d_model`;
 # - 写出 pre-LN 的 `TransformerBlock`（计分），并在 `meta` device 上数出 GPT-2 small 每个 block 的参数；
-# - 用一张图看清：没有残差连接，深层网络会"忘掉"它的输入。
+# - 用一张图看清：没有残差连接，深层网络会“忘掉”它的输入。
 #
 # > **EN**
 # > - write `LayerNorm` (graded), matching `torch.nn.LayerNorm`, biased variance and `eps` placement included;
@@ -55,7 +55,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from gpt2ref import GPT2_SMALL, TINY, GPTConfig, MultiHeadAttention
-from quiz import show_quiz
 
 torch.manual_seed(0)
 print("torch", torch.__version__)
@@ -63,6 +62,7 @@ print("GPT-2 small:", GPT2_SMALL)
 print("TINY (for quick experiments):", TINY)
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
@@ -75,7 +75,12 @@ show_quiz("quiz.json", stage="pre")
 # > from start to end.
 #
 # ```mermaid
-# flowchart LR
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
+# flowchart TD
 #     x["x: (B, T, d_model)"] --> norm1["norm1 (LayerNorm)"] --> attn["attn: causal multi-head attention"] --> add1(("+"))
 #     x -- "residual: x itself" --> add1
 #     add1 --> norm2["norm2 (LayerNorm)"] --> ff["ff: d_model → 4·d_model → d_model"] --> add2(("+"))
@@ -88,7 +93,7 @@ show_quiz("quiz.json", stage="pre")
 # > **EN** Note that LayerNorm sits only at the **entrance** of each sublayer: the residual path has no norm
 # > at all, so `x` is added to the output exactly as it came in.
 #
-# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，feed-forward 让每个 token 单独"消化"取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
+# 写成代码只有两行：`x = x + attn(norm1(x))`，然后 `x = x + ff(norm2(x))`。attention 让 token 之间交换信息，feed-forward 让每个 token 单独“消化”取回来的信息。先把 LayerNorm、GELU 和 feed-forward 一个个做出来。
 #
 # > **EN** In code it is two lines: `x = x + attn(norm1(x))`, then `x = x + ff(norm2(x))`. Attention lets
 # > tokens exchange information; the feed-forward network lets every token "digest" what it fetched, on its own.
@@ -240,6 +245,7 @@ for _eps in (1e-4, 1e-2):
 print("eps: ok")
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["layernorm-axis", "layernorm-eps"])
 
 # %% [markdown]
@@ -303,7 +309,7 @@ expect(sum(_p.numel() for _p in GELU().parameters()) == 0, "GELU parameters", "G
 print("GELU: ok")
 
 # %% [markdown]
-# 看看它和 ReLU 有什么不同，以及 tanh 近似和"精确"GELU（用误差函数 erf 定义）差多少：
+# 看看它和 ReLU 有什么不同，以及 tanh 近似和“精确”GELU（用误差函数 erf 定义）差多少：
 #
 # > **EN** How does it differ from ReLU, and how far is the tanh approximation from the "exact" GELU
 # > (defined with the error function erf)?
@@ -448,12 +454,13 @@ expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 4_722_432, "parameter
 print("FeedForward: ok")
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["ff-width"])
 
 # %% [markdown]
 # ## 5. 组装 block / Assembling the block
 #
-# 2017 年的原始 Transformer 是 **post-LN**：`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条"主干道"上什么都不做，只有加法，深层网络更容易训练。
+# 2017 年的原始 Transformer 是 **post-LN**：`x = norm(x + sublayer(x))`，LayerNorm 在残差相加之后。GPT-2 把它挪到了子层的**输入**上（pre-LN）：`x = x + sublayer(norm(x))`。这样残差这条“主干道”上什么都不做，只有加法，深层网络更容易训练。
 #
 # > **EN** The original 2017 Transformer is **post-LN**: `x = norm(x + sublayer(x))`, LayerNorm after the
 # > residual add. GPT-2 moved it to the sublayer's **input** (pre-LN): `x = x + sublayer(norm(x))`. The
@@ -606,6 +613,7 @@ print(f"one block: {total:,} | {GPT2_SMALL.num_layers} blocks: {GPT2_SMALL.num_l
 # > that lesson 35 assembles.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["pre-ln", "block-params"])
 
 # %% [markdown]
@@ -677,7 +685,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 有残差时，激活的尺度一直在同一个量级（24 个 block 里从 0.0197 慢慢长到 0.0285），不同 token 的向量始终各不相同（相似度最后只有 0.11）：每个 block 只是往"残差流"里**加**一点东西，输入一直都在。去掉残差后，第一个 block 就把尺度压小了一个数量级（0.0197 → 0.0017），4 个 block 之后所有 token 的向量几乎完全一样（相似度 0.99）：模型已经分不出序列里谁是谁，输入的信息丢光了。残差连接让每一层都能直接拿到原始输入，反向传播时梯度也能沿着这条加法通路直达底层。
+# 有残差时，激活的尺度一直在同一个量级（24 个 block 里从 0.0197 慢慢长到 0.0285），不同 token 的向量始终各不相同（相似度最后只有 0.11）：每个 block 只是往“残差流”里**加**一点东西，输入一直都在。去掉残差后，第一个 block 就把尺度压小了一个数量级（0.0197 → 0.0017），4 个 block 之后所有 token 的向量几乎完全一样（相似度 0.99）：模型已经分不出序列里谁是谁，输入的信息丢光了。残差连接让每一层都能直接拿到原始输入，反向传播时梯度也能沿着这条加法通路直达底层。
 #
 # > **EN** With residuals the scale stays in the same order of magnitude (it creeps from 0.0197 to 0.0285 over
 # > 24 blocks) and the tokens' vectors stay distinct (similarity only 0.11 at the end): each block only **adds**
@@ -688,6 +696,7 @@ plt.show()
 # > pass gradients reach the bottom layers along the same path of additions.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["residual-identity"])
 
 # %% [markdown]
@@ -785,7 +794,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 左图：刚初始化时，两种写法的梯度沿深度都差不多平。右图：训练 20 步之后就不一样了。上面的输出打印了两种写法的 loss 和"最底层 block 的梯度 / 最顶层 block 的梯度"：post-LN 的梯度越往下越小，底层几乎收不到信号，loss 也几乎没降；pre-LN 的梯度各层有高有低，但没有哪一层收不到信号，loss 正常下降。
+# 左图：刚初始化时，两种写法的梯度沿深度都差不多平。右图：训练 20 步之后就不一样了。上面的输出打印了两种写法的 loss 和“最底层 block 的梯度 / 最顶层 block 的梯度”：post-LN 的梯度越往下越小，底层几乎收不到信号，loss 也几乎没降；pre-LN 的梯度各层有高有低，但没有哪一层收不到信号，loss 正常下降。
 #
 # 原因在梯度回传的路上。post-LN 里，从 loss 回到第 l 个 block，梯度要穿过它上面**每一个** LayerNorm（12 个 block 就是 24 个）。LayerNorm 要除以 `x + sublayer(x)` 的标准差；训练让子层的输出变大以后，每穿过一个 LayerNorm 梯度就被缩小一次，这些系数一路**相乘**，到了底层就所剩无几。pre-LN 的残差路上只有加法：`x_{l+1} = x_l + sublayer(norm(x_l))`，所以到达 `x_{l+1}` 的梯度会原样传给 `x_l`，再加上子层那条支路的贡献。不管堆多深，每个 block 都能直接收到来自 loss 的梯度。这也是 post-LN 的模型训练时离不开学习率 warmup、而 GPT-2 之后的模型几乎都用 pre-LN 的原因之一。
 #
@@ -809,6 +818,7 @@ plt.show()
 # ## 7. 学完了 / Wrap-up
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]

@@ -4,7 +4,7 @@
 # %% [markdown]
 # # 第 35 课 · GPT 模型组装 / Lesson 35 · GPT model assembly
 #
-# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次"开口说话"。
+# 前三课你已经做好了所有零件：token 和位置 embedding（第 32 课）、causal multi-head attention（第 33 课）、Transformer block（第 34 课）。这一课把它们拼成一个完整的 GPT-2，并让它第一次“开口说话”。
 #
 # > **EN** The last three lessons built every part: token and position embeddings (lesson 32), causal
 # > multi-head attention (lesson 33) and the transformer block (lesson 34). This lesson assembles them into a
@@ -58,7 +58,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from gpt2ref import GPT2_SMALL, TINY, GPTConfig, LayerNorm, TransformerBlock
-from quiz import show_quiz
 
 torch.manual_seed(0)
 print("torch", torch.__version__)
@@ -70,12 +69,13 @@ print("torch", torch.__version__)
 # > ideas come back at the end.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
 # ## 1. GPT-2 small 的配置 / The GPT-2 small config
 #
-# 一个 GPT 模型的"形状"完全由几个数字决定。`GPTConfig` 的默认值就是 GPT-2 small：
+# 一个 GPT 模型的“形状”完全由几个数字决定。`GPTConfig` 的默认值就是 GPT-2 small：
 #
 # > **EN** A handful of numbers fix the whole shape of a GPT model. `GPTConfig`'s defaults are GPT-2 small:
 
@@ -95,7 +95,7 @@ print(f"\ntiktoken gpt2: n_vocab = {enc.n_vocab} = 256 byte tokens + {enc.n_voca
 # 这些数字从哪来？
 #
 # - `vocab_size = 50257`：就是 GPT-2 的 BPE tokenizer 的词表大小（上面 tiktoken 打印的那个数）。模型的输入和输出都以它为单位。
-# - `context_length = 1024`：位置 embedding 表有 1024 行，所以模型一次最多能"看"1024 个 token。这是一个硬上限。
+# - `context_length = 1024`：位置 embedding 表有 1024 行，所以模型一次最多能“看”1024 个 token。这是一个硬上限。
 # - `d_model = 768`：每个 token 在模型里都是一个 768 维的向量，这条向量流就是 **residual stream**，所有 block 都读它、往里加东西。
 # - `num_heads = 12`：768 被分给 12 个 head，每个 head 64 维；`d_ff = 3072`：feed-forward 中间层是 4 倍宽。
 # - `num_layers = 12`：堆 12 个 Transformer block。
@@ -122,7 +122,7 @@ print(TINY)
 # %% [markdown]
 # ## 2. Token embedding + 位置 embedding / Token + position embeddings
 #
-# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：`tok_embed` 说明"这是哪个 token"，`pos_embed` 说明"它站在第几个位置"。两个向量直接相加。
+# 模型的输入是 token id，形状 `(B, T)`（B 条序列，每条 T 个 token）。第一步查两张表：`tok_embed` 说明“这是哪个 token”，`pos_embed` 说明“它站在第几个位置”。两个向量直接相加。
 #
 # > **EN** The input is token ids of shape `(B, T)` (B sequences of T tokens). Step one looks up two tables:
 # > `tok_embed` says *which* token this is, `pos_embed` says *where* it stands. The two vectors are added.
@@ -141,7 +141,7 @@ print("token 7 at positions 1 and 2 - same token vector?  ", torch.equal(tok[0, 
 print("token 7 at positions 1 and 2 - same vector after + pos?", torch.equal(x[0, 1], x[0, 2]))
 
 # %% [markdown]
-# 为什么非要位置 embedding？attention 本身不知道顺序。看第二条序列 `[1, 1, 1, 1]`：如果不加位置，每个位置的输入向量一模一样，causal attention 在每个位置都是对一堆相同的向量求平均——所以每个位置的输出也一模一样，模型根本分不清"第一个 1"和"第四个 1"。用一个 block 试一下：
+# 为什么非要位置 embedding？attention 本身不知道顺序。看第二条序列 `[1, 1, 1, 1]`：如果不加位置，每个位置的输入向量一模一样，causal attention 在每个位置都是对一堆相同的向量求平均——所以每个位置的输出也一模一样，模型根本分不清“第一个 1”和“第四个 1”。用一个 block 试一下：
 #
 # > **EN** Why do we need positions at all? Attention itself knows no order. Take the second sequence
 # > `[1, 1, 1, 1]`: without positions every input vector is identical, causal attention averages identical
@@ -221,6 +221,7 @@ print("logits:", tuple(logits.shape), " = (B, T, vocab_size)")
 # > every position (lesson 36); generation needs only the last position's row.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["final-norm"])
 
 # %% [markdown]
@@ -239,7 +240,7 @@ print(f"in GPT-2 small each of them holds {GPT2_SMALL.vocab_size} x {GPT2_SMALL.
 # %% [markdown]
 # 形状完全一样！`tok_embed` 把 token id 变成向量；`lm_head` 反过来给每个 token 的向量打分（logit = 当前向量和那个 token 那一行的点积）。GPT-2 让两者用**同一个** tensor：这就是 weight tying。在 GPT-2 small 里这省下了上面打印的 38,597,376 个参数（第 8 节会算出这占整个模型多大比例）。
 #
-# 关键是"同一个"，不是"相同的值"。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
+# 关键是“同一个”，不是“相同的值”。`lm_head.weight = tok_embed.weight` 让两个模块指向同一个 `Parameter` 对象：同一块内存（`data_ptr()` 相同），改一个另一个立刻跟着变，两处用法的梯度加到同一个 `.grad` 上。而拷贝出来的只是一个刚好数值相同的新 tensor，训练一步以后就各走各的了：
 #
 # > **EN** The same shape! `tok_embed` turns a token id into a vector; `lm_head` goes the other way and scores
 # > every token against the current vector (a logit is the dot product with that token's row). GPT-2 uses
@@ -280,6 +281,7 @@ print("distinct parameters:            ", [n for n, _ in pair.named_parameters()
 # > it only once by default. Section 8 relies on this when counting.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["tying"])
 
 # %% [markdown]
@@ -364,20 +366,23 @@ plt.show()
 # %% [markdown]
 # 左图：不缩放时，residual stream 每过一个 block 都变大一点，48 层之后已经是开头的十几倍；缩放后增长平缓得多。右图才是 1/sqrt(2L) 的真正用意：不缩放时，最后一层的 std 随深度像 sqrt(L) 那样长；缩放以后，无论 1 层还是 48 层，最后的 std 都差不多（上面打印的那一行几乎是常数）。于是模型的深度可以随意改，初始时输出的尺度不变，训练一开始就稳定。
 #
-# 用到 GPT-2 small 上：12 层，两个投影的 std 是
-#
 # > **EN** Left: without scaling, the stream grows a little with every block and ends more than ten times its
 # > starting size after 48 blocks; with scaling it grows much more slowly. The right panel is the real point
 # > of 1/sqrt(2L): without scaling the std after the last block grows like sqrt(L) with the depth; with
 # > scaling it is about the same for 1 block and for 48 (the printed row is nearly constant). The depth can
 # > change and the scale at initialisation stays put, so training starts out stable.
-# >
-# > For GPT-2 small, with 12 layers, the two projections get the std
+#
+# 用到 GPT-2 small 上：下面的 cell 按它的层数算出两个投影（`attn.proj` 和 `ff.proj`）的初始 std。
+#
+# > **EN** For GPT-2 small: the cell below computes, from its number of layers, the initial std of the two
+# > projections (`attn.proj` and `ff.proj`).
 
 # %%
-print(f"0.02 / sqrt(2 * {GPT2_SMALL.num_layers}) = {0.02 / math.sqrt(2 * GPT2_SMALL.num_layers):.5f}")
+print(f"GPT-2 small: {GPT2_SMALL.num_layers} layers, proj std = 0.02 / sqrt(2 * {GPT2_SMALL.num_layers}) "
+      f"= {0.02 / math.sqrt(2 * GPT2_SMALL.num_layers):.5f}")
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 
 # %% [markdown]
@@ -413,16 +418,21 @@ show_quiz("quiz.json", stage="check", ids=["residual-scaling"])
 # > **EN** The whole model's data flow, with the shape after every step:
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
 #     ids["idx: token ids (B, T)"] --> tok["tok_embed(idx): (B, T, d_model)"]
 #     pos_ids["torch.arange(T): positions (T)"] --> pos["pos_embed(positions): (T, d_model)"]
 #     tok --> add(("+"))
 #     pos --> add
 #     add --> drop["dropout: (B, T, d_model)"]
-#     drop --> blocks["blocks[0] ... blocks[-1]: (B, T, d_model) in and out"]
+#     drop --> blocks["blocks[0] ... blocks[-1]<br>(B, T, d_model) in and out"]
 #     blocks --> norm["final_norm: (B, T, d_model)"]
 #     norm --> head["lm_head: logits (B, T, vocab_size)"]
-#     tok -. "weight tying: one shared matrix" .- head
+#     tok -. "weight tying:<br>one shared matrix" .- head
 # ```
 
 # %% [solution] id=gpt_model
@@ -803,7 +813,7 @@ print("test_gpt_dropout: ok")
 # %% [markdown]
 # ## 8. ✍️ 数参数 / Counting parameters
 #
-# 模型的"大小"就是它有多少个可学习的数。要点只有一个：共享的 tensor 只能数一次。第 5 节看到 `parameters()` 对每个 `Parameter` 对象只给一次，哪怕它挂在两个名字下面；而 `state_dict()` 会把共享的权重列两遍，还会带上 buffer（比如 BatchNorm 的 running statistics），它们都不是参数。
+# 模型的“大小”就是它有多少个可学习的数。要点只有一个：共享的 tensor 只能数一次。第 5 节看到 `parameters()` 对每个 `Parameter` 对象只给一次，哪怕它挂在两个名字下面；而 `state_dict()` 会把共享的权重列两遍，还会带上 buffer（比如 BatchNorm 的 running statistics），它们都不是参数。
 #
 # > **EN** A model's size is the number of learned numbers in it. One thing matters: a shared tensor counts
 # > once. Section 5 showed that `parameters()` yields each `Parameter` object once even under two names;
@@ -1037,7 +1047,7 @@ plt.show()
 # %% [markdown]
 # ## 10. 从 logits 到下一个 token：temperature / From logits to the next token: temperature
 #
-# 生成文字就是一遍遍地问模型"下一个 token 是什么"。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
+# 生成文字就是一遍遍地问模型“下一个 token 是什么”。模型给出最后一个位置的 logits，softmax 变成概率分布，再从中选一个。总是选概率最大的（greedy）最稳，但容易陷入重复；按概率**抽样**更有变化。
 #
 # **temperature** T 是最简单的旋钮：softmax 之前把 logits 除以 T。logits 之间的差距被放大（T < 1）或缩小（T > 1）：T < 1 让分布更尖、更接近 greedy；T > 1 让分布更平、更随机；T = 1 就是模型本来的分布。例如六个候选词：
 #
@@ -1075,6 +1085,7 @@ plt.show()
 # > from 0.001 to 0.060.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["temperature"])
 
 # %% [markdown]
@@ -1163,6 +1174,7 @@ for k in (None, 3, 1):
     print(f"top_k = {k!s:4}: " + "  ".join(f"{w.strip()}={v:.3f}" for w, v in zip(words, p.tolist())))
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["top-k"])
 
 # %% [markdown]
@@ -1198,6 +1210,7 @@ for step in range(4):
     sequence = torch.cat([sequence, torch.tensor([[20 + step]])], dim=1)
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["sliding-window"])
 
 # %% [markdown]
@@ -1224,13 +1237,18 @@ show_quiz("quiz.json", stage="check", ids=["sliding-window"])
 # > **EN** The loop, step after step (`next` is the token drawn in this step):
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
 #     seq["idx: the sequence so far (B, T)"] --> window["window = idx[:, -context_length:]"]
-#     window --> model["model(window)[:, -1, :]: last position's logits (B, vocab_size)"]
+#     window --> model["model(window)[:, -1, :]<br>last position's logits (B, vocab_size)"]
 #     model --> temp["divide by temperature, then top_k_filter"]
-#     temp --> draw["softmax, then torch.multinomial: next token (B, 1)"]
-#     draw --> grow["idx = torch.cat([idx, next], dim=1): (B, T + 1)"]
-#     grow -- "repeat max_new_tokens times" --> seq
+#     temp --> draw["softmax, then torch.multinomial<br>next token (B, 1)"]
+#     draw --> grow["idx = torch.cat([idx, next], dim=1)<br>(B, T + 1)"]
+#     grow -- "repeat max_new_tokens<br>times" --> seq
 # ```
 
 # %% [solution] id=generate
@@ -1268,7 +1286,7 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperatu
     ### END SOLUTION
 
 # %% [markdown]
-# 三个测试都用一个"替身模型"代替真正的 GPT：它返回我们指定的 logits，记下每次收到的输入，并且最多只让调用 `max_new_tokens` 次（所以一个停不下来的循环会立刻报错，而不是卡住）。抽样测试是统计检验：抽两万次，看频率是否接近 softmax(logits / T)，和你用哪种方式消耗随机数无关。测试调用你的 `generate` 时，临时用参考实现的 `top_k_filter` 代替你的（你的由 `test_top_k_filter` 单独评分），所以 top-k 里的错误不会让这里再丢分。
+# 三个测试都用一个“替身模型”代替真正的 GPT：它返回我们指定的 logits，记下每次收到的输入，并且最多只让调用 `max_new_tokens` 次（所以一个停不下来的循环会立刻报错，而不是卡住）。抽样测试是统计检验：抽两万次，看频率是否接近 softmax(logits / T)，和你用哪种方式消耗随机数无关。测试调用你的 `generate` 时，临时用参考实现的 `top_k_filter` 代替你的（你的由 `test_top_k_filter` 单独评分），所以 top-k 里的错误不会让这里再丢分。
 #
 # > **EN** The three tests replace the GPT with a stand-in model: it returns logits we choose, records every
 # > input it gets, and allows at most `max_new_tokens` calls (so a loop that never stops fails at once instead
@@ -1469,7 +1487,7 @@ expect_tensor_equal(run_generate(Watcher(0), prompt, 0), prompt, "generate(model
 print("test_generate_contract: ok")
 
 # %% [markdown]
-# ## 14. 让模型"说话" / Your model speaks
+# ## 14. 让模型“说话” / Your model speaks
 #
 # 最后把所有东西连起来：tiktoken 把文字变成 token id，你的 `GPTModel` 给出 logits，你的 `generate` 一个个地抽 token，tiktoken 再把 id 变回文字。为了快，用一个很小的模型（d_model = 64，2 层），但词表是 GPT-2 完整的 50257 个 token；context 只有 16，所以生成 30 个 token 时滑动窗口会真的滑起来。
 #
@@ -1505,7 +1523,7 @@ print(f"largest next-token probability: {next_probs.max().item():.6f}   (uniform
 print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vocab}) = {math.log(enc.n_vocab):.3f})")
 
 # %% [markdown]
-# 随机初始化的权重很小（std 0.02），logits 彼此差不多，softmax 几乎是均匀分布：熵和"5 万个 token 里随便挑一个"几乎一样。所以每一步抽到的都是随机的词片段，拼起来当然没有意义。模型的结构已经完全正确，缺的是**学到的权重**：第 36 课写训练循环，让模型从文本中学习；第 37 课把 OpenAI 训练好的 GPT-2 权重装进你这个 `GPTModel`，同样的 `generate` 就会写出通顺的英文。
+# 随机初始化的权重很小（std 0.02），logits 彼此差不多，softmax 几乎是均匀分布：熵和“5 万个 token 里随便挑一个”几乎一样。所以每一步抽到的都是随机的词片段，拼起来当然没有意义。模型的结构已经完全正确，缺的是**学到的权重**：第 36 课写训练循环，让模型从文本中学习；第 37 课把 OpenAI 训练好的 GPT-2 权重装进你这个 `GPTModel`，同样的 `generate` 就会写出通顺的英文。
 #
 # > **EN** Random weights are small (std 0.02), the logits are all about equal, and the softmax is almost
 # > uniform: its entropy is nearly that of picking any of the fifty thousand tokens at random. So every step
@@ -1521,7 +1539,7 @@ print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vo
 #
 # - **RMSNorm** 代替 LayerNorm：不减均值，只把向量除以它的均方根（root mean square），再乘上学出来的 `weight`，没有 `bias`。少算一步，训练效果相当。
 # - **SwiGLU** 代替 GELU 的 feed-forward：第一层变成两个并排的线性层，一个过 SiLU 激活，再和另一个逐元素相乘，最后投影回 `d_model`。因为多了一个矩阵，隐藏层通常会调窄一些，让参数量和原来差不多。
-# - **RoPE**（rotary position embedding）代替学出来的位置表：输入端不再加位置向量，而是在每个 attention 头里，按位置把 q 和 k 的每一对分量旋转一个角度。这样 q·k 只取决于两个 token 的相对距离，也不再有一张行数固定的位置表。
+# - **RoPE**（rotary position embedding）代替学出来的位置表：输入端不再加位置向量，而是在每个 attention 头里，按位置把 q 和 k 的每一对分量旋转一个角度。这样 q·k 里和位置有关的部分只取决于两个 token 的相对距离（它当然还取决于两个 token 的内容），也不再有一张行数固定的位置表。
 #
 # 此外还常见：线性层去掉 `bias`；几个 query 头共用一组 k、v（grouped-query attention），让生成时的 KV cache 小得多。你这一课写的 `GPTModel` 只要换掉这几个模块，就是一个现代模型的雏形。
 #
@@ -1536,8 +1554,8 @@ print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vo
 # >   about the same.
 # > - **RoPE** (rotary position embeddings) instead of a learned position table: nothing is added to the
 # >   input; inside every attention head, each pair of entries of q and k is rotated by an angle set by the
-# >   position. Then q·k depends only on how far apart two tokens are, and there is no position table with a
-# >   fixed number of rows.
+# >   position. Then the positional part of q·k depends only on how far apart two tokens are (q·k still
+# >   depends on what the two tokens are), and there is no position table with a fixed number of rows.
 # >
 # > Also common: no `bias` in the linear layers, and several query heads sharing one set of k and v
 # > (grouped-query attention), which makes the KV cache during generation much smaller. Swap these modules in
@@ -1547,6 +1565,7 @@ print(f"entropy: {entropy:.3f} nats   (uniform over the vocabulary: ln({enc.n_vo
 # ## 15. 课后小测 / After the lesson
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
@@ -1558,7 +1577,7 @@ show_quiz("quiz.json", stage="post")
 # - `count_parameters`：共享的权重只数一次；在 `meta` device 上数出 GPT-2 small 的 124,439,808 个参数，不花内存。
 # - `top_k_filter` 和 `generate`：temperature、top-k、multinomial 抽样、滑动窗口；用 tiktoken 从文字到文字。
 #
-# **下一课（第 36 课）**：给模型一个目标。用 cross-entropy 衡量"下一个 token 猜得有多准"，写训练循环和验证，用 AdamW 在随 Python 一起发布的文本（Python 自带的帮助文档）上训练一个小模型，看 validation loss 下降、生成的文字慢慢变得像样。
+# **下一课（第 36 课）**：给模型一个目标。用 cross-entropy 衡量“下一个 token 猜得有多准”，写训练循环和验证，用 AdamW 在随 Python 一起发布的文本（Python 自带的帮助文档）上训练一个小模型，看 validation loss 下降、生成的文字慢慢变得像样。
 #
 # > **EN** You now have a complete GPT-2:
 # > - `GPTModel`: token + position embeddings → `num_layers` transformer blocks → final LayerNorm → LM head
@@ -1576,7 +1595,7 @@ show_quiz("quiz.json", stage="post")
 # %% [markdown]
 # ## 选做：再多几个采样旋钮 / Optional stretch: a few more sampling knobs
 #
-# 这一节不计分，做不做都不影响成绩。三个小练习都是在第 10–13 节的基础上加一个旋钮：先读说明，再把 cell 里的 `raise NotImplementedError(...)` 换成你的代码，然后运行紧跟的检查 cell。还没写的函数，检查 cell 只会说一声"还没写"并跳过，所以整本 notebook 照样能从头跑到尾。
+# 这一节不计分，做不做都不影响成绩。三个小练习都是在第 10–13 节的基础上加一个旋钮：先读说明，再把 cell 里的 `raise NotImplementedError(...)` 换成你的代码，然后运行紧跟的检查 cell。还没写的函数，检查 cell 只会说一声“还没写”并跳过，所以整本 notebook 照样能从头跑到尾。
 #
 # > **EN** This section is not graded; skipping it costs nothing. Each of the three small exercises adds one knob
 # > to sections 10–13: read the explanation, replace the `raise NotImplementedError(...)` in the cell with your
@@ -1598,7 +1617,7 @@ def run_optional_check(name, check):
 #
 # top-k 每一步都留下固定的 k 个 token，不管分布是尖还是平。**top-p** 换一个思路：把 token 按概率从大到小排好，从头往下加，加到累计概率**达到** `top_p` 为止，只留下这些 token（至少留一个），其余设成 `-inf`。模型很有把握时只剩一两个候选，拿不准时候选自动变多。`top_p` 为 None 或 ≥ 1 时不过滤。
 #
-# 提示：`torch.sort(..., descending=True)` 给出排好的值和它们原来的位置；`torch.cumsum` 算累计概率；一个 token 该被去掉，当且仅当排在它**前面**的 token 的概率之和已经达到 `top_p`。最后把结果按原来的位置放回去（`scatter`），或者算出"最小的幸存 logit"再用 `masked_fill`。
+# 提示：`torch.sort(..., descending=True)` 给出排好的值和它们原来的位置；`torch.cumsum` 算累计概率；一个 token 该被去掉，当且仅当排在它**前面**的 token 的概率之和已经达到 `top_p`。最后把结果按原来的位置放回去（`scatter`），或者算出“最小的幸存 logit”再用 `masked_fill`。
 #
 # > **EN** Top-k keeps a fixed k tokens at every step, whether the distribution is sharp or flat. **Top-p** takes
 # > another view: sort the tokens by probability, largest first, add them up from the top until the running
@@ -1656,7 +1675,7 @@ run_optional_check("top_p_filter", check_top_p_filter)
 # %% [markdown]
 # ### 选做 2：重复惩罚 / Stretch 2: a repetition penalty
 #
-# 小模型很容易陷进"同一句话说个不停"。**重复惩罚**让已经出现过的 token 变得不那么诱人：对序列里出现过的每个 token id（每一行自己的序列），它的 logit 如果是正的就**除以** `penalty`，是负的就**乘以** `penalty`（`penalty > 1` 时两种情况都让它变小）。一个 token 出现多次也只罚一次；`penalty = 1` 什么都不变。这是 Hugging Face 的 `repetition_penalty` 用的规则。
+# 小模型很容易陷进“同一句话说个不停”。**重复惩罚**让已经出现过的 token 变得不那么诱人：对序列里出现过的每个 token id（每一行自己的序列），它的 logit 如果是正的就**除以** `penalty`，是负的就**乘以** `penalty`（`penalty > 1` 时两种情况都让它变小）。一个 token 出现多次也只罚一次；`penalty = 1` 什么都不变。这是 Hugging Face 的 `repetition_penalty` 用的规则。
 #
 # 提示：`torch.gather(logits, -1, idx)` 取出出现过的 token 的 logit，`torch.where` 按正负选除还是乘，`scatter` 写回一个复制出来的张量。同一个 id 出现多次时，写回的都是同一个值，所以不会罚两次。
 #

@@ -75,7 +75,6 @@ from tqdm.auto import tqdm
 
 from course.corpus import python_docs
 from gpt2ref import GPTConfig, GPTModel, SlidingWindowDataset, generate
-from quiz import show_quiz
 
 cores_seen = torch.get_num_threads()
 torch.set_num_threads(1)  # one worker thread: see the note below
@@ -101,6 +100,7 @@ print("torch", torch.__version__, f"| PyTorch saw {cores_seen} core(s); this not
 # > ideas come back at the end.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
@@ -173,7 +173,7 @@ for name, size in (("full GPT-2 vocabulary", enc.n_vocab), ("ids used by the cor
 print(f"the compact vocabulary trains {step_seconds[enc.n_vocab] / step_seconds[num_distinct]:.1f} times faster")
 
 # %% [markdown]
-# 词表缩小后，参数不到原来的五分之一，每一步也快了好几倍（倍数见上面打印的最后一行，每台机器不一样）。那些语料里从没出现过的 id，它们在 LM head 里的那一行只会学到一件事："永远别预测我"——却要在每个位置、每一步都算一遍。所以这一课的做法是：
+# 词表缩小后，参数不到原来的五分之一，每一步也快了好几倍（倍数见上面打印的最后一行，每台机器不一样）。那些语料里从没出现过的 id，它们在 LM head 里的那一行只会学到一件事：“永远别预测我”——却要在每个位置、每一步都算一遍。所以这一课的做法是：
 #
 # - `kept`：语料里出现过的 GPT-2 id，从小到大排好；
 # - 紧凑 id `i` 就代表 GPT-2 id `kept[i]`。编码时用 `torch.searchsorted` 把 GPT-2 id 换成紧凑 id，解码时用 `kept[...]` 换回来，再交给 GPT-2 的 tokenizer。
@@ -252,7 +252,7 @@ print(f"the training text side by side, for comparison: {len(train_side_by_side)
 # %% [markdown]
 # ### 1.3 随机抽 batch / Random batches
 #
-# 每一步训练从训练窗口里随机抽 `batch_size` 个。抽取只用一个**自己的** `torch.Generator`，不碰全局随机状态——第 9 节会看到，这让"从中断处接着训练"变得很简单：保存这个 generator 的状态就够了。
+# 每一步训练从训练窗口里随机抽 `batch_size` 个。抽取只用一个**自己的** `torch.Generator`，不碰全局随机状态——第 9 节会看到，这让“从中断处接着训练”变得很简单：保存这个 generator 的状态就够了。
 #
 # > **EN** Each training step draws `batch_size` training windows at random. The draws use a `torch.Generator`
 # > of **their own** and leave the global random state alone; section 9 shows why that makes resuming a run
@@ -315,13 +315,14 @@ except Exception as exc:  # noqa: BLE001 (we show whatever comes out)
     print(f"{type(exc).__name__}: {exc}")
 
 # %% [markdown]
-# 解决办法：把 batch 和时间两个轴合成一个，`(B, T, V) → (B·T, V)`，`(B, T) → (B·T,)`。每个位置就是一个独立的"猜下一个 token"的分类题，`F.cross_entropy` 默认对它们求平均。
+# 解决办法：把 batch 和时间两个轴合成一个，`(B, T, V) → (B·T, V)`，`(B, T) → (B·T,)`。每个位置就是一个独立的“猜下一个 token”的分类题，`F.cross_entropy` 默认对它们求平均。
 #
 # > **EN** The fix: merge the batch and time axes into one, `(B, T, V) → (B·T, V)` and `(B, T) → (B·T,)`. Every
 # > position becomes one independent "guess the next token" classification, and `F.cross_entropy` averages
 # > over them by default.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["flatten"])
 
 # %% [markdown]
@@ -421,7 +422,7 @@ print(f"untrained loss on the batch: {start_loss:.3f}   ln(vocab_size) = ln({voc
 print(f"perplexity = exp(loss) = {math.exp(start_loss):,.0f}   (vocab_size = {vocab_size:,})")
 
 # %% [markdown]
-# loss 的单位是 nat（自然对数），不太直观。**perplexity = e^loss** 把它换回"个数"：一个把赌注平均押在 k 个 token 上的模型，loss 是 ln k，perplexity 正好是 k。所以 perplexity 可以读成"模型平均相当于在几个 token 里犹豫"。没训练的模型，perplexity 就在词表大小附近（上面打印的）；训练的目标是把它压得越低越好。loss 每降低 ln 2 ≈ 0.69，perplexity 就减半。
+# loss 的单位是 nat（自然对数），不太直观。**perplexity = e^loss** 把它换回“个数”：一个把赌注平均押在 k 个 token 上的模型，loss 是 ln k，perplexity 正好是 k。所以 perplexity 可以读成“模型平均相当于在几个 token 里犹豫”。没训练的模型，perplexity 就在词表大小附近（上面打印的）；训练的目标是把它压得越低越好。loss 每降低 ln 2 ≈ 0.69，perplexity 就减半。
 #
 # > **EN** Loss is measured in nats (natural log), which is hard to picture. **Perplexity = e^loss** turns it
 # > back into a count: a model that spreads its bet evenly over k tokens has loss ln k and perplexity exactly
@@ -430,6 +431,7 @@ print(f"perplexity = exp(loss) = {math.exp(start_loss):,.0f}   (vocab_size = {vo
 # > halves the perplexity.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["perplexity"])
 
 # %% [markdown]
@@ -468,6 +470,7 @@ with torch.no_grad():
     print("inside torch.no_grad()?           ", batch_loss(leaky, x, y).requires_grad)
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["eval-mode"])
 
 # %% [markdown]
@@ -652,6 +655,7 @@ print(f"norm before clipping {before.item():.4f} -> after clipping {grad_norm(un
 untrained.zero_grad()
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["zero-grad", "clip-order"])
 
 # %% [markdown]
@@ -817,6 +821,7 @@ fig.tight_layout()
 plt.show()
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["warmup"])
 
 # %% [markdown]
@@ -841,17 +846,22 @@ show_quiz("quiz.json", stage="check", ids=["warmup"])
 # > **EN** The loop, step after step (`step` counts from 0):
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart TD
 #     lr["lr_schedule(step): set the learning rate of every param group"] --> batch["get_batch(): inputs, targets (B, T)"]
 #     batch --> zero["optimizer.zero_grad()"]
-#     zero --> loss["batch_loss: forward to logits (B, T, vocab_size), then cross-entropy: one number"]
+#     zero --> loss["batch_loss: forward to logits (B, T, vocab_size)<br>then cross-entropy: one number"]
 #     loss --> bwd["loss.backward(): every parameter's .grad"]
 #     bwd --> clip["clip_grad_norm_(params, max_grad_norm)"]
 #     clip --> update["optimizer.step(): AdamW updates the weights"]
 #     update --> rec["history: step + 1, lr, train_loss"]
-#     rec -- "(step + 1) % eval_every == 0" --> val["evaluate(model, val_batches) and sample(model): val_loss, text"]
-#     rec -- "next step, until num_steps" --> lr
-#     val -- "next step, until num_steps" --> lr
+#     rec -- "when (step#nbsp;+#nbsp;1)#nbsp;%<br>eval_every#nbsp;==#nbsp;0" --> val["evaluate(model, val_batches) and sample(model)<br>val_loss, text"]
+#     rec -- "next step,<br>until num_steps" --> lr
+#     val -- "next step,<br>until num_steps" --> lr
 # ```
 #
 # 中间五个框（从 `zero_grad` 到 `optimizer.step()`）就是你在练习 3 里写的 `train_step`。
@@ -1117,7 +1127,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# 验证 loss 从 8.22 降到了 3.0 左右，perplexity 从约 3,700 降到约 20：模型从"在几千个 token 里瞎猜"变成了"在二十来个里挑"。再看上面每隔 100 步打印的样例：开头只会吐出引号、星号、下划线和换行（格式最容易学）；接着出现 `clause`、`statement`、`finally` 这些文档里的常用词；到最后，句子的骨架已经像 Python 的文档了，只是意思还对不上。一个约一百万参数、只训练了 1,000 步的模型，也就能学到这里。
+# 验证 loss 从 8.22 降到了 3.0 左右，perplexity 从约 3,700 降到约 20：模型从“在几千个 token 里瞎猜”变成了“在二十来个里挑”。再看上面每隔 100 步打印的样例：开头只会吐出引号、星号、下划线和换行（格式最容易学）；接着出现 `clause`、`statement`、`finally` 这些文档里的常用词；到最后，句子的骨架已经像 Python 的文档了，只是意思还对不上。一个约一百万参数、只训练了 1,000 步的模型，也就能学到这里。
 #
 # 还有一件值得注意的事：图里橙色的验证 loss 大部分时候在蓝色的训练 loss **下面**。这不是 bug。两条曲线量的是**不同的文本**：验证集是按字母排在最后的那些帮助主题（1.2 节打印了它们：方法、模块、序列类型、`while`、`with`、`yield`……），这些页面格式整齐、重复多，模型先学会的正是格式，所以训练前期它们比训练文本的平均水平好猜。真正该比较的是上面打印的最后一行：同一个模型、同样的 eval 模式、同样首尾相接的窗口，训练文本上的 loss 和验证 loss 差不多一样。两条曲线一起下降、训练文本上的 loss 没有明显低于验证集，说明模型还没有 **overfitting**。如果接着训练很多轮，训练 loss 会继续降，验证 loss 却会停下来甚至回升——那时就该停下，保留验证 loss 最低时的 checkpoint。
 #
@@ -1360,6 +1370,7 @@ print("validation losses identical:  ", part1["val_loss"] + part2["val_loss"] ==
 # ## 10. 课后小测 / Post quiz
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
@@ -1369,7 +1380,7 @@ show_quiz("quiz.json", stage="post")
 #
 # - `batch_loss`：把 `(B, T, V)` 的 logits 和 `(B, T)` 的 targets 展平，对每个位置的下一个 token 算 cross-entropy；没训练的模型 loss ≈ ln V，perplexity = e^loss ≈ V；
 # - `evaluate`：eval 模式、`torch.no_grad()`、结束时恢复原来的模式；验证集在一个位置切开，不和训练集共享窗口；
-# - `train_step`：zero_grad → forward → backward → clip → step，先用"过拟合一个 batch"检查它；
+# - `train_step`：zero_grad → forward → backward → clip → step，先用“过拟合一个 batch”检查它；
 # - `train`：warmup + cosine 学习率、进度条、定期评估和生成样例，能从任意一步接着跑；
 # - `save_checkpoint` / `load_checkpoint`：权重、AdamW 状态、步数和两个随机状态，恢复后的训练分毫不差。
 #

@@ -77,7 +77,6 @@ from course.pretrained import (
     make_standin_checkpoint,
 )
 from gpt2ref import GPT2_SMALL, TINY, CheckpointError, GPTConfig, GPTModel, count_parameters, generate
-from quiz import show_quiz
 
 transformers.utils.logging.set_verbosity_error()  # no progress bars or notices from Hugging Face
 transformers.utils.logging.disable_progress_bar()
@@ -93,6 +92,7 @@ print("scratch folder:", WORK)
 # > **EN** A few questions before we start. Wrong answers are fine: the ideas come back at the end.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="pre")
 
 # %% [markdown]
@@ -192,7 +192,7 @@ for path in sorted(standin_dir.iterdir()) + [hub_path]:
 # 2. 接下来 N 个字节：一段 JSON，列出每个 tensor 的名字、dtype、shape，以及它的数据在文件里的字节范围；
 # 3. 剩下的全是原始数据，一个接一个排好。
 #
-# 读这种文件只是"查表、取字节"，不会执行任何代码。而 PyTorch 传统的 `.bin` 文件是 pickle：读它时 Python 会按文件的指示构造对象，一个恶意文件可以借此运行任意代码。我们来手读表头：
+# 读这种文件只是“查表、取字节”，不会执行任何代码。而 PyTorch 传统的 `.bin` 文件是 pickle：读它时 Python 会按文件的指示构造对象，一个恶意文件可以借此运行任意代码。我们来手读表头：
 #
 # > **EN** The `.safetensors` format is simple enough to read by hand:
 # > 1. the first 8 bytes: one little-endian unsigned integer N;
@@ -237,7 +237,7 @@ plt.show()
 # %% [markdown]
 # 一个下三角的 0/1 矩阵：这正是 causal mask（第 33 课）。老版本的实现把 mask 登记成了 module 的 buffer，于是它和权重一起被存进了文件。我们的 attention 自己做 mask，所以加载时**跳过**这些 key（有的文件里还有一个 `h.N.attn.masked_bias`，同样跳过）。
 #
-# 文件也可能是坏的。最常见的一种：从 git 仓库 clone 下来却没装 Git LFS，得到的 `model.safetensors` 只是一个很小的文本"指针"。用上面的 `read_header` 读它会读出一个荒唐的表头长度：
+# 文件也可能是坏的。最常见的一种：从 git 仓库 clone 下来却没装 Git LFS，得到的 `model.safetensors` 只是一个很小的文本“指针”。用上面的 `read_header` 读它会读出一个荒唐的表头长度：
 #
 # > **EN** A lower-triangular 0/1 matrix: the causal mask of lesson 33. Older implementations registered the
 # > mask as a module buffer, so it was saved with the weights. Our attention masks by itself, so loading
@@ -415,6 +415,7 @@ for k in model_block:
 # >   section explains why.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["prefix", "mask-buffer"])
 
 # %% [markdown]
@@ -443,7 +444,7 @@ print("Conv1D.weight:", tuple(conv.weight.shape), "| Linear.weight:", tuple(line
 print("max |Conv1D(x) - Linear(x)| =", (conv(x) - linear(x)).abs().max().item())
 
 # %% [markdown]
-# 忘了转置会怎样？`c_attn`（`(d, 3d)`）、`c_fc`（`(d, 4d)`）、`mlp.c_proj`（`(4d, d)`）形状对不上，加载时马上就能发现。但 `attn.c_proj` 是 `(d, d)` 的**方阵**：不转置也"放得进去"，不会报错，只是算出来的东西是错的：
+# 忘了转置会怎样？`c_attn`（`(d, 3d)`）、`c_fc`（`(d, 4d)`）、`mlp.c_proj`（`(4d, d)`）形状对不上，加载时马上就能发现。但 `attn.c_proj` 是 `(d, d)` 的**方阵**：不转置也“放得进去”，不会报错，只是算出来的东西是错的：
 #
 # > **EN** What if the transpose is forgotten? `c_attn` (`(d, 3d)`), `c_fc` (`(d, 4d)`) and `mlp.c_proj`
 # > (`(4d, d)`) do not fit, which loading notices at once. But `attn.c_proj` is a **square** `(d, d)` matrix:
@@ -463,7 +464,7 @@ print("transposed:     max difference", (right(x) - square(x)).abs().max().item(
 print("not transposed: max difference", (wrong(x) - square(x)).abs().max().item())
 
 # %% [markdown]
-# 所以"形状对得上"不等于"加载对了"。最终的检验只能是：同一个输入，我们的 logits 和 Hugging Face 的一样。
+# 所以“形状对得上”不等于“加载对了”。最终的检验只能是：同一个输入，我们的 logits 和 Hugging Face 的一样。
 #
 # > **EN** So "the shapes fit" does not mean "loaded correctly". The only real check: on the same input, our
 # > logits equal Hugging Face's.
@@ -484,27 +485,41 @@ print("not transposed: max difference", (wrong(x) - square(x)).abs().max().item(
 # > - A key that is not a GPT-2 weight (the mask buffers `h.N.attn.bias` and `h.N.attn.masked_bias` included)
 # >   gives `None`.
 #
-# 同一张表画成图：粗箭头是那四个要转置的 Conv1D weight，其余的原样复制（`N` 是 block 的编号，`*` 代表 `weight` 或 `bias`）：
+# 同一张表画成两张图：第一张是 block 以外的键，第二张是每个 block 里的键。粗箭头是那四个要转置的 Conv1D weight，其余的原样复制（`N` 是 block 的编号，`*` 代表 `weight` 或 `bias`）：
 #
-# > **EN** The same table as a picture: the thick arrows are the four Conv1D weights that need a transpose,
-# > everything else is copied as it is (`N` is the block number, `*` stands for `weight` or `bias`):
+# > **EN** The same table as two pictures: the first has the keys outside the blocks, the second the keys inside
+# > each block. The thick arrows are the four Conv1D weights that need a transpose, everything else is copied as
+# > it is (`N` is the block number, `*` stands for `weight` or `bias`):
 #
 # ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
 # flowchart LR
-#     key["Hugging Face key"] --> strip["drop the optional prefix 'transformer.'"]
-#     strip --> wte["wte.weight"] --> tok["tok_embed.weight"]
-#     strip --> wpe["wpe.weight"] --> pos["pos_embed.weight"]
-#     strip --> lnf["ln_f.*"] --> fnorm["final_norm.*"]
-#     strip --> lm["lm_head.weight (often absent: tied to wte)"] --> lmc["lm_head.weight"]
-#     strip --> block["h.N.rest"]
-#     block --> ln1["h.N.ln_1.*"] --> norm1["blocks.N.norm1.*"]
+#     key["Hugging Face key,<br>prefix 'transformer.' dropped"] --> wte["wte.weight"] --> tok["tok_embed.weight"]
+#     key --> wpe["wpe.weight"] --> pos["pos_embed.weight"]
+#     key --> lnf["ln_f.*"] --> fnorm["final_norm.*"]
+#     key --> lm["lm_head.weight<br>(often absent: tied to wte)"] --> lmc["lm_head.weight"]
+#     key --> block["h.N.rest: one block,<br>see below"]
+# ```
+#
+# ```mermaid
+# ---
+# config:
+#   flowchart:
+#     wrappingWidth: 640
+# ---
+# flowchart LR
+#     block["h.N.rest"] --> ln1["h.N.ln_1.*"] --> norm1["blocks.N.norm1.*"]
 #     block --> ln2["h.N.ln_2.*"] --> norm2["blocks.N.norm2.*"]
-#     block --> cattn["h.N.attn.c_attn.weight (d, 3d)"] ==>|"transpose"| qkv["blocks.N.attn.qkv.weight (3d, d)"]
-#     block --> aproj["h.N.attn.c_proj.weight (d, d)"] ==>|"transpose"| proj["blocks.N.attn.proj.weight (d, d)"]
-#     block --> cfc["h.N.mlp.c_fc.weight (d, 4d)"] ==>|"transpose"| fc["blocks.N.ff.fc.weight (4d, d)"]
-#     block --> mproj["h.N.mlp.c_proj.weight (4d, d)"] ==>|"transpose"| fproj["blocks.N.ff.proj.weight (d, 4d)"]
-#     block --> biases["the four Conv1D biases: c_attn, attn.c_proj, c_fc, mlp.c_proj"] --> cbias["qkv, attn.proj, ff.fc, ff.proj biases: same shape, no transpose"]
-#     block --> buffers["h.N.attn.bias, h.N.attn.masked_bias: mask buffers"] --> skip["None: not a weight, skipped"]
+#     block --> cattn["h.N.attn.c_attn.weight<br>(d, 3d)"] ==>|"transpose"| qkv["blocks.N.attn.qkv.weight<br>(3d, d)"]
+#     block --> aproj["h.N.attn.c_proj.weight<br>(d, d)"] ==>|"transpose"| proj["blocks.N.attn.proj.weight<br>(d, d)"]
+#     block --> cfc["h.N.mlp.c_fc.weight<br>(d, 4d)"] ==>|"transpose"| fc["blocks.N.ff.fc.weight<br>(4d, d)"]
+#     block --> mproj["h.N.mlp.c_proj.weight<br>(4d, d)"] ==>|"transpose"| fproj["blocks.N.ff.proj.weight<br>(d, 4d)"]
+#     block --> biases["the four Conv1D biases:<br>c_attn, attn.c_proj,<br>c_fc, mlp.c_proj"] --> cbias["qkv, attn.proj, ff.fc, ff.proj<br>biases: same shape,<br>no transpose"]
+#     block --> buffers["h.N.attn.bias,<br>h.N.attn.masked_bias:<br>mask buffers"] --> skip["None: not a weight,<br>skipped"]
 # ```
 
 # %% [solution] id=hf_key_to_course
@@ -634,6 +649,7 @@ print("test_hf_key_to_course: ok")
 # >   the two and leaves `lm_head` random.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["tying", "atomic"])
 
 # %% [markdown]
@@ -988,6 +1004,7 @@ print(f"  with a cache:    {with_cache:,} token positions ({without_cache / with
 # > all cached keys and values. Positions continue too: the new token stands at position `T_cached`, not 0.
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="check", ids=["kv-cache-what"])
 
 # %% [markdown]
@@ -1047,7 +1064,7 @@ expect_close(_last, _full[:, :, 5:], "attention of 4 new queries over 5 cached +
 print("test_cache_mask: ok")
 
 # %% [markdown]
-# 用你的 mask 验证一下：9 个 token 一次算完的 attention，和"前 5 个在缓存里、后 4 个新来"分开算，结果一样；换成 `is_causal=True` 就错了：
+# 用你的 mask 验证一下：9 个 token 一次算完的 attention，和“前 5 个在缓存里、后 4 个新来”分开算，结果一样；换成 `is_causal=True` 就错了：
 #
 # > **EN** Check it with your mask: attention over 9 tokens at once equals "5 in the cache, 4 new"; with
 # > `is_causal=True` instead it is wrong:
@@ -1181,6 +1198,7 @@ print("same tokens:", torch.equal(results[False][0], results[True][0]))
 # > tokens).
 
 # %%
+from quiz import show_quiz
 show_quiz("quiz.json", stage="post")
 
 # %% [markdown]
