@@ -109,11 +109,7 @@ def course(tmp_path_factory):
     home.write_home(root)
     for notebook in (generated / f"{GENERATED}.ipynb", root / home.HOME_NAME, lesson / f"{SLUG}.ipynb"):
         _kernel_python(notebook)
-    settings = {
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
-    }
-    with lab_tools.serving(root, base, settings) as server:
+    with lab_tools.serving(root, base, lab_tools.WHOLE_NOTEBOOK_NO_AUTOSAVE) as server:
         yield server
 
 

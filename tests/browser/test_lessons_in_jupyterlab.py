@@ -61,13 +61,7 @@ def course(tmp_path_factory):
     shutil.copytree(LESSONS, root, ignore=shutil.ignore_patterns("quiz-progress.jsonl", ".ipynb_checkpoints"))
     for slug in lesson_slugs():
         shutil.copy(SOURCE / slug / f"{slug}.ipynb", root / slug / f"{slug}.ipynb")
-    settings = {
-        # every cell in the page (no windowing), so each quiz can be found and counted
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-        # no autosave: the notebook on disk changes only when the test saves it
-        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
-    }
-    with lab_tools.serving(root, base, settings) as server:
+    with lab_tools.serving(root, base, lab_tools.WHOLE_NOTEBOOK_NO_AUTOSAVE) as server:
         yield server
 
 

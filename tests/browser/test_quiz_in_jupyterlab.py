@@ -57,6 +57,12 @@ LEARNER = "browser-learner"
 NOTEBOOK = "quiz-demo.ipynb"
 # One UI action (click, check, fill) on a page that is already drawn: Playwright's timeout.
 UI_TIMEOUT_MS = int(os.environ.get("QUIZ_BROWSER_TIMEOUT_MS", "30000"))
+# JupyterLab settings for tests that count what a notebook shows and what is saved: every cell in
+# the page (no windowing), and no autosave (the file on disk changes only when the test saves).
+WHOLE_NOTEBOOK_NO_AUTOSAVE = {
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+}
 # A wait fails once nothing has happened for this long (no busy kernel, no CPU, no change).
 STALL_S = float(os.environ.get("QUIZ_BROWSER_STALL_S", "60"))
 # The most one wait takes while things keep happening: under pytest's timeout (900 s), so

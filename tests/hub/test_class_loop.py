@@ -278,6 +278,15 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     assert SLUG in [a["name"] for a in listed], listed
     assert not disabled_lab_plugins(teacher.get(f"{site.url}/user/{room.instructor}/lab", timeout=60).text) & {
         "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"}
+    # Formgrader opens inside the instructor's JupyterLab on the hub (its tab frames the server:
+    # jupyterhub-singleuser would forbid every frame without the instructor's own policy)
+    with student_browser(room, room.instructor, "failure-formgrader") as page:
+        page.get_by_role("menuitem", name="Nbgrader").click()
+        page.locator(".lm-Menu").last.get_by_text("Formgrader").click()
+        frame = page.frame_locator("iframe").first
+        frame.get_by_text(SLUG).first.wait_for(timeout=120_000)
+        assert "refused" not in frame.locator("body").inner_text()
+        page.screenshot(path=str(OUTPUT / "instructor-formgrader-tab.png"))
     timings["release + instructor UI"] = time.monotonic() - started
 
     # 2. student 1 in the browser: fetch, fill, validate, submit
