@@ -56,6 +56,7 @@ other tags. Everything that decides what is allowed is bleach's; the pre-pass on
 from __future__ import annotations
 
 import copy
+import functools
 import re
 
 import bleach
@@ -240,6 +241,17 @@ def inert_markdown(source, attachments: dict | None = None) -> str:
     """A markdown cell's (or ``text/markdown`` output's) text with nothing that can run: unchanged
     if rendering it leaves the sanitizer nothing to remove, else the sanitized rendering."""
     source = _text(source)
+    if not attachments:  # most cells are the lesson's own prose, the same in every submission
+        return _inert_markdown_text(source)
+    return _inert_markdown(source, attachments)
+
+
+@functools.lru_cache(maxsize=4096)
+def _inert_markdown_text(source: str) -> str:
+    return _inert_markdown(source, None)
+
+
+def _inert_markdown(source: str, attachments: dict | None) -> str:
     rendered = render_markdown(source, attachments)
     sanitized = escaped_html(rendered)
     if not _changed(rendered, sanitized):
@@ -287,6 +299,10 @@ class InertStudentContent(SanitizeHTML):
     enabled = Bool(True, help="On: an nbgrader pipeline lists it to use it").tag(config=True)
 
     def preprocess(self, nb, resources):
+        if self.config.GradingExecute.get("save_dir"):
+            # A parallel grading worker (grader.parallel): its autograded copy is thrown away, and
+            # the parent, which stores the notebook, makes it inert. Nothing to do twice.
+            return nb, resources
         widgets = nb.metadata.pop("widgets", None)
         if widgets is not None:
             self.log.info("Dropped the notebook's saved widget state")
