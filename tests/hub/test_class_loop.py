@@ -282,7 +282,7 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
     # jupyterhub-singleuser would forbid every frame without the instructor's own policy)
     with student_browser(room, room.instructor, "failure-formgrader") as page:
         page.get_by_role("menuitem", name="Nbgrader").click()
-        page.locator(".lm-Menu").last.get_by_text("Formgrader").click()
+        page.locator(".lm-Menu").last.get_by_text("Formgrader", exact=True).click()
         frame = page.frame_locator("iframe").first
         frame.get_by_text(SLUG).first.wait_for(timeout=120_000)
         assert "refused" not in frame.locator("body").inner_text()
