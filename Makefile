@@ -13,12 +13,13 @@ export PATH := $(VENV)/bin:$(PATH)
 LESSON ?=
 STUDENT ?=
 
-.PHONY: help setup lab test test-fast check-notebooks bench bench-grading notebooks release formgrader autograde feedback export clean
+.PHONY: help setup lab test test-fast lint check-notebooks bench bench-grading notebooks release formgrader autograde feedback export clean
 
 help:
 	@echo "Students:    make lab           open the lessons in JupyterLab (builds .venv/ first if needed)"
 	@echo "Developers:  make test          the whole test suite (what CI runs)"
 	@echo "             make test-fast     the quick subset (no notebook execution, no nbgrader, no browser)"
+	@echo "             make lint          ruff, configured in pyproject.toml (make test runs it too)"
 	@echo "             make check-notebooks  run every solution notebook; print time and peak memory"
 	@echo "             make bench         reference GPT-2 vs Hugging Face speed"
 	@echo "             make bench-grading grade 200 made-up lesson-35 submissions (STUDENTS=N, JOBS=N); ~9 min on 2 cores"
@@ -46,6 +47,9 @@ test:
 
 test-fast:
 	$(PYTHON) -m bootstrap test-fast
+
+lint: setup
+	$(PY) -m ruff check .
 
 # MEMORY_LIMIT=2G: an idle JupyterLab server + each kernel in one cgroup with that memory, as on Binder (root, Linux)
 check-notebooks: setup

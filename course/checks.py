@@ -4,8 +4,13 @@ Every failed check raises :class:`CheckFailed` (an ``AssertionError``, so nbgrad
 the cell zero) whose message says what was checked, what was expected, what came out,
 and - when the author knows it - the likely cause:
 
-    GPTModel(...)(idx).shape: expected (2, 5, 97), got (2, 5, 32).
-    Likely cause: the LM head is missing: project d_model to vocab_size at the end.
+    GPTModel(...)(idx).shape：期望形状 (2, 5, 97)，实际是 (2, 5, 32)。
+    可能的原因：缺少 LM head：最后要把 d_model 投影到 vocab_size。
+
+Messages follow the quiz language (:func:`quiz.i18n.preferred_language`): Chinese by
+default, English with ``GPT2_COURSE_LANG=en`` or ``quiz.set_language("en")``. A test cell
+passes each ``what``, ``detail`` and ``hint`` as a ``(Chinese, English)`` pair; a plain string
+is for text that reads the same in both (code such as ``"LayerNorm(8).weight"``).
 """
 
 from __future__ import annotations
@@ -20,15 +25,78 @@ from typing import Any
 
 import torch
 
+from quiz.i18n import preferred_language
+
+Text = str | tuple[str, str]  # the same in both languages, or (Chinese, English)
+
+# The frame of every message, in both languages; {placeholders} are filled in by the checks.
+WORDS: dict[str, tuple[str, str]] = {
+    "likely_cause": ("可能的原因：", "Likely cause: "),
+    "failed": ("检查未通过", "check failed"),
+    "expected_got": ("期望 {expected}，实际是 {got}。", "expected {expected}, got {got}."),
+    "expected_a": ("期望是 {names}，实际是 {got_type}（{got}）。", "expected a {names}, got {got_type} ({got})."),
+    "or": (" 或 ", " or "),
+    "expected_shape": ("期望形状 {expected}，实际是 {got}。", "expected shape {expected}, got {got}."),
+    "expected_dtype": ("期望 dtype {expected}，实际是 {got}。", "expected dtype {expected}, got {got}."),
+    "nan": ("出现了 NaN（{count}/{total} 个值）。", "got NaN values ({count} of {total})."),
+    "values_differ": (
+        "{bad}/{total} 个值的误差超过 {limit}；最大误差在下标 {index}：期望 {expected}，实际是 {got}。",
+        "{bad} of {total} values differ by more than {limit}; worst at index {index}: expected {expected}, got {got}.",
+    ),
+    "entries_differ": (
+        "{bad}/{total} 个元素不相等；第一个在下标 {index}：期望 {expected}，实际是 {got}。",
+        "{bad} of {total} entries differ; first at index {index}: expected {expected}, got {got}.",
+    ),
+    "raised_without": (
+        "抛出了 {raised}，但消息里应当提到 {missing}。",
+        "raised {raised}, but the message should mention {missing}.",
+    ),
+    "raised_other": ("期望抛出 {expected}，实际抛出 {got_type}: {got}。", "expected {expected}, got {got_type}: {got}."),
+    "raised_nothing": ("期望抛出 {expected}，但什么也没有抛出。", "expected {expected} to be raised, but nothing was raised."),
+    "tensor_of_shape": ("形状为 {shape} 的张量", "tensor of shape {shape}"),
+    "own_work_hint": (
+        "请自己实现；参考实现只用于测试时的比较",
+        "write it yourself; the reference implementation is only what the tests compare against",
+    ),
+    "is_reference": ("就是参考实现本身。", "is the reference implementation itself."),
+    "inherits_reference": ("继承了参考实现 {base}。", "inherits from the reference {base}."),
+    "reaches_reference": ("伸手去用了参考模块（在 {function} 里）。", "reaches into the reference module (in {function})."),
+    "calls_reference": ("调用了参考实现的 {name}（在 {function} 里）。", "calls the reference {name} (in {function})."),
+    "calls_reference_attr": (
+        "调用了参考实现的 {module}.{name}（在 {function} 里）。",
+        "calls {module}.{name} from the reference (in {function}).",
+    ),
+    "uses_forbidden": ("用到了 {name}（在 {function} 里）。", "uses {name} (in {function})."),
+}
+
+
+def language() -> str:
+    """The language of check messages: the learner's quiz language, Chinese by default."""
+    return preferred_language() or "zh"
+
+
+def say(text: Text | None) -> str | None:
+    """``text`` in the learner's language: a ``(Chinese, English)`` pair picks one side."""
+    if isinstance(text, tuple):
+        zh, en = text
+        return zh if language() == "zh" else en
+    return text
+
+
+def words(key: str, **values: Any) -> str:
+    zh, en = WORDS[key]
+    return (zh if language() == "zh" else en).format(**values)
+
 
 class CheckFailed(AssertionError):
     """A lesson check failed; the message says what to fix."""
 
 
-def _fail(what: str, detail: str, hint: str | None) -> None:
-    message = f"{what}: {detail}"
+def _fail(what: Text, detail: Text, hint: Text | None) -> None:
+    colon = "：" if language() == "zh" else ": "
+    message = f"{say(what)}{colon}{say(detail)}"
     if hint:
-        message += f"\nLikely cause: {hint}"
+        message += "\n" + words("likely_cause") + say(hint)
     raise CheckFailed(message)
 
 
@@ -36,17 +104,17 @@ def _show(value: Any) -> str:
     if isinstance(value, torch.Size):
         return str(tuple(value))
     if isinstance(value, torch.Tensor) and value.numel() > 8:
-        return f"tensor of shape {tuple(value.shape)}"
+        return words("tensor_of_shape", shape=tuple(value.shape))
     return repr(value)
 
 
-def expect(condition: bool, what: str, detail: str = "check failed", hint: str | None = None) -> None:
+def expect(condition: bool, what: Text, detail: Text | None = None, hint: Text | None = None) -> None:
     """Fail with ``what: detail`` unless ``condition`` holds."""
     if not condition:
-        _fail(what, detail, hint)
+        _fail(what, detail if detail is not None else words("failed"), hint)
 
 
-def expect_equal(got: Any, expected: Any, what: str, hint: str | None = None) -> None:
+def expect_equal(got: Any, expected: Any, what: Text, hint: Text | None = None) -> None:
     """``got == expected`` (plain values: ints, strings, lists, tuples, torch.Size)."""
     if isinstance(got, torch.Tensor) or isinstance(expected, torch.Tensor):
         raise TypeError("expect_equal compares plain values; use expect_tensor_equal for tensors")
@@ -55,40 +123,40 @@ def expect_equal(got: Any, expected: Any, what: str, hint: str | None = None) ->
     if isinstance(expected, torch.Size):
         expected = tuple(expected)
     if got != expected:
-        _fail(what, f"expected {_show(expected)}, got {_show(got)}.", hint)
+        _fail(what, words("expected_got", expected=_show(expected), got=_show(got)), hint)
 
 
-def expect_type(got: Any, expected_type: type | tuple[type, ...], what: str, hint: str | None = None) -> None:
+def expect_type(got: Any, expected_type: type | tuple[type, ...], what: Text, hint: Text | None = None) -> None:
     if not isinstance(got, expected_type):
         names = (
-            " or ".join(t.__name__ for t in expected_type)
+            words("or").join(t.__name__ for t in expected_type)
             if isinstance(expected_type, tuple) else expected_type.__name__
         )
-        _fail(what, f"expected a {names}, got {type(got).__name__} ({_show(got)}).", hint)
+        _fail(what, words("expected_a", names=names, got_type=type(got).__name__, got=_show(got)), hint)
 
 
-def expect_shape(tensor: Any, expected: Iterable[int], what: str, hint: str | None = None) -> None:
+def expect_shape(tensor: Any, expected: Iterable[int], what: Text, hint: Text | None = None) -> None:
     """``tensor.shape == expected``."""
     expect_type(tensor, torch.Tensor, what, hint)
     expected = tuple(expected)
     if tuple(tensor.shape) != expected:
-        _fail(what, f"expected shape {expected}, got {tuple(tensor.shape)}.", hint)
+        _fail(what, words("expected_shape", expected=expected, got=tuple(tensor.shape)), hint)
 
 
-def expect_dtype(tensor: torch.Tensor, expected: torch.dtype, what: str, hint: str | None = None) -> None:
+def expect_dtype(tensor: torch.Tensor, expected: torch.dtype, what: Text, hint: Text | None = None) -> None:
     expect_type(tensor, torch.Tensor, what, hint)
     if tensor.dtype != expected:
-        _fail(what, f"expected dtype {expected}, got {tensor.dtype}.", hint)
+        _fail(what, words("expected_dtype", expected=expected, got=tensor.dtype), hint)
 
 
 def expect_close(
-    got: Any, expected: torch.Tensor, what: str, atol: float = 1e-5, rtol: float = 0.0, hint: str | None = None
+    got: Any, expected: torch.Tensor, what: Text, atol: float = 1e-5, rtol: float = 0.0, hint: Text | None = None
 ) -> None:
     """Tensors equal within ``atol + rtol * |expected|``; the message shows the worst entry."""
     expect_shape(got, expected.shape, what, hint)
     got_f, expected_f = got.detach().double(), expected.detach().double()
     if torch.isnan(got_f).any() and not torch.isnan(expected_f).any():
-        _fail(what, f"got NaN values ({int(torch.isnan(got_f).sum())} of {got_f.numel()}).", hint)
+        _fail(what, words("nan", count=int(torch.isnan(got_f).sum()), total=got_f.numel()), hint)
     both_inf = torch.isinf(got_f) & torch.isinf(expected_f) & (torch.sign(got_f) == torch.sign(expected_f))
     diff = torch.where(both_inf, torch.zeros_like(got_f), (got_f - expected_f).abs())
     diff = torch.nan_to_num(diff, nan=float("inf"))
@@ -99,14 +167,14 @@ def expect_close(
         index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), got_f.shape))
         _fail(
             what,
-            f"{int(bad.sum())} of {got_f.numel()} values differ by more than {atol:g}"
-            + (f" + {rtol:g}*|expected|" if rtol else "")
-            + f"; worst at index {index}: expected {expected_f[index].item():.6g}, got {got_f[index].item():.6g}.",
+            words("values_differ", bad=int(bad.sum()), total=got_f.numel(),
+                  limit=f"{atol:g}" + (f" + {rtol:g}*|expected|" if rtol else ""), index=index,
+                  expected=f"{expected_f[index].item():.6g}", got=f"{got_f[index].item():.6g}"),
             hint,
         )
 
 
-def expect_tensor_equal(got: Any, expected: torch.Tensor, what: str, hint: str | None = None) -> None:
+def expect_tensor_equal(got: Any, expected: torch.Tensor, what: Text, hint: Text | None = None) -> None:
     """Exactly equal tensors (same shape, same values)."""
     expect_shape(got, expected.shape, what, hint)
     if not torch.equal(got, expected.to(got.dtype) if got.dtype != expected.dtype else expected):
@@ -114,14 +182,14 @@ def expect_tensor_equal(got: Any, expected: torch.Tensor, what: str, hint: str |
         first = tuple(int(i) for i in differ[0]) if len(differ) else ()
         _fail(
             what,
-            f"{len(differ)} of {got.numel()} entries differ; first at index {first}: "
-            f"expected {_show(expected[first].item())}, got {_show(got[first].item())}.",
+            words("entries_differ", bad=len(differ), total=got.numel(), index=first,
+                  expected=_show(expected[first].item()), got=_show(got[first].item())),
             hint,
         )
 
 
 def expect_raises(
-    exception: type[BaseException], action: Callable[[], Any], what: str, hint: str | None = None,
+    exception: type[BaseException], action: Callable[[], Any], what: Text, hint: Text | None = None,
     message_contains: Iterable[str] = (),
 ) -> BaseException:
     """``action()`` raises ``exception`` (and its message mentions each of ``message_contains``)."""
@@ -131,11 +199,11 @@ def expect_raises(
         text = str(exc)
         missing = [part for part in message_contains if str(part) not in text]
         if missing:
-            _fail(what, f"raised {type(exc).__name__}({text!r}), but the message should mention {missing}.", hint)
+            _fail(what, words("raised_without", raised=f"{type(exc).__name__}({text!r})", missing=missing), hint)
         return exc
     except Exception as exc:  # noqa: BLE001 (we report whatever came out)
-        _fail(what, f"expected {exception.__name__}, got {type(exc).__name__}: {exc}.", hint)
-    _fail(what, f"expected {exception.__name__} to be raised, but nothing was raised.", hint)
+        _fail(what, words("raised_other", expected=exception.__name__, got_type=type(exc).__name__, got=exc), hint)
+    _fail(what, words("raised_nothing", expected=exception.__name__), hint)
     raise AssertionError("unreachable")
 
 
@@ -315,7 +383,7 @@ def graded_references(lesson: int) -> list[Any]:
     return objects
 
 
-def expect_own_work(answer: Any, lesson: int, what: str | None = None) -> None:
+def expect_own_work(answer: Any, lesson: int, what: Text | None = None) -> None:
     """``answer`` must not be, subclass, wrap or call the reference version of anything
     ``lesson`` asks the student to write (``GRADED[lesson]``): ``expect_own_implementation``
     with the lesson's list.
@@ -352,24 +420,24 @@ def _functions_of(obj: Any):
                 yield from _functions_of(value)
 
 
-def expect_own_implementation(answer: Any, forbidden: Iterable[Any], what: str) -> None:
+def expect_own_implementation(answer: Any, forbidden: Iterable[Any], what: Text) -> None:
     """``answer`` (a function or class) must not be, subclass, wrap or call any of ``forbidden``.
 
     ``forbidden`` holds the reference objects the lesson asks the student to write; parts the
     lesson provides (e.g. ``TransformerBlock`` in lesson 35) stay allowed.
     """
     forbidden = list(forbidden)
-    hint = "write it yourself; the reference implementation is only what the tests compare against"
+    hint = WORDS["own_work_hint"]
 
     def is_forbidden(value: Any) -> bool:
         return any(value is f for f in forbidden)
 
     if is_forbidden(answer):
-        _fail(what, "is the reference implementation itself.", hint)
+        _fail(what, words("is_reference"), hint)
     if inspect.isclass(answer):
         for base in answer.__mro__[1:]:
             if is_forbidden(base):
-                _fail(what, f"inherits from the reference {base.__qualname__}.", hint)
+                _fail(what, words("inherits_reference", base=base.__qualname__), hint)
     forbidden_names = {getattr(f, "__name__", None) for f in forbidden} - {None}
     forbidden_modules = {getattr(f, "__module__", None) for f in forbidden} - {None}
     for function in _functions_of(answer):
@@ -387,21 +455,21 @@ def expect_own_implementation(answer: Any, forbidden: Iterable[Any], what: str) 
             if (any(n.split(".")[0] in roots for n in names) or any(m in s for m in forbidden_modules for s in strings)) and (
                 names & forbidden_names or strings & forbidden_names
             ):
-                _fail(what, f"reaches into the reference module (in {function.__qualname__}).", hint)
+                _fail(what, words("reaches_reference", function=function.__qualname__), hint)
             for name in names:
                 for namespace in namespaces:
                     value = namespace.get(name)
                     if value is None:
                         continue
                     if is_forbidden(value):
-                        _fail(what, f"calls the reference {name} (in {function.__qualname__}).", hint)
+                        _fail(what, words("calls_reference", name=name, function=function.__qualname__), hint)
                     if isinstance(value, types.ModuleType) and _is_reference_module(value, forbidden_modules):
                         used = sorted(names & forbidden_names)
                         if used:
-                            _fail(what, f"calls {name}.{used[0]} from the reference (in {function.__qualname__}).", hint)
+                            _fail(what, words("calls_reference_attr", module=name, name=used[0], function=function.__qualname__), hint)
 
 
-def expect_no_calls(answer: Any, names: Iterable[str], what: str, hint: str | None = None) -> None:
+def expect_no_calls(answer: Any, names: Iterable[str], what: Text, hint: Text | None = None) -> None:
     """``answer`` (a function or class) must not mention any of ``names`` (e.g. torch's own
     ``layer_norm`` or ``gelu`` when the lesson asks for the formula written out)."""
     names = set(names)
@@ -409,12 +477,12 @@ def expect_no_calls(answer: Any, names: Iterable[str], what: str, hint: str | No
         for code in _code_objects(function.__code__):
             used = sorted(names & set(code.co_names))
             if used:
-                _fail(what, f"uses {used[0]} (in {function.__qualname__}).", hint)
+                _fail(what, words("uses_forbidden", name=used[0], function=function.__qualname__), hint)
 
 
 def _cell_has_value(cell) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents
     except ValueError:
         return False
     return True

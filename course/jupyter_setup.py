@@ -12,6 +12,9 @@ laptop and Binder get the same settings:
 - The instructor's nbgrader tools (Formgrader, Create Assignment, Course List) are switched
   off, in JupyterLab (``<prefix>/etc/jupyter/labconfig/page_config.json``) and in the server
   (``<prefix>/etc/jupyter/jupyter_server_config.d/``); Validate and the Assignment List stay.
+- The course's JupyterLab plugin ``@gpt2-course/open-feedback`` (``course/labextension/``) goes
+  into ``<prefix>/share/jupyter/labextensions/``: the Assignment List's "(view feedback)" then
+  opens the feedback page instead of only moving the file browser to its folder.
 
 Every write merges into what the file already holds, so running this again changes nothing.
 Standard library only.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -44,6 +48,20 @@ STUDENT_SERVER_EXTENSIONS = (
 )
 # Loaded after nbgrader.json (config.d files load in name order; the last one wins).
 SERVER_CONFIG_NAME = "zz-gpt2-course-student.json"
+
+
+LAB_EXTENSION = Path(__file__).resolve().parent / "labextension"
+LAB_EXTENSION_NAME = "@gpt2-course/open-feedback"
+
+
+def lab_extension_path(prefix: Path) -> Path:
+    return prefix / "share" / "jupyter" / "labextensions" / LAB_EXTENSION_NAME
+
+
+def lab_extension_files(prefix: Path) -> list[tuple[Path, Path]]:
+    """(shipped file, installed file) for each file of the course's JupyterLab plugin."""
+    return [(path, lab_extension_path(prefix) / path.relative_to(LAB_EXTENSION))
+            for path in sorted(LAB_EXTENSION.rglob("*")) if path.is_file()]
 
 
 def overrides_path(prefix: Path) -> Path:
@@ -100,7 +118,16 @@ def configure(prefix: str | Path = sys.prefix) -> list[Path]:
     extensions.update({name: False for name in INSTRUCTOR_SERVER_EXTENSIONS})
     extensions.update({name: True for name in STUDENT_SERVER_EXTENSIONS})
     _write_json(server_config_path(prefix), server)
-    return [overrides_path(prefix), page_config_path(prefix), server_config_path(prefix)]
+
+    for shipped, installed in lab_extension_files(prefix):
+        installed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shipped, installed)
+    return written_paths(prefix)
+
+
+def written_paths(prefix: Path) -> list[Path]:
+    return [overrides_path(prefix), page_config_path(prefix), server_config_path(prefix),
+            *(installed for _, installed in lab_extension_files(prefix))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m course.jupyter_setup [PREFIX]", file=sys.stderr)
         return 2
     prefix = Path(args[0] if args else sys.prefix)
-    paths = [overrides_path(prefix), page_config_path(prefix), server_config_path(prefix)]
+    paths = written_paths(prefix)
     before = {path: path.read_bytes() if path.is_file() else None for path in paths}
     for path in configure(prefix):
         if before.get(path) != path.read_bytes():  # quiet when nothing changed (every `make` target runs it)

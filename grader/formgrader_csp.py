@@ -34,7 +34,9 @@ checked against the real CDN here (no network in the tests). The page is sent wi
 
 Not covered: the student's name in the navigation bar comes from the gradebook and is written by
 the template before the notebook, so a ``<script>`` in a student's *name* would get the nonce
-(names are the instructor's: ``nbgrader db student add`` or the collected folder names).
+(names are the instructor's: ``hub/roster.py`` refuses ``<``, ``>``, ``&``, quotes and control
+characters in a roster's names; collected folder names are account names; what an instructor types
+into ``nbgrader db student add`` is theirs to check).
 """
 
 from __future__ import annotations

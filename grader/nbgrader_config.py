@@ -83,6 +83,10 @@ c.OverwriteCells.add_missing_cells = True
 # files, no link followed, caps on count and bytes (make autograde gates first; this covers a
 # plain `nbgrader autograde`). RestoreFromSource holds a submission the gate did not take in.
 c.Autograde.pre_convert_hook = "grader.intake.nbgrader_hook"
+# Formgrader's "Manage Assignments" page would print this whole configuration (debug is on by
+# default) and, as it holds classes and functions, log "Formgrader config is not serializable"
+# on every visit instead.
+c.FormgradeExtension.debug = False
 c.Autograde.exporter_class = TolerantNotebookExporter
 c.Autograde.sanitize_preprocessors = [
     RestoreFromSource,

@@ -30,7 +30,6 @@ from quiz.answers import ANSWERS_FILE, MAX_BYTES, parse_answers
 from quiz.schema import GRADED_STAGE
 
 
-
 @dataclass
 class QuizScore:
     score: float

@@ -30,11 +30,11 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty
-import time
 from time import monotonic
 
 import nbformat
@@ -181,7 +181,7 @@ def record_state(course_root: Path, student: str, lesson: str, sha256: str | Non
     state = read_state(root)
     state.setdefault(student, {})[lesson] = {
         "sha256": sha256,
-        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "review": list(review),
         "notes": list(notes),
     }

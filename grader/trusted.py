@@ -74,7 +74,7 @@ class LessonProbes:
     def reference_namespace(self) -> dict:
         return self.module.reference_namespace()
 
-    def for_tests(self, grade_ids) -> "LessonProbes":
+    def for_tests(self, grade_ids) -> LessonProbes:
         """These probes narrowed to the tests ``grade_ids`` (those that passed in the kernel: a
         test the kernel failed scores zero whatever a probe says, so its probes need not run)."""
         return replace(self, tests={grade_id: names for grade_id, names in self.tests.items() if grade_id in grade_ids})

@@ -39,6 +39,9 @@ from pathlib import Path
 from .site import REPO_DIR, Site
 
 USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+# Names and e-mail addresses go into the gradebook and from there into Formgrader's pages, above
+# the student's notebook, where grader/formgrader_csp.py trusts every <script>: no markup in them.
+MARKUP = re.compile(r"[<>&\"`\x00-\x1f\x7f]")
 ROLES = ("student", "instructor")
 # Working data of a course that is never copied into a new instructor's course root.
 COURSE_IGNORE = ("submitted", "autograded", "feedback", "release", "gradebook.db", "grading-state.json",
@@ -78,6 +81,10 @@ def read_roster(path: Path) -> list[Person]:
                 problems.append(f"line {line}: role {role!r} must be student or instructor")
             if name in seen:
                 problems.append(f"line {line}: {name} appears twice")
+            for column in ("first_name", "last_name", "email"):
+                if MARKUP.search(row.get(column, "")):
+                    problems.append(f"line {line}: {column} of {name} holds one of < > & \" ` or a control "
+                                    "character (names are shown in the instructor's browser)")
             seen.add(name)
             people.append(Person(name, role, row.get("first_name", ""), row.get("last_name", ""),
                                  row.get("email", ""), row.get("password", "")))

@@ -88,7 +88,7 @@ class Site:
         return path
 
     @classmethod
-    def load(cls, state_dir: str | Path) -> "Site":
+    def load(cls, state_dir: str | Path) -> Site:
         data = json.loads((Path(state_dir) / SITE_FILE).read_text())
         kinds = {f.name: f.type for f in fields(cls)}
         return cls(**{k: (Path(v) if kinds.get(k) == "Path" else v) for k, v in data.items() if k in kinds})

@@ -6,22 +6,31 @@ import argparse
 import sys
 import unicodedata
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from . import markdown
+from .answers import ANSWERS_FILE, read_answers, save_answer
 from .i18n import stage_name, tr
 from .lint import LENGTH_BIAS_RATIO, check_pair, lint_quiz
-from .answers import ANSWERS_FILE, read_answers, save_answer
 from .loader import QuizError, load_quiz
 from .progress import (
-    PROGRESS_FILE, Attempt, append_attempt, asked_in, matched_gain, now_iso, per_question, read_attempts,
-    read_records, stage_score,
+    PROGRESS_FILE,
+    Attempt,
+    append_attempt,
+    asked_in,
+    matched_gain,
+    now_iso,
+    per_question,
+    read_attempts,
+    read_records,
+    stage_score,
 )
 from .schema import STAGES, Quiz
 from .selection import primary_path, select
-from .static import question_meta
 from .shuffle import LETTERS
+from .static import question_meta
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

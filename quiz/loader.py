@@ -19,7 +19,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from .schema import (
-    COURSE_EDITION, LEGACY_KEYS, MAX_OPTIONS, MIN_OPTIONS, STAGES, CourseQuiz, Quiz, duplicate_ids,
+    COURSE_EDITION,
+    LEGACY_KEYS,
+    MAX_OPTIONS,
+    MIN_OPTIONS,
+    STAGES,
+    CourseQuiz,
+    Quiz,
+    duplicate_ids,
 )
 
 QUESTION_KEYS = ("stage", "question", "options", "correct", "explanation", "id")

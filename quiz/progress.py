@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
@@ -58,7 +59,7 @@ class Reveal(BaseModel):
 
 
 #: What a progress file holds, line by line.
-Record = Union[Attempt, Reveal]
+Record = Attempt | Reveal
 
 
 def default_progress_path(quiz_path: str | Path) -> Path:
@@ -67,7 +68,7 @@ def default_progress_path(quiz_path: str | Path) -> Path:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
 
 
 def append_attempt(path: str | Path, attempt: Record) -> None:

@@ -18,7 +18,7 @@ pydantic error types (``blank_text``, ``duplicate_option``, ...) so that
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -44,7 +44,7 @@ MAX_OPTIONS = 6
 LEGACY_KEYS = {"q": "question", "choices": "options", "answer": "correct"}
 
 #: A question's key: its ``id`` if it has one, else its 0-based position in the file.
-QuestionKey = Union[str, int]
+QuestionKey = str | int
 
 
 def _not_blank(text: str) -> str:

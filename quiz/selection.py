@@ -7,9 +7,9 @@ a learner the same edition, the same questions and the same option order.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .answers import answers_path_beside
 from .i18n import detect_language, normalize_language, preferred_language

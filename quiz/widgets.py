@@ -22,8 +22,22 @@ from . import markdown, static
 from .answers import read_answers, remove_answers, save_answer
 from .i18n import ENV_LANGUAGE, set_language, stage_name, tr
 from .progress import (
-    COUNTED, LATE, REVEALED, WAITING, Attempt, MatchedGain, MatchedItem, Record, Reveal, append_attempt,
-    matched_gain, now_iso, per_question, read_records, remove_attempts, stage_score,
+    COUNTED,
+    LATE,
+    REVEALED,
+    WAITING,
+    Attempt,
+    MatchedGain,
+    MatchedItem,
+    Record,
+    Reveal,
+    append_attempt,
+    matched_gain,
+    now_iso,
+    per_question,
+    read_records,
+    remove_attempts,
+    stage_score,
 )
 from .selection import EN_SUFFIX, QuizSelection, ShownQuestion, english_path, primary_path, select
 from .shuffle import LETTERS
@@ -32,7 +46,7 @@ from .theme import style_tag
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 # Every live view, so that an answer in one cell updates the scores shown in the others.
-_LIVE_VIEWS: "weakref.WeakSet[QuizView]" = weakref.WeakSet()
+_LIVE_VIEWS: weakref.WeakSet[QuizView] = weakref.WeakSet()
 # Answers that could not be written (read-only folder, full disk), by progress file:
 # they still count for this kernel's scores.
 _UNSAVED: dict[Path, list[Record]] = {}
@@ -475,7 +489,9 @@ class QuizView:
                 lines.append(
                     f'<div class="gpt2-quiz-score">{html.escape(tr("score_blind", lang, stage=stage_name(stage, lang), answered=score.answered, total=score.total))}</div>'
                 )
-            elif score.total:
+            elif score.total and (score.answered or not score.graded_total):
+                # beside the answers saved for grading, a "0/2 right" for questions not yet checked
+                # would read as the grade: the checked questions' score shows once one is answered
                 lines.append(
                     f'<div class="gpt2-quiz-score">{html.escape(tr("score", lang, stage=stage_name(stage, lang), first=score.first_correct, total=score.total, answered=score.answered))}'
                     f' <span class="gpt2-quiz-note">{html.escape(tr("first_try_note", lang))}</span></div>'

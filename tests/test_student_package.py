@@ -98,6 +98,9 @@ def test_wheel_holds_only_the_student_packages(student_wheel):
     top_level = {name.split("/")[0] for name in student_wheel.namelist() if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == STUDENT_PACKAGES
     assert not [n for n in student_wheel.namelist() if "grader" in n.split("/")[0] or n.endswith(".ipynb")]
+    # the JupyterLab plugin course.jupyter_setup installs (the hub's students' environment is this wheel)
+    assert {"course/labextension/package.json", "course/labextension/static/remoteEntry.js"} <= set(
+        student_wheel.namelist())
 
 
 def _wheel_text(wheel: zipfile.ZipFile, skip_reference: bool) -> str:

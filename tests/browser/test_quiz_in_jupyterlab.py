@@ -297,8 +297,9 @@ def wait_attached(page, server, locator, what: str, **options) -> None:
 
 
 class LabServer:
-    def __init__(self, root: Path, settings: Path, port: int, log: Path):
+    def __init__(self, root: Path, settings: Path, port: int, log: Path, extra_args: tuple[str, ...] = ()):
         self.root, self.settings, self.port, self.log_path = root, settings, port, log
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}"
 
@@ -339,6 +340,7 @@ class LabServer:
             f"--ServerApp.root_dir={self.root}",
             "--ServerApp.open_browser=False",
             "--LabApp.news_url=",
+            *self.extra_args,
         ]
         self.log = open(self.log_path, "w", encoding="utf-8")
         self.process = subprocess.Popen(
@@ -420,16 +422,16 @@ class LabServer:
 
 
 @contextlib.contextmanager
-def serving(root: Path, base: Path, settings: dict[str, dict] | None = None):
-    """JupyterLab on ``root`` (light theme plus ``settings``: {"<extension>/<plugin>": values}),
-    stopped by its PID at the end."""
+def serving(root: Path, base: Path, settings: dict[str, dict] | None = None, extra_args: tuple[str, ...] = ()):
+    """JupyterLab on ``root`` (light theme plus ``settings``: {"<extension>/<plugin>": values}; more
+    command-line options in ``extra_args``), stopped by its PID at the end."""
     folder = base / "settings"
     _write_settings(folder, dark=False)
     for plugin, values in (settings or {}).items():
         path = folder / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values), encoding="utf-8")
-    server = LabServer(root, folder, _free_port(), base / "jupyterlab.log")
+    server = LabServer(root, folder, _free_port(), base / "jupyterlab.log", extra_args)
     try:
         server.start()
         yield server

@@ -28,6 +28,12 @@ from gpt2ref import GPTModel as AliasedGPTModel
 from gpt2ref import count_parameters as aliased_count
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """Most tests here read the English messages; the Chinese default has its own tests below."""
+    monkeypatch.setenv("GPT2_COURSE_LANG", "en")
+
+
 def message(action) -> str:
     with pytest.raises(CheckFailed) as info:
         action()
@@ -73,6 +79,30 @@ def test_expect():
     expect(True, "x")
     assert message(lambda: expect(False, "tying", "lm_head.weight is a copy", hint="assign the Parameter")) == \
         "tying: lm_head.weight is a copy\nLikely cause: assign the Parameter"
+
+
+def test_messages_are_chinese_by_default(monkeypatch):
+    monkeypatch.delenv("GPT2_COURSE_LANG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent-settings")  # nothing saved either
+    text = message(lambda: expect_equal(3, 4, "count_parameters(model)",
+                                        hint=("共享的权重只算一次", "tied weights count once")))
+    assert text == "count_parameters(model)：期望 4，实际是 3。\n可能的原因：共享的权重只算一次"
+    text = message(lambda: expect_shape(torch.ones(2, 3), (2, 4), ("输出", "output")))
+    assert text == "输出：期望形状 (2, 4)，实际是 (2, 3)。"
+
+
+def test_english_on_request_picks_the_english_side_of_each_pair(monkeypatch):
+    import quiz
+
+    monkeypatch.delenv("GPT2_COURSE_LANG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent-settings")
+    quiz.set_language("en", save=False)
+    try:
+        text = message(lambda: expect(False, ("权重共享", "tying"), ("lm_head.weight 是一份拷贝", "lm_head.weight is a copy"),
+                                      hint=("直接赋值 Parameter", "assign the Parameter")))
+    finally:
+        quiz.set_language(None, save=False)
+    assert text == "tying: lm_head.weight is a copy\nLikely cause: assign the Parameter"
 
 
 FORBIDDEN = [ref.GPTModel, ref.count_parameters, ref.generate, ref.top_k_filter]

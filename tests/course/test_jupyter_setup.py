@@ -36,6 +36,18 @@ def test_configure_writes_save_state_and_disables_instructor_tools(tmp_path):
     assert js.SERVER_CONFIG_NAME > "nbgrader.json"
 
 
+def test_configure_installs_the_open_feedback_plugin_where_jupyterlab_finds_it(tmp_path):
+    from jupyterlab_server.config import get_federated_extensions
+
+    js.configure(tmp_path)
+    found = get_federated_extensions([str(tmp_path / "share/jupyter/labextensions")])
+    assert list(found) == ["@gpt2-course/open-feedback"]
+    entry = found["@gpt2-course/open-feedback"]["jupyterlab"]["_build"]
+    assert entry["extension"] == "./extension"
+    script = (tmp_path / "share/jupyter/labextensions/@gpt2-course/open-feedback" / entry["load"]).read_text()
+    assert "filebrowser:go-to-path" in script and "HTML Viewer" in script
+
+
 def test_configure_merges_and_is_idempotent(tmp_path):
     overrides = tmp_path / "share/jupyter/lab/settings/overrides.json"
     overrides.parent.mkdir(parents=True)
@@ -70,6 +82,6 @@ def test_setup_says_only_what_it_changed(tmp_path, capsys):
     """Every `make` target runs the setup: a second run with nothing to change prints nothing."""
     assert js.main([str(tmp_path)]) == 0
     first = capsys.readouterr().out
-    assert first.count("gpt2-course: wrote") == 3
+    assert first.count("gpt2-course: wrote") == 5  # three settings files, the lab plugin's two files
     assert js.main([str(tmp_path)]) == 0
     assert capsys.readouterr().out == ""

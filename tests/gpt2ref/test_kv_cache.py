@@ -173,6 +173,7 @@ def test_plain_generate_still_works_with_models_that_know_no_cache():
 
 transformers = pytest.importorskip("transformers")
 from course.pretrained import hf_gpt2_config  # noqa: E402 (needs transformers)
+
 transformers.utils.logging.set_verbosity_error()
 
 

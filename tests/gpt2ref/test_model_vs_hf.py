@@ -18,6 +18,7 @@ from gpt2ref import (
 
 transformers = pytest.importorskip("transformers")
 from course.pretrained import hf_gpt2_config  # noqa: E402 (needs transformers)
+
 transformers.utils.logging.set_verbosity_error()
 
 SMALL = GPTConfig(vocab_size=211, context_length=24, d_model=48, num_heads=4, num_layers=3, dropout=0.0)

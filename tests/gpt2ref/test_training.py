@@ -11,7 +11,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gpt2ref import GPTConfig, GPTModel, SlidingWindowDataset

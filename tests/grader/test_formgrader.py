@@ -78,9 +78,11 @@ def test_instructor_config_turns_the_tools_back_on(tmp_path):
 
 @pytest.mark.slow
 def test_formgrader_only_in_the_instructor_lab(tmp_path):
+    log = tmp_path / "instructor.log"
+
     def instructor(port):
         return formgrader.start(tmp_path / "config", port=port, open_browser=False, token=TOKEN,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=log.open("w"))
 
     def student(port):
         # What `make lab` gives a student: the environment's own settings (course.jupyter_setup).
@@ -100,6 +102,10 @@ def test_formgrader_only_in_the_instructor_lab(tmp_path):
             assert lab_status == 200
             disabled = "@jupyter/nbgrader:formgrader" in page_config(lab_page).get("disabledExtensions", [])
             assert disabled == (role == "student"), f"{role}: formgrader plugin disabled={disabled}"
+            if role == "instructor":
+                status, manage = get(f"{base}/formgrader/manage_assignments?token={TOKEN}")
+                assert status == 200 and "Manage Assignments" in manage
+                assert "c.Autograde" not in manage and "pre_convert_hook" not in manage, "the config is on show"
         finally:
             server.terminate()
             try:
@@ -107,3 +113,4 @@ def test_formgrader_only_in_the_instructor_lab(tmp_path):
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+    assert "not serializable" not in log.read_text(), "Formgrader's debug panel still tries to show the config"

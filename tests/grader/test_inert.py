@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 from bs4 import BeautifulSoup
-from nbformat.v4 import (new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell)
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
 from grader import catalog, formgrader, formgrader_csp, inert
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -260,7 +259,7 @@ def test_chinese_typography(slug):
 
 def test_chinese_typography_of_the_course_home_and_the_quiz_engine():
     """The generated course home (lessons/00-start-here.ipynb) and the engine's own Chinese words."""
-    from quiz.home import REPO_LESSONS, HOME_NAME
+    from quiz.home import HOME_NAME, REPO_LESSONS
     from quiz.i18n import STRINGS
 
     home = nbformat.read(REPO_LESSONS / HOME_NAME, as_version=4)
@@ -304,6 +303,82 @@ def test_typography_check_catches_each_class(kind, wrong, right, markdown):
     fine = ("形状是 (B, T, d)，权重从 N(0, 0.02) 抽取，`x[:, -1]` 是最后一列，共 1,000 个，(B·T,) 是元组。\n\n"
             "> **EN** Why? Because \"quotes\" and a,b are English here.\n\n## 3. 为什么 / Why embeddings?")
     assert chinese_typography_problems(fine) == []
+
+
+# Test messages follow the quiz language (course.checks): each ``what``, ``detail`` and ``hint`` a test cell
+# passes is a (Chinese, English) pair, unless it reads the same in both languages (code such as
+# "LayerNorm(8).weight"; two English words in a row mean it does not).
+MESSAGE_PARAMETERS = ("what", "detail", "hint")
+ENGLISH_WORDS = re.compile(r"[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}")
+
+
+def _check_functions():
+    import inspect
+
+    from course import checks
+
+    return {name: inspect.signature(fn) for name, fn in vars(checks).items()
+            if name.startswith("expect") and callable(fn)}
+
+
+def _text_of(node):
+    """A string constant's text, or an f-string's with its {fields} as "{}"; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def message_problems(source, signatures):
+    """What a test cell's checks would say in one language only, or say badly in Chinese."""
+    problems = []
+    for call in ast.walk(ast.parse(source)):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in signatures):
+            continue
+        try:
+            bound = signatures[call.func.id].bind(*call.args, **{k.arg: k.value for k in call.keywords if k.arg})
+        except TypeError:
+            continue
+        for name in MESSAGE_PARAMETERS:
+            node = bound.arguments.get(name)
+            if node is None:
+                continue
+            where = f"line {call.lineno} {call.func.id}({name}=...)"
+            if isinstance(node, ast.Tuple):
+                texts = [_text_of(e) for e in node.elts]
+                if len(texts) != 2 or None in texts:
+                    problems.append(f"{where}: a pair is (Chinese text, English text)")
+                    continue
+                zh, en = texts
+                if not CJK.search(zh) or CJK.search(en):
+                    problems.append(f"{where}: Chinese first, then English: {texts}")
+                problems += [f"{where}: {p}" for p in chinese_typography_problems(zh.replace("{}", "x"), markdown=False)]
+            else:
+                text = _text_of(node)
+                if text is not None and ENGLISH_WORDS.search(text.replace("{}", "")):
+                    problems.append(f"{where}: English only, give (Chinese, English): {text!r}")
+    return problems
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_test_messages_come_in_both_languages(slug):
+    signatures = _check_functions()
+    problems = []
+    for cell in code_test_cells(source_notebook(slug)):
+        problems += [f"{cell.metadata.nbgrader.grade_id} {p}" for p in message_problems(cell.source, signatures)]
+    assert not problems, _report(problems)
+
+
+def test_message_check_catches_english_only_and_bad_pairs():
+    signatures = _check_functions()
+    english = 'expect_equal(n, 16, "parameter count", hint="two parameters")'
+    assert len(message_problems(english, signatures)) == 2
+    assert len(message_problems('expect(ok, ("x", "输出"))', signatures)) == 1  # the wrong way round
+    assert message_problems('expect(ok, ("输出:错", "output: wrong"))', signatures)  # typography
+    fine = ('expect_shape(y, (2, 3), "LayerNorm(8).weight", hint=(f"形状应为 {s}，见上文", f"the shape is {s}, see above"))\n'
+            'expect_close(a, b, ("输出", "output"), atol=1e-5)')
+    assert message_problems(fine, signatures) == []
 
 
 # Diagrams (Mermaid) readable at a laptop's page width: JupyterLab scales a drawing down to the page, so a

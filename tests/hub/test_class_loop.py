@@ -12,7 +12,8 @@ One instructor, three students (system accounts, PAM passwords, homes 0700):
    no hidden tests, no solution markers and no file of grader/;
 5. the instructor collects; root runs the sandboxed autograde on the instructor's course root
    (grader.commands.autograde); the instructor generates and releases feedback;
-6. every student fetches feedback (student 1 with the Assignment List's Fetch Feedback button)
+6. every student fetches feedback (student 1 with the Assignment List's Fetch Feedback button,
+   then "(view feedback)", which opens the feedback page)
    and finds their own score, and cannot read anybody else's.
 
 Screenshots: build/test-output/hub/. Takes about 5 minutes on 2 cores.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 import pwd
 import re
@@ -407,14 +407,24 @@ def test_class_loop_on_jupyterhub(classroom, output_dir):
         open_assignment_list(page)
         submitted = page.locator("#submitted_assignments_list .list_item", has_text=SLUG).first
         submitted.get_by_role("button", name="Fetch Feedback").click()
-        page.locator("#submitted_assignments_list").get_by_text(re.compile("view feedback", re.I)).first.wait_for()
+        view = page.locator("#submitted_assignments_list").get_by_text(re.compile("view feedback", re.I)).first
+        view.wait_for()
         page.screenshot(path=str(OUTPUT / "student-feedback-fetched.png"))
+        # "(view feedback)" opens the feedback page itself (course/labextension), not just its folder
+        view.click()
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=f"{SLUG}.html").first.wait_for()
+        shown = page.frame_locator(".jp-HTMLViewer:not(.lm-mod-hidden) iframe").locator("body")
+        shown.get_by_text(re.compile(r"Score: [\d.]+ / [\d.]+")).first.wait_for()
+        page.screenshot(path=str(OUTPUT / "student-feedback-page.png"))
+        assert f"Score: {got[s1]:.1f} / {total:.1f}" in shown.inner_text(), shown.inner_text()[:500]
     timings["student 1: fetch feedback (browser)"] = time.monotonic() - t
     feedback_dir = site.exchange_root / site.course_id / "feedback"
     for user in room.students:
         if user != s1:
             course.nbgrader_as(site, user, ["fetch_feedback", SLUG], check=True)
-        pages = sorted((room.home(user) / SLUG / "feedback").rglob("*.html"))
+        # (opening the page in JupyterLab leaves a copy in .ipynb_checkpoints/ beside it)
+        pages = sorted(p for p in (room.home(user) / SLUG / "feedback").rglob("*.html")
+                       if ".ipynb_checkpoints" not in p.parts)
         assert len(pages) == 1, (user, pages)
         html = pages[0].read_text()
         match = re.search(r"\(Score: ([\d.]+) / ([\d.]+)\)", html)

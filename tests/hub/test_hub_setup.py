@@ -26,6 +26,15 @@ def test_roster_reads_people_and_reports_every_problem(tmp_path):
         roster.read_roster(bad)
     message = str(error.value)
     assert "line 2" in message and "line 3" in message and "line 4: s1 appears twice" in message
+    marked_up = tmp_path / "marked-up.csv"
+    marked_up.write_text("username,first_name,last_name,email\n"
+                         "s1,<script>alert(1)</script>,Lee,\n"
+                         "s2,Zoë,O'Brien,zoe@example.org\n"
+                         "s3,王,小明,\"x\"\"onmouseover=1\"\n")
+    with pytest.raises(roster.RosterError) as error:
+        roster.read_roster(marked_up)
+    message = str(error.value)
+    assert "line 2: first_name of s1" in message and "line 4: email of s3" in message and "s2" not in message
     nameless = tmp_path / "nameless.csv"
     nameless.write_text("name,role\nx,student\n")
     with pytest.raises(roster.RosterError, match="username"):
@@ -62,9 +71,9 @@ def test_jupyterhub_config_is_loopback_pam_and_per_user(tmp_path, monkeypatch):
 
 
 def test_hub_requirements_are_pinned_and_installed_by_setup():
-    lines = [l.strip() for l in (REPO_DIR / "requirements-hub.txt").read_text().splitlines()
-             if l.strip() and not l.lstrip().startswith("#")]
-    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^\s]*", l) for l in lines), lines
+    lines = [line.strip() for line in (REPO_DIR / "requirements-hub.txt").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^\s]*", line) for line in lines), lines
     assert "-r requirements-hub.txt" in (REPO_DIR / "requirements-dev.txt").read_text().splitlines()
     assert "jupyterhub" not in (REPO_DIR / "requirements.txt").read_text(), "Binder's runtime list stays as it is"
 

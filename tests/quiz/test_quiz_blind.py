@@ -14,8 +14,18 @@ from quiz import home
 from quiz.cli import main
 from quiz.loader import load_quiz
 from quiz.progress import (
-    COUNTED, LATE, REVEALED, UNANSWERED, WAITING, Attempt, Reveal, matched_gain, matched_items, read_attempts,
-    read_records, remove_attempts,
+    COUNTED,
+    LATE,
+    REVEALED,
+    UNANSWERED,
+    WAITING,
+    Attempt,
+    Reveal,
+    matched_gain,
+    matched_items,
+    read_attempts,
+    read_records,
+    remove_attempts,
 )
 from quiz.selection import select
 from quiz.static import render_html
@@ -204,12 +214,10 @@ def test_normalized_gain_is_hakes(before, after, g):
     assert gain.normalized == (pytest.approx(g) if g is not None else None)
 
 
-def load_quiz_from(questions, tmp=[]):
+def load_quiz_from(questions):
     import tempfile
 
-    folder = Path(tempfile.mkdtemp())
-    tmp.append(folder)
-    return load_quiz(write_quiz(folder / LESSON, questions))
+    return load_quiz(write_quiz(Path(tempfile.mkdtemp()) / LESSON, questions))
 
 
 def record(key, stage, correct, lesson=LESSON):
@@ -283,8 +291,12 @@ def test_course_edition_pre_verdict_waits_for_the_post_twin_and_the_graded_post_
     graded.button.click()
     assert "已保存你的答案" in shown(graded) and "回答" not in shown(graded)
     assert "回答错误" not in shown(card_of(pre, "p1"))  # saving a graded post answer reveals nothing
+    score = text_of(post.scores["post"].value)
+    assert "已保存 1/1 题的答案" in score and "答对" not in score, score  # no "0/1 right" beside the saved answers
     answer(card_of(post, "p1"), right=True)
     assert "回答错误" in shown(card_of(pre, "p1")) and "回答正确" in shown(card_of(post, "p1"))
+    score = text_of(post.scores["post"].value)
+    assert "首次作答答对 1/2 题" in score and "已保存 1/1 题的答案" in score, score
 
 
 # --- numbering, static output, reload hint ---------------------------------------------------

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from quiz import Question, Quiz, QuizError, load_quiz
 from quiz.loader import parse_quiz
@@ -148,7 +149,7 @@ def test_utf8_bom_is_accepted(tmp_path, demo_quiz):
 
 
 def test_models_validate_directly():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         Question(stage="pre", question="x", options=["a", "b"], correct=True, explanation="")
     q = Question(stage="post", question="x", options=["a", "b"], correct=1, explanation="", id="k")
     assert q.correct_option == "b"

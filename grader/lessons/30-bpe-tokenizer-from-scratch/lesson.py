@@ -19,12 +19,14 @@
 # 3. `decode(ids, merges)`：id → 文本 / ids → text;
 # 4. `encode(text, merges, allowed_special=())`：文本 → id，包括特殊 token `<|endoftext|>` / text → ids, special token included.
 #
-# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE` 的单元格由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。较慢的演示单元格（在整份语料上训练、画图）在自动评分时会跳过。
+# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE` 的单元格由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试：它们用别的数据和随机种子重新检查同样的内容，不会检查你在这里看不到的新东西。所以只要每个测试单元格都显示“ok”、Validate 也通过，代码部分就是满分。较慢的演示单元格（在整份语料上训练、画图）在自动评分时会跳过。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). You complete the cells that say
 # > `# YOUR CODE HERE`; the test cell right after each one checks it at once, and a failure
 # > says what was expected, what came out and the likely cause. Grading also runs hidden
-# > tests. The slower demo cells (training on the whole corpus, figures) are skipped while
+# > tests: they re-check the same things with other data and seeds, nothing you cannot see
+# > here. So if every test cell prints "ok" and Validate passes, the code gets full marks.
+# > The slower demo cells (training on the whole corpus, figures) are skipped while
 # > autograding.
 
 # %% [markdown]
@@ -131,34 +133,46 @@ from course.checks import expect_equal, expect_own_work, expect_type
 
 expect_own_work(merge_pair, lesson=30, what="merge_pair")
 _out = merge_pair([1, 2, 3, 1, 2], (1, 2), 99)
-expect_type(_out, list, "merge_pair([1, 2, 3, 1, 2], (1, 2), 99)", hint="return a new Python list of ints")
+expect_type(_out, list, "merge_pair([1, 2, 3, 1, 2], (1, 2), 99)",
+            hint=("返回一个新的 Python list，元素都是 int", "return a new Python list of ints"))
 expect_equal(_out, [99, 3, 99], "merge_pair([1, 2, 3, 1, 2], (1, 2), 99)",
-             hint="replace every occurrence of the pair, not only the first one")
+             hint=("要替换这个 pair 的每一次出现，而不只是第一次", "replace every occurrence of the pair, not only the first one"))
 expect_equal(merge_pair([7, 7, 7], (7, 7), 99), [99, 7], "merge_pair([7, 7, 7], (7, 7), 99)",
-             hint="after a merge skip BOTH ids of the pair (move on by 2): occurrences do not overlap")
+             hint=("合并之后要跳过 pair 的两个 id（向前移动 2 位）：各次出现互不重叠",
+                   "after a merge skip BOTH ids of the pair (move on by 2): occurrences do not overlap"))
+expect_equal(merge_pair([], (5, 6), 8), [], "merge_pair([], (5, 6), 8)",
+             hint=("空列表应当返回空列表", "an empty list gives an empty list"))
+_ids = [5, 6, 5, 6, 5]
+merge_pair(_ids, (5, 6), 8)
+expect_equal(_ids, [5, 6, 5, 6, 5], ("调用 merge_pair(ids, (5, 6), 8) 之后的 ids", "ids after merge_pair(ids, (5, 6), 8)"),
+             hint=("新建一个列表并返回；不要原地修改 ids", "build and return a new list; do not change `ids` in place"))
 print("merge_pair: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 import random as _random
 
 for _ids, _pair, _expected, _hint in [
-    ([7, 7, 7, 7], (7, 7), [99, 99], "occurrences do not overlap: after a merge move on by 2"),
-    ([5, 1, 2], (1, 2), [5, 99], "a pair at the very end of the list must be merged too"),
-    ([1, 2], (2, 1), [1, 2], "(left, right) is ordered: (2, 1) is not the same pair as (1, 2)"),
-    ([1], (1, 2), [1], "a list with one id has no pair; return it unchanged"),
-    ([], (1, 2), [], "an empty list gives an empty list"),
+    ([7, 7, 7, 7], (7, 7), [99, 99],
+     ("各次出现互不重叠：合并之后向前移动 2 位", "occurrences do not overlap: after a merge move on by 2")),
+    ([5, 1, 2], (1, 2), [5, 99], ("位于列表最末尾的 pair 也必须合并", "a pair at the very end of the list must be merged too")),
+    ([1, 2], (2, 1), [1, 2],
+     ("(left, right) 是有序的：(2, 1) 和 (1, 2) 不是同一个 pair",
+      "(left, right) is ordered: (2, 1) is not the same pair as (1, 2)")),
+    ([1], (1, 2), [1], ("只有一个 id 的列表里没有 pair，原样返回即可", "a list with one id has no pair; return it unchanged")),
+    ([], (1, 2), [], ("空列表应当返回空列表", "an empty list gives an empty list")),
 ]:
     expect_equal(merge_pair(list(_ids), _pair, 99), _expected, f"merge_pair({_ids}, {_pair}, 99)", hint=_hint)
 _ids = [3, 4, 3, 4]
 merge_pair(_ids, (3, 4), 9)
-expect_equal(_ids, [3, 4, 3, 4], "the list passed to merge_pair, after the call",
-             hint="build and return a new list; do not change `ids` in place")
+expect_equal(_ids, [3, 4, 3, 4], ("调用结束后，传给 merge_pair 的那个列表", "the list passed to merge_pair, after the call"),
+             hint=("新建一个列表并返回；不要原地修改 ids", "build and return a new list; do not change `ids` in place"))
 _rng = _random.Random(0)
 for _ in range(300):
     _ids = [_rng.randrange(3) for _ in range(_rng.randrange(12))]
     _pair = (_rng.randrange(3), _rng.randrange(3))
     expect_equal(merge_pair(list(_ids), _pair, 9), ref_bpe.merge_pair(_ids, _pair, 9),
-                 f"merge_pair({_ids}, {_pair}, 9)", hint="scan left to right; merge, then skip both ids")
+                 f"merge_pair({_ids}, {_pair}, 9)",
+                 hint=("从左到右扫描；合并后跳过这两个 id", "scan left to right; merge, then skip both ids"))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -309,23 +323,45 @@ from course.checks import expect, expect_equal, expect_own_work, expect_type
 
 expect_own_work(train_bpe, lesson=30, what="train_bpe")
 _m = train_bpe("aaabdaaabac", 4)
-expect_type(_m, dict, "train_bpe('aaabdaaabac', 4)", hint="return a dict {(left_id, right_id): new_id}")
-expect_equal(list(_m.values()), [256, 257, 258, 259], "the new ids of train_bpe('aaabdaaabac', 4)",
-             hint="merge i (counting from 0) gets the id 256 + i; ids 0..255 are the bytes")
+expect_type(_m, dict, "train_bpe('aaabdaaabac', 4)",
+            hint=("返回一个 dict {(left_id, right_id): new_id}", "return a dict {(left_id, right_id): new_id}"))
+expect_equal(list(_m.values()), [256, 257, 258, 259],
+             ("train_bpe('aaabdaaabac', 4) 分配的新 id", "the new ids of train_bpe('aaabdaaabac', 4)"),
+             hint=("第 i 次合并（从 0 开始数）得到 id 256 + i；id 0..255 留给单个字节",
+                   "merge i (counting from 0) gets the id 256 + i; ids 0..255 are the bytes"))
+try:
+    _m = train_bpe("hello", 9)
+except Exception as _exc:  # noqa: BLE001 (reported below)
+    expect(False, "train_bpe('hello', 9)",
+           (f"抛出了 {type(_exc).__name__}：{_exc}", f"raised {type(_exc).__name__}: {_exc}"),
+           hint=("没有哪个 chunk 还剩两个 token 时（一个 pair 也数不出来）就提前停止，不要再去找最常见的 pair",
+                 "stop early when no chunk has two tokens left (no pair to count): do not look for a best pair then"))
+expect_equal(len(_m), 4, "len(train_bpe('hello', 9))",
+             hint=("'hello' 只有 5 个字节，合并 4 次后就只剩一个 token：这时提前停止，返回的合并少于 num_merges",
+                   "'hello' has 5 bytes, one token after 4 merges: stop early then, with fewer than num_merges merges"))
+expect_equal(train_bpe("", 2), {}, "train_bpe('', 2)",
+             hint=("没有文本就没有 pair：返回空 dict", "no text, no pairs: return an empty dict"))
+expect_equal(train_bpe("hello", 0), {}, ("train_bpe('hello', 0) 的返回值", "train_bpe('hello', 0)"),
+             hint=("num_merges=0：不做任何合并", "num_merges=0: no merges"))
 print("train_bpe ids: ok")
 ### BEGIN HIDDEN TESTS
 from course.corpus import python_docs as _python_docs
 
 _merges = train_bpe(_python_docs()[:4000], 60)
-expect_equal(list(_merges.values()), list(range(256, 316)), "the new ids of train_bpe(4000 characters, 60)",
-             hint="one new id per merge, consecutive from 256, in learned order")
+expect_equal(list(_merges.values()), list(range(256, 316)),
+             ("train_bpe(text, 60) 在 4000 个字符上分配的新 id", "the new ids of train_bpe(4000 characters, 60)"),
+             hint=("每次合并一个新 id，从 256 起连续编号，按学到的先后顺序", "one new id per merge, consecutive from 256, in learned order"))
 for (_left, _right), _new in _merges.items():
-    expect(_left < _new and _right < _new, "every merge joins two ids that existed before it",
-           f"({_left}, {_right}) -> {_new}", hint="the new id of step i is 256 + i")
+    expect(_left < _new and _right < _new,
+           ("每次合并连接的两个 id 都必须在它之前就已存在", "every merge joins two ids that existed before it"),
+           f"({_left}, {_right}) -> {_new}", hint=("第 i 步的新 id 是 256 + i", "the new id of step i is 256 + i"))
 expect_equal(len(train_bpe("abcd", 10)), 3, "len(train_bpe('abcd', 10))",
-             hint="stop early when no chunk has two tokens left: 'abcd' allows only 3 merges")
-expect_equal(train_bpe("", 3), {}, "train_bpe('', 3)", hint="no text, no pairs: return an empty dict")
-expect_equal(train_bpe("hello world", 0), {}, "train_bpe('hello world', 0)", hint="num_merges=0: no merges")
+             hint=("当没有哪个 chunk 还剩两个 token 时就提前停止：'abcd' 只能做 3 次合并",
+                   "stop early when no chunk has two tokens left: 'abcd' allows only 3 merges"))
+expect_equal(train_bpe("", 3), {}, "train_bpe('', 3)",
+             hint=("没有文本就没有 pair：返回空 dict", "no text, no pairs: return an empty dict"))
+expect_equal(train_bpe("hello world", 0), {}, ("train_bpe('hello world', 0) 的返回值", "train_bpe('hello world', 0)"),
+             hint=("num_merges=0：不做任何合并", "num_merges=0: no merges"))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_train_bpe_merges points=3
@@ -345,30 +381,47 @@ def learned_pieces(merges):
 expect_own_work(train_bpe, lesson=30, what="train_bpe")
 expect_equal(learned_pieces(train_bpe("aaabdaaabac", 4)),
              [(b"a", b"a"), (b"a", b"b"), (b"aa", b"ab"), (b"a", b"c")],
-             "the bytes joined by train_bpe('aaabdaaabac', 4), merge by merge",
-             hint="most frequent pair first; on a tie take the smaller tuple (compare left, then right)")
+             ("train_bpe('aaabdaaabac', 4) 每一次合并所连接的字节",
+              "the bytes joined by train_bpe('aaabdaaabac', 4), merge by merge"),
+             hint=("先合并出现次数最多的 pair；次数相同时取较小的元组（先比 left，再比 right）",
+                   "most frequent pair first; on a tie take the smaller tuple (compare left, then right)"))
+expect_equal(learned_pieces(train_bpe("a.b.a.b.a.b ok", 2)), [(b" ", b"o"), (b" o", b"k")],
+             ("train_bpe('a.b.a.b.a.b ok', 2) 每一次合并所连接的字节",
+              "the bytes joined by train_bpe('a.b.a.b.a.b ok', 2), merge by merge"),
+             hint=("先用 pre_split(text) 切块：'a.b.a.b.a.b' 里每个字符都是单独的 chunk，只有 ' ok' 里面有 pair；"
+                   "pair 绝不能跨越两个 chunk",
+                   "pre_split(text) first: every character of 'a.b.a.b.a.b' is a chunk of its own, only ' ok' "
+                   "holds pairs; a pair must never span two chunks"))
 print("train_bpe merges: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
 from course.corpus import python_docs as _python_docs
 
-for _name, _text, _n in [
-    ("4,000 characters of Python docs", _python_docs()[:4000], 80),
-    ("Chinese and emoji text", "你好世界，你好朋友。世界很大，朋友很多！😀😀👍 你好😀" * 3, 30),
-    ("indented code", "def f(x):\n    if x:\n        return x  \n    return  0\n\n\n" * 4, 20),
+for (_name_zh, _name), _text, _n in [
+    (("4,000 个字符的 Python 文档", "4,000 characters of Python docs"), _python_docs()[:4000], 80),
+    (("中文和 emoji 文本", "Chinese and emoji text"), "你好世界，你好朋友。世界很大，朋友很多！😀😀👍 你好😀" * 3, 30),
+    (("带缩进的代码", "indented code"), "def f(x):\n    if x:\n        return x  \n    return  0\n\n\n" * 4, 20),
 ]:
     _want = learned_pieces(ref_bpe.train_bpe(_text, _n))
     _got = learned_pieces(train_bpe(_text, _n))
-    expect_equal(len(_got), len(_want), f"number of merges learned on {_name}",
-                 hint="merge until num_merges or until no chunk has two tokens left")
+    expect_equal(len(_got), len(_want), (f"学到的合并次数（训练文本：{_name_zh}）", f"number of merges learned on {_name}"),
+                 hint=("一直合并，直到做满 num_merges 次，或者没有哪个 chunk 还剩两个 token",
+                       "merge until num_merges or until no chunk has two tokens left"))
     for _step, (_g, _w) in enumerate(zip(_got, _want)):
-        expect(_g == _w, f"merge {_step} on {_name}", f"expected {_w[0]!r} + {_w[1]!r}, got {_g[0]!r} + {_g[1]!r}.",
-               hint="count pairs inside the chunks of pre_split(text), summed over chunks; "
-                    "ties go to the smaller (left, right) tuple")
-expect_equal(learned_pieces(train_bpe("x.x.x. xx", 1)), [(b" ", b"x")], "the merge learned by train_bpe('x.x.x. xx', 1)",
-             hint="pre_split('x.x.x. xx') gives one-byte chunks and ' xx': pairs must never span two chunks")
+        expect(_g == _w, (f"第 {_step} 次合并（训练文本：{_name_zh}）", f"merge {_step} on {_name}"),
+               (f"期望 {_w[0]!r} + {_w[1]!r}，实际是 {_g[0]!r} + {_g[1]!r}。",
+                f"expected {_w[0]!r} + {_w[1]!r}, got {_g[0]!r} + {_g[1]!r}."),
+               hint=("在 pre_split(text) 切出的每个 chunk 内部统计 pair，再对所有 chunk 求和；"
+                     "次数相同时取较小的 (left, right) 元组",
+                     "count pairs inside the chunks of pre_split(text), summed over chunks; "
+                     "ties go to the smaller (left, right) tuple"))
+expect_equal(learned_pieces(train_bpe("x.x.x. xx", 1)), [(b" ", b"x")],
+             ("train_bpe('x.x.x. xx', 1) 学到的那一次合并", "the merge learned by train_bpe('x.x.x. xx', 1)"),
+             hint=("pre_split('x.x.x. xx') 切出的是几个单字节 chunk 和 ' xx'：pair 绝不能跨越两个 chunk",
+                   "pre_split('x.x.x. xx') gives one-byte chunks and ' xx': pairs must never span two chunks"))
 expect_equal(list(train_bpe("hello hello help", 6).items()), list(train_bpe("hello hello help", 6).items()),
-             "two calls of train_bpe on the same text", hint="training must be deterministic")
+             ("对同一段文本调用两次 train_bpe", "two calls of train_bpe on the same text"),
+             hint=("训练结果必须是确定的", "training must be deterministic"))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -413,13 +466,34 @@ def decode(ids, merges):
     ### END SOLUTION
 
 # %% [tests] id=test_decode points=2
-from course.checks import expect_equal, expect_own_work
+from course.checks import expect, expect_equal, expect_own_work
 
 expect_own_work(decode, lesson=30, what="decode")
-expect_equal(decode([72, 105], {}), "Hi", "decode([72, 105], {})", hint="ids 0..255 are single bytes")
+expect_equal(decode([72, 105], {}), "Hi", "decode([72, 105], {})",
+             hint=("id 0..255 就是单个字节", "ids 0..255 are single bytes"))
 expect_equal(decode([256, 33], {(72, 105): 256}), "Hi!", "decode([256, 33], {(72, 105): 256})",
-             hint="a merged id stands for the bytes of its left part followed by its right part")
-expect_equal(decode([], {}), "", "decode([], {})", hint="no ids, empty text")
+             hint=("合并得到的 id 代表：左半部分的字节后面接上右半部分的字节",
+                   "a merged id stands for the bytes of its left part followed by its right part"))
+expect_equal(decode([], {}), "", "decode([], {})", hint=("没有 id，就是空文本", "no ids, empty text"))
+for _ids, _merges, _expected, _hint in [
+    ([111, 107, 0xC3], {}, "ok\ufffd",
+     ('0xC3 只是 “é” 两个字节中的第一个：用 .decode("utf-8", errors="replace") 解码拼接好的字节，'
+      '把它变成 "\\ufffd" 而不是报错',
+      '0xC3 is only the first of the 2 bytes of "é": decode the joined bytes with '
+      '.decode("utf-8", errors="replace") so it becomes "\\ufffd" instead of an error')),
+    ([104, 257, 105], {(104, 105): 256}, "h<|endoftext|>i",
+     ("紧跟在 merges 后面的 id 256 + len(merges)（这里是 257）代表 '<|endoftext|>'",
+      "the id right after the merges, 256 + len(merges) (here 257), stands for '<|endoftext|>'")),
+    ([257, 33], {(104, 105): 256, (256, 256): 257}, "hihi!",
+     ("合并 id 可以由更早的合并 id 组成：按学到的顺序建表，257 = 256 + 256 = 'hi' + 'hi'",
+      "a merged id may be built from earlier merged ids: build the table in learned order, 257 = 256 + 256 = 'hi' + 'hi'")),
+]:
+    try:
+        _text = decode(_ids, _merges)
+    except Exception as _exc:  # noqa: BLE001 (reported below)
+        expect(False, f"decode({_ids}, {_merges})",
+               (f"抛出了 {type(_exc).__name__}：{_exc}", f"raised {type(_exc).__name__}: {_exc}"), hint=_hint)
+    expect_equal(_text, _expected, f"decode({_ids}, {_merges})", hint=_hint)
 print("decode: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
@@ -429,20 +503,25 @@ _merges = ref_bpe.train_bpe(_python_docs()[:5000] + " 你好,世界!你好 😀�
 for _text in ["Hello, world", "", "def f(x):\n    return x  # done\n\n", "机器学习把文本切成 token。你好,世界!",
               "emoji 😀👍🏽 and family 👨‍👩‍👧", "Ünïcödé — naïve café ½ ∑ x²"]:
     expect_equal(decode(ref_bpe.encode(_text, _merges), _merges), _text, f"decode(encode({_text!r}))",
-                 hint="build the bytes of merged ids from their two parts, in learned order, then decode UTF-8")
+                 hint=("按学到的顺序，用两个组成部分拼出每个合并 id 的字节，最后再按 UTF-8 解码",
+                       "build the bytes of merged ids from their two parts, in learned order, then decode UTF-8"))
 _cut = list("你".encode("utf-8")[:2])
 expect_equal(decode(_cut, {}), bytes(_cut).decode("utf-8", errors="replace"), f"decode({_cut}, {{}})",
-             hint='decode the joined bytes with .decode("utf-8", errors="replace")')
+             hint=('用 .decode("utf-8", errors="replace") 解码拼接好的字节',
+                   'decode the joined bytes with .decode("utf-8", errors="replace")'))
 expect_equal(decode([104, 0xFF, 105], {}), "h\ufffdi", "decode([104, 255, 105], {})",
-             hint='use errors="replace" so invalid bytes become "\\ufffd"')
+             hint=('用 errors="replace"，让无效字节变成 "\\ufffd"', 'use errors="replace" so invalid bytes become "\\ufffd"'))
 expect_equal(decode([97, 256 + len(_merges), 98], _merges), "a<|endoftext|>b",
-             "decode with the id 256 + len(merges)", hint="256 + len(merges) stands for '<|endoftext|>'")
+             ("decode 含有 id 256 + len(merges) 的序列", "decode with the id 256 + len(merges)"),
+             hint=("256 + len(merges) 代表 '<|endoftext|>'", "256 + len(merges) stands for '<|endoftext|>'"))
 expect_equal(decode([256], {}), "<|endoftext|>", "decode([256], {})",
-             hint="with no merges, <|endoftext|> is id 256 + 0")
+             hint=("没有任何合并时，<|endoftext|> 的 id 是 256 + 0", "with no merges, <|endoftext|> is id 256 + 0"))
 _gpt2 = ref_bpe.load_gpt2_merges()
 _text = "GPT-2's 50,000 merges decode this sentence too. 你好!"
-expect_equal(decode(ref_bpe.encode(_text, _gpt2), _gpt2), _text, "decode with GPT-2's 50,000 merges",
-             hint="merged ids may refer to any earlier merge: build the table in learned order")
+expect_equal(decode(ref_bpe.encode(_text, _gpt2), _gpt2), _text,
+             ("用 GPT-2 的 50,000 条合并规则做 decode", "decode with GPT-2's 50,000 merges"),
+             hint=("合并 id 可能引用之前的任意一次合并：要按学到的顺序建表",
+                   "merged ids may refer to any earlier merge: build the table in learned order"))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -530,14 +609,23 @@ def encode(text, merges, allowed_special=()):
 from course.checks import expect_equal, expect_own_work, expect_type
 
 expect_own_work(encode, lesson=30, what="encode")
-expect_type(encode("ab", {}), list, "encode('ab', {})", hint="return a Python list of ints")
-expect_equal(encode("", {(97, 98): 256}), [], "encode('', merges)", hint="empty text, no ids")
+expect_type(encode("ab", {}), list, "encode('ab', {})",
+            hint=("返回一个由 int 组成的 Python list", "return a Python list of ints"))
+expect_equal(encode("", {(97, 98): 256}), [], "encode('', merges)", hint=("空文本，没有 id", "empty text, no ids"))
 expect_equal(encode("abab", {(97, 98): 256}), [256, 256], "encode('abab', {(97, 98): 256})",
-             hint="merge every occurrence of a known pair")
+             hint=("已知 pair 的每一次出现都要合并", "merge every occurrence of a known pair"))
 expect_equal(encode("abc", {(98, 99): 256, (97, 98): 257}), [97, 256], "encode('abc', {(98, 99): 256, (97, 98): 257})",
-             hint="merge the pair with the SMALLEST new id first ((98, 99) -> 256), not the leftmost pair")
-expect_equal(encode("ab ab", {(97, 98): 256, (32, 256): 257}), [256, 257], "encode('ab ab', ...)",
-             hint="after a merge, look again: (32, 256) only exists once (97, 98) has been merged")
+             hint=("先合并新 id 最小的 pair（(98, 99) -> 256），而不是最左边的 pair",
+                   "merge the pair with the SMALLEST new id first ((98, 99) -> 256), not the leftmost pair"))
+expect_equal(encode("ab ab", {(97, 98): 256, (32, 256): 257}), [256, 257],
+             ("encode('ab ab', ...) 的返回值", "encode('ab ab', ...)"),
+             hint=("每次合并后都要重新查找：只有 (97, 98) 合并之后，(32, 256) 才会出现",
+                   "after a merge, look again: (32, 256) only exists once (97, 98) has been merged"))
+expect_equal(encode("a b", {(97, 32): 256}), [97, 32, 98], "encode('a b', {(97, 32): 256})",
+             hint=("先 pre_split：'a b' 切成 'a' 和 ' b' 两个 chunk，每个 chunk 单独编码；"
+                   "(97, 32) 是 'a' + ' '，跨越了两个 chunk，不能合并",
+                   "pre_split first: 'a b' gives the chunks 'a' and ' b', each encoded alone; "
+                   "(97, 32) is 'a' + ' ', which spans two chunks and must not be merged"))
 print("encode: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
@@ -550,17 +638,22 @@ for _text in ["Hello, world", "plain ASCII: don't stop, we'll see 3.14159 + 2 ==
               "机器学习把文本切成 token。你好，世界！", "emoji 😀👍🏽 and family 👨‍👩‍👧",
               _python_docs()[50_000:52_000]]:
     expect_equal(encode(_text, _merges), ref_bpe.encode(_text, _merges), f"encode({_text[:40]!r}...)",
-                 hint="pre_split first and encode each chunk alone; inside a chunk always merge the "
-                      "known pair with the smallest new id, then look again")
+                 hint=("先 pre_split，再把每个 chunk 单独编码；在一个 chunk 内部，总是先合并新 id 最小的已知 pair，"
+                       "然后重新查找",
+                       "pre_split first and encode each chunk alone; inside a chunk always merge the "
+                       "known pair with the smallest new id, then look again"))
 import tiktoken as _tiktoken
 
 _gpt2_merges = ref_bpe.load_gpt2_merges()
 _enc = _tiktoken.get_encoding("gpt2")
 for _text in ["Hello, world", "It's 2024, and tokenizers    still matter!\n\n", "你好,世界"]:
     expect_equal(ref_bpe.to_gpt2_ids(encode(_text, _gpt2_merges)), _enc.encode(_text),
-                 f"your encode with GPT-2's merges on {_text!r}, mapped to GPT-2 ids",
-                 hint="with GPT-2's own merges your encode must reproduce tiktoken exactly: "
-                      "pre_split, then smallest-id-first merging inside each chunk")
+                 (f"你的 encode 用 GPT-2 的合并规则编码 {_text!r}，再映射成 GPT-2 的 id",
+                  f"your encode with GPT-2's merges on {_text!r}, mapped to GPT-2 ids"),
+                 hint=("用 GPT-2 自己的合并规则时，你的 encode 必须与 tiktoken 的结果完全一致："
+                       "先 pre_split，再在每个 chunk 内部按新 id 从小到大合并",
+                       "with GPT-2's own merges your encode must reproduce tiktoken exactly: "
+                       "pre_split, then smallest-id-first merging inside each chunk"))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_encode_special points=2
@@ -568,10 +661,19 @@ from course.checks import expect_equal, expect_own_work, expect_raises
 
 expect_own_work(encode, lesson=30, what="encode")
 expect_raises(ValueError, lambda: encode("a<|endoftext|>b", {}), "encode('a<|endoftext|>b', {})",
-              hint="without allowed_special, a text containing <|endoftext|> must raise ValueError")
+              hint=("没有 allowed_special 时，含有 <|endoftext|> 的文本必须抛出 ValueError",
+                    "without allowed_special, a text containing <|endoftext|> must raise ValueError"))
 expect_equal(encode("a<|endoftext|>b", {}, allowed_special={"<|endoftext|>"}), [97, 256, 98],
              "encode('a<|endoftext|>b', {}, allowed_special={'<|endoftext|>'})",
-             hint="when allowed, <|endoftext|> is the single id 256 + len(merges)")
+             hint=("允许之后，<|endoftext|> 是单独的一个 id：256 + len(merges)",
+                   "when allowed, <|endoftext|> is the single id 256 + len(merges)"))
+expect_equal(encode("<|endoftext|>xx<|endoftext|>", {(120, 120): 256}, allowed_special="all"), [257, 256, 257],
+             "encode('<|endoftext|>xx<|endoftext|>', {(120, 120): 256}, allowed_special='all')",
+             hint=("allowed_special='all' 也允许 <|endoftext|>；有一条合并时它的 id 是 256 + 1 = 257，每次出现都换成这个 id",
+                   "allowed_special='all' allows <|endoftext|> too; with one merge its id is 256 + 1 = 257, at every occurrence"))
+expect_equal(encode("<|endoftext", {}), list(b"<|endoftext"), "encode('<|endoftext', {})",
+             hint=("只有完整的字符串 '<|endoftext|>' 才是特殊 token；其余的都是普通文本",
+                   "only the complete string '<|endoftext|>' is the special token; anything else is plain text"))
 print("encode special token: ok")
 ### BEGIN HIDDEN TESTS
 import gpt2ref.bpe as ref_bpe
@@ -587,20 +689,27 @@ for _text in ["hello<|endoftext|>there", "<|endoftext|>", "a<|endoftext|><|endof
         _expected.extend(encode(_piece, _merges))
     for _allowed in ({"<|endoftext|>"}, "all"):
         expect_equal(encode(_text, _merges, allowed_special=_allowed), _expected,
-                     f"encode({_text!r}, merges, allowed_special={_allowed!r})",
-                     hint=f"split the text at <|endoftext|>, encode the pieces, and put the id {_eot} between them")
+                     (f"encode({_text!r}, merges, allowed_special={_allowed!r}) 的返回值",
+                      f"encode({_text!r}, merges, allowed_special={_allowed!r})"),
+                     hint=(f"在 <|endoftext|> 处切开文本，分别编码各段，再在段与段之间放入 id {_eot}",
+                           f"split the text at <|endoftext|>, encode the pieces, and put the id {_eot} between them"))
     expect_raises(ValueError, lambda: encode(_text, _merges), f"encode({_text!r}, merges)",
-                  hint="without allowed_special, a text containing <|endoftext|> must raise ValueError")
+                  hint=("没有 allowed_special 时，含有 <|endoftext|> 的文本必须抛出 ValueError",
+                        "without allowed_special, a text containing <|endoftext|> must raise ValueError"))
 expect_equal(encode("hello world", _merges, allowed_special={"<|endoftext|>"}), encode("hello world", _merges),
-             "encode('hello world', merges, allowed_special={'<|endoftext|>'})",
-             hint="allowing the special token changes nothing for a text without it")
+             ("encode('hello world', merges, allowed_special={'<|endoftext|>'}) 的返回值",
+              "encode('hello world', merges, allowed_special={'<|endoftext|>'})"),
+             hint=("文本里没有特殊 token 时，允许它不应改变任何结果", "allowing the special token changes nothing for a text without it"))
 _ids = encode("<|endoftext|", _merges)
 expect_equal(ref_bpe.decode(_ids, _merges), "<|endoftext|", "decode(encode('<|endoftext|', merges))",
-             hint="only the complete string '<|endoftext|>' is the special token; anything else is plain text")
+             hint=("只有完整的字符串 '<|endoftext|>' 才是特殊 token；其余的都是普通文本",
+                   "only the complete string '<|endoftext|>' is the special token; anything else is plain text"))
 _gpt2_merges = ref_bpe.load_gpt2_merges()
 expect_equal(encode("<|endoftext|>", _gpt2_merges, allowed_special="all"), [50256],
-             "encode('<|endoftext|>', GPT-2's merges, allowed_special='all')",
-             hint="with GPT-2's 50,000 merges, <|endoftext|> is 256 + 50000 = 50256, as in tiktoken")
+             ("encode('<|endoftext|>', merges, allowed_special='all')，merges 为 GPT-2 的合并规则",
+              "encode('<|endoftext|>', GPT-2's merges, allowed_special='all')"),
+             hint=("用 GPT-2 的 50,000 条合并规则时，<|endoftext|> 是 256 + 50000 = 50256，与 tiktoken 一致",
+                   "with GPT-2's 50,000 merges, <|endoftext|> is 256 + 50000 = 50256, as in tiktoken"))
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -22,11 +22,13 @@
 # > **EN** From now on we use GPT-2's real tokenizer, `tiktoken`, not the BPE you wrote in
 # > lesson 30, so a mistake there never breaks this lesson.
 #
-# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE` 的地方由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试。
+# **怎么用这个 notebook / How to run it:** 从上到下依次运行（Shift+Enter）。写着 `# YOUR CODE HERE` 的地方由你完成；紧跟其后的测试单元格会立刻检查，失败信息会说明期望值、实际值和可能的原因。批改时还会运行隐藏测试：它们用别的数据和随机种子重新检查同样的内容，不会检查你在这里看不到的新东西。所以只要每个测试单元格都显示“ok”、Validate 也通过，代码部分就是满分。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). You complete the places that say
 # > `# YOUR CODE HERE`; the test cell right after each one checks it at once, and a failure
-# > says what was expected, what came out and the likely cause. Grading also runs hidden tests.
+# > says what was expected, what came out and the likely cause. Grading also runs hidden tests:
+# > they re-check the same things with other data and seeds, nothing you cannot see here. So
+# > if every test cell prints "ok" and Validate passes, the code gets full marks.
 
 # %% [markdown]
 # **学习时间 / Study time：** 大约 60 分钟，包括练习和小测。下面这些词会反复出现：
@@ -52,7 +54,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from course.corpus import python_docs
 
-torch.manual_seed(0);
+torch.manual_seed(0)
 
 # %% [markdown]
 # 先做几道课前小题（答错没关系，课后还会再见到这些概念）。
@@ -265,9 +267,14 @@ class SlidingWindowDataset(Dataset):
 from course.checks import expect_equal, expect_own_work
 
 expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
-expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 2)), 3, "len(SlidingWindowDataset(10 tokens, max_length=4, stride=2))",
-             hint="windows start at 0, 2, 4; each needs max_length + 1 = 5 tokens: (10 - 4 - 1) // 2 + 1")
-expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 4)), 2, "len(SlidingWindowDataset(10 tokens, max_length=4, stride=4))",
+expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 2)), 3,
+             ("10 个 token、max_length=4、stride=2 时的 len(SlidingWindowDataset(...))",
+              "len(SlidingWindowDataset(10 tokens, max_length=4, stride=2))"),
+             hint=("窗口从 0、2、4 开始；每个窗口需要 max_length + 1 = 5 个 token：(10 - 4 - 1) // 2 + 1",
+                   "windows start at 0, 2, 4; each needs max_length + 1 = 5 tokens: (10 - 4 - 1) // 2 + 1"))
+expect_equal(len(SlidingWindowDataset(list(range(10)), 4, 4)), 2,
+             ("10 个 token、max_length=4、stride=4 时的 len(SlidingWindowDataset(...))",
+              "len(SlidingWindowDataset(10 tokens, max_length=4, stride=4))"),
              hint="(n - max_length - 1) // stride + 1")
 print("window count: ok")
 ### BEGIN HIDDEN TESTS
@@ -286,28 +293,45 @@ def _count_starts(n, max_length, stride):
 for _n, _length, _stride in [(5, 4, 1), (5, 4, 4), (9, 4, 4), (10, 4, 1), (10, 4, 5), (11, 4, 5), (100, 7, 3),
                              (101, 10, 10), (1000, 256, 128), (1000, 256, 256), (257, 256, 300), (50, 3, 100)]:
     expect_equal(len(SlidingWindowDataset(list(range(_n)), _length, _stride)), _count_starts(_n, _length, _stride),
-                 f"len(SlidingWindowDataset({_n} tokens, max_length={_length}, stride={_stride}))",
-                 hint="count the starts s = 0, stride, 2*stride, ... with s + max_length + 1 <= n")
+                 (f"{_n} 个 token、max_length={_length}、stride={_stride} 时的 len(SlidingWindowDataset(...))",
+                  f"len(SlidingWindowDataset({_n} tokens, max_length={_length}, stride={_stride}))"),
+                 hint=("数一数起点 s = 0, stride, 2*stride, ... 中有几个满足 s + max_length + 1 <= n",
+                       "count the starts s = 0, stride, 2*stride, ... with s + max_length + 1 <= n"))
 expect_equal(len(SlidingWindowDataset(_torch.arange(40), 6, 5)), _count_starts(40, 6, 5),
-             "len(SlidingWindowDataset(torch.arange(40), 6, 5))", hint="accept a 1-D tensor of ids as well as a list")
+             "len(SlidingWindowDataset(torch.arange(40), 6, 5))",
+             hint=("除了 list，也要接受由 id 组成的一维张量（1-D tensor）", "accept a 1-D tensor of ids as well as a list"))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_window_content points=3
 import torch
-from course.checks import expect_dtype, expect_equal, expect_own_work, expect_shape, expect_type
+from course.checks import expect_dtype, expect_equal, expect_own_work, expect_raises, expect_shape, expect_type
 
 expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
 _ds = SlidingWindowDataset(list(range(100, 110)), 4, 2)
 _item = _ds[1]
-expect_type(_item, tuple, "SlidingWindowDataset(...)[1]", hint="return a tuple (input, target)")
+expect_type(_item, tuple, "SlidingWindowDataset(...)[1]",
+            hint=("返回一个元组 (input, target)", "return a tuple (input, target)"))
 _x, _y = _item
-expect_type(_x, torch.Tensor, "the input of window 1", hint="return torch tensors, not lists")
-expect_dtype(_x, torch.long, "the input of window 1", hint="token ids are torch.long (int64)")
-expect_shape(_x, (4,), "the input of window 1", hint="an input holds max_length tokens")
-expect_equal(_x.tolist(), [102, 103, 104, 105], "the input of window 1 (ids 100..109, max_length=4, stride=2)",
-             hint="window i starts at i * stride")
-expect_equal(_y.tolist(), [103, 104, 105, 106], "the target of window 1",
-             hint="the target is the input shifted one token to the right")
+expect_type(_x, torch.Tensor, ("窗口 1 的输入", "the input of window 1"),
+            hint=("返回 torch 张量，不要返回 list", "return torch tensors, not lists"))
+expect_dtype(_x, torch.long, ("窗口 1 的输入", "the input of window 1"),
+             hint=("token id 的 dtype 是 torch.long（int64）", "token ids are torch.long (int64)"))
+expect_shape(_x, (4,), ("窗口 1 的输入", "the input of window 1"),
+             hint=("一个输入包含 max_length 个 token", "an input holds max_length tokens"))
+expect_equal(_x.tolist(), [102, 103, 104, 105],
+             ("窗口 1 的输入（id 为 100..109，max_length=4，stride=2）",
+              "the input of window 1 (ids 100..109, max_length=4, stride=2)"),
+             hint=("窗口 i 从位置 i * stride 开始", "window i starts at i * stride"))
+expect_equal(_y.tolist(), [103, 104, 105, 106], ("窗口 1 的目标", "the target of window 1"),
+             hint=("目标就是把输入向右错开一个 token", "the target is the input shifted one token to the right"))
+_ds = SlidingWindowDataset(list(range(20)), 3, 3)  # 6 windows
+for _i in (len(_ds), -2):
+    expect_raises(IndexError, lambda: _ds[_i],
+                  (f"dataset[{_i}]（共 {len(_ds)} 个窗口）", f"dataset[{_i}] ({len(_ds)} windows)"),
+                  hint=("下标超出 0 .. len(dataset) - 1 时要抛出 IndexError，负数下标也一样："
+                        "检查 0 <= i < len(self)，而不只是 i < len(self)",
+                        "raise IndexError for an index outside 0 .. len(dataset) - 1, negative ones included: "
+                        "check 0 <= i < len(self), not only i < len(self)"))
 print("window content: ok")
 ### BEGIN HIDDEN TESTS
 from torch.utils.data import DataLoader as _DataLoader
@@ -318,53 +342,83 @@ for _n, _length, _stride in [(10, 4, 1), (10, 4, 4), (23, 5, 3), (40, 6, 6), (40
     for _i in range(len(_ds)):
         _x, _y = _ds[_i]
         _s = _i * _stride
-        expect_dtype(_y, torch.long, f"the target of window {_i}", hint="both input and target are torch.long")
-        expect_equal(_x.tolist(), _ids[_s:_s + _length], f"input of window {_i} (n={_n}, max_length={_length}, stride={_stride})",
+        expect_dtype(_y, torch.long, (f"窗口 {_i} 的目标", f"the target of window {_i}"),
+                     hint=("输入和目标都必须是 torch.long", "both input and target are torch.long"))
+        expect_equal(_x.tolist(), _ids[_s:_s + _length],
+                     (f"窗口 {_i} 的输入（n={_n}，max_length={_length}，stride={_stride}）",
+                      f"input of window {_i} (n={_n}, max_length={_length}, stride={_stride})"),
                      hint="input = token_ids[i*stride : i*stride + max_length]")
         expect_equal(_y.tolist(), _ids[_s + 1:_s + _length + 1],
-                     f"target of window {_i} (n={_n}, max_length={_length}, stride={_stride})",
+                     (f"窗口 {_i} 的目标（n={_n}，max_length={_length}，stride={_stride}）",
+                      f"target of window {_i} (n={_n}, max_length={_length}, stride={_stride})"),
                      hint="target = token_ids[i*stride + 1 : i*stride + max_length + 1]")
 _ds = SlidingWindowDataset(torch.arange(30, dtype=torch.int32), 5, 5)
-expect_dtype(_ds[2][0], torch.long, "the input when token_ids is an int32 tensor",
-             hint="convert the ids to torch.long in __init__ (torch.as_tensor(ids, dtype=torch.long))")
+expect_dtype(_ds[2][0], torch.long, ("token_ids 是 int32 张量时的输入", "the input when token_ids is an int32 tensor"),
+             hint=("在 __init__ 里把 id 转成 torch.long（torch.as_tensor(ids, dtype=torch.long)）",
+                   "convert the ids to torch.long in __init__ (torch.as_tensor(ids, dtype=torch.long))"))
 _batch_x, _batch_y = next(iter(_DataLoader(_ds, batch_size=3)))
-expect_shape(_batch_x, (3, 5), "a DataLoader batch of your dataset", hint="__getitem__ returns two tensors of shape (max_length,)")
-expect_equal(_batch_y[:, :-1].tolist(), _batch_x[:, 1:].tolist(), "batched targets vs inputs",
-             hint="the target is the input shifted by one")
+expect_shape(_batch_x, (3, 5), ("用 DataLoader 从你的数据集取出的一个 batch", "a DataLoader batch of your dataset"),
+             hint=("__getitem__ 返回两个形状为 (max_length,) 的张量", "__getitem__ returns two tensors of shape (max_length,)"))
+expect_equal(_batch_y[:, :-1].tolist(), _batch_x[:, 1:].tolist(), ("同一个 batch 里的目标与输入对比", "batched targets vs inputs"),
+             hint=("目标就是输入错开一位", "the target is the input shifted by one"))
 try:
     _ds[len(_ds)]
 except IndexError:
     pass
 else:
     expect_equal("no error", "IndexError", f"dataset[len(dataset)] (= dataset[{len(_ds)}])",
-                 hint="raise IndexError for an index outside 0 .. len(dataset) - 1")
+                 hint=("下标超出 0 .. len(dataset) - 1 时要抛出 IndexError",
+                       "raise IndexError for an index outside 0 .. len(dataset) - 1"))
 from course.checks import expect_raises
 
 for _i in (-1, -len(_ds)):
-    expect_raises(IndexError, lambda: _ds[_i], f"dataset[{_i}] ({len(_ds)} windows)",
-                  hint="negative indices are outside 0 .. len(dataset) - 1 too: check 0 <= i < len(self), "
-                       "not only i < len(self)")
+    expect_raises(IndexError, lambda: _ds[_i],
+                  (f"dataset[{_i}]（共 {len(_ds)} 个窗口）", f"dataset[{_i}] ({len(_ds)} windows)"),
+                  hint=("负数下标同样超出 0 .. len(dataset) - 1：要检查 0 <= i < len(self)，"
+                        "而不只是 i < len(self)",
+                        "negative indices are outside 0 .. len(dataset) - 1 too: check 0 <= i < len(self), "
+                        "not only i < len(self)"))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_short_text points=1
 from course.checks import expect_equal, expect_own_work, expect_raises
 
 expect_own_work(SlidingWindowDataset, lesson=31, what="SlidingWindowDataset")
-expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(7)), 12, 1), "SlidingWindowDataset(7 tokens, max_length=12)",
-              hint="fewer than max_length + 1 tokens: raise ValueError naming the number of tokens and max_length",
+expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(7)), 12, 1),
+              ("用 7 个 token、max_length=12 创建 SlidingWindowDataset", "SlidingWindowDataset(7 tokens, max_length=12)"),
+              hint=("token 数少于 max_length + 1：要抛出 ValueError，并在消息里写明 token 数和 max_length",
+                    "fewer than max_length + 1 tokens: raise ValueError naming the number of tokens and max_length"),
               message_contains=["7", "12"])
+expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(8)), 8, 2),
+              ("用 8 个 token、max_length=8 创建 SlidingWindowDataset", "SlidingWindowDataset(8 tokens, max_length=8)"),
+              hint=("一个窗口需要 max_length + 1 个 token：目标比输入多往后延伸一个 token",
+                    "a window needs max_length + 1 tokens: the target reaches one token further than the input"))
+expect_equal(len(SlidingWindowDataset(list(range(9)), 8, 3)), 1,
+             ("9 个 token、max_length=8 时的 len(SlidingWindowDataset(...))",
+              "len(SlidingWindowDataset(9 tokens, max_length=8))"),
+             hint=("恰好 max_length + 1 个 token 时得到一个窗口", "exactly max_length + 1 tokens give one window"))
+expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(12)), 3, 0), "SlidingWindowDataset(list(range(12)), 3, 0)",
+              hint=("stride 必须 >= 1", "stride must be >= 1"))
+expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(12)), 0, 2), "SlidingWindowDataset(list(range(12)), 0, 2)",
+              hint=("max_length 必须 >= 1", "max_length must be >= 1"))
 print("short text: ok")
 ### BEGIN HIDDEN TESTS
-expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(30)), 64, 8), "SlidingWindowDataset(30 tokens, max_length=64)",
-              hint="the message must contain the number of tokens and max_length", message_contains=["30", "64"])
-expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(16)), 16, 1), "SlidingWindowDataset(16 tokens, max_length=16)",
-              hint="a window needs max_length + 1 tokens: the target reaches one token further than the input")
-expect_equal(len(SlidingWindowDataset(list(range(17)), 16, 1)), 1, "len(SlidingWindowDataset(17 tokens, max_length=16))",
-             hint="exactly max_length + 1 tokens give one window")
+expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(30)), 64, 8),
+              ("用 30 个 token、max_length=64 创建 SlidingWindowDataset", "SlidingWindowDataset(30 tokens, max_length=64)"),
+              hint=("错误消息里必须包含 token 数和 max_length",
+                    "the message must contain the number of tokens and max_length"), message_contains=["30", "64"])
+expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(16)), 16, 1),
+              ("用 16 个 token、max_length=16 创建 SlidingWindowDataset", "SlidingWindowDataset(16 tokens, max_length=16)"),
+              hint=("一个窗口需要 max_length + 1 个 token：目标比输入多往后延伸一个 token",
+                    "a window needs max_length + 1 tokens: the target reaches one token further than the input"))
+expect_equal(len(SlidingWindowDataset(list(range(17)), 16, 1)), 1,
+             ("17 个 token、max_length=16 时的 len(SlidingWindowDataset(...))",
+              "len(SlidingWindowDataset(17 tokens, max_length=16))"),
+             hint=("恰好 max_length + 1 个 token 时得到一个窗口", "exactly max_length + 1 tokens give one window"))
 expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(20)), 4, 0), "SlidingWindowDataset(..., stride=0)",
-              hint="stride must be >= 1")
+              hint=("stride 必须 >= 1", "stride must be >= 1"))
 _error = expect_raises(ValueError, lambda: SlidingWindowDataset(list(range(20)), 0, 1), "SlidingWindowDataset(..., max_length=0)",
-                       hint="max_length must be >= 1")
+                       hint=("max_length 必须 >= 1", "max_length must be >= 1"))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -491,45 +545,81 @@ def create_dataloader(text, batch_size=4, max_length=256, stride=128, shuffle=Tr
 import tiktoken
 import torch
 from torch.utils.data import DataLoader
-from course.checks import expect_dtype, expect_equal, expect_own_work, expect_raises, expect_shape, expect_type
+from course.checks import expect, expect_dtype, expect_equal, expect_own_work, expect_raises, expect_shape, expect_type
 
 expect_own_work(create_dataloader, lesson=31, what="create_dataloader")
 _text = " ".join(f"Window {k} teaches the model to guess the next token." for k in range(40))
 _ids = tiktoken.get_encoding("gpt2").encode(_text)
 _loader = create_dataloader(_text, batch_size=2, max_length=8, stride=8, shuffle=False)
-expect_type(_loader, DataLoader, "create_dataloader(...)", hint="return a torch.utils.data.DataLoader")
+expect_type(_loader, DataLoader, "create_dataloader(...)",
+            hint=("返回一个 torch.utils.data.DataLoader", "return a torch.utils.data.DataLoader"))
 _x, _y = next(iter(_loader))
-expect_shape(_x, (2, 8), "inputs of the first batch (batch_size=2, max_length=8)", hint="DataLoader(dataset, batch_size=...)")
-expect_dtype(_x, torch.long, "inputs of the first batch", hint="token ids are torch.long")
-expect_equal(_x[0].tolist(), _ids[:8], "first input row, shuffle=False", hint="tokenize with tiktoken.get_encoding('gpt2')")
-expect_equal(_y[0].tolist(), _ids[1:9], "first target row, shuffle=False", hint="targets are the inputs shifted by one")
-expect_equal(_x[1].tolist(), _ids[8:16], "second input row (stride=8)", hint="shuffle=False keeps the windows in order")
+expect_shape(_x, (2, 8),
+             ("第一个 batch 的输入（batch_size=2，max_length=8）", "inputs of the first batch (batch_size=2, max_length=8)"),
+             hint=("用 DataLoader(dataset, batch_size=...) 组成 batch", "DataLoader(dataset, batch_size=...)"))
+expect_dtype(_x, torch.long, ("第一个 batch 的输入", "inputs of the first batch"),
+             hint=("token id 是 torch.long", "token ids are torch.long"))
+expect_equal(_x[0].tolist(), _ids[:8], ("第一行输入，shuffle=False", "first input row, shuffle=False"),
+             hint=("用 tiktoken.get_encoding('gpt2') 分词", "tokenize with tiktoken.get_encoding('gpt2')"))
+expect_equal(_y[0].tolist(), _ids[1:9], ("第一行目标，shuffle=False", "first target row, shuffle=False"),
+             hint=("目标就是输入错开一位", "targets are the inputs shifted by one"))
+expect_equal(_x[1].tolist(), _ids[8:16], ("第二行输入（stride=8）", "second input row (stride=8)"),
+             hint=("shuffle=False 时窗口保持原来的顺序", "shuffle=False keeps the windows in order"))
+_n_windows = (len(_ids) - 7 - 1) // 5 + 1  # max_length=7, stride=5: not a multiple of batch_size=4
+for _drop_last, _sizes in [(True, [4] * (_n_windows // 4)), (False, [4] * (_n_windows // 4) + [_n_windows % 4])]:
+    expect_equal([len(_x) for _x, _ in create_dataloader(_text, batch_size=4, max_length=7, stride=5, shuffle=False,
+                                                           drop_last=_drop_last)], _sizes,
+                 (f"每个 batch 的大小（{_n_windows} 个窗口，batch_size=4，drop_last={_drop_last}）",
+                  f"the size of every batch ({_n_windows} windows, batch_size=4, drop_last={_drop_last})"),
+                 hint=("把 drop_last 原样传给 DataLoader：True 丢掉最后那个不满的 batch，False 保留它",
+                       "pass drop_last through to the DataLoader: True drops the last, smaller batch, False keeps it"))
+_eot_text = "Hi.<|endoftext|>A new document starts here."
+_eot_hint = ('编码时传入 allowed_special={"<|endoftext|>"}，让它变成 id 50256',
+             'encode with allowed_special={"<|endoftext|>"} so it becomes the id 50256')
+try:
+    _x, _ = next(iter(create_dataloader(_eot_text, batch_size=1, max_length=3, stride=3, shuffle=False)))
+except Exception as _exc:  # noqa: BLE001 (reported below)
+    expect(False, f"create_dataloader({_eot_text!r}, batch_size=1, max_length=3, stride=3, shuffle=False)",
+           (f"抛出了 {type(_exc).__name__}：{str(_exc)[:300]}", f"raised {type(_exc).__name__}: {str(_exc)[:300]}"),
+           hint=_eot_hint)
+expect_equal(_x[0].tolist(), tiktoken.get_encoding("gpt2").encode(_eot_text, allowed_special={"<|endoftext|>"})[:3],
+             ("含有 <|endoftext|> 的文本的第一个窗口（max_length=3）", "first window of a text with <|endoftext|> (max_length=3)"),
+             hint=_eot_hint)
 print("dataloader batches: ok")
 ### BEGIN HIDDEN TESTS
 _starts = [s for s in range(0, len(_ids), 4) if s + 5 + 1 <= len(_ids)]  # max_length=5, stride=4
 _batches = list(create_dataloader(_text, batch_size=3, max_length=5, stride=4, shuffle=False))
-expect_equal(len(_batches), len(_starts) // 3, f"number of batches ({len(_starts)} windows, batch_size=3, drop_last=True)",
-             hint="drop_last=True drops the last, smaller batch")
+expect_equal(len(_batches), len(_starts) // 3,
+             (f"batch 的个数（{len(_starts)} 个窗口，batch_size=3，drop_last=True）",
+              f"number of batches ({len(_starts)} windows, batch_size=3, drop_last=True)"),
+             hint=("drop_last=True 会丢掉最后那个不满的 batch", "drop_last=True drops the last, smaller batch"))
 for _b, (_x, _y) in enumerate(_batches):
-    expect_shape(_x, (3, 5), f"inputs of batch {_b}", hint="every batch has shape (batch_size, max_length)")
+    expect_shape(_x, (3, 5), (f"第 {_b} 个 batch 的输入", f"inputs of batch {_b}"),
+                 hint=("每个 batch 的形状都是 (batch_size, max_length)", "every batch has shape (batch_size, max_length)"))
     for _row in range(3):
         _s = _starts[3 * _b + _row]
         expect_equal((_x[_row].tolist(), _y[_row].tolist()), (_ids[_s:_s + 5], _ids[_s + 1:_s + 6]),
-                     f"row {_row} of batch {_b} (max_length=5, stride=4, shuffle=False)",
-                     hint="windows in order, each (input, input shifted by one)")
+                     (f"第 {_b} 个 batch 的第 {_row} 行（max_length=5，stride=4，shuffle=False）",
+                      f"row {_row} of batch {_b} (max_length=5, stride=4, shuffle=False)"),
+                     hint=("窗口按顺序排列，每个都是（输入，错开一位的输入）", "windows in order, each (input, input shifted by one)"))
 _kept = list(create_dataloader(_text, batch_size=3, max_length=5, stride=4, shuffle=False, drop_last=False))
-expect_equal(len(_kept), -(-len(_starts) // 3), "number of batches with drop_last=False",
-             hint="pass drop_last through to the DataLoader")
-expect_equal(_kept[-1][0].shape[0], len(_starts) - 3 * (len(_kept) - 1), "size of the last batch with drop_last=False",
-             hint="pass drop_last through to the DataLoader")
+expect_equal(len(_kept), -(-len(_starts) // 3),
+             ("drop_last=False 时 batch 的个数", "number of batches with drop_last=False"),
+             hint=("把 drop_last 原样传给 DataLoader", "pass drop_last through to the DataLoader"))
+expect_equal(_kept[-1][0].shape[0], len(_starts) - 3 * (len(_kept) - 1),
+             ("drop_last=False 时最后一个 batch 的大小", "size of the last batch with drop_last=False"),
+             hint=("把 drop_last 原样传给 DataLoader", "pass drop_last through to the DataLoader"))
 _eot_text = "First document.<|endoftext|>Second document, a little longer than the first one."
 _x, _ = next(iter(create_dataloader(_eot_text, batch_size=1, max_length=6, stride=6, shuffle=False)))
 expect_equal(_x[0].tolist(), tiktoken.get_encoding("gpt2").encode(_eot_text, allowed_special="all")[:6],
-             "first window of a text with <|endoftext|>",
-             hint='encode with allowed_special={"<|endoftext|>"} so it becomes the id 50256')
+             ("含有 <|endoftext|> 的文本的第一个窗口", "first window of a text with <|endoftext|>"),
+             hint=('编码时传入 allowed_special={"<|endoftext|>"}，让它变成 id 50256',
+                   'encode with allowed_special={"<|endoftext|>"} so it becomes the id 50256'))
 _error = expect_raises(ValueError, lambda: create_dataloader("far too short", max_length=64),
-                       "create_dataloader('far too short', max_length=64)",
-                       hint="a text shorter than one window must raise ValueError (SlidingWindowDataset does)")
+                       ("调用 create_dataloader('far too short', max_length=64)",
+                        "create_dataloader('far too short', max_length=64)"),
+                       hint=("比一个窗口还短的文本必须抛出 ValueError（SlidingWindowDataset 就会这样做）",
+                             "a text shorter than one window must raise ValueError (SlidingWindowDataset does)"))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_dataloader_seed points=2
@@ -546,31 +636,72 @@ def first_epoch(seed, **kwargs):
     return [inputs.tolist() for inputs, _ in loader]
 
 
-expect(first_epoch(0) == first_epoch(0), "two loaders made with seed=0",
-       "they gave different batches.", hint="pass generator=torch.Generator().manual_seed(seed) to the DataLoader")
+expect(first_epoch(0) == first_epoch(0), ("用 seed=0 创建的两个 loader", "two loaders made with seed=0"),
+       ("它们给出的 batch 不一样。", "they gave different batches."),
+       hint=("把 generator=torch.Generator().manual_seed(seed) 传给 DataLoader",
+             "pass generator=torch.Generator().manual_seed(seed) to the DataLoader"))
+expect(first_epoch(2) != first_epoch(4), ("分别用 seed=2 和 seed=4 创建的 loader", "loaders made with seed=2 and seed=4"),
+       ("它们给出的 batch 完全相同。", "they gave the same batches."),
+       hint=("打乱后的顺序必须由 seed 决定", "the seed must decide the shuffled order"))
+expect(first_epoch(11) != first_epoch(None, shuffle=False),
+       ("打乱的一个 epoch（seed=11）与 shuffle=False 对比", "a shuffled epoch (seed=11) vs shuffle=False"),
+       ("两者的顺序相同。", "they are in the same order."),
+       hint=("必须把 shuffle 原样传给 DataLoader（默认 shuffle=True）",
+             "pass shuffle through to the DataLoader (the default is shuffle=True)"))
+expect(sorted(_row for _batch in first_epoch(11, drop_last=False) for _row in _batch)
+       == sorted(_row for _batch in first_epoch(None, shuffle=False, drop_last=False) for _row in _batch),
+       ("打乱的一个 epoch 里的窗口（seed=11，drop_last=False）", "the windows of a shuffled epoch (seed=11, drop_last=False)"),
+       ("它们和不打乱时的窗口不一样。", "they are not the same windows as without shuffling."),
+       hint=("打乱只能改变顺序，不能改变窗口本身", "shuffling must only change the order"))
+_loader = create_dataloader(_text, batch_size=2, max_length=6, stride=6, seed=13)
+expect([_x.tolist() for _x, _ in _loader] != [_x.tolist() for _x, _ in _loader],
+       ("对同一个 loader 遍历两遍（seed=13）", "two passes over one loader (seed=13)"),
+       ("两个 epoch 的顺序相同。", "both epochs had the same order."),
+       hint=("在 create_dataloader 里只创建一次 Generator，并把它交给 DataLoader：它的状态会随每个 epoch 往前走",
+             "create the Generator once, in create_dataloader, and hand it to the DataLoader: its state moves on each epoch"))
+torch.manual_seed(2024)
+_expected = torch.rand(3)
+torch.manual_seed(2024)
+first_epoch(9)
+expect(torch.equal(torch.rand(3), _expected),
+       ("创建并遍历一个 seed=9 的 loader 之后，torch 的全局随机状态",
+        "torch's global random state after creating and using a loader with seed=9"),
+       ("它被改变了。", "it changed."),
+       hint=("不要调用 torch.manual_seed；给 DataLoader 一个它自己的、设好 seed 的 torch.Generator",
+             "do not call torch.manual_seed; give the DataLoader its own seeded torch.Generator"))
 print("dataloader seed: ok")
 ### BEGIN HIDDEN TESTS
-expect(first_epoch(0) != first_epoch(1), "loaders made with seed=0 and seed=1", "they gave the same batches.",
-       hint="the seed must decide the shuffled order")
+expect(first_epoch(0) != first_epoch(1), ("分别用 seed=0 和 seed=1 创建的 loader", "loaders made with seed=0 and seed=1"),
+       ("它们给出的 batch 完全相同。", "they gave the same batches."),
+       hint=("打乱后的顺序必须由 seed 决定", "the seed must decide the shuffled order"))
 _plain = first_epoch(None, shuffle=False)
 _shuffled = first_epoch(3)
-expect(_shuffled != _plain, "a shuffled epoch (seed=3) vs shuffle=False", "they are in the same order.",
-       hint="shuffle=True must be passed through to the DataLoader")
+expect(_shuffled != _plain, ("打乱的一个 epoch（seed=3）与 shuffle=False 对比", "a shuffled epoch (seed=3) vs shuffle=False"),
+       ("两者的顺序相同。", "they are in the same order."),
+       hint=("必须把 shuffle=True 传给 DataLoader", "shuffle=True must be passed through to the DataLoader"))
 _all_plain = sorted(row for batch in first_epoch(None, shuffle=False, drop_last=False) for row in batch)
 _all_shuffled = sorted(row for batch in first_epoch(3, drop_last=False) for row in batch)
-expect(_all_shuffled == _all_plain, "the windows of a shuffled epoch (drop_last=False)",
-       "they are not the same windows as without shuffling.", hint="shuffling must only change the order")
+expect(_all_shuffled == _all_plain,
+       ("打乱的一个 epoch 里的窗口（drop_last=False）", "the windows of a shuffled epoch (drop_last=False)"),
+       ("它们和不打乱时的窗口不一样。", "they are not the same windows as without shuffling."),
+       hint=("打乱只能改变顺序，不能改变窗口本身", "shuffling must only change the order"))
 _loader = create_dataloader(_text, batch_size=2, max_length=6, stride=6, seed=7)
 _epoch1 = [inputs.tolist() for inputs, _ in _loader]
 _epoch2 = [inputs.tolist() for inputs, _ in _loader]
-expect(_epoch1 != _epoch2, "two passes over one loader (seed=7)", "both epochs had the same order.",
-       hint="create the Generator once, in create_dataloader, and hand it to the DataLoader: its state moves on each epoch")
+expect(_epoch1 != _epoch2, ("对同一个 loader 遍历两遍（seed=7）", "two passes over one loader (seed=7)"),
+       ("两个 epoch 的顺序相同。", "both epochs had the same order."),
+       hint=("在 create_dataloader 里只创建一次 Generator，并把它交给 DataLoader：它的状态会随每个 epoch 往前走",
+             "create the Generator once, in create_dataloader, and hand it to the DataLoader: its state moves on each epoch"))
 torch.manual_seed(123)
 _expected = torch.rand(3)
 torch.manual_seed(123)
 first_epoch(5)
-expect(torch.equal(torch.rand(3), _expected), "torch's global random state after creating and using a seeded loader",
-       "it changed.", hint="do not call torch.manual_seed; give the DataLoader its own seeded torch.Generator")
+expect(torch.equal(torch.rand(3), _expected),
+       ("创建并使用一个设了 seed 的 loader 之后，torch 的全局随机状态",
+        "torch's global random state after creating and using a seeded loader"),
+       ("它被改变了。", "it changed."),
+       hint=("不要调用 torch.manual_seed；给 DataLoader 一个它自己的、设好 seed 的 torch.Generator",
+             "do not call torch.manual_seed; give the DataLoader its own seeded torch.Generator"))
 ### END HIDDEN TESTS
 
 # %% [markdown]

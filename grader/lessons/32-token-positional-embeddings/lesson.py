@@ -27,11 +27,13 @@
 # > - write `TokenPositionEmbedding` (graded) and `cosine_similarity_matrix` (graded);
 # > - count GPT-2 small's embedding parameters on the `meta` device and look at position tables.
 #
-# **怎么用这个 notebook / How to use this notebook:** 从上到下依次运行每个 cell(Shift+Enter)。写着 `# YOUR CODE HERE` 的 cell 由你来写；紧跟其后的测试 cell 会检查你的代码，失败时会告诉你哪里可能错了。全部在 CPU 上几秒内跑完。
+# **怎么用这个 notebook / How to use this notebook:** 从上到下依次运行每个 cell(Shift+Enter)。写着 `# YOUR CODE HERE` 的 cell 由你来写；紧跟其后的测试 cell 会检查你的代码，失败时会告诉你哪里可能错了。批改时会用别的数据和随机种子把同样的几件事再查一遍（隐藏测试），不会查新的东西：所以只要每个测试 cell 都打印出 ok、Validate 也通过，代码部分就是满分。全部在 CPU 上几秒内跑完。
 #
 # > **EN** Run the cells top to bottom (Shift+Enter). Cells that say `# YOUR CODE HERE` are yours to
 # > write; the test cell right after each one checks your code and, when it fails, says what is likely
-# > wrong. Everything runs in seconds on a CPU.
+# > wrong. Grading checks the same things again with other data and seeds (the hidden tests) and nothing
+# > new, so when every test cell prints ok and Validate passes, your code gets full marks. Everything runs
+# > in seconds on a CPU.
 
 # %% [markdown]
 # **学习时间 / Study time：** 大约 60 分钟，包括练习和小测。下面这些词会反复出现：
@@ -309,25 +311,42 @@ from course.checks import expect_equal, expect_own_work, expect_shape
 expect_own_work(TokenPositionEmbedding, lesson=32, what="TokenPositionEmbedding")
 _emb = TokenPositionEmbedding(97, 16, 32)
 expect_shape(_emb.tok_embed.weight, (97, 32), "tok_embed.weight",
-             hint="the token table needs one row per token id: nn.Embedding(vocab_size, d_model)")
+             hint=("token 表要为每个 token id 准备一行：nn.Embedding(vocab_size, d_model)",
+                   "the token table needs one row per token id: nn.Embedding(vocab_size, d_model)"))
 expect_shape(_emb.pos_embed.weight, (16, 32), "pos_embed.weight",
-             hint="the position table needs one row per position: nn.Embedding(context_length, d_model)")
-expect_shape(_emb(torch.randint(0, 97, (2, 5))), (2, 5, 32), "TokenPositionEmbedding(97, 16, 32)(ids of shape (2, 5))",
-             hint="return one d_model-wide vector per token: (B, T, d_model)")
+             hint=("位置表要为每个位置准备一行：nn.Embedding(context_length, d_model)",
+                   "the position table needs one row per position: nn.Embedding(context_length, d_model)"))
+expect_shape(_emb(torch.randint(0, 97, (2, 5))), (2, 5, 32),
+             ("TokenPositionEmbedding(97, 16, 32) 对形状为 (2, 5) 的 id 的输出",
+              "TokenPositionEmbedding(97, 16, 32)(ids of shape (2, 5))"),
+             hint=("每个 token 返回一个长为 d_model 的向量：(B, T, d_model)",
+                   "return one d_model-wide vector per token: (B, T, d_model)"))
+expect_equal(sum(p.numel() for p in TokenPositionEmbedding(11, 5, 3).parameters()), (11 + 5) * 3,
+             ("TokenPositionEmbedding(11, 5, 3) 的参数量", "parameter count of TokenPositionEmbedding(11, 5, 3)"),
+             hint=("模块里只有 tok_embed 和 pos_embed 两张表，不要再加 bias 或别的参数："
+                   "vocab_size x d_model + context_length x d_model",
+                   "the module holds the two tables tok_embed and pos_embed and nothing else (no bias, no other "
+                   "parameter): vocab_size x d_model + context_length x d_model"))
 ### BEGIN HIDDEN TESTS
-expect_equal(sum(p.numel() for p in _emb.parameters()), (97 + 16) * 32, "parameter count of TokenPositionEmbedding(97, 16, 32)",
-             hint="exactly two tables and nothing else: vocab_size x d_model + context_length x d_model")
+expect_equal(sum(p.numel() for p in _emb.parameters()), (97 + 16) * 32,
+             ("TokenPositionEmbedding(97, 16, 32) 的参数量", "parameter count of TokenPositionEmbedding(97, 16, 32)"),
+             hint=("恰好两张表，别的什么都没有：vocab_size x d_model + context_length x d_model",
+                   "exactly two tables and nothing else: vocab_size x d_model + context_length x d_model"))
 for _B, _T in [(1, 1), (3, 16), (4, 7)]:
-    expect_shape(_emb(torch.randint(0, 97, (_B, _T))), (_B, _T, 32), f"output for ids of shape {(_B, _T)}",
-                 hint="the output is (B, T, d_model) for every batch size and every T up to context_length")
-expect_equal(_emb(torch.randint(0, 97, (2, 3))).dtype, torch.float32, "output dtype",
-             hint="the vectors are float32 rows of the tables")
+    expect_shape(_emb(torch.randint(0, 97, (_B, _T))), (_B, _T, 32),
+                 (f"形状为 {(_B, _T)} 的 id 的输出", f"output for ids of shape {(_B, _T)}"),
+                 hint=("对任意 batch 大小、任意不超过 context_length 的 T，输出都应是 (B, T, d_model)",
+                       "the output is (B, T, d_model) for every batch size and every T up to context_length"))
+expect_equal(_emb(torch.randint(0, 97, (2, 3))).dtype, torch.float32, ("输出的 dtype", "output dtype"),
+             hint=("这些向量就是表里的行，dtype 是 float32", "the vectors are float32 rows of the tables"))
 from course.checks import shapes_only
 
 with shapes_only():  # the meta device: shapes, no memory
     _gpt2 = TokenPositionEmbedding(50257, 1024, 768)
-expect_equal(sum(p.numel() for p in _gpt2.parameters()), 39_383_808, "parameter count at GPT-2 small size",
-             hint="50257 x 768 token rows + 1024 x 768 position rows")
+expect_equal(sum(p.numel() for p in _gpt2.parameters()), 39_383_808,
+             ("GPT-2 small 尺寸下的参数量", "parameter count at GPT-2 small size"),
+             hint=("50257 x 768（token 表的行）+ 1024 x 768（位置表的行）",
+                   "50257 x 768 token rows + 1024 x 768 position rows"))
 ### END HIDDEN TESTS
 print("shapes and parameter count: ok")
 
@@ -341,10 +360,13 @@ _emb = TokenPositionEmbedding(20, 6, 4)
 _ids = torch.tensor([[3, 3, 3], [7, 3, 11]])
 _out = _emb(_ids)
 _expected = _emb.tok_embed.weight[_ids] + _emb.pos_embed.weight[:3]
-expect_close(_out, _expected, "output for ids [[3, 3, 3], [7, 3, 11]]", atol=1e-6,
-             hint="entry [b, t] is tok_embed row idx[b, t] plus pos_embed row t (positions 0, 1, ..., T-1)")
-expect(not torch.allclose(_out[0, 0], _out[0, 1]), "token 3 at positions 0 and 1",
-       "the two vectors are equal, so position changes nothing", hint="add pos_embed(torch.arange(T))")
+expect_close(_out, _expected,
+             ("id 为 [[3, 3, 3], [7, 3, 11]] 时的输出", "output for ids [[3, 3, 3], [7, 3, 11]]"), atol=1e-6,
+             hint=("第 [b, t] 项是 tok_embed 的第 idx[b, t] 行加上 pos_embed 的第 t 行（位置依次是 0, 1, ..., T-1）",
+                   "entry [b, t] is tok_embed row idx[b, t] plus pos_embed row t (positions 0, 1, ..., T-1)"))
+expect(not torch.allclose(_out[0, 0], _out[0, 1]), ("位置 0 和位置 1 上的 token 3", "token 3 at positions 0 and 1"),
+       ("两个向量相同，位置没有起任何作用", "the two vectors are equal, so position changes nothing"),
+       hint=("加上 pos_embed(torch.arange(T))", "add pos_embed(torch.arange(T))"))
 ### BEGIN HIDDEN TESTS
 from gpt2ref import TokenPositionEmbedding as _RefEmbedding
 
@@ -358,17 +380,26 @@ for _V, _C, _D, _B, _T in [(50, 12, 8, 3, 12), (30, 9, 5, 2, 1), (40, 10, 6, 4, 
         _emb.pos_embed.weight.copy_(_ref.pos_embed.weight)
     _v = _emb(torch.full((1, _T), 5))[0]
     expect_close(_v - _v[:1], _ref.pos_embed.weight[:_T] - _ref.pos_embed.weight[:1],
-                 "how the vector of one token changes with its position", atol=1e-6,
-                 hint="the difference between positions t and 0 must be pos_embed row t - row 0")
+                 ("同一个 token 的向量随位置的变化",
+                  "how the vector of one token changes with its position"), atol=1e-6,
+                 hint=("位置 t 与位置 0 的向量之差必须等于 pos_embed 的第 t 行减去第 0 行",
+                       "the difference between positions t and 0 must be pos_embed row t - row 0"))
     _ids = torch.randint(0, _V, (_B, _T))
-    expect_close(_emb(_ids), _ref(_ids), f"output for ids of shape {(_B, _T)} (weights copied from the reference)",
-                 atol=1e-6, hint="token row + position row, nothing else: no scaling, positions 0..T-1 in order")
+    expect_close(_emb(_ids), _ref(_ids),
+                 (f"形状为 {(_B, _T)} 的 id 的输出（权重复制自参考实现）",
+                  f"output for ids of shape {(_B, _T)} (weights copied from the reference)"),
+                 atol=1e-6,
+                 hint=("token 行 + 位置行，别的什么都不加：不缩放，位置按顺序取 0..T-1",
+                       "token row + position row, nothing else: no scaling, positions 0..T-1 in order"))
 _emb = TokenPositionEmbedding(20, 6, 4)
 _out = _emb(torch.tensor([[1, 2], [3, 2]]))
-expect(not torch.allclose(_out[0, 0], _out[1, 0]), "tokens 1 and 3 at position 0",
-       "got the same vector: token identity is lost", hint="look up tok_embed with the ids")
-expect_close(_out[0, 1], _out[1, 1], "token 2 at position 1 in two different sequences", atol=1e-6,
-             hint="each sequence of the batch gets the same position rows; the output must not depend on the batch row")
+expect(not torch.allclose(_out[0, 0], _out[1, 0]), ("位置 0 上的 token 1 和 token 3", "tokens 1 and 3 at position 0"),
+       ("得到了同一个向量：丢掉了“这是哪个 token”的信息", "got the same vector: token identity is lost"),
+       hint=("用输入的 id 去查 tok_embed", "look up tok_embed with the ids"))
+expect_close(_out[0, 1], _out[1, 1],
+             ("两条不同序列里位置 1 上的 token 2", "token 2 at position 1 in two different sequences"), atol=1e-6,
+             hint=("batch 里的每条序列加的都是同样的位置行；输出不能取决于它在 batch 的哪一行",
+                   "each sequence of the batch gets the same position rows; the output must not depend on the batch row"))
 ### END HIDDEN TESTS
 print("values: ok")
 
@@ -388,17 +419,23 @@ def _rows_with_grad(weight):
     return (weight.grad.abs().sum(dim=1) > 0).nonzero().flatten().tolist()
 
 
-expect_equal(_rows_with_grad(_emb.tok_embed.weight), [2, 4, 9, 11], "rows of tok_embed that received a gradient",
-             hint="only the looked-up token rows should get a gradient; use the table itself (no .detach(), no copy)")
-expect_equal(_rows_with_grad(_emb.pos_embed.weight), [0, 1, 2], "rows of pos_embed that received a gradient",
-             hint="positions 0..T-1 must be looked up in pos_embed and added without .detach() or torch.no_grad()")
+expect_equal(_rows_with_grad(_emb.tok_embed.weight), [2, 4, 9, 11],
+             ("tok_embed 中得到梯度的行", "rows of tok_embed that received a gradient"),
+             hint=("只有被查到的 token 行应当得到梯度；直接用表本身（不要 .detach()，也不要复制）",
+                   "only the looked-up token rows should get a gradient; use the table itself (no .detach(), no copy)"))
+expect_equal(_rows_with_grad(_emb.pos_embed.weight), [0, 1, 2],
+             ("pos_embed 中得到梯度的行", "rows of pos_embed that received a gradient"),
+             hint=("要在 pos_embed 里查出位置 0..T-1 再加上去，不能用 .detach() 或 torch.no_grad()",
+                   "positions 0..T-1 must be looked up in pos_embed and added without .detach() or torch.no_grad()"))
 ### BEGIN HIDDEN TESTS
 _emb = TokenPositionEmbedding(30, 8, 3)
 _emb(torch.tensor([[29, 0, 5, 5, 7, 1, 0, 8]])).sum().backward()
-expect_equal(_rows_with_grad(_emb.tok_embed.weight), [0, 1, 5, 7, 8, 29], "rows of tok_embed with a gradient (T = 8)",
-             hint="only the looked-up token rows should get a gradient")
-expect_equal(_rows_with_grad(_emb.pos_embed.weight), list(range(8)), "rows of pos_embed with a gradient (T = 8)",
-             hint="every position 0..T-1 is used once per sequence")
+expect_equal(_rows_with_grad(_emb.tok_embed.weight), [0, 1, 5, 7, 8, 29],
+             ("tok_embed 中有梯度的行（T = 8）", "rows of tok_embed with a gradient (T = 8)"),
+             hint=("只有被查到的 token 行应当得到梯度", "only the looked-up token rows should get a gradient"))
+expect_equal(_rows_with_grad(_emb.pos_embed.weight), list(range(8)),
+             ("pos_embed 中有梯度的行（T = 8）", "rows of pos_embed with a gradient (T = 8)"),
+             hint=("每条序列都会把位置 0..T-1 各用一次", "every position 0..T-1 is used once per sequence"))
 ### END HIDDEN TESTS
 print("gradients: ok")
 
@@ -408,18 +445,25 @@ from course.checks import expect_own_work, expect_raises, expect_shape
 
 expect_own_work(TokenPositionEmbedding, lesson=32, what="TokenPositionEmbedding")
 _emb = TokenPositionEmbedding(50, 8, 4)
-expect_shape(_emb(torch.zeros(1, 8, dtype=torch.long)), (1, 8, 4), "a sequence of exactly context_length = 8 tokens",
-             hint="T == context_length is allowed: positions 0..7 all have a row")
-expect_raises(ValueError, lambda: _emb(torch.zeros(1, 9, dtype=torch.long)), "a sequence of 9 tokens with context_length 8",
-              hint="check T > context_length before the lookup and raise ValueError naming both numbers",
+expect_shape(_emb(torch.zeros(1, 8, dtype=torch.long)), (1, 8, 4),
+             ("恰好 context_length = 8 个 token 的序列", "a sequence of exactly context_length = 8 tokens"),
+             hint=("T == context_length 是允许的：位置 0..7 都有对应的行",
+                   "T == context_length is allowed: positions 0..7 all have a row"))
+expect_raises(ValueError, lambda: _emb(torch.zeros(1, 9, dtype=torch.long)),
+              ("context_length 为 8 时，一条 9 个 token 的序列", "a sequence of 9 tokens with context_length 8"),
+              hint=("查表之前检查 T > context_length，成立时抛出 ValueError，消息里写出这两个数",
+                    "check T > context_length before the lookup and raise ValueError naming both numbers"),
               message_contains=["9", "8"])
 ### BEGIN HIDDEN TESTS
 _emb = TokenPositionEmbedding(50, 13, 4)
-expect_raises(ValueError, lambda: _emb(torch.zeros(2, 40, dtype=torch.long)), "a batch of 40 tokens with context_length 13",
-              hint="raise ValueError whenever T > context_length, with both numbers in the message",
+expect_raises(ValueError, lambda: _emb(torch.zeros(2, 40, dtype=torch.long)),
+              ("context_length 为 13 时，长 40 个 token 的 batch", "a batch of 40 tokens with context_length 13"),
+              hint=("只要 T > context_length 就抛出 ValueError，消息里要有这两个数",
+                    "raise ValueError whenever T > context_length, with both numbers in the message"),
               message_contains=["40", "13"])
-expect_shape(_emb(torch.zeros(3, 13, dtype=torch.long)), (3, 13, 4), "a batch of exactly context_length = 13 tokens",
-             hint="T == context_length is allowed")
+expect_shape(_emb(torch.zeros(3, 13, dtype=torch.long)), (3, 13, 4),
+             ("恰好 context_length = 13 个 token 的 batch", "a batch of exactly context_length = 13 tokens"),
+             hint=("T == context_length 是允许的", "T == context_length is allowed"))
 ### END HIDDEN TESTS
 print("length limit: ok")
 
@@ -482,34 +526,69 @@ from course.checks import expect, expect_close, expect_no_calls, expect_own_work
 
 expect_own_work(cosine_similarity_matrix, lesson=32, what="cosine_similarity_matrix")
 expect_no_calls(cosine_similarity_matrix, {"cosine_similarity"}, "cosine_similarity_matrix",
-                hint="the exercise is to write it with norms and a matrix product")
+                hint=("这个练习要求你用范数和矩阵乘法自己写出来",
+                      "the exercise is to write it with norms and a matrix product"))
 _x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]])
 expect_close(cosine_similarity_matrix(_x), torch.tensor([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 1.0]]),
-             "cosine_similarity_matrix of [[1, 0], [0, 2], [-3, 0]]", atol=1e-6,
-             hint="divide each row by its own length (norm over dim=1), then unit @ unit.T")
+             ("[[1, 0], [0, 2], [-3, 0]] 的 cosine_similarity_matrix",
+              "cosine_similarity_matrix of [[1, 0], [0, 2], [-3, 0]]"), atol=1e-6,
+             hint=("每一行除以它自己的长度（在 dim=1 上求 norm），再算 unit @ unit.T",
+                   "divide each row by its own length (norm over dim=1), then unit @ unit.T"))
+_zero_row = cosine_similarity_matrix(torch.tensor([[2.0, -1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))
+expect(not torch.isnan(_zero_row).any(),
+       ("第二行全为 0 时的 cosine_similarity_matrix", "cosine_similarity_matrix when the second row is all zeros"),
+       ("出现了 NaN", "got NaN"),
+       hint=("全零行的长度是 0，除以 0 得到 NaN：相除之前先 x.norm(...).clamp_min(eps)",
+             "a zero row has length 0 and dividing by 0 gives NaN: x.norm(...).clamp_min(eps) before dividing"))
+expect_close(_zero_row, torch.tensor([[1.0, 0.0], [0.0, 0.0]]),
+             ("第二行全为 0 时的 cosine_similarity_matrix", "cosine_similarity_matrix when the second row is all zeros"),
+             atol=1e-6,
+             hint=("全零行与任何一行（包括它自己）的相似度都是 0",
+                   "a zero row has similarity 0 with everything, itself included"))
+_small = torch.tensor([[0.0, 1.0], [2.4, 3.2]])  # rows of length 1 and 4
+expect_close(cosine_similarity_matrix(_small, eps=2.0), torch.tensor([[0.25, 0.4], [0.4, 1.0]]),
+             ("cosine_similarity_matrix（两行的长度分别为 1 和 4，eps=2）",
+              "cosine_similarity_matrix(rows of length 1 and 4, eps=2)"), atol=1e-6,
+             hint=("长度小于 eps 的行要除以 eps，而不是除以它自己的长度（第 0 行变成 [0, 0.5]）："
+                   "用参数 eps 做 norm.clamp_min(eps)，不要用 norm + eps，也不要写死 1e-8",
+                   "a row shorter than eps is divided by eps instead of its length (row 0 becomes [0, 0.5]): "
+                   "norm.clamp_min(eps) with the eps argument, not norm + eps and not a fixed 1e-8"))
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(3)
 _x = torch.randn(9, 5) * torch.rand(9, 1) * 10
 _keep = _x.clone()
 _got = cosine_similarity_matrix(_x)
 _expected = F.cosine_similarity(_x[:, None, :], _x[None, :, :], dim=-1)
-expect_close(_got, _expected, "cosine_similarity_matrix of random rows of different lengths", atol=1e-5,
-             hint="normalise every row by its own length (dim=1), on both sides of the product")
-expect_tensor_equal(_x, _keep, "the input after the call", hint="do not change x in place (no x /= ...)")
+expect_close(_got, _expected,
+             ("长度各不相同的随机行的 cosine_similarity_matrix",
+              "cosine_similarity_matrix of random rows of different lengths"), atol=1e-5,
+             hint=("矩阵乘积两边的每一行都要除以它自己的长度（dim=1）",
+                   "normalise every row by its own length (dim=1), on both sides of the product"))
+expect_tensor_equal(_x, _keep, ("调用之后的输入", "the input after the call"),
+                    hint=("不要原地修改 x（不要写 x /= ...）", "do not change x in place (no x /= ...)"))
 _scaled = cosine_similarity_matrix(_x * torch.tensor([[0.01], [100.0], [1.0], [2.0], [3.0], [4.0], [5.0], [6.0], [7.0]]))
-expect_close(_scaled, _expected, "cosine similarity after scaling rows by positive numbers", atol=1e-5,
-             hint="cosine similarity ignores lengths: divide by the norms")
+expect_close(_scaled, _expected,
+             ("各行乘上不同正数之后的余弦相似度",
+              "cosine similarity after scaling rows by positive numbers"), atol=1e-5,
+             hint=("余弦相似度与向量长度无关：要除以范数", "cosine similarity ignores lengths: divide by the norms"))
 _z = cosine_similarity_matrix(torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 2.0]]))
-expect(not torch.isnan(_z).any(), "cosine_similarity_matrix with a zero row", "got NaN",
-       hint="clamp each norm to at least eps before dividing: x.norm(...).clamp_min(eps)")
-expect_close(_z, torch.tensor([[0.0, 0.0], [0.0, 1.0]]), "cosine_similarity_matrix with a zero row", atol=1e-6,
-             hint="a zero row has similarity 0 with everything, itself included")
+expect(not torch.isnan(_z).any(),
+       ("含全零行时的 cosine_similarity_matrix", "cosine_similarity_matrix with a zero row"), ("出现了 NaN", "got NaN"),
+       hint=("相除之前把每个范数限制为至少 eps：x.norm(...).clamp_min(eps)",
+             "clamp each norm to at least eps before dividing: x.norm(...).clamp_min(eps)"))
+expect_close(_z, torch.tensor([[0.0, 0.0], [0.0, 1.0]]),
+             ("含全零行时的 cosine_similarity_matrix", "cosine_similarity_matrix with a zero row"), atol=1e-6,
+             hint=("全零行与任何一行（包括它自己）的相似度都是 0",
+                   "a zero row has similarity 0 with everything, itself included"))
 _short = torch.tensor([[0.1, 0.0, 0.0], [0.0, 2.0, 0.0], [3.0, 4.0, 0.0]])  # rows of length 0.1, 2 and 5
 expect_close(cosine_similarity_matrix(_short, eps=0.5),
              torch.tensor([[0.04, 0.0, 0.12], [0.0, 1.0, 0.8], [0.12, 0.8, 1.0]]),
-             "cosine_similarity_matrix(rows of length 0.1, 2 and 5, eps=0.5)", atol=1e-6,
-             hint="a row shorter than eps is divided by eps instead of its length (0.1 / 0.5 = 0.2): "
-                  "norm.clamp_min(eps) with the eps argument, not norm + eps")
+             ("cosine_similarity_matrix（三行的长度分别为 0.1、2、5，eps=0.5）",
+              "cosine_similarity_matrix(rows of length 0.1, 2 and 5, eps=0.5)"), atol=1e-6,
+             hint=("长度小于 eps 的行要除以 eps，而不是除以它自己的长度（0.1 / 0.5 = 0.2）："
+                   "用参数 eps 做 norm.clamp_min(eps)，不要用 norm + eps",
+                   "a row shorter than eps is divided by eps instead of its length (0.1 / 0.5 = 0.2): "
+                   "norm.clamp_min(eps) with the eps argument, not norm + eps"))
 ### END HIDDEN TESTS
 print("cosine similarity: ok")
 

@@ -28,11 +28,12 @@
 # >   projection, dropout;
 # > - draw every head's attention weights and watch training change them.
 #
-# **怎么用 / How to use:** 从上到下运行每个 cell。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。上一课的 embedding 从 `gpt2ref` 导入，所以上一课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行每个 cell。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。批改时会用别的数据和随机种子把同样的几件事再查一遍（隐藏测试），不会查新的东西：所以只要每个测试 cell 都打印出 ok、Validate 也通过，代码部分就是满分。上一课的 embedding 从 `gpt2ref` 导入，所以上一课即使没做完也不影响这一课。
 #
 # > **EN** Run the cells top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each
-# > checks it. Last lesson's embedding is imported from `gpt2ref`, so this lesson works even if
-# > lesson 32 is unfinished.
+# > checks it. Grading checks the same things again with other data and seeds (the hidden tests) and
+# > nothing new, so when every test cell prints ok and Validate passes, your code gets full marks. Last
+# > lesson's embedding is imported from `gpt2ref`, so this lesson works even if lesson 32 is unfinished.
 
 # %% [markdown]
 # **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
@@ -226,38 +227,58 @@ expect_own_work(causal_attention, lesson=33, what="causal_attention")
 torch.manual_seed(0)
 _q, _k, _v = (torch.randn(2, 6, 4) for _ in range(3))
 _out, _w = causal_attention(_q, _k, _v)
-expect_shape(_out, (2, 6, 4), "output for q, k, v of shape (2, 6, 4)", hint="output = weights @ v has v's shape")
-expect_shape(_w, (2, 6, 6), "weights for q, k, v of shape (2, 6, 4)", hint="weights = softmax(q @ k^T ...) is (..., T, T)")
+expect_shape(_out, (2, 6, 4), ("q、k、v 形状为 (2, 6, 4) 时的输出", "output for q, k, v of shape (2, 6, 4)"),
+             hint=("output = weights @ v，形状与 v 相同", "output = weights @ v has v's shape"))
+expect_shape(_w, (2, 6, 6), ("q、k、v 形状为 (2, 6, 4) 时的权重", "weights for q, k, v of shape (2, 6, 4)"),
+             hint=("weights = softmax(q @ k^T ...) 的形状是 (..., T, T)",
+                   "weights = softmax(q @ k^T ...) is (..., T, T)"))
 _above = torch.triu(torch.ones(6, 6, dtype=torch.bool), diagonal=1)
-expect(bool((_w[:, _above] == 0).all()), "weights above the diagonal", "some are not exactly 0",
-       hint="fill the future scores (triu, diagonal=1) with -inf BEFORE the softmax")
-expect_close(_w.sum(dim=-1), torch.ones(2, 6), "row sums of the weights", atol=1e-5,
-             hint="softmax over the last dimension (dim=-1), after masking")
+expect(bool((_w[:, _above] == 0).all()),
+       ("对角线以上的权重", "weights above the diagonal"), ("有些不是恰好为 0", "some are not exactly 0"),
+       hint=("必须在 softmax 之前把未来位置的分数（triu, diagonal=1）填成 -inf",
+             "fill the future scores (triu, diagonal=1) with -inf BEFORE the softmax"))
+expect_close(_w.sum(dim=-1), torch.ones(2, 6), ("权重每一行的和", "row sums of the weights"), atol=1e-5,
+             hint=("先 mask，再在最后一维上做 softmax（dim=-1）",
+                   "softmax over the last dimension (dim=-1), after masking"))
 ### BEGIN HIDDEN TESTS
-expect(not torch.isnan(_w).any(), "weights", "contain NaN",
-       hint="mask only s > t (diagonal=1): every position must be allowed to look at itself")
-expect_close(_w[:, 0, 0], torch.ones(2), "weight of the first position on itself", atol=1e-6,
-             hint="position 0 can only see itself, so its weight on itself is 1")
+expect(not torch.isnan(_w).any(), ("权重", "weights"), ("含有 NaN", "contain NaN"),
+       hint=("只 mask 掉 s > t 的位置（diagonal=1）：每个位置都必须能看到它自己",
+             "mask only s > t (diagonal=1): every position must be allowed to look at itself"))
+expect_close(_w[:, 0, 0], torch.ones(2),
+             ("第一个位置给自己的权重", "weight of the first position on itself"), atol=1e-6,
+             hint=("位置 0 只能看到自己，所以它给自己的权重是 1",
+                   "position 0 can only see itself, so its weight on itself is 1"))
 _q, _k, _v = (torch.randn(2, 3, 8, 5) for _ in range(3))
 _out, _w = causal_attention(_q, _k, _v)
-expect_shape(_w, (2, 3, 8, 8), "weights for 4-d inputs (B, H, T, d) = (2, 3, 8, 5)",
-             hint="work on the last two dimensions only: k.transpose(-2, -1), softmax(dim=-1)")
-expect_close(_w.sum(dim=-1), torch.ones(2, 3, 8), "row sums of the weights (4-d inputs)", atol=1e-5,
-             hint="softmax over the last dimension (dim=-1), after masking")
+expect_shape(_w, (2, 3, 8, 8),
+             ("4 维输入 (B, H, T, d) = (2, 3, 8, 5) 的权重", "weights for 4-d inputs (B, H, T, d) = (2, 3, 8, 5)"),
+             hint=("只在最后两维上运算：k.transpose(-2, -1)，softmax(dim=-1)",
+                   "work on the last two dimensions only: k.transpose(-2, -1), softmax(dim=-1)"))
+expect_close(_w.sum(dim=-1), torch.ones(2, 3, 8),
+             ("权重每一行的和（4 维输入）", "row sums of the weights (4-d inputs)"), atol=1e-5,
+             hint=("先 mask，再在最后一维上做 softmax（dim=-1）",
+                   "softmax over the last dimension (dim=-1), after masking"))
 _above = torch.triu(torch.ones(8, 8, dtype=torch.bool), diagonal=1)
-expect(bool((_w[..., _above] == 0).all()), "weights above the diagonal (4-d inputs)", "some are not exactly 0",
-       hint="the mask must cover every query/key pair with key position > query position")
+expect(bool((_w[..., _above] == 0).all()), ("对角线以上的权重（4 维输入）", "weights above the diagonal (4-d inputs)"),
+       ("有些不是恰好为 0", "some are not exactly 0"),
+       hint=("mask 必须盖住每一个 key 位置 > query 位置的 query/key 对",
+             "the mask must cover every query/key pair with key position > query position"))
 # causality: changing the future changes nothing before it
 _q2, _k2, _v2 = _q.clone(), _k.clone(), _v.clone()
 for _t in (_q2, _k2, _v2):
     _t[..., 5:, :] = torch.randn_like(_t[..., 5:, :])
 _out2, _ = causal_attention(_q2, _k2, _v2)
-expect_close(_out2[..., :5, :], _out[..., :5, :], "outputs at positions 0-4 after changing positions 5-7",
-             atol=1e-6, hint="a position must not take anything from later positions: mask s > t")
-expect(not torch.allclose(_out2[..., 5:, :], _out[..., 5:, :]), "outputs at positions 5-7 after changing them",
-       "did not change", hint="the output must depend on the inputs")
+expect_close(_out2[..., :5, :], _out[..., :5, :],
+             ("改动位置 5-7 之后，位置 0-4 的输出", "outputs at positions 0-4 after changing positions 5-7"),
+             atol=1e-6,
+             hint=("一个位置不能从它后面的位置取任何信息：mask 掉 s > t",
+                   "a position must not take anything from later positions: mask s > t"))
+expect(not torch.allclose(_out2[..., 5:, :], _out[..., 5:, :]),
+       ("改动位置 5-7 之后，这几个位置自己的输出", "outputs at positions 5-7 after changing them"),
+       ("没有变化", "did not change"), hint=("输出必须随输入变化", "the output must depend on the inputs"))
 _out3, _w3 = causal_attention(_q[0, 0], _k[0, 0], _v[0, 0])
-expect_shape(_w3, (8, 8), "weights for 2-d inputs (T, d) = (8, 5)", hint="use size(-2) and size(-1), not fixed positions")
+expect_shape(_w3, (8, 8), ("2 维输入 (T, d) = (8, 5) 的权重", "weights for 2-d inputs (T, d) = (8, 5)"),
+             hint=("用 size(-2) 和 size(-1)，不要写死维度的下标", "use size(-2) and size(-1), not fixed positions"))
 ### END HIDDEN TESTS
 print("mask and weights: ok")
 
@@ -276,9 +297,12 @@ _v = torch.tensor([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 0.0]])
 _w1 = torch.softmax(torch.tensor([2.0 / 2, 0.0 / 2]), dim=0)
 _expected_w = torch.tensor([[1.0, 0.0], [_w1[0].item(), _w1[1].item()]])
 _out, _w = causal_attention(_q, _k, _v)
-expect_close(_w, _expected_w, "weights of a hand-computed example (T = 2, d = 4)", atol=1e-6,
-             hint="scores = q @ k^T divided by sqrt(d) (d = 4 here: divide by 2), then mask and softmax")
-expect_close(_out, _expected_w @ _v, "output of a hand-computed example (T = 2, d = 4)", atol=1e-6,
+expect_close(_w, _expected_w,
+             ("手算例子的权重（T = 2, d = 4）", "weights of a hand-computed example (T = 2, d = 4)"), atol=1e-6,
+             hint=("scores = q @ k^T 除以 sqrt(d)（这里 d = 4，即除以 2），然后 mask，再 softmax",
+                   "scores = q @ k^T divided by sqrt(d) (d = 4 here: divide by 2), then mask and softmax"))
+expect_close(_out, _expected_w @ _v,
+             ("手算例子的输出（T = 2, d = 4）", "output of a hand-computed example (T = 2, d = 4)"), atol=1e-6,
              hint="output = weights @ v")
 ### BEGIN HIDDEN TESTS
 from gpt2ref import causal_attention as _ref_attention
@@ -288,19 +312,25 @@ for _shape in [(3, 7, 16), (2, 4, 9, 8), (12, 64)]:
     _q, _k, _v = (torch.randn(*_shape) for _ in range(3))
     _out, _w = causal_attention(_q, _k, _v)
     _ref_out, _ref_w = _ref_attention(_q, _k, _v)
-    expect_close(_w, _ref_w, f"weights for inputs of shape {_shape}", atol=1e-6,
-                 hint="divide the scores by sqrt(d) where d = q.size(-1) (not by d, not by T)")
-    expect_close(_out, _ref_out, f"output for inputs of shape {_shape}", atol=1e-5, hint="output = weights @ v")
+    expect_close(_w, _ref_w, (f"输入形状为 {_shape} 时的权重", f"weights for inputs of shape {_shape}"), atol=1e-6,
+                 hint=("分数要除以 sqrt(d)，其中 d = q.size(-1)（不是除以 d，也不是除以 T）",
+                       "divide the scores by sqrt(d) where d = q.size(-1) (not by d, not by T)"))
+    expect_close(_out, _ref_out, (f"输入形状为 {_shape} 时的输出", f"output for inputs of shape {_shape}"), atol=1e-5,
+                 hint="output = weights @ v")
     expect_close(_out, F.scaled_dot_product_attention(_q, _k, _v, is_causal=True),
-                 f"output vs F.scaled_dot_product_attention(is_causal=True), shape {_shape}", atol=1e-5,
-                 hint="scaled dot-product attention: softmax(q k^T / sqrt(d) + causal mask) v")
+                 (f"输出与 F.scaled_dot_product_attention(is_causal=True) 对比，形状 {_shape}",
+                  f"output vs F.scaled_dot_product_attention(is_causal=True), shape {_shape}"), atol=1e-5,
+                 hint=("scaled dot-product attention 就是 softmax(q k^T / sqrt(d) + causal mask) v",
+                       "scaled dot-product attention: softmax(q k^T / sqrt(d) + causal mask) v"))
 _q, _k, _v = (torch.randn(5, 3, dtype=torch.float64) * 4 for _ in range(3))
 _scores = (_q @ _k.T) / math.sqrt(3)
 _expected = torch.zeros(5, 5, dtype=torch.float64)
 for _t in range(5):
     _expected[_t, : _t + 1] = torch.softmax(_scores[_t, : _t + 1], dim=0)
-expect_close(causal_attention(_q, _k, _v)[1], _expected, "weights for float64 inputs, row by row", atol=1e-9,
-             hint="keep the computation in the input's dtype; row t is a softmax over positions 0..t only")
+expect_close(causal_attention(_q, _k, _v)[1], _expected,
+             ("float64 输入的权重，逐行检查", "weights for float64 inputs, row by row"), atol=1e-9,
+             hint=("计算全程保持输入的 dtype；第 t 行只在位置 0..t 上做 softmax",
+                   "keep the computation in the input's dtype; row t is a softmax over positions 0..t only"))
 ### END HIDDEN TESTS
 print("values: ok")
 
@@ -503,26 +533,39 @@ from course.checks import expect_equal, expect_own_work, expect_raises, expect_s
 
 expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 _mha = MultiHeadAttention(32, 4)
-expect_shape(_mha(torch.randn(2, 5, 32)), (2, 5, 32), "MultiHeadAttention(32, 4) on input (2, 5, 32)",
-             hint="the output has the input's shape (B, T, d_model)")
+expect_shape(_mha(torch.randn(2, 5, 32)), (2, 5, 32),
+             ("MultiHeadAttention(32, 4) 作用于输入 (2, 5, 32)", "MultiHeadAttention(32, 4) on input (2, 5, 32)"),
+             hint=("输出和输入形状相同：(B, T, d_model)", "the output has the input's shape (B, T, d_model)"))
 expect_shape(_mha.qkv.weight, (96, 32), "qkv.weight", hint="qkv = nn.Linear(d_model, 3 * d_model)")
 expect_shape(_mha.proj.weight, (32, 32), "proj.weight", hint="proj = nn.Linear(d_model, d_model)")
-expect_equal(_mha.head_dim, 8, "head_dim of MultiHeadAttention(32, 4)", hint="head_dim = d_model // num_heads")
+expect_equal(_mha.head_dim, 8, ("MultiHeadAttention(32, 4) 的 head_dim", "head_dim of MultiHeadAttention(32, 4)"),
+             hint="head_dim = d_model // num_heads")
+expect_raises(ValueError, lambda: MultiHeadAttention(10, 3), ("MultiHeadAttention(10, 3)（10 不能被 3 整除）",
+                                                             "MultiHeadAttention(10, 3) (10 is not divisible by 3)"),
+              hint=("在构造函数里检查 d_model % num_heads != 0，成立时抛出 ValueError（只打印一句话不够）",
+                    "in the constructor, raise ValueError when d_model % num_heads != 0 (printing a warning is not enough)"))
 ### BEGIN HIDDEN TESTS
-expect_equal(_mha.num_heads, 4, "num_heads of MultiHeadAttention(32, 4)", hint="store num_heads")
-expect_equal(sum(p.numel() for p in _mha.parameters()), 4 * 32 * 32 + 4 * 32, "parameter count of MultiHeadAttention(32, 4)",
-             hint="qkv (d x 3d + 3d) and proj (d x d + d), nothing else")
+expect_equal(_mha.num_heads, 4, ("MultiHeadAttention(32, 4) 的 num_heads", "num_heads of MultiHeadAttention(32, 4)"),
+             hint=("把 num_heads 存为属性 self.num_heads", "store num_heads"))
+expect_equal(sum(p.numel() for p in _mha.parameters()), 4 * 32 * 32 + 4 * 32,
+             ("MultiHeadAttention(32, 4) 的参数量", "parameter count of MultiHeadAttention(32, 4)"),
+             hint=("qkv（d x 3d + 3d）加 proj（d x d + d），别的都没有",
+                   "qkv (d x 3d + 3d) and proj (d x d + d), nothing else"))
 _nb = MultiHeadAttention(32, 4, bias=False)
-expect_equal(sum(p.numel() for p in _nb.parameters()), 4 * 32 * 32, "parameter count with bias=False",
-             hint="pass bias=bias to both nn.Linear layers")
+expect_equal(sum(p.numel() for p in _nb.parameters()), 4 * 32 * 32,
+             ("bias=False 时的参数量", "parameter count with bias=False"),
+             hint=("把 bias=bias 传给两个 nn.Linear 层", "pass bias=bias to both nn.Linear layers"))
 expect_raises(ValueError, lambda: MultiHeadAttention(30, 4), "MultiHeadAttention(30, 4)",
-              hint="raise ValueError when d_model % num_heads != 0")
+              hint=("d_model % num_heads != 0 时抛出 ValueError", "raise ValueError when d_model % num_heads != 0"))
 for _B, _T in [(1, 1), (3, 9)]:
-    expect_shape(_mha(torch.randn(_B, _T, 32)), (_B, _T, 32), f"output for input of shape {(_B, _T, 32)}",
-                 hint="read B and T from the input; do not fix them in the constructor")
+    expect_shape(_mha(torch.randn(_B, _T, 32)), (_B, _T, 32),
+                 (f"输入形状为 {(_B, _T, 32)} 时的输出", f"output for input of shape {(_B, _T, 32)}"),
+                 hint=("从输入里读出 B 和 T，不要在构造函数里写死",
+                       "read B and T from the input; do not fix them in the constructor"))
 with torch.device("meta"):
     _gpt2 = MultiHeadAttention(768, 12)
-expect_equal(sum(p.numel() for p in _gpt2.parameters()), 2_362_368, "parameter count at GPT-2 small size (768, 12 heads)",
+expect_equal(sum(p.numel() for p in _gpt2.parameters()), 2_362_368,
+             ("GPT-2 small 尺寸（768，12 个头）下的参数量", "parameter count at GPT-2 small size (768, 12 heads)"),
              hint="768 x 2304 + 2304 + 768 x 768 + 768")
 ### END HIDDEN TESTS
 print("shapes and parameters: ok")
@@ -535,25 +578,33 @@ expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 _mha = MultiHeadAttention(6, 3)
 _x = torch.arange(2 * 4 * 6, dtype=torch.float32).view(2, 4, 6)
 _h = _mha.split_heads(_x)
-expect_shape(_h, (2, 3, 4, 2), "split_heads of a (2, 4, 6) tensor with 3 heads",
+expect_shape(_h, (2, 3, 4, 2),
+             ("3 个头时，对 (2, 4, 6) 张量做 split_heads", "split_heads of a (2, 4, 6) tensor with 3 heads"),
              hint="(B, T, d_model) -> view (B, T, H, head_dim) -> transpose(1, 2) -> (B, H, T, head_dim)")
 expect_tensor_equal(_mha.merge_heads(_h), _x, "merge_heads(split_heads(x))",
-                    hint="merge_heads must undo split_heads: transpose(1, 2), .contiguous(), view(B, T, d_model)")
+                    hint=("merge_heads 必须把 split_heads 还原：transpose(1, 2)，.contiguous()，view(B, T, d_model)",
+                          "merge_heads must undo split_heads: transpose(1, 2), .contiguous(), view(B, T, d_model)"))
 ### BEGIN HIDDEN TESTS
 from gpt2ref import MultiHeadAttention as _RefMHA
 
 expect_tensor_equal(_h[1, 2, 3], _x[1, 3, 4:6], "split_heads(x)[b=1, head=2, t=3]",
-                    hint="head h must hold features h*head_dim ... (h+1)*head_dim - 1 of token t")
+                    hint=("第 h 个头必须拿到 token t 的第 h*head_dim ... (h+1)*head_dim - 1 维特征",
+                          "head h must hold features h*head_dim ... (h+1)*head_dim - 1 of token t"))
 expect_tensor_equal(_h[0, 0, :, :], _x[0, :, 0:2], "split_heads(x)[b=0, head=0]",
-                    hint="head 0 holds the first head_dim features of every token")
+                    hint=("第 0 个头拿到每个 token 的前 head_dim 维特征",
+                          "head 0 holds the first head_dim features of every token"))
 _ref = _RefMHA(24, 4)
 _x = torch.randn(3, 7, 24)
 _mha = MultiHeadAttention(24, 4)
-expect_tensor_equal(_mha.split_heads(_x), _ref.split_heads(_x), "split_heads on a (3, 7, 24) tensor with 4 heads",
-                    hint="view(B, T, H, head_dim).transpose(1, 2), GPT-2's layout")
+expect_tensor_equal(_mha.split_heads(_x), _ref.split_heads(_x),
+                    ("4 个头时，对 (3, 7, 24) 张量做 split_heads", "split_heads on a (3, 7, 24) tensor with 4 heads"),
+                    hint=("view(B, T, H, head_dim).transpose(1, 2)，这是 GPT-2 的布局",
+                          "view(B, T, H, head_dim).transpose(1, 2), GPT-2's layout"))
 _y = torch.randn(3, 4, 7, 6)
-expect_tensor_equal(_mha.merge_heads(_y), _ref.merge_heads(_y), "merge_heads on a (3, 4, 7, 6) tensor",
-                    hint="transpose(1, 2) back, then merge the last two dimensions")
+expect_tensor_equal(_mha.merge_heads(_y), _ref.merge_heads(_y),
+                    ("对 (3, 4, 7, 6) 张量做 merge_heads", "merge_heads on a (3, 4, 7, 6) tensor"),
+                    hint=("先 transpose(1, 2) 换回来，再把最后两维合并成一维",
+                          "transpose(1, 2) back, then merge the last two dimensions"))
 ### END HIDDEN TESTS
 print("split and merge: ok")
 
@@ -600,8 +651,12 @@ with torch.no_grad():
         _p.normal_(0.0, 0.3)
 _x = torch.randn(2, 6, 16)
 with torch.no_grad():
-    expect_close(_mha(_x), _head_by_head(_mha, _x), "output vs a head-by-head computation on your own weights",
-                 atol=1e-5, hint="q, k, v = qkv(x) cut in this order; split heads; causal attention per head; merge; proj")
+    expect_close(_mha(_x), _head_by_head(_mha, _x),
+                 ("输出与用你自己的权重逐个头算出的结果对比",
+                  "output vs a head-by-head computation on your own weights"),
+                 atol=1e-5,
+                 hint=("q, k, v = qkv(x) 按这个顺序切开；拆成多个头；每个头做因果 attention；合并；proj",
+                       "q, k, v = qkv(x) cut in this order; split heads; causal attention per head; merge; proj"))
 ### BEGIN HIDDEN TESTS
 from gpt2ref import MultiHeadAttention as _RefMHA
 
@@ -613,38 +668,68 @@ with torch.no_grad():
             _p.normal_(0.0, 0.3)
         _mha = _copy_weights(MultiHeadAttention(_d, _H, bias=_bias), _ref).eval()
         _x = torch.randn(_B, _T, _d)
-        expect_close(_mha(_x), _ref(_x), f"output of MultiHeadAttention({_d}, {_H}, bias={_bias}) on ({_B}, {_T}, {_d}), "
-                     "weights copied from the reference", atol=1e-5,
-                     hint="check the order q, k, v; the causal mask; the 1/sqrt(head_dim) scale; merge then proj")
+        expect_close(_mha(_x), _ref(_x),
+                     (f"MultiHeadAttention({_d}, {_H}, bias={_bias}) 在 ({_B}, {_T}, {_d}) 上的输出，权重复制自参考实现",
+                      f"output of MultiHeadAttention({_d}, {_H}, bias={_bias}) on ({_B}, {_T}, {_d}), "
+                      "weights copied from the reference"), atol=1e-5,
+                     hint=("检查 q、k、v 的顺序，因果 mask，1/sqrt(head_dim) 的缩放，以及先合并再 proj",
+                           "check the order q, k, v; the causal mask; the 1/sqrt(head_dim) scale; merge then proj"))
     # causality: a future token does not change earlier outputs
     _ref = _RefMHA(16, 4).eval()
     _mha = _copy_weights(MultiHeadAttention(16, 4), _ref).eval()
     _x = torch.randn(1, 8, 16)
     _x2 = _x.clone()
     _x2[:, 6:] = torch.randn(1, 2, 16)
-    expect_close(_mha(_x2)[:, :6], _mha(_x)[:, :6], "outputs at positions 0-5 after changing tokens 6-7", atol=1e-6,
-                 hint="use a causal mask (is_causal=True): position t may only look at positions <= t")
+    expect_close(_mha(_x2)[:, :6], _mha(_x)[:, :6],
+                 ("改动 token 6-7 之后，位置 0-5 的输出",
+                  "outputs at positions 0-5 after changing tokens 6-7"), atol=1e-6,
+                 hint=("用因果 mask（is_causal=True）：位置 t 只能看位置 <= t",
+                       "use a causal mask (is_causal=True): position t may only look at positions <= t"))
     # batch rows are independent
     _x = torch.randn(3, 5, 16)
-    expect_close(_mha(_x)[1:2], _mha(_x[1:2]), "output of sequence 1 alone vs inside a batch of 3", atol=1e-5,
-                 hint="sequences of a batch must not mix: attention runs over T, within each sequence")
+    expect_close(_mha(_x)[1:2], _mha(_x[1:2]),
+                 ("序列 1 单独计算与放进 3 条序列的 batch 里计算，输出对比",
+                  "output of sequence 1 alone vs inside a batch of 3"), atol=1e-5,
+                 hint=("batch 里的序列之间不能混合：attention 只在每条序列内部沿 T 进行",
+                       "sequences of a batch must not mix: attention runs over T, within each sequence"))
 ### END HIDDEN TESTS
 print("values: ok")
 
 # %% [tests] id=test_mha_dropout points=1
 import torch
-from course.checks import expect, expect_close, expect_own_work, expect_tensor_equal
+from course.checks import expect, expect_close, expect_equal, expect_own_work, expect_tensor_equal
 
 expect_own_work(MultiHeadAttention, lesson=33, what="MultiHeadAttention")
 torch.manual_seed(0)
 _mha = MultiHeadAttention(16, 4, dropout=0.5)
 _x = torch.randn(2, 8, 16)
 _mha.eval()
-expect_tensor_equal(_mha(_x), _mha(_x), "two calls in eval mode", hint="no dropout in eval mode: use self.training")
+expect_tensor_equal(_mha(_x), _mha(_x), ("eval 模式下调用两次", "two calls in eval mode"),
+                    hint=("eval 模式下不做 dropout：根据 self.training 判断",
+                          "no dropout in eval mode: use self.training"))
+torch.manual_seed(5)
+_drop = MultiHeadAttention(12, 3, dropout=0.3).train()
+_x3 = torch.randn(3, 5, 12)
+expect(not torch.equal(_drop(_x3), _drop(_x3)),
+       ("dropout=0.3，train 模式下对 (3, 5, 12) 的输入调用两次",
+        "two calls on a (3, 5, 12) input in train mode with dropout=0.3"),
+       ("两次输出完全相同：dropout 没有起作用", "gave identical outputs: dropout did nothing"),
+       hint=("训练时要用构造函数传入的概率做 dropout：dropout_p=self.dropout if self.training else 0.0，"
+             "或者 nn.Dropout(dropout)",
+             "while training, apply dropout with the constructor's probability: "
+             "dropout_p=self.dropout if self.training else 0.0, or nn.Dropout(dropout)"))
+expect_equal(getattr(MultiHeadAttention(12, 3, dropout=0.125), "dropout", None), 0.125,
+             "MultiHeadAttention(12, 3, dropout=0.125).dropout",
+             hint=("把概率存进 docstring 指定的属性：self.dropout = dropout（不要换成别的名字）",
+                   "keep the probability in the attribute the docstring names: self.dropout = dropout "
+                   "(not under another name)"))
 ### BEGIN HIDDEN TESTS
 _mha.train()
-expect(not torch.equal(_mha(_x), _mha(_x)), "two calls in train mode with dropout=0.5", "gave identical outputs",
-       hint="apply dropout with probability `dropout` while training (dropout_p=... or nn.Dropout)")
+expect(not torch.equal(_mha(_x), _mha(_x)),
+       ("dropout=0.5，train 模式下调用两次", "two calls in train mode with dropout=0.5"),
+       ("两次输出完全相同", "gave identical outputs"),
+       hint=("训练时以概率 dropout 做 dropout（dropout_p=... 或 nn.Dropout）",
+             "apply dropout with probability `dropout` while training (dropout_p=... or nn.Dropout)"))
 _plain = MultiHeadAttention(16, 4, dropout=0.0).eval()
 with torch.no_grad():
     _plain.qkv.weight.copy_(_mha.qkv.weight)
@@ -652,14 +737,19 @@ with torch.no_grad():
     _plain.proj.weight.copy_(_mha.proj.weight)
     _plain.proj.bias.copy_(_mha.proj.bias)
 _mha.eval()
-expect_close(_mha(_x), _plain(_x), "eval output with dropout=0.5 vs dropout=0.0 (same weights)", atol=1e-6,
-             hint="in eval mode dropout must do nothing")
+expect_close(_mha(_x), _plain(_x),
+             ("eval 模式下 dropout=0.5 与 dropout=0.0 的输出对比（权重相同）",
+              "eval output with dropout=0.5 vs dropout=0.0 (same weights)"), atol=1e-6,
+             hint=("eval 模式下 dropout 必须什么都不做", "in eval mode dropout must do nothing"))
 _zero = MultiHeadAttention(16, 4, dropout=0.0).train()
-expect_tensor_equal(_zero(_x), _zero(_x), "two calls in train mode with dropout=0.0", hint="dropout=0.0 keeps everything")
+expect_tensor_equal(_zero(_x), _zero(_x),
+                    ("dropout=0.0，train 模式下调用两次", "two calls in train mode with dropout=0.0"),
+                    hint=("dropout=0.0 时什么都不丢", "dropout=0.0 keeps everything"))
 from course.checks import expect_equal
 
 expect_equal(MultiHeadAttention(16, 4, dropout=0.25).dropout, 0.25, "MultiHeadAttention(16, 4, dropout=0.25).dropout",
-             hint="keep the probability in the attribute the docstring names: self.dropout = dropout")
+             hint=("把概率存进 docstring 指定的属性：self.dropout = dropout",
+                   "keep the probability in the attribute the docstring names: self.dropout = dropout"))
 ### END HIDDEN TESTS
 print("dropout: ok")
 

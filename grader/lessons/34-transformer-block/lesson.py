@@ -28,11 +28,12 @@
 # >   `meta` device;
 # > - see in one figure how a deep stack without residual connections "forgets" its input.
 #
-# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
+# **怎么用 / How to use:** 从上到下运行。`# YOUR CODE HERE` 的 cell 由你来写，紧跟的测试 cell 检查它。批改时会用别的数据和随机种子把同样的几件事再查一遍（隐藏测试），不会查新的东西：所以只要每个测试 cell 都打印出 ok、Validate 也通过，代码部分就是满分。attention 从 `gpt2ref` 导入（第 33 课的参考实现），所以第 33 课即使没做完也不影响这一课。
 #
 # > **EN** Run top to bottom. Cells with `# YOUR CODE HERE` are yours; the test cell after each checks it.
-# > Attention comes from `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33
-# > is unfinished.
+# > Grading checks the same things again with other data and seeds (the hidden tests) and nothing new, so
+# > when every test cell prints ok and Validate passes, your code gets full marks. Attention comes from
+# > `gpt2ref` (lesson 33's reference), so this lesson works even if lesson 33 is unfinished.
 
 # %% [markdown]
 # **学习时间 / Study time：** 大约 90 分钟，包括练习和小测。下面这些词会反复出现：
@@ -178,21 +179,47 @@ from course.checks import (
 
 expect_own_work(LayerNorm, lesson=34, what="LayerNorm")
 expect_no_calls(LayerNorm, {"layer_norm", "native_layer_norm", "group_norm"}, "LayerNorm",
-                hint="write the formula: mean, biased variance, sqrt(var + eps), weight, bias")
+                hint=("按公式自己写：均值、有偏方差、sqrt(var + eps)、weight、bias",
+                      "write the formula: mean, biased variance, sqrt(var + eps), weight, bias"))
 _ln = LayerNorm(8)
-expect(not any(isinstance(_m, nn.LayerNorm) for _m in _ln.modules()), "LayerNorm", "contains an nn.LayerNorm",
-       hint="write the formula yourself instead of wrapping nn.LayerNorm")
+expect(not any(isinstance(_m, nn.LayerNorm) for _m in _ln.modules()), "LayerNorm",
+       ("里面包含 nn.LayerNorm", "contains an nn.LayerNorm"),
+       hint=("自己写公式，不要在 nn.LayerNorm 外面包一层",
+             "write the formula yourself instead of wrapping nn.LayerNorm"))
 expect_shape(_ln.weight, (8,), "LayerNorm(8).weight", hint="weight = nn.Parameter(torch.ones(d_model))")
 expect_shape(_ln.bias, (8,), "LayerNorm(8).bias", hint="bias = nn.Parameter(torch.zeros(d_model))")
 torch.manual_seed(0)
 _x = torch.randn(2, 3, 8) * 10 + 2
-expect_close(_ln(_x), nn.LayerNorm(8)(_x), "LayerNorm(8) vs torch.nn.LayerNorm(8) at initialisation", atol=1e-5,
-             hint="normalise over the last dimension with the biased variance (unbiased=False)")
+expect_close(_ln(_x), nn.LayerNorm(8)(_x),
+             ("初始化时 LayerNorm(8) 与 torch.nn.LayerNorm(8) 对比",
+              "LayerNorm(8) vs torch.nn.LayerNorm(8) at initialisation"), atol=1e-5,
+             hint=("在最后一维上用有偏方差归一化（unbiased=False）",
+                   "normalise over the last dimension with the biased variance (unbiased=False)"))
+torch.manual_seed(4)
+_ln6, _torch_ln6 = LayerNorm(6), nn.LayerNorm(6)
+with torch.no_grad():
+    _torch_ln6.weight.copy_(torch.rand(6) * 2 + 0.5)
+    _torch_ln6.bias.copy_(torch.randn(6))
+    _ln6.weight.copy_(_torch_ln6.weight)
+    _ln6.bias.copy_(_torch_ln6.bias)
+_x6 = torch.randn(3, 6) * 5 - 1
+expect_close(_ln6(_x6), _torch_ln6(_x6),
+             ("weight 和 bias 不是 1 和 0 时，LayerNorm(6) 与 torch.nn.LayerNorm(6) 对比",
+              "LayerNorm(6) vs torch.nn.LayerNorm(6) when weight and bias are not ones and zeros"), atol=1e-5,
+             hint=("归一化之后还要逐维乘上 self.weight、加上 self.bias：(x - mean) / sqrt(var + eps) * weight + bias",
+                   "after normalising, multiply by self.weight and add self.bias, feature by feature: "
+                   "(x - mean) / sqrt(var + eps) * weight + bias"))
 ### BEGIN HIDDEN TESTS
-expect_equal(sum(_p.numel() for _p in _ln.parameters()), 16, "parameter count of LayerNorm(8)",
-             hint="exactly two parameters: weight and bias, d_model numbers each")
-expect_tensor_equal(_ln.weight.detach(), torch.ones(8), "LayerNorm(8).weight at initialisation", hint="start from ones")
-expect_tensor_equal(_ln.bias.detach(), torch.zeros(8), "LayerNorm(8).bias at initialisation", hint="start from zeros")
+expect_equal(sum(_p.numel() for _p in _ln.parameters()), 16,
+             ("LayerNorm(8) 的参数量", "parameter count of LayerNorm(8)"),
+             hint=("恰好两个参数：weight 和 bias，各有 d_model 个数",
+                   "exactly two parameters: weight and bias, d_model numbers each"))
+expect_tensor_equal(_ln.weight.detach(), torch.ones(8),
+                    ("初始化时的 LayerNorm(8).weight", "LayerNorm(8).weight at initialisation"),
+                    hint=("初始值应全为 1", "start from ones"))
+expect_tensor_equal(_ln.bias.detach(), torch.zeros(8),
+                    ("初始化时的 LayerNorm(8).bias", "LayerNorm(8).bias at initialisation"),
+                    hint=("初始值应全为 0", "start from zeros"))
 torch.manual_seed(1)
 for _shape, _bias in [((4, 5, 32), True), ((7, 32), True), ((2, 3, 32), False)]:
     _theirs = nn.LayerNorm(32, bias=_bias)
@@ -205,17 +232,28 @@ for _shape, _bias in [((4, 5, 32), True), ((7, 32), True), ((2, 3, 32), False)]:
             _mine.bias.copy_(_theirs.bias)
     _x = torch.randn(*_shape) * 30 + 3
     _keep = _x.clone()
-    expect_close(_mine(_x), _theirs(_x), f"LayerNorm(32, bias={_bias}) with random weight/bias, input {_shape}",
-                 atol=1e-5, hint="(x - mean) / sqrt(biased var + eps) * weight + bias, over the last dimension")
-    expect_tensor_equal(_x, _keep, "the input after the call", hint="do not change x in place")
+    expect_close(_mine(_x), _theirs(_x),
+                 (f"weight/bias 随机的 LayerNorm(32, bias={_bias})，输入形状 {_shape}",
+                  f"LayerNorm(32, bias={_bias}) with random weight/bias, input {_shape}"),
+                 atol=1e-5,
+                 hint=("在最后一维上算 (x - mean) / sqrt(var + eps) * weight + bias，其中 var 是有偏方差",
+                       "(x - mean) / sqrt(biased var + eps) * weight + bias, over the last dimension"))
+    expect_tensor_equal(_x, _keep, ("调用之后的输入", "the input after the call"),
+                        hint=("不要原地修改 x", "do not change x in place"))
 _nb = LayerNorm(32, bias=False)
-expect(_nb.bias is None, "LayerNorm(32, bias=False).bias", f"expected None, got {type(_nb.bias).__name__}",
-       hint="with bias=False set self.bias = None")
-expect_equal(sum(_p.numel() for _p in _nb.parameters()), 32, "parameter count of LayerNorm(32, bias=False)",
-             hint="with bias=False only the weight is a parameter")
+expect(_nb.bias is None, "LayerNorm(32, bias=False).bias",
+       (f"期望是 None，实际是 {type(_nb.bias).__name__}", f"expected None, got {type(_nb.bias).__name__}"),
+       hint=("bias=False 时要设 self.bias = None", "with bias=False set self.bias = None"))
+expect_equal(sum(_p.numel() for _p in _nb.parameters()), 32,
+             ("LayerNorm(32, bias=False) 的参数量", "parameter count of LayerNorm(32, bias=False)"),
+             hint=("bias=False 时只有 weight 是参数", "with bias=False only the weight is a parameter"))
 _a, _b = torch.randn(1, 32), torch.randn(1, 32)
-expect_close(LayerNorm(32)(torch.cat([_a, _b]))[0:1], LayerNorm(32)(_a), "a token's output alone vs next to another token",
-             atol=1e-6, hint="statistics are per token (last dimension), never across tokens or the batch")
+expect_close(LayerNorm(32)(torch.cat([_a, _b]))[0:1], LayerNorm(32)(_a),
+             ("一个 token 单独计算与旁边有另一个 token 时的输出对比",
+              "a token's output alone vs next to another token"),
+             atol=1e-6,
+             hint=("均值和方差按每个 token 单独计算（最后一维），绝不跨 token 或跨 batch",
+                   "statistics are per token (last dimension), never across tokens or the batch"))
 ### END HIDDEN TESTS
 print("LayerNorm: ok")
 
@@ -228,10 +266,21 @@ from course.checks import expect, expect_close, expect_own_work
 expect_own_work(LayerNorm, lesson=34, what="LayerNorm")
 _flat = torch.full((2, 16), 3.0)  # a token whose entries are all equal: variance 0
 _y = LayerNorm(16)(_flat)
-expect(not torch.isnan(_y).any(), "LayerNorm of a constant vector", "got NaN",
-       hint="add eps to the variance before the square root: sqrt(var + eps)")
-expect_close(_y, torch.zeros(2, 16), "LayerNorm of a constant vector", atol=1e-6,
-             hint="x - mean is 0 everywhere, so the output is the bias (zeros at initialisation)")
+expect(not torch.isnan(_y).any(), ("常数向量的 LayerNorm", "LayerNorm of a constant vector"), ("出现了 NaN", "got NaN"),
+       hint=("开根号之前先把 eps 加到方差上：sqrt(var + eps)",
+             "add eps to the variance before the square root: sqrt(var + eps)"))
+expect_close(_y, torch.zeros(2, 16), ("常数向量的 LayerNorm", "LayerNorm of a constant vector"), atol=1e-6,
+             hint=("x - mean 处处为 0，所以输出就是 bias（初始化时全为 0）",
+                   "x - mean is 0 everywhere, so the output is the bias (zeros at initialisation)"))
+# two tokens of 512 features, each feature mean ± 0.1: the variance is exactly 0.01
+_x_eps = torch.tensor([0.1, -0.1]).repeat(2, 256) + torch.tensor([[0.0], [2.0]])
+expect_close(LayerNorm(512, eps=0.03)(_x_eps), torch.tensor([0.5, -0.5]).repeat(2, 256),
+             ("方差为 0.01、eps=0.03 时的 LayerNorm(512, eps=0.03)，x - mean 为 ±0.1",
+              "LayerNorm(512, eps=0.03) for variance 0.01, x - mean = ±0.1"), atol=0.0, rtol=1e-3,
+             hint=("分母是 sqrt(var + eps) = sqrt(0.01 + 0.03) = 0.2，输出应为 ±0.5：eps 加在根号里面，"
+                   "不是 sqrt(var) + eps；用构造函数传入的 self.eps，不要写死 1e-5",
+                   "the denominator is sqrt(var + eps) = sqrt(0.01 + 0.03) = 0.2, so the output is ±0.5: eps goes "
+                   "inside the square root, not sqrt(var) + eps; use self.eps from the constructor, not a fixed 1e-5"))
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(2)
 for _eps in (1e-4, 1e-2):
@@ -239,8 +288,11 @@ for _eps in (1e-4, 1e-2):
     _x = (_x - _x.mean(-1, keepdim=True)) / _x.std(-1, unbiased=False, keepdim=True) * 1e-2  # variance exactly 1e-4
     _ln = LayerNorm(2048, eps=_eps).double()
     _scale = _ln(_x) / _x
-    expect_close(_scale, torch.full_like(_x, 1 / math.sqrt(1e-4 + _eps)), f"output / input for variance 1e-4, eps={_eps}",
-                 atol=0.0, rtol=1e-3, hint="use self.eps (the constructor argument) inside the square root: sqrt(var + eps)")
+    expect_close(_scale, torch.full_like(_x, 1 / math.sqrt(1e-4 + _eps)),
+                 (f"方差为 1e-4、eps={_eps} 时输出与输入之比", f"output / input for variance 1e-4, eps={_eps}"),
+                 atol=0.0, rtol=1e-3,
+                 hint=("根号里要用 self.eps（构造函数传入的参数）：sqrt(var + eps)",
+                       "use self.eps (the constructor argument) inside the square root: sqrt(var + eps)"))
 ### END HIDDEN TESTS
 print("eps: ok")
 
@@ -289,22 +341,29 @@ from torch import nn
 from course.checks import expect, expect_close, expect_no_calls, expect_own_work, expect_shape
 
 expect_own_work(GELU, lesson=34, what="GELU")
-expect_no_calls(GELU.forward, {"gelu", "GELU"}, "GELU.forward", hint="write the tanh formula yourself")
+expect_no_calls(GELU.forward, {"gelu", "GELU"}, "GELU.forward",
+                hint=("自己写出 tanh 公式", "write the tanh formula yourself"))
 _xs = [-3.0, -1.0, 0.0, 0.5, 2.0]
 _by_hand = torch.tensor([0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))) for v in _xs])
-expect_close(GELU()(torch.tensor(_xs)), _by_hand, "GELU at -3, -1, 0, 0.5, 2", atol=1e-6,
+expect_close(GELU()(torch.tensor(_xs)), _by_hand,
+             ("GELU 在 -3、-1、0、0.5、2 处的值", "GELU at -3, -1, 0, 0.5, 2"), atol=1e-6,
              hint="0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))")
 ### BEGIN HIDDEN TESTS
 _grid = torch.linspace(-8, 8, 2001, dtype=torch.float64)
 _expected = 0.5 * _grid * (1 + torch.tanh(math.sqrt(2 / math.pi) * (_grid + 0.044715 * _grid**3)))
 _got = GELU()(_grid)
-expect_close(_got, _expected, "GELU on 2001 points in [-8, 8] (float64)", atol=1e-9,
-             hint="the tanh form, with the constants 0.5, sqrt(2 / pi) and 0.044715 exactly")
-expect_close(GELU()(_grid.float()), _expected.float(), "GELU on 2001 points in [-8, 8] (float32)", atol=1e-6,
-             hint="the tanh form, computed in the input's dtype")
-expect_shape(GELU()(torch.randn(2, 3, 4)), (2, 3, 4), "GELU of a (2, 3, 4) tensor", hint="apply it elementwise")
-expect(sum(_p.numel() for _p in GELU().parameters()) == 0, "GELU parameters", "GELU has learned parameters",
-       hint="GELU is a fixed function: no nn.Parameter")
+expect_close(_got, _expected,
+             ("GELU 在 [-8, 8] 上 2001 个点的值（float64）", "GELU on 2001 points in [-8, 8] (float64)"), atol=1e-9,
+             hint=("用 tanh 形式，常数 0.5、sqrt(2 / pi) 和 0.044715 必须分毫不差",
+                   "the tanh form, with the constants 0.5, sqrt(2 / pi) and 0.044715 exactly"))
+expect_close(GELU()(_grid.float()), _expected.float(),
+             ("GELU 在 [-8, 8] 上 2001 个点的值（float32）", "GELU on 2001 points in [-8, 8] (float32)"), atol=1e-6,
+             hint=("用 tanh 形式，并在输入的 dtype 下计算", "the tanh form, computed in the input's dtype"))
+expect_shape(GELU()(torch.randn(2, 3, 4)), (2, 3, 4), ("(2, 3, 4) 张量的 GELU", "GELU of a (2, 3, 4) tensor"),
+             hint=("逐元素作用", "apply it elementwise"))
+expect(sum(_p.numel() for _p in GELU().parameters()) == 0, ("GELU 的参数", "GELU parameters"),
+       ("GELU 有可学习的参数", "GELU has learned parameters"),
+       hint=("GELU 是固定的函数：不要 nn.Parameter", "GELU is a fixed function: no nn.Parameter"))
 ### END HIDDEN TESTS
 print("GELU: ok")
 
@@ -402,15 +461,51 @@ from course.checks import expect, expect_close, expect_equal, expect_own_work, e
 
 expect_own_work(FeedForward, lesson=34, what="FeedForward")
 _ff = FeedForward(8)
-expect_shape(_ff.fc.weight, (32, 8), "FeedForward(8).fc.weight", hint="fc = nn.Linear(d_model, d_ff) with d_ff = 4 * d_model by default")
+expect_shape(_ff.fc.weight, (32, 8), "FeedForward(8).fc.weight",
+             hint=("fc = nn.Linear(d_model, d_ff)，d_ff 默认为 4 * d_model",
+                   "fc = nn.Linear(d_model, d_ff) with d_ff = 4 * d_model by default"))
 expect_shape(_ff.proj.weight, (8, 32), "FeedForward(8).proj.weight", hint="proj = nn.Linear(d_ff, d_model)")
-expect_shape(_ff(torch.randn(2, 5, 8)), (2, 5, 8), "FeedForward(8) on input (2, 5, 8)", hint="the output has the input's shape")
+expect_shape(_ff(torch.randn(2, 5, 8)), (2, 5, 8),
+             ("FeedForward(8) 作用于输入 (2, 5, 8)", "FeedForward(8) on input (2, 5, 8)"),
+             hint=("输出和输入形状相同", "the output has the input's shape"))
+torch.manual_seed(6)
+_ff6 = FeedForward(6, 10).eval()
+_ff6.act = nn.ReLU()  # the wiring, with an activation that is not GELU (test_gelu checks your GELU)
+with torch.no_grad():
+    _x6 = torch.randn(2, 3, 6)
+    expect_close(_ff6(_x6), torch.relu(_x6 @ _ff6.fc.weight.T + _ff6.fc.bias) @ _ff6.proj.weight.T + _ff6.proj.bias,
+                 ("act 换成 nn.ReLU() 后 FeedForward(6, 10) 的输出",
+                  "FeedForward(6, 10) output with act replaced by nn.ReLU()"), atol=1e-5,
+                 hint=("proj(self.act(fc(x)))：fc 和 proj 之间要调用 self.act（不要漏掉激活，也不要直接写 GELU()）",
+                       "proj(self.act(fc(x))): call self.act between fc and proj (do not skip the activation, "
+                       "do not write GELU() directly)"))
+torch.manual_seed(7)
+_ff6 = FeedForward(6, 10, dropout=0.25)
+_x6 = torch.randn(10, 20, 6)
+with torch.no_grad():
+    _plain6 = _ff6.eval()(_x6)
+    _out6 = _ff6.train()(_x6)
+_zero6 = _out6 == 0
+expect(0.15 < _zero6.double().mean().item() < 0.35,
+       ("dropout=0.25，train 模式下输出为 0 的比例", "share of zero outputs in train mode with dropout=0.25"),
+       (f"{_out6.numel()} 个输出中有 {_zero6.double().mean().item():.1%} 为 0，期望约 25%",
+        f"{_zero6.double().mean().item():.1%} of the {_out6.numel()} outputs are zero, expected about 25%"),
+       hint=("dropout 放在最后，作用在 proj 的输出上：dropout(proj(act(fc(x))))，只在 train 模式下起作用",
+             "dropout comes last, on proj's output: dropout(proj(act(fc(x)))), active in train mode only"))
+expect_close(_out6[~_zero6], _plain6[~_zero6] / 0.75,
+             ("dropout 保留下来的输出（train 模式，dropout=0.25）",
+              "outputs that dropout kept (train mode, dropout=0.25)"), atol=1e-5,
+             hint=("dropout 作用在 proj 的输出上（不是隐藏层上），保留下来的值乘以 1 / (1 - p)",
+                   "dropout acts on proj's output (not on the hidden layer) and scales what it keeps by 1 / (1 - p)"))
 ### BEGIN HIDDEN TESTS
-expect_shape(FeedForward(8, 20).fc.weight, (20, 8), "FeedForward(8, 20).fc.weight", hint="use d_ff when it is given")
+expect_shape(FeedForward(8, 20).fc.weight, (20, 8), "FeedForward(8, 20).fc.weight",
+             hint=("传入了 d_ff 就用它", "use d_ff when it is given"))
 expect_equal(sum(_p.numel() for _p in FeedForward(8, 20).parameters()), 8 * 20 + 20 + 20 * 8 + 8,
-             "parameter count of FeedForward(8, 20)", hint="fc and proj with biases, nothing else")
+             ("FeedForward(8, 20) 的参数量", "parameter count of FeedForward(8, 20)"),
+             hint=("fc 和 proj（都带 bias），别的都没有", "fc and proj with biases, nothing else"))
 expect_equal(sum(_p.numel() for _p in FeedForward(8, 20, bias=False).parameters()), 8 * 20 + 20 * 8,
-             "parameter count of FeedForward(8, 20, bias=False)", hint="pass bias=bias to both nn.Linear layers")
+             ("FeedForward(8, 20, bias=False) 的参数量", "parameter count of FeedForward(8, 20, bias=False)"),
+             hint=("把 bias=bias 传给两个 nn.Linear 层", "pass bias=bias to both nn.Linear layers"))
 torch.manual_seed(0)
 _ff = FeedForward(8, 20).eval()
 _ff.act = nn.GELU(approximate="tanh")  # test the wiring with torch's GELU (test_gelu checks yours)
@@ -420,35 +515,50 @@ with torch.no_grad():
     _x = torch.randn(3, 4, 8)
     _hidden = _x @ _ff.fc.weight.T + _ff.fc.bias
     _expected = F.gelu(_hidden, approximate="tanh") @ _ff.proj.weight.T + _ff.proj.bias
-    expect_close(_ff(_x), _expected, "FeedForward(8, 20) output (random weights, act = torch's tanh GELU)", atol=1e-5,
-                 hint="proj(act(fc(x))): fc first, then self.act, then proj")
+    expect_close(_ff(_x), _expected,
+                 ("FeedForward(8, 20) 的输出（随机权重，act = torch 的 tanh GELU）",
+                  "FeedForward(8, 20) output (random weights, act = torch's tanh GELU)"), atol=1e-5,
+                 hint=("proj(act(fc(x)))：先 fc，再 self.act，最后 proj",
+                       "proj(act(fc(x))): fc first, then self.act, then proj"))
     _ff.act = nn.Tanh()  # any module put in self.act must be the one that runs
     expect_close(_ff(_x), torch.tanh(_hidden) @ _ff.proj.weight.T + _ff.proj.bias,
-                 "FeedForward(8, 20) output with act replaced by nn.Tanh()", atol=1e-5,
-                 hint="call self.act in forward (not GELU() or a formula): the tests and later lessons swap it")
+                 ("act 换成 nn.Tanh() 后 FeedForward(8, 20) 的输出",
+                  "FeedForward(8, 20) output with act replaced by nn.Tanh()"), atol=1e-5,
+                 hint=("在 forward 里调用 self.act（不要直接写 GELU() 或公式）：测试和后面的课会替换它",
+                       "call self.act in forward (not GELU() or a formula): the tests and later lessons swap it"))
 torch.manual_seed(1)
 _ff = FeedForward(8, dropout=0.5)
 _x = torch.randn(4, 6, 8)
 _ff.train()
-expect(not torch.equal(_ff(_x), _ff(_x)), "two calls in train mode with dropout=0.5", "gave identical outputs",
-       hint="apply nn.Dropout(dropout) to the output")
+expect(not torch.equal(_ff(_x), _ff(_x)),
+       ("dropout=0.5，train 模式下调用两次", "two calls in train mode with dropout=0.5"),
+       ("两次输出完全相同", "gave identical outputs"),
+       hint=("对输出做 nn.Dropout(dropout)", "apply nn.Dropout(dropout) to the output"))
 _ff.eval()
-expect_tensor_equal(_ff(_x), _ff(_x), "two calls in eval mode", hint="nn.Dropout does nothing in eval mode")
+expect_tensor_equal(_ff(_x), _ff(_x), ("eval 模式下调用两次", "two calls in eval mode"),
+                    hint=("nn.Dropout 在 eval 模式下什么都不做", "nn.Dropout does nothing in eval mode"))
 _x = torch.randn(16, 16, 8)
 with torch.no_grad():
     _plain = _ff(_x)  # eval mode: no dropout
     _ff.train()
     _out = _ff(_x)
 _dropped = _out == 0
-expect(0.4 < _dropped.double().mean().item() < 0.6, "share of zero outputs in train mode with dropout=0.5",
-       f"{_dropped.double().mean().item():.1%} of the {_out.numel()} outputs are zero, expected about 50%",
-       hint="dropout comes last, after proj: dropout(proj(act(fc(x))))")
-expect_close(_out[~_dropped], 2.0 * _plain[~_dropped], "outputs that dropout kept (train mode, dropout=0.5)", atol=1e-5,
-             hint="dropout comes last, on proj's output (not on the hidden layer), and scales what it keeps by "
-                  "1 / (1 - p)")
+expect(0.4 < _dropped.double().mean().item() < 0.6,
+       ("dropout=0.5，train 模式下输出为 0 的比例", "share of zero outputs in train mode with dropout=0.5"),
+       (f"{_out.numel()} 个输出中有 {_dropped.double().mean().item():.1%} 为 0，期望约 50%",
+        f"{_dropped.double().mean().item():.1%} of the {_out.numel()} outputs are zero, expected about 50%"),
+       hint=("dropout 放在最后，在 proj 之后：dropout(proj(act(fc(x))))",
+             "dropout comes last, after proj: dropout(proj(act(fc(x))))"))
+expect_close(_out[~_dropped], 2.0 * _plain[~_dropped],
+             ("dropout 保留下来的输出（train 模式，dropout=0.5）",
+              "outputs that dropout kept (train mode, dropout=0.5)"), atol=1e-5,
+             hint=("dropout 放在最后，作用在 proj 的输出上（不是隐藏层上），并把保留下来的值乘以 1 / (1 - p)",
+                   "dropout comes last, on proj's output (not on the hidden layer), and scales what it keeps by "
+                   "1 / (1 - p)"))
 with torch.device("meta"):
     _gpt2 = FeedForward(768)
-expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 4_722_432, "parameter count of FeedForward(768)",
+expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 4_722_432,
+             ("FeedForward(768) 的参数量", "parameter count of FeedForward(768)"),
              hint="768 x 3072 + 3072 + 3072 x 768 + 768")
 ### END HIDDEN TESTS
 print("FeedForward: ok")
@@ -502,56 +612,102 @@ class TransformerBlock(nn.Module):
 
 # %% [tests] id=test_block_structure points=1
 import torch
-from course.checks import expect, expect_equal, expect_own_work, expect_shape, expect_tensor_equal
+from course.checks import expect, expect_close, expect_equal, expect_own_work, expect_shape, expect_tensor_equal
 from gpt2ref import TINY  # d_model 32, 4 heads, dropout 0, bias=True, layer_norm_eps 1e-5
 
 expect_own_work(TransformerBlock, lesson=34, what="TransformerBlock")
 _blk = TransformerBlock(TINY)
 for _name in ("norm1", "attn", "norm2", "ff"):
-    expect(hasattr(_blk, _name), f"TransformerBlock.{_name}", "is missing", hint="use the attribute names from the docstring")
-expect_shape(_blk(torch.randn(2, 7, 32)), (2, 7, 32), "TransformerBlock output for input (2, 7, 32)",
-             hint="a block never changes the shape: (B, T, d_model) in and out")
+    expect(hasattr(_blk, _name), f"TransformerBlock.{_name}", ("不存在", "is missing"),
+           hint=("属性名要用 docstring 里给的", "use the attribute names from the docstring"))
+expect_shape(_blk(torch.randn(2, 7, 32)), (2, 7, 32),
+             ("输入为 (2, 7, 32) 时 TransformerBlock 的输出", "TransformerBlock output for input (2, 7, 32)"),
+             hint=("block 从不改变形状：输入和输出都是 (B, T, d_model)",
+                   "a block never changes the shape: (B, T, d_model) in and out"))
+from dataclasses import replace as _replace
+
+torch.manual_seed(8)
+_blk_cfg = TransformerBlock(_replace(TINY, dropout=0.3, layer_norm_eps=0.1)).train()
+with torch.no_grad():
+    _h = torch.randn(1, 5, 32)
+    for _name, _how in (("attn", "MultiHeadAttention(d_model, num_heads, config.dropout, config.bias)"),
+                        ("ff", "FeedForward(d_model, config.d_ff, config.dropout, config.bias)")):
+        expect(not torch.equal(getattr(_blk_cfg, _name)(_h), getattr(_blk_cfg, _name)(_h)),
+               (f"config.dropout=0.3 时 block.{_name} 在 train 模式下调用两次",
+                f"block.{_name}: two calls in train mode with config.dropout=0.3"),
+               ("两次输出完全相同：config.dropout 没有传进去", "gave identical outputs: config.dropout never got there"),
+               hint=(f"把 config.dropout 传下去：{_how}", f"pass config.dropout on: {_how}"))
+    _h = torch.randn(1, 5, 32) * 0.1  # variance about 0.01: eps = 0.1 changes the result a lot
+    for _name in ("norm1", "norm2"):
+        expect_close(getattr(_blk_cfg, _name)(_h), LayerNorm(32, eps=0.1)(_h),
+                     (f"config.layer_norm_eps=0.1 时 block.{_name} 与 LayerNorm(32, eps=0.1) 对比",
+                      f"block.{_name} vs LayerNorm(32, eps=0.1) with config.layer_norm_eps=0.1"), atol=1e-5,
+                     hint=("norm1 和 norm2 都要用 config 里的 eps：LayerNorm(d_model, eps=config.layer_norm_eps, "
+                           "bias=config.bias)",
+                           "both norms take the eps from the config: "
+                           "LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)"))
 ### BEGIN HIDDEN TESTS
 from dataclasses import replace
 from course.checks import expect_close
 from gpt2ref import GPT2_SMALL as _GPT2, TransformerBlock as _RefBlock
 
 expect_equal(sum(_p.numel() for _p in _blk.parameters()), sum(_p.numel() for _p in _RefBlock(TINY).parameters()),
-             "parameter count of a block with d_model = 32", hint="two LayerNorms, one attention, one feed-forward of width 4 * d_model")
+             ("d_model = 32 的 block 的参数量", "parameter count of a block with d_model = 32"),
+             hint=("两个 LayerNorm、一个 attention、一个宽为 4 * d_model 的 feed-forward",
+                   "two LayerNorms, one attention, one feed-forward of width 4 * d_model"))
 with torch.device("meta"):
     _gpt2 = TransformerBlock(_GPT2)
-expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 7_087_872, "parameter count of one GPT-2 small block",
-             hint="attention 2,362,368 + feed-forward 4,722,432 + two LayerNorms 2 x 1,536")
+expect_equal(sum(_p.numel() for _p in _gpt2.parameters()), 7_087_872,
+             ("GPT-2 small 一个 block 的参数量", "parameter count of one GPT-2 small block"),
+             hint=("attention 2,362,368 + feed-forward 4,722,432 + 两个 LayerNorm 2 x 1,536",
+                   "attention 2,362,368 + feed-forward 4,722,432 + two LayerNorms 2 x 1,536"))
 _cfg_nb = replace(TINY, bias=False)
 expect_equal(sum(_p.numel() for _p in TransformerBlock(_cfg_nb).parameters()),
-             sum(_p.numel() for _p in _RefBlock(_cfg_nb).parameters()), "parameter count with config.bias=False",
-             hint="pass config.bias to the LayerNorms, the attention and the feed-forward")
+             sum(_p.numel() for _p in _RefBlock(_cfg_nb).parameters()),
+             ("config.bias=False 时的参数量", "parameter count with config.bias=False"),
+             hint=("把 config.bias 传给两个 LayerNorm、attention 和 feed-forward",
+                   "pass config.bias to the LayerNorms, the attention and the feed-forward"))
 _cfg_drop = replace(TINY, dropout=0.5)
 torch.manual_seed(0)
 _blk = TransformerBlock(_cfg_drop)
 _x = torch.randn(2, 6, 32)
 _blk.train()
-expect(not torch.equal(_blk(_x), _blk(_x)), "two calls in train mode with config.dropout=0.5", "gave identical outputs",
-       hint="pass config.dropout to MultiHeadAttention and FeedForward")
+expect(not torch.equal(_blk(_x), _blk(_x)),
+       ("config.dropout=0.5，train 模式下调用两次", "two calls in train mode with config.dropout=0.5"),
+       ("两次输出完全相同", "gave identical outputs"),
+       hint=("把 config.dropout 传给 MultiHeadAttention 和 FeedForward",
+             "pass config.dropout to MultiHeadAttention and FeedForward"))
 _blk.eval()
-expect_tensor_equal(_blk(_x), _blk(_x), "two calls in eval mode", hint="dropout must be off in eval mode")
+expect_tensor_equal(_blk(_x), _blk(_x), ("eval 模式下调用两次", "two calls in eval mode"),
+                    hint=("eval 模式下 dropout 必须关闭", "dropout must be off in eval mode"))
 _blk.train()
 with torch.no_grad():
     _h = torch.randn(2, 6, 32)
-    expect(not torch.equal(_blk.attn(_h), _blk.attn(_h)), "block.attn: two calls in train mode, config.dropout=0.5",
-           "gave identical outputs", hint="MultiHeadAttention(d_model, num_heads, config.dropout, config.bias)")
-    expect(not torch.equal(_blk.ff(_h), _blk.ff(_h)), "block.ff: two calls in train mode, config.dropout=0.5",
-           "gave identical outputs", hint="FeedForward(d_model, config.d_ff, config.dropout, config.bias)")
+    expect(not torch.equal(_blk.attn(_h), _blk.attn(_h)),
+           ("block.attn：train 模式下调用两次，config.dropout=0.5",
+            "block.attn: two calls in train mode, config.dropout=0.5"),
+           ("两次输出完全相同", "gave identical outputs"),
+           hint=("attn 要这样构造：MultiHeadAttention(d_model, num_heads, config.dropout, config.bias)",
+                 "MultiHeadAttention(d_model, num_heads, config.dropout, config.bias)"))
+    expect(not torch.equal(_blk.ff(_h), _blk.ff(_h)),
+           ("block.ff：train 模式下调用两次，config.dropout=0.5",
+            "block.ff: two calls in train mode, config.dropout=0.5"),
+           ("两次输出完全相同", "gave identical outputs"),
+           hint=("ff 要这样构造：FeedForward(d_model, config.d_ff, config.dropout, config.bias)",
+                 "FeedForward(d_model, config.d_ff, config.dropout, config.bias)"))
 _blk = TransformerBlock(replace(TINY, layer_norm_eps=1e-2))
 _h = torch.randn(2, 6, 32) * 1e-2  # variance about 1e-4: eps = 0.01 changes the result a lot
 with torch.no_grad():
     for _name in ("norm1", "norm2"):
         expect_close(getattr(_blk, _name)(_h), LayerNorm(32, eps=1e-2)(_h),
-                     f"block.{_name} vs LayerNorm(32, eps=0.01) with config.layer_norm_eps=0.01", atol=1e-5,
-                     hint="LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias) for norm1 and norm2")
+                     (f"config.layer_norm_eps=0.01 时 block.{_name} 与 LayerNorm(32, eps=0.01) 对比",
+                      f"block.{_name} vs LayerNorm(32, eps=0.01) with config.layer_norm_eps=0.01"), atol=1e-5,
+                     hint=("norm1 和 norm2 都用 LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)",
+                           "LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias) for norm1 and norm2"))
 for _T in (1, 16):
-    expect_shape(TransformerBlock(TINY)(torch.randn(3, _T, 32)), (3, _T, 32), f"output for input (3, {_T}, 32)",
-                 hint="a block never changes the shape")
+    expect_shape(TransformerBlock(TINY)(torch.randn(3, _T, 32)), (3, _T, 32),
+                 (f"输入为 (3, {_T}, 32) 时的输出", f"output for input (3, {_T}, 32)"),
+                 hint=("block 从不改变形状", "a block never changes the shape"))
 ### END HIDDEN TESTS
 print("block structure: ok")
 
@@ -568,8 +724,26 @@ with torch.no_grad():  # silence both sublayers: the block must then pass x thro
         _linear.weight.zero_()
         _linear.bias.zero_()
 _x = torch.randn(2, 5, 32)
-expect_tensor_equal(_blk(_x), _x, "block output when attn.proj and ff.proj are all zeros",
-                    hint="keep the residual path: x = x + attn(norm1(x)); x = x + ff(norm2(x)) (no norm after the add)")
+expect_tensor_equal(_blk(_x), _x,
+                    ("attn.proj 和 ff.proj 全为 0 时 block 的输出",
+                     "block output when attn.proj and ff.proj are all zeros"),
+                    hint=("保留残差路径：x = x + attn(norm1(x))；x = x + ff(norm2(x))（相加之后不要再做 norm）",
+                          "keep the residual path: x = x + attn(norm1(x)); x = x + ff(norm2(x)) (no norm after the add)"))
+from dataclasses import replace as _replace
+
+torch.manual_seed(9)
+_blk = TransformerBlock(_replace(TINY, d_model=24, num_heads=3)).eval()
+with torch.no_grad():  # random weights everywhere, so norm1 and norm2 differ
+    for _p in _blk.parameters():
+        _p.normal_(0.0, 0.4)
+    _x = torch.randn(2, 4, 24)
+    _mid = _x + _blk.attn(_blk.norm1(_x))
+    expect_close(_blk(_x), _mid + _blk.ff(_blk.norm2(_mid)),
+                 ("随机权重下 block 的输出与用它自己的 norm1、attn、norm2、ff 逐步算出的结果对比",
+                  "block output vs a step-by-step computation from its own norm1, attn, norm2, ff (random weights)"),
+                 atol=1e-5,
+                 hint=("pre-LN：x = x + attn(norm1(x))，然后 x = x + ff(norm2(x))；ff 之前用 norm2，不是 norm1",
+                       "pre-LN: x = x + attn(norm1(x)), then x = x + ff(norm2(x)); ff gets norm2, not norm1"))
 ### BEGIN HIDDEN TESTS
 from dataclasses import replace
 from gpt2ref import TransformerBlock as _RefBlock
@@ -586,8 +760,11 @@ for _d, _H, _B, _T in [(32, 4, 2, 7), (16, 2, 3, 5)]:
     _blk.norm1, _blk.attn, _blk.norm2, _blk.ff = _ref.norm1, _ref.attn, _ref.norm2, _ref.ff
     _x = torch.randn(_B, _T, _d)
     with torch.no_grad():
-        expect_close(_blk(_x), _ref(_x), f"block forward (d_model={_d}) with the reference's parts plugged in", atol=1e-5,
-                     hint="pre-LN: x = x + attn(norm1(x)), then x = x + ff(norm2(x)); norm1 before attn, norm2 before ff")
+        expect_close(_blk(_x), _ref(_x),
+                     (f"换上参考实现的零件后 block 的 forward（d_model={_d}）",
+                      f"block forward (d_model={_d}) with the reference's parts plugged in"), atol=1e-5,
+                     hint=("pre-LN：先 x = x + attn(norm1(x))，再 x = x + ff(norm2(x))；norm1 在 attn 之前，norm2 在 ff 之前",
+                           "pre-LN: x = x + attn(norm1(x)), then x = x + ff(norm2(x)); norm1 before attn, norm2 before ff"))
 ### END HIDDEN TESTS
 print("block forward: ok")
 

@@ -22,13 +22,15 @@
 #    > **EN** `top_k_filter` and `generate`: temperature, top-k, `torch.multinomial` and the sliding window,
 #    > then text generation through GPT-2's tokenizer.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError(...)` 换成你的代码），它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的小节里有一个由你来写的 cell（把 `raise NotImplementedError(...)` 换成你的代码），它后面的测试 cell 会告诉你哪里不对、可能的原因是什么。批改时，隐藏测试会换用别的数据和随机种子，把这些测试 cell 查的同样几件事再查一遍：所以只要每个测试 cell 都显示 ok、Validate 也通过，代码部分就是满分。整本 notebook 在笔记本电脑的 CPU 上一分钟左右就能跑完；只有第 9 节一个可选的 cell 会建出真实尺寸的 GPT-2 small（内存要求见那里）。前几课的零件从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Each section marked ✍️ has a cell for you to
 # > write (replace `raise NotImplementedError(...)` with your code); the test cells after it say what is wrong
-# > and the likely cause. The whole notebook runs in about a minute on a laptop CPU; only one optional cell builds
-# > the real-size GPT-2 small (section 9 says how much memory it needs). The parts from earlier lessons are
-# > imported from `gpt2ref`, so a mistake made there cannot break this lesson.
+# > and the likely cause. At grading, hidden tests check the same things again with other data and seeds, so
+# > when every test cell prints ok and Validate passes, the code earns full marks. The whole notebook runs in
+# > about a minute on a laptop CPU; only one optional cell builds the real-size GPT-2 small (section 9 says how
+# > much memory it needs). The parts from earlier lessons are imported from `gpt2ref`, so a mistake made there
+# > cannot break this lesson.
 
 # %% [markdown]
 # **学习时间 / Study time：** 大约 120 分钟，包括练习和小测；最后的三道选做题另需约 30 分钟。下面这些词会反复出现：
@@ -527,11 +529,31 @@ expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(0)
 m = GPTModel(TINY).eval()
 with torch.no_grad():
-    expect_shape(m(torch.randint(0, 97, (2, 5))), (2, 5, 97), "GPTModel(TINY)(idx) for idx of shape (2, 5)",
-                 hint="forward must return lm_head's output: one row of vocab_size logits per position")
+    expect_shape(m(torch.randint(0, 97, (2, 5))), (2, 5, 97), ("GPTModel(TINY)(idx)，idx 的形状为 (2, 5)", "GPTModel(TINY)(idx) for idx of shape (2, 5)"),
+                 hint=("forward 必须返回 lm_head 的输出：每个位置一行，共 vocab_size 个 logits",
+                       "forward must return lm_head's output: one row of vocab_size logits per position"))
 expect_raises(ValueError, lambda: m(torch.zeros(1, 17, dtype=torch.long)),
-              "GPTModel with context_length 16 fed 17 tokens", message_contains=["17", "16"],
-              hint="compare T with config.context_length at the start of forward; name both numbers in the message")
+              ("context_length 为 16 的 GPTModel 输入了 17 个 token", "GPTModel with context_length 16 fed 17 tokens"),
+              message_contains=["17", "16"],
+              hint=("在 forward 开头比较 T 和 config.context_length；错误消息里要写出这两个数",
+                    "compare T with config.context_length at the start of forward; name both numbers in the message"))
+from course.checks import expect
+from gpt2ref import GPTConfig
+
+short = GPTModel(GPTConfig(vocab_size=40, context_length=6, d_model=16, num_heads=2, num_layers=1, dropout=0.0)).eval()
+refusal, full = None, None
+try:
+    with torch.no_grad():
+        full = short(torch.randint(0, 40, (3, 6)))  # exactly context_length tokens: allowed
+except ValueError as exc:
+    refusal = str(exc)
+expect(refusal is None, ("context_length 为 6 的 GPTModel 输入恰好 6 个 token", "GPTModel with context_length 6 fed exactly 6 tokens"),
+       (f"抛出了 ValueError：{refusal}", f"raised ValueError: {refusal}"),
+       hint=("T == context_length 是允许的：只有 T > context_length 时才报错（用 >，不是 >=）",
+             "T == context_length is allowed: raise only when T > context_length (>, not >=)"))
+expect_shape(full, (3, 6, 40), ("context_length 为 6 的 GPTModel 输入形状 (3, 6)", "GPTModel with context_length 6 on idx of shape (3, 6)"),
+             hint=("forward 必须返回 lm_head 的输出：每个位置一行，共 vocab_size 个 logits",
+                   "forward must return lm_head's output: one row of vocab_size logits per position"))
 ### BEGIN HIDDEN TESTS
 from torch import nn
 from course.checks import expect, expect_equal, expect_type
@@ -541,26 +563,34 @@ for what, got, want in [("tok_embed.weight", m.tok_embed.weight, (97, 32)),
                         ("pos_embed.weight", m.pos_embed.weight, (16, 32)),
                         ("lm_head.weight", m.lm_head.weight, (97, 32))]:
     expect_shape(got, want, f"GPTModel(TINY).{what}",
-                 hint="tok_embed: (vocab_size, d_model); pos_embed: (context_length, d_model); "
-                      "lm_head = nn.Linear(d_model, vocab_size)")
-expect_type(m.lm_head, nn.Linear, "GPTModel(TINY).lm_head", hint="lm_head is an nn.Linear(d_model, vocab_size, bias=False)")
-expect(m.lm_head.bias is None, "GPTModel(TINY).lm_head.bias", "expected None (GPT-2's LM head has no bias)",
-       hint="nn.Linear(d_model, vocab_size, bias=False)")
-expect_equal(len(m.blocks), 2, "len(GPTModel(TINY).blocks) with num_layers=2", hint="one block per layer")
-expect(m.config is TINY, "GPTModel(TINY).config", "expected the config object passed in",
-       hint="keep self.config = config: generate() reads model.config.context_length")
+                 hint=("tok_embed 的形状是 (vocab_size, d_model)；pos_embed 是 (context_length, d_model)；"
+                       "lm_head = nn.Linear(d_model, vocab_size)",
+                       "tok_embed: (vocab_size, d_model); pos_embed: (context_length, d_model); "
+                       "lm_head = nn.Linear(d_model, vocab_size)"))
+expect_type(m.lm_head, nn.Linear, "GPTModel(TINY).lm_head", hint=("lm_head 是一个 nn.Linear(d_model, vocab_size, bias=False)",
+                  "lm_head is an nn.Linear(d_model, vocab_size, bias=False)"))
+expect(m.lm_head.bias is None, "GPTModel(TINY).lm_head.bias", ("期望是 None（GPT-2 的 LM head 没有 bias）", "expected None (GPT-2's LM head has no bias)"),
+       hint=("lm_head 用 nn.Linear(d_model, vocab_size, bias=False)，不带 bias", "nn.Linear(d_model, vocab_size, bias=False)"))
+expect_equal(len(m.blocks), 2, ("num_layers=2 时的 len(GPTModel(TINY).blocks)", "len(GPTModel(TINY).blocks) with num_layers=2"),
+             hint=("每层一个 block", "one block per layer"))
+expect(m.config is TINY, "GPTModel(TINY).config", ("期望就是传进来的那个 config 对象", "expected the config object passed in"),
+       hint=("保留 self.config = config：generate() 要读取 model.config.context_length",
+             "keep self.config = config: generate() reads model.config.context_length"))
 with torch.no_grad():
-    expect_shape(m(torch.randint(0, 97, (1, 16))), (1, 16, 97), "GPTModel on exactly context_length = 16 tokens",
-                 hint="T == context_length is allowed: raise only when T > context_length")
-    expect_shape(m(torch.randint(0, 97, (3, 1))), (3, 1, 97), "GPTModel on one token per row")
+    expect_shape(m(torch.randint(0, 97, (1, 16))), (1, 16, 97), ("GPTModel 输入恰好 context_length = 16 个 token", "GPTModel on exactly context_length = 16 tokens"),
+                 hint=("T == context_length 是允许的：只有 T > context_length 时才报错",
+                       "T == context_length is allowed: raise only when T > context_length"))
+    expect_shape(m(torch.randint(0, 97, (3, 1))), (3, 1, 97), ("GPTModel 每行只输入一个 token", "GPTModel on one token per row"))
     cfg2 = GPTConfig(vocab_size=50, context_length=8, d_model=24, num_heads=3, num_layers=3, dropout=0.0)
     m2 = GPTModel(cfg2).eval()
-    expect_shape(m2(torch.randint(0, 50, (4, 7))), (4, 7, 50), "GPTModel(vocab 50, d_model 24, 3 layers) on (4, 7)",
-                 hint="use the config's numbers everywhere, nothing hard-coded")
-    expect_equal(len(m2.blocks), 3, "len(blocks) with num_layers=3")
+    expect_shape(m2(torch.randint(0, 50, (4, 7))), (4, 7, 50), ("GPTModel（vocab 50，d_model 24，3 层）输入形状 (4, 7)", "GPTModel(vocab 50, d_model 24, 3 layers) on (4, 7)"),
+                 hint=("处处都用 config 里的数，不要写死任何数字", "use the config's numbers everywhere, nothing hard-coded"))
+    expect_equal(len(m2.blocks), 3, ("num_layers=3 时的 len(blocks)", "len(blocks) with num_layers=3"))
 expect_raises(ValueError, lambda: m2(torch.zeros(2, 11, dtype=torch.long)),
-              "GPTModel with context_length 8 fed 11 tokens", message_contains=["11", "8"],
-              hint="compare T with config.context_length; name both numbers in the message")
+              ("context_length 为 8 的 GPTModel 输入了 11 个 token", "GPTModel with context_length 8 fed 11 tokens"),
+              message_contains=["11", "8"],
+              hint=("比较 T 和 config.context_length；错误消息里要写出这两个数",
+                    "compare T with config.context_length; name both numbers in the message"))
 ### END HIDDEN TESTS
 print("test_gpt_shapes: ok")
 
@@ -575,9 +605,11 @@ m = GPTModel(TINY).eval()
 with torch.no_grad():
     logits = m(torch.full((1, 8), 7))  # the same token at all 8 positions
 spread = (logits - logits[:, :1]).abs().max().item()
-expect(spread > 1e-4, "GPTModel on the same token repeated 8 times",
-       f"every position gave the same logits (largest difference {spread:.1e})",
-       hint="add the position embedding: x = tok_embed(idx) + pos_embed(torch.arange(T))")
+expect(spread > 1e-4, ("GPTModel 输入同一个 token 重复 8 次", "GPTModel on the same token repeated 8 times"),
+       (f"每个位置给出的 logits 都一样（最大差值 {spread:.1e}）",
+        f"every position gave the same logits (largest difference {spread:.1e})"),
+       hint=("加上位置 embedding：x = tok_embed(idx) + pos_embed(torch.arange(T))",
+             "add the position embedding: x = tok_embed(idx) + pos_embed(torch.arange(T))"))
 ### BEGIN HIDDEN TESTS
 from course.checks import expect_close, record_calls
 
@@ -585,19 +617,23 @@ from course.checks import expect_close, record_calls
 idx = torch.randint(0, 97, (3, 7))
 with torch.no_grad(), record_calls(m.blocks[0]) as calls:
     m(idx)
-expect(len(calls) == 1, "forward on one batch", f"blocks[0] ran {len(calls)} times, expected once",
-       hint="run each block once per forward, starting with blocks[0]")
+expect(len(calls) == 1, ("对一个 batch 做一次 forward", "forward on one batch"),
+       (f"blocks[0] 运行了 {len(calls)} 次，期望只运行一次", f"blocks[0] ran {len(calls)} times, expected once"),
+       hint=("每次 forward 中每个 block 只运行一次，从 blocks[0] 开始",
+             "run each block once per forward, starting with blocks[0]"))
 expected = m.tok_embed.weight[idx] + m.pos_embed.weight[:7]
-expect_close(calls[0].input, expected.detach(), "input of blocks[0] for idx of shape (3, 7)", atol=1e-6,
-             hint="the blocks get tok_embed(idx) + pos_embed(torch.arange(T)): positions 0..T-1, nothing scaled")
+expect_close(calls[0].input, expected.detach(), ("idx 形状为 (3, 7) 时 blocks[0] 的输入", "input of blocks[0] for idx of shape (3, 7)"), atol=1e-6,
+             hint=("block 收到的应是 tok_embed(idx) + pos_embed(torch.arange(T))：位置是 0..T-1，不做任何缩放",
+                   "the blocks get tok_embed(idx) + pos_embed(torch.arange(T)): positions 0..T-1, nothing scaled"))
 # Token identity matters: changing one token changes the logits at its position.
 with torch.no_grad():
     base = m(idx)
     other = idx.clone()
     other[0, 3] = (other[0, 3] + 1) % 97
     changed = m(other)
-expect((changed[0, 3] - base[0, 3]).abs().max().item() > 1e-4, "logits at the position of a changed token",
-       "did not change", hint="the token embedding tok_embed(idx) must reach the blocks")
+expect((changed[0, 3] - base[0, 3]).abs().max().item() > 1e-4, ("改动一个 token 后，该位置的 logits", "logits at the position of a changed token"),
+       ("没有变化", "did not change"),
+       hint=("token embedding tok_embed(idx) 必须传到 block 里", "the token embedding tok_embed(idx) must reach the blocks"))
 ### END HIDDEN TESTS
 print("test_gpt_embeddings: ok")
 
@@ -613,14 +649,27 @@ torch.manual_seed(2)
 m = GPTModel(replace(TINY, num_layers=3)).eval()
 with torch.no_grad(), record_calls(*m.blocks) as calls:  # every block call: which block, its input and output
     m(torch.randint(0, 97, (2, 6)))
-expect_equal([call.index for call in calls], [0, 1, 2], "order in which the 3 blocks ran during one forward",
-             hint="loop over self.blocks once, in order: x = block(x)")
+expect_equal([call.index for call in calls], [0, 1, 2], ("一次 forward 中 3 个 block 的运行顺序", "order in which the 3 blocks ran during one forward"),
+             hint=("按顺序遍历 self.blocks 一次：x = block(x)", "loop over self.blocks once, in order: x = block(x)"))
+from course.checks import expect_close
+
+torch.manual_seed(12)
+pair = GPTModel(replace(TINY, num_layers=2)).eval()
+with torch.no_grad(), record_calls(*pair.blocks) as chain:
+    pair(torch.randint(0, 97, (3, 4)))
+expect_close(chain[1].input, chain[0].output, ("2 层模型、idx 形状为 (3, 4) 时 blocks[1] 的输入 vs blocks[0] 的输出",
+              "input of blocks[1] vs output of blocks[0] (2 layers, idx of shape (3, 4))"),
+             atol=0.0, hint=("把 block 串起来：每个 block 接收上一个 block 的输出（x = block(x)），而不是都读 embedding",
+                             "chain the blocks: each block gets the previous block's output (x = block(x)), "
+                             "not the embeddings again"))
 ### BEGIN HIDDEN TESTS
 from course.checks import expect_close
 
 for before, after in zip(calls, calls[1:]):
-    expect_close(after.input, before.output, f"input of blocks[{after.index}] vs output of blocks[{before.index}]",
-                 atol=0.0, hint="chain the blocks: each block gets the previous block's output (x = block(x))")
+    expect_close(after.input, before.output, (f"blocks[{after.index}] 的输入 vs blocks[{before.index}] 的输出",
+                  f"input of blocks[{after.index}] vs output of blocks[{before.index}]"),
+                 atol=0.0, hint=("把 block 串起来：每个 block 接收上一个 block 的输出（x = block(x)）",
+                                 "chain the blocks: each block gets the previous block's output (x = block(x))"))
 ### END HIDDEN TESTS
 print("test_gpt_blocks: ok")
 
@@ -635,24 +684,51 @@ m = GPTModel(TINY).eval()
 with torch.no_grad(), record_calls(m.blocks[-1], m.final_norm, m.lm_head) as calls:
     logits = m(torch.randint(0, 97, (2, 6)))
 last_block, norm, head = calls.of(0), calls.of(1), calls.of(2)  # the calls of each module, in order
-expect_equal(len(norm), 1, "number of final_norm calls in one forward",
-             hint="after the last block: x = self.final_norm(x), then logits = self.lm_head(x)")
-expect_equal(len(head), 1, "number of lm_head calls in one forward",
-             hint="call self.lm_head once, on the output of final_norm")
-expect_close(head[0].input, norm[0].output, "input of lm_head vs output of final_norm", atol=0.0,
-             hint="lm_head must read the normalised vector: logits = self.lm_head(self.final_norm(x))")
+expect_equal(len(norm), 1, ("一次 forward 中 final_norm 被调用的次数", "number of final_norm calls in one forward"),
+             hint=("在最后一个 block 之后：x = self.final_norm(x)，然后 logits = self.lm_head(x)",
+                   "after the last block: x = self.final_norm(x), then logits = self.lm_head(x)"))
+expect_equal(len(head), 1, ("一次 forward 中 lm_head 被调用的次数", "number of lm_head calls in one forward"),
+             hint=("对 final_norm 的输出调用一次 self.lm_head", "call self.lm_head once, on the output of final_norm"))
+expect_close(head[0].input, norm[0].output, ("lm_head 的输入 vs final_norm 的输出", "input of lm_head vs output of final_norm"), atol=0.0,
+             hint=("lm_head 必须读取归一化之后的向量：logits = self.lm_head(self.final_norm(x))",
+                   "lm_head must read the normalised vector: logits = self.lm_head(self.final_norm(x))"))
+from dataclasses import replace
+
+import torch.nn.functional as F
+
+torch.manual_seed(13)
+big_eps = GPTModel(replace(TINY, layer_norm_eps=0.05)).eval()  # an eps that changes the result a lot
+with torch.no_grad(), record_calls(big_eps.final_norm) as eps_calls:
+    big_eps(torch.randint(0, 97, (1, 9)))
+eps_bias = getattr(big_eps.final_norm, "bias", None)
+eps_formula = F.layer_norm(eps_calls[0].input, (32,), big_eps.final_norm.weight.detach(),
+                           None if eps_bias is None else eps_bias.detach(), 0.05)
+expect_close(eps_calls[0].output, eps_formula, ("config.layer_norm_eps=0.05 时 final_norm 的输出", "final_norm's output with config.layer_norm_eps=0.05"),
+             atol=1e-5,
+             hint=("写成 final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)：eps 要从 config 里取",
+                   "final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): take eps from the config"))
+no_bias = GPTModel(replace(TINY, d_model=16, num_heads=2, bias=False))
+expect_equal(sum(p.numel() for p in no_bias.final_norm.parameters()), 16,
+             ("d_model=16、config.bias=False 时 final_norm 的参数个数", "parameters of final_norm with d_model=16, config.bias=False"),
+             hint=("写成 final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)："
+                   "config.bias 为 False 时只有 weight，没有 bias",
+                   "final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): only a weight, no "
+                   "bias, when config.bias is False"))
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
 
-expect_close(norm[0].input, last_block[0].output, "input of final_norm vs output of the last block",
-             atol=0.0, hint="final_norm comes right after the last block, nothing in between")
+expect_close(norm[0].input, last_block[0].output, ("final_norm 的输入 vs 最后一个 block 的输出", "input of final_norm vs output of the last block"),
+             atol=0.0, hint=("final_norm 紧跟在最后一个 block 之后，中间不能有别的操作",
+                             "final_norm comes right after the last block, nothing in between"))
 bias = getattr(m.final_norm, "bias", None)
 formula = F.layer_norm(norm[0].input, (32,), m.final_norm.weight.detach(),
                        None if bias is None else bias.detach(), 1e-5)
-expect_close(norm[0].output, formula, "final_norm's output vs the LayerNorm formula (eps 1e-5)", atol=1e-5,
-             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)")
-expect_close(logits, head[0].output, "logits returned by forward vs lm_head's output", atol=0.0,
-             hint="return lm_head's output as it is")
+expect_close(norm[0].output, formula, ("final_norm 的输出 vs LayerNorm 公式（eps 1e-5）", "final_norm's output vs the LayerNorm formula (eps 1e-5)"),
+             atol=1e-5,
+             hint=("写成 final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)",
+                   "final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)"))
+expect_close(logits, head[0].output, ("forward 返回的 logits vs lm_head 的输出", "logits returned by forward vs lm_head's output"), atol=0.0,
+             hint=("原样返回 lm_head 的输出", "return lm_head's output as it is"))
 from dataclasses import replace
 
 torch.manual_seed(3)
@@ -662,12 +738,16 @@ with torch.no_grad(), record_calls(m.final_norm) as calls:
 bias = getattr(m.final_norm, "bias", None)
 formula = F.layer_norm(calls[0].input, (32,), m.final_norm.weight.detach(),
                        None if bias is None else bias.detach(), 1e-2)
-expect_close(calls[0].output, formula, "final_norm's output with config.layer_norm_eps=0.01", atol=1e-5,
-             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): take eps from the config")
+expect_close(calls[0].output, formula, ("config.layer_norm_eps=0.01 时 final_norm 的输出", "final_norm's output with config.layer_norm_eps=0.01"),
+             atol=1e-5,
+             hint=("写成 final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)：eps 要从 config 里取",
+                   "final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): take eps from the config"))
 m = GPTModel(replace(TINY, bias=False))
-expect_equal(sum(p.numel() for p in m.final_norm.parameters()), 32, "parameters of final_norm with config.bias=False",
-             hint="final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): no bias when "
-                  "config.bias is False")
+expect_equal(sum(p.numel() for p in m.final_norm.parameters()), 32, ("config.bias=False 时 final_norm 的参数个数", "parameters of final_norm with config.bias=False"),
+             hint=("写成 final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias)："
+                   "config.bias 为 False 时不要 bias",
+                   "final_norm = LayerNorm(d_model, eps=config.layer_norm_eps, bias=config.bias): no bias when "
+                   "config.bias is False"))
 ### END HIDDEN TESTS
 print("test_gpt_final_norm: ok")
 
@@ -682,33 +762,42 @@ expect_own_work(GPTModel, lesson=35, what="GPTModel")
 torch.manual_seed(4)
 m = GPTModel(TINY)
 expect(m.lm_head.weight.data_ptr() == m.tok_embed.weight.data_ptr(), "GPTModel(weight_tying=True)",
-       "lm_head.weight and tok_embed.weight live in different memory",
-       hint="share the Parameter itself (self.lm_head.weight = self.tok_embed.weight); a copy is not tying")
+       ("lm_head.weight 和 tok_embed.weight 在不同的内存里", "lm_head.weight and tok_embed.weight live in different memory"),
+       hint=("共享 Parameter 本身（self.lm_head.weight = self.tok_embed.weight）；复制一份不算 tying",
+             "share the Parameter itself (self.lm_head.weight = self.tok_embed.weight); a copy is not tying"))
 untied = GPTModel(replace(TINY, weight_tying=False))
 expect(untied.lm_head.weight.data_ptr() != untied.tok_embed.weight.data_ptr(), "GPTModel(weight_tying=False)",
-       "lm_head.weight and tok_embed.weight are shared", hint="tie only when config.weight_tying is True")
+       ("lm_head.weight 和 tok_embed.weight 是共享的", "lm_head.weight and tok_embed.weight are shared"),
+       hint=("只有 config.weight_tying 为 True 时才共享权重", "tie only when config.weight_tying is True"))
 ### BEGIN HIDDEN TESTS
 from course.checks import expect_equal
 from course.checks import shapes_only
 from gpt2ref import GPT2_SMALL, count_parameters as reference_count
 
 expect(m.lm_head.weight is m.tok_embed.weight, "GPTModel(weight_tying=True)",
-       "lm_head.weight is not the same Parameter object as tok_embed.weight",
-       hint="assign the Parameter: self.lm_head.weight = self.tok_embed.weight (or the other way round)")
+       ("lm_head.weight 和 tok_embed.weight 不是同一个 Parameter 对象",
+        "lm_head.weight is not the same Parameter object as tok_embed.weight"),
+       hint=("直接赋值 Parameter：self.lm_head.weight = self.tok_embed.weight（反过来也可以）",
+             "assign the Parameter: self.lm_head.weight = self.tok_embed.weight (or the other way round)"))
 with torch.no_grad():
     m.tok_embed.weight[5, 3] += 1.0
     followed = m.lm_head.weight[5, 3].item() == m.tok_embed.weight[5, 3].item()
-expect(followed, "after changing tok_embed.weight in place", "lm_head.weight did not change with it",
-       hint="a copy drifts apart; tying means one tensor")
+expect(followed, ("原地修改 tok_embed.weight 之后", "after changing tok_embed.weight in place"),
+       ("lm_head.weight 没有跟着变", "lm_head.weight did not change with it"),
+       hint=("复制出来的矩阵会各走各的；tying 意味着只有一个 tensor", "a copy drifts apart; tying means one tensor"))
 expect(not torch.equal(untied.lm_head.weight, untied.tok_embed.weight), "GPTModel(weight_tying=False)",
-       "lm_head.weight equals tok_embed.weight", hint="untied: two separately initialised matrices")
+       ("lm_head.weight 和 tok_embed.weight 的值完全相同", "lm_head.weight equals tok_embed.weight"),
+       hint=("不共享时是两个各自初始化的矩阵", "untied: two separately initialised matrices"))
 # GPT-2 small built on the meta device (no memory), counted with the reference count:
 for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
     with shapes_only():
         big = GPTModel(replace(GPT2_SMALL, weight_tying=tying))
-    expect_equal(reference_count(big), expected, f"parameters of GPTModel(GPT-2 small, weight_tying={tying})",
-                 hint="tied: the shared matrix counts once (124,439,808, like Hugging Face's GPT2LMHeadModel); "
-                      "untied adds vocab_size * d_model")
+    expect_equal(reference_count(big), expected, (f"GPTModel(GPT-2 small, weight_tying={tying}) 的参数个数",
+                  f"parameters of GPTModel(GPT-2 small, weight_tying={tying})"),
+                 hint=("共享时那个矩阵只数一次（124,439,808，和 Hugging Face 的 GPT2LMHeadModel 一样）；"
+                       "不共享时再多出 vocab_size * d_model",
+                       "tied: the shared matrix counts once (124,439,808, like Hugging Face's GPT2LMHeadModel); "
+                       "untied adds vocab_size * d_model"))
     del big
 ### END HIDDEN TESTS
 print("test_weight_tying: ok")
@@ -726,11 +815,15 @@ m = GPTModel(cfg)
 
 def _std_close(weight, target, what, hint):
     std = weight.detach().std().item()
-    expect(abs(std - target) <= 0.15 * target, what, f"std {std:.5f}, expected {target:.5f} (within 15%)", hint=hint)
+    expect(abs(std - target) <= 0.15 * target, what,
+           (f"std 为 {std:.5f}，期望 {target:.5f}（误差在 15% 以内）", f"std {std:.5f}, expected {target:.5f} (within 15%)"),
+           hint=hint)
 
-_std_close(m.tok_embed.weight, 0.02, "std of tok_embed.weight", hint="nn.init.normal_(weight, mean=0.0, std=0.02)")
-_std_close(m.blocks[0].attn.proj.weight, 0.02 / math.sqrt(2 * 6), "std of blocks[0].attn.proj.weight with 6 layers",
-           hint="the residual projections (attn.proj, ff.proj) start at std 0.02 / sqrt(2 * num_layers)")
+_std_close(m.tok_embed.weight, 0.02, ("tok_embed.weight 的 std", "std of tok_embed.weight"),
+           hint=("用 nn.init.normal_(weight, mean=0.0, std=0.02) 初始化", "nn.init.normal_(weight, mean=0.0, std=0.02)"))
+_std_close(m.blocks[0].attn.proj.weight, 0.02 / math.sqrt(2 * 6), ("6 层时 blocks[0].attn.proj.weight 的 std", "std of blocks[0].attn.proj.weight with 6 layers"),
+           hint=("写入 residual stream 的两个投影（attn.proj、ff.proj）初始 std 为 0.02 / sqrt(2 * num_layers)",
+                 "the residual projections (attn.proj, ff.proj) start at std 0.02 / sqrt(2 * num_layers)"))
 ### BEGIN HIDDEN TESTS
 from dataclasses import replace
 
@@ -745,28 +838,34 @@ for layers in (6, 2):
         m = GPTModel(c)
         small = 0.02 / math.sqrt(2 * layers)
         residual = {id(w) for blk in m.blocks for w in (blk.attn.proj.weight, blk.ff.proj.weight)}
-        expect_equal(len(residual), 2 * layers, f"attn.proj / ff.proj weights in {layers} blocks",
-                     hint="every block has its own attn.proj and ff.proj")
+        expect_equal(len(residual), 2 * layers, (f"{layers} 个 block 里 attn.proj / ff.proj 权重的个数", f"attn.proj / ff.proj weights in {layers} blocks"),
+                     hint=("每个 block 都有自己的 attn.proj 和 ff.proj", "every block has its own attn.proj and ff.proj"))
         for name, module in m.named_modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):
                 w = module.weight
                 target = small if id(w) in residual else 0.02
                 what = f"{name}.weight ({layers} layers, weight_tying={tying})"
-                _std_close(w, target, f"std of {what}",
-                           hint="residual projections: 0.02 / sqrt(2 * num_layers); every other Linear/Embedding "
-                                "weight: 0.02; init the projections after the general N(0, 0.02) pass")
+                what_zh = f"{name}.weight（{layers} 层，weight_tying={tying}）"
+                _std_close(w, target, (f"{what_zh} 的 std", f"std of {what}"),
+                           hint=("写入 residual stream 的投影：0.02 / sqrt(2 * num_layers)；其余所有 Linear/Embedding "
+                                 "权重：0.02；先统一按 N(0, 0.02) 初始化，再单独初始化这两个投影",
+                                 "residual projections: 0.02 / sqrt(2 * num_layers); every other Linear/Embedding "
+                                 "weight: 0.02; init the projections after the general N(0, 0.02) pass"))
                 mean = w.detach().mean().item()
-                expect(abs(mean) <= 0.1 * target, f"mean of {what}", f"{mean:.5f}, expected about 0",
+                expect(abs(mean) <= 0.1 * target, (f"{what_zh} 的均值", f"mean of {what}"),
+                       (f"{mean:.5f}，期望约为 0", f"{mean:.5f}, expected about 0"),
                        hint="normal_(mean=0.0)")
             if isinstance(module, nn.Linear) and module.bias is not None:
-                expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
-                       hint="nn.init.zeros_(bias) for every Linear")
+                expect(bool((module.bias == 0).all()), f"{name}.bias", ("不全为 0", "not all zero"),
+                       hint=("对每个 Linear 调用 nn.init.zeros_(bias)", "nn.init.zeros_(bias) for every Linear"))
             if isinstance(module, (ReferenceLayerNorm, nn.LayerNorm)):
-                expect(bool((module.weight == 1).all()), f"{name}.weight", "not all one",
-                       hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
+                expect(bool((module.weight == 1).all()), f"{name}.weight", ("不全为 1", "not all one"),
+                       hint=("LayerNorm 保持 weight 为 1、bias 为 0：不要重新初始化它",
+                             "LayerNorm keeps weight 1 and bias 0: do not re-initialise it"))
                 if module.bias is not None:
-                    expect(bool((module.bias == 0).all()), f"{name}.bias", "not all zero",
-                           hint="LayerNorm keeps weight 1 and bias 0: do not re-initialise it")
+                    expect(bool((module.bias == 0).all()), f"{name}.bias", ("不全为 0", "not all zero"),
+                           hint=("LayerNorm 保持 weight 为 1、bias 为 0：不要重新初始化它",
+                                 "LayerNorm keeps weight 1 and bias 0: do not re-initialise it"))
 ### END HIDDEN TESTS
 print("test_init: ok")
 
@@ -786,10 +885,39 @@ idx = torch.randint(0, 97, (8, 8))
 with torch.no_grad():
     first, second = m(idx), m(idx)
     expected = same_weights(idx)
-expect_close(first, expected, "GPTModel(dropout=0.5) in eval mode vs the same weights with dropout=0.0", atol=1e-6,
-             hint="dropout does nothing in eval mode: use nn.Dropout(config.dropout) "
-                  "(F.dropout needs training=self.training)")
-expect_close(second, first, "two forward passes in eval mode (dropout=0.5)", atol=0.0, hint="no dropout in eval mode")
+expect_close(first, expected, ("eval 模式下的 GPTModel(dropout=0.5) vs 权重相同、dropout=0.0 的模型",
+              "GPTModel(dropout=0.5) in eval mode vs the same weights with dropout=0.0"), atol=1e-6,
+             hint=("dropout 在 eval 模式下什么都不做：用 nn.Dropout(config.dropout)"
+                   "（F.dropout 需要传 training=self.training）",
+                   "dropout does nothing in eval mode: use nn.Dropout(config.dropout) "
+                   "(F.dropout needs training=self.training)"))
+expect_close(second, first, ("eval 模式下的两次 forward（dropout=0.5）", "two forward passes in eval mode (dropout=0.5)"),
+             atol=0.0, hint=("eval 模式下不做 dropout", "no dropout in eval mode"))
+from course.checks import expect, record_calls
+
+torch.manual_seed(16)
+light = GPTModel(replace(TINY, dropout=0.25)).eval()
+tokens = torch.randint(0, 97, (6, 10))
+with torch.no_grad(), record_calls(light.blocks[0]) as block_inputs:
+    light(tokens)  # eval mode: the embeddings as they are
+    light.train()
+    light(tokens)  # train mode: the embeddings after dropout
+clean, noisy = block_inputs[0].input, block_inputs[1].input
+zeroed = noisy == 0
+share = zeroed.double().mean().item()
+expect(0.15 < share < 0.35, ("train 模式下 blocks[0] 的输入中 0 的比例（dropout=0.25）",
+        "share of zeros in the input of blocks[0] in train mode (dropout=0.25)"),
+       (f"{noisy.numel()} 个元素中有 {share:.1%} 是 0，期望约 25%",
+        f"{share:.1%} of the {noisy.numel()} entries are zero, expected about 25%"),
+       hint=("两个 embedding 相加之后接 nn.Dropout(config.dropout)：train 模式下它会把其中比例为 p 的元素置 0",
+             "after adding the embeddings apply nn.Dropout(config.dropout): in train mode it zeroes a share p of them"))
+expect_close(noisy[~zeroed], clean[~zeroed] / 0.75,
+             ("blocks[0] 的输入中被 dropout 保留下来的元素（train 模式，dropout=0.25）",
+              "entries of the input of blocks[0] that dropout kept (train mode, dropout=0.25)"), atol=1e-5,
+             hint=("dropout 会把保留下来的值乘以 1 / (1 - p)：对两个 embedding 之和用 nn.Dropout(config.dropout)，"
+                   "中间不要有别的操作",
+                   "dropout scales what it keeps by 1 / (1 - p): use nn.Dropout(config.dropout) on the sum of the "
+                   "two embeddings, nothing else in between"))
 ### BEGIN HIDDEN TESTS
 from course.checks import expect, record_calls
 
@@ -800,13 +928,19 @@ with torch.no_grad(), record_calls(m.blocks[0]) as calls:
 embedded, seen = calls[0].input, calls[1].input  # what blocks[0] got: the embeddings, untouched / after dropout
 dropped = seen == 0
 rate = dropped.double().mean().item()
-expect(0.4 < rate < 0.6, "share of zeros in the input of blocks[0] in train mode (dropout=0.5)",
-       f"{rate:.1%} of the {seen.numel()} entries are zero, expected about 50%",
-       hint="after adding the embeddings apply nn.Dropout(config.dropout): in train mode it zeroes a share p of them")
+expect(0.4 < rate < 0.6, ("train 模式下 blocks[0] 的输入中 0 的比例（dropout=0.5）",
+        "share of zeros in the input of blocks[0] in train mode (dropout=0.5)"),
+       (f"{seen.numel()} 个元素中有 {rate:.1%} 是 0，期望约 50%",
+        f"{rate:.1%} of the {seen.numel()} entries are zero, expected about 50%"),
+       hint=("两个 embedding 相加之后接 nn.Dropout(config.dropout)：train 模式下它会把其中比例为 p 的元素置 0",
+             "after adding the embeddings apply nn.Dropout(config.dropout): in train mode it zeroes a share p of them"))
 expect_close(seen[~dropped], 2.0 * embedded[~dropped],
-             "entries of the input of blocks[0] that dropout kept (train mode, dropout=0.5)", atol=1e-5,
-             hint="dropout scales what it keeps by 1 / (1 - p): use nn.Dropout(config.dropout) on the sum of the "
-                  "two embeddings, nothing else in between")
+             ("blocks[0] 的输入中被 dropout 保留下来的元素（train 模式，dropout=0.5）",
+              "entries of the input of blocks[0] that dropout kept (train mode, dropout=0.5)"), atol=1e-5,
+             hint=("dropout 会把保留下来的值乘以 1 / (1 - p)：对两个 embedding 之和用 nn.Dropout(config.dropout)，"
+                   "中间不要有别的操作",
+                   "dropout scales what it keeps by 1 / (1 - p): use nn.Dropout(config.dropout) on the sum of the "
+                   "two embeddings, nothing else in between"))
 ### END HIDDEN TESTS
 print("test_gpt_dropout: ok")
 
@@ -838,32 +972,40 @@ from course.checks import expect_own_work, expect_equal
 
 expect_own_work(count_parameters, lesson=35, what="count_parameters")
 expect_equal(count_parameters(nn.Linear(10, 3)), 33, "count_parameters(nn.Linear(10, 3))",
-             hint="add up p.numel() over model.parameters(): 10 * 3 weights + 3 biases")
+             hint=("对 model.parameters() 里的每个 p 累加 p.numel()：10 * 3 个权重 + 3 个 bias",
+                   "add up p.numel() over model.parameters(): 10 * 3 weights + 3 biases"))
 pair = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
 pair[1].weight = pair[0].weight  # one weight matrix used by both layers
-expect_equal(count_parameters(pair), 16 + 4 + 4, "count_parameters of two Linear(4, 4) sharing their weight",
-             hint="a shared Parameter counts once: model.parameters() already skips repeats, "
-                  "named_parameters(remove_duplicate=False) and state_dict() do not")
+expect_equal(count_parameters(pair), 16 + 4 + 4, ("两个共享权重的 Linear(4, 4) 的 count_parameters", "count_parameters of two Linear(4, 4) sharing their weight"),
+             hint=("共享的 Parameter 只数一次：model.parameters() 本来就会跳过重复的，"
+                   "而 named_parameters(remove_duplicate=False) 和 state_dict() 不会",
+                   "a shared Parameter counts once: model.parameters() already skips repeats, "
+                   "named_parameters(remove_duplicate=False) and state_dict() do not"))
 ### BEGIN HIDDEN TESTS
 from dataclasses import replace
 from course.checks import shapes_only
 from gpt2ref import GPT2_SMALL, TINY, GPTModel as ReferenceGPTModel
 
 expect_equal(count_parameters(nn.BatchNorm1d(3)), 6, "count_parameters(nn.BatchNorm1d(3))",
-             hint="buffers (running_mean, running_var, num_batches_tracked) are not parameters: do not use state_dict()")
+             hint=("buffer（running_mean、running_var、num_batches_tracked）不是参数：不要用 state_dict()",
+                   "buffers (running_mean, running_var, num_batches_tracked) are not parameters: do not use state_dict()"))
 V, C, d, L = TINY.vocab_size, TINY.context_length, TINY.d_model, TINY.num_layers  # 97, 16, 32, 2
 per_block = 12 * d * d + 13 * d  # qkv, proj, fc, proj weights and biases + two LayerNorms
 tied = V * d + C * d + L * per_block + 2 * d
 for tying, expected in ((True, tied), (False, tied + V * d)):
     got = count_parameters(ReferenceGPTModel(replace(TINY, weight_tying=tying)))
-    expect_equal(type(got), int, "type of count_parameters(...)", hint="return a Python int (sum of p.numel())")
-    expect_equal(got, expected, f"count_parameters(reference GPTModel, 2 layers, weight_tying={tying})",
-                 hint="the tied matrix counts once")
+    expect_equal(type(got), int, ("count_parameters(...) 返回值的类型", "type of count_parameters(...)"),
+                 hint=("返回 Python int（p.numel() 之和）", "return a Python int (sum of p.numel())"))
+    expect_equal(got, expected, (f"对参考 GPTModel（2 层，weight_tying={tying}）调用 count_parameters",
+                  f"count_parameters(reference GPTModel, 2 layers, weight_tying={tying})"),
+                 hint=("共享的矩阵只数一次", "the tied matrix counts once"))
 for tying, expected in ((True, 124_439_808), (False, 163_037_184)):
     with shapes_only():
         big = ReferenceGPTModel(replace(GPT2_SMALL, weight_tying=tying))
-    expect_equal(count_parameters(big), expected, f"count_parameters(GPT-2 small on meta, weight_tying={tying})",
-                 hint="numel() works on meta tensors; count each Parameter object once")
+    expect_equal(count_parameters(big), expected, (f"在 meta device 上对 GPT-2 small（weight_tying={tying}）调用 count_parameters",
+                  f"count_parameters(GPT-2 small on meta, weight_tying={tying})"),
+                 hint=("numel() 在 meta tensor 上也能用；每个 Parameter 对象只数一次",
+                       "numel() works on meta tensors; count each Parameter object once"))
     del big
 ### END HIDDEN TESTS
 print("test_count_parameters: ok")
@@ -1125,9 +1267,19 @@ row = torch.tensor([[1.5, -0.3, 4.2, 0.0, 2.7, -1.1]])
 before = row.clone()
 expect_tensor_equal(top_k_filter(row, 3), torch.tensor([[1.5, inf, 4.2, inf, 2.7, inf]]),
                     "top_k_filter([[1.5, -0.3, 4.2, 0.0, 2.7, -1.1]], 3)",
-                    hint="keep the 3 largest values where they are, put -inf everywhere else")
-expect_tensor_equal(row, before, "the logits passed to top_k_filter, after the call",
-                    hint="do not modify the input in place: build a new tensor (masked_fill, or clone first)")
+                    hint=("最大的 3 个值留在原位，其余位置都设成 -inf", "keep the 3 largest values where they are, put -inf everywhere else"))
+expect_tensor_equal(row, before, ("调用之后，传给 top_k_filter 的 logits", "the logits passed to top_k_filter, after the call"),
+                    hint=("不要原地修改输入：构造一个新的 tensor（用 masked_fill，或者先 clone）",
+                          "do not modify the input in place: build a new tensor (masked_fill, or clone first)"))
+cube = torch.tensor([[[0.2, -1.0, 3.0, 0.7], [5.0, 4.0, -2.0, 0.1]],
+                     [[-0.5, -0.4, -0.3, -0.2], [1.0, 9.0, 2.0, 8.0]]])  # (2, 2, 4): 4 rows of 4 logits
+for k, want in ((1, [[[inf, inf, 3.0, inf], [5.0, inf, inf, inf]], [[inf, inf, inf, -0.2], [inf, 9.0, inf, inf]]]),
+                (2, [[[inf, inf, 3.0, 0.7], [5.0, 4.0, inf, inf]], [[inf, inf, -0.3, -0.2], [inf, 9.0, inf, 8.0]]])):
+    expect_tensor_equal(top_k_filter(cube, k), torch.tensor(want),
+                        (f"对形状为 (2, 2, 4) 的 logits 调用 top_k_filter(logits, {k})", f"top_k_filter(logits of shape (2, 2, 4), {k})"),
+                        hint=("只在最后一维上操作（dim=-1，values[..., -1:]）：前面可以有任意多个维度，每一行各自过滤",
+                              "work on the last dimension only (dim=-1, values[..., -1:]): any leading dimensions, "
+                              "every row filtered on its own"))
 ### BEGIN HIDDEN TESTS
 from course.checks import expect, expect_equal
 import gpt2ref as ref
@@ -1141,24 +1293,32 @@ for k in (1, 4, 17, V - 1):
     got = top_k_filter(logits, k)
     want = ref.top_k_filter(logits, k)
     survivors = torch.isfinite(want)
-    expect_equal(tuple(got.shape), (B, V), f"shape of top_k_filter(logits of shape {(B, V)}, {k})")
-    expect(bool((torch.isfinite(got) == survivors).all()), f"which entries survive top_k_filter(logits, {k})",
-           f"expected the {k} largest of each row; got a different set (per-row survivors: "
-           f"{torch.isfinite(got).sum(-1).tolist()})", hint="torch.topk(logits, k, dim=-1) finds the k largest per row")
-    expect_tensor_equal(got[survivors], logits[survivors], f"values of the survivors of top_k_filter(logits, {k})",
-                        hint="survivors keep their original value")
-    expect(bool(torch.isneginf(got[~survivors]).all()), f"filtered entries of top_k_filter(logits, {k})",
-           "not all -inf", hint="use float('-inf'), not a large negative number or 0")
-expect_tensor_equal(logits, before, "logits after several top_k_filter calls", hint="do not change the input")
+    expect_equal(tuple(got.shape), (B, V), (f"对形状为 {(B, V)} 的 logits 调用 top_k_filter(logits, {k}) 得到的形状",
+                                              f"shape of top_k_filter(logits of shape {(B, V)}, {k})"))
+    expect(bool((torch.isfinite(got) == survivors).all()), (f"top_k_filter(logits, {k}) 之后留下了哪些元素", f"which entries survive top_k_filter(logits, {k})"),
+           (f"期望每行留下最大的 {k} 个；实际留下的不是这些（每行留下的个数："
+            f"{torch.isfinite(got).sum(-1).tolist()}）",
+            f"expected the {k} largest of each row; got a different set (per-row survivors: "
+            f"{torch.isfinite(got).sum(-1).tolist()})"),
+           hint=("torch.topk(logits, k, dim=-1) 可以找出每行最大的 k 个", "torch.topk(logits, k, dim=-1) finds the k largest per row"))
+    expect_tensor_equal(got[survivors], logits[survivors], (f"top_k_filter(logits, {k}) 中留下的元素的值", f"values of the survivors of top_k_filter(logits, {k})"),
+                        hint=("留下的元素保持原来的值", "survivors keep their original value"))
+    expect(bool(torch.isneginf(got[~survivors]).all()), (f"top_k_filter(logits, {k}) 中被过滤掉的元素", f"filtered entries of top_k_filter(logits, {k})"),
+           ("不全是 -inf", "not all -inf"),
+           hint=("用 float('-inf')，不要用一个很大的负数或 0", "use float('-inf'), not a large negative number or 0"))
+expect_tensor_equal(logits, before, ("多次调用 top_k_filter 之后的 logits", "logits after several top_k_filter calls"),
+                    hint=("不要修改输入", "do not change the input"))
 for k in (None, 0, V, V + 1, 10_000):
-    expect_tensor_equal(top_k_filter(logits, k), logits, f"top_k_filter(logits, {k!r}) with vocab_size {V}",
-                        hint="None and 0 mean no filtering; a top_k >= vocab_size keeps every entry")
+    expect_tensor_equal(top_k_filter(logits, k), logits, (f"vocab_size 为 {V} 时的 top_k_filter(logits, {k!r})", f"top_k_filter(logits, {k!r}) with vocab_size {V}"),
+                        hint=("None 和 0 表示不过滤；top_k >= vocab_size 时保留所有元素",
+                              "None and 0 mean no filtering; a top_k >= vocab_size keeps every entry"))
 one = top_k_filter(logits, 1)
-expect_tensor_equal(one.argmax(-1), logits.argmax(-1), "the survivor of top_k_filter(logits, 1)",
-                    hint="top_k=1 keeps each row's maximum")
+expect_tensor_equal(one.argmax(-1), logits.argmax(-1), ("top_k_filter(logits, 1) 中留下的那个元素", "the survivor of top_k_filter(logits, 1)"),
+                    hint=("top_k=1 时每行只保留最大值", "top_k=1 keeps each row's maximum"))
 deep = logits[:4].reshape(2, 2, V)  # (2, 2, vocab): every row along the last dimension is filtered on its own
-expect_tensor_equal(top_k_filter(deep, 3), ref.top_k_filter(deep, 3), "top_k_filter(logits of shape (2, 2, 40), 3)",
-                    hint="work on the last dimension only (dim=-1, values[..., -1:]): any leading dimensions")
+expect_tensor_equal(top_k_filter(deep, 3), ref.top_k_filter(deep, 3), ("对形状为 (2, 2, 40) 的 logits 调用 top_k_filter(logits, 3)", "top_k_filter(logits of shape (2, 2, 40), 3)"),
+                    hint=("只在最后一维上操作（dim=-1，values[..., -1:]）：前面可以有任意多个维度",
+                          "work on the last dimension only (dim=-1, values[..., -1:]): any leading dimensions"))
 ### END HIDDEN TESTS
 print("test_top_k_filter: ok")
 
@@ -1299,7 +1459,7 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperatu
 import torch
 from torch import nn
 from types import SimpleNamespace
-from course.checks import expect_own_work, stand_ins, expect_shape, expect
+from course.checks import expect_own_work, stand_ins, expect_shape, expect, say
 import gpt2ref as ref
 
 expect_own_work(generate, lesson=35, what="generate")
@@ -1320,8 +1480,10 @@ class StandIn(nn.Module):
     def forward(self, idx):
         self.calls += 1
         if self.calls > self.budget:
-            raise RuntimeError(f"generate called the model more than {self.budget} time(s) for "
-                               f"max_new_tokens={self.budget}: one call per new token, then stop")
+            raise RuntimeError(say((f"max_new_tokens={self.budget} 时 generate 调用模型超过了 {self.budget} 次："
+                                    f"应当每个新 token 调用一次，然后停止",
+                                    f"generate called the model more than {self.budget} time(s) for "
+                                    f"max_new_tokens={self.budget}: one call per new token, then stop")))
         out = self.other.expand(idx.shape[0], idx.shape[1], -1).clone()
         out[:, -1] = self.last
         return out + 0 * self.anchor
@@ -1332,14 +1494,18 @@ n = 20_000
 for temperature in (0.5, 2.0):
     torch.manual_seed(7)
     out = run_generate(StandIn(last, other, 16, 1), torch.zeros(n, 3, dtype=torch.long), 1, temperature=temperature)
-    expect_shape(out, (n, 4), f"generate(model, prompt of shape ({n}, 3), 1, temperature={temperature})")
+    expect_shape(out, (n, 4), (f"prompt 形状为 ({n}, 3) 时 generate(model, prompt, 1, temperature={temperature}) 的输出",
+                       f"generate(model, prompt of shape ({n}, 3), 1, temperature={temperature})"))
     freq = torch.bincount(out[:, -1], minlength=8).double() / n
     want = torch.softmax(last.double() / temperature, dim=-1)
     tv = 0.5 * (freq - want).abs().sum().item()
-    expect(tv < 0.03, f"frequencies of {n:,} draws at temperature {temperature}",
-           f"differ from softmax(logits / {temperature}) by a total variation of {tv:.3f} "
-           f"(got {[round(v, 3) for v in freq.tolist()]}, expected {[round(v, 3) for v in want.tolist()]})",
-           hint="use the LAST position's logits, divide them by temperature (not multiply), softmax, torch.multinomial")
+    expect(tv < 0.03, (f"temperature 为 {temperature} 时 {n:,} 次抽样的频率", f"frequencies of {n:,} draws at temperature {temperature}"),
+           (f"与 softmax(logits / {temperature}) 的全变差距离为 {tv:.3f}"
+            f"（实际是 {[round(v, 3) for v in freq.tolist()]}，期望 {[round(v, 3) for v in want.tolist()]}）",
+            f"differ from softmax(logits / {temperature}) by a total variation of {tv:.3f} "
+            f"(got {[round(v, 3) for v in freq.tolist()]}, expected {[round(v, 3) for v in want.tolist()]})"),
+           hint=("只用最后一个位置的 logits，除以 temperature（不是乘），再做 softmax，再用 torch.multinomial 抽样",
+                 "use the LAST position's logits, divide them by temperature (not multiply), softmax, torch.multinomial"))
 ### BEGIN HIDDEN TESTS
 for temperature in (1.0, 0.7):
     torch.manual_seed(8)
@@ -1348,21 +1514,27 @@ for temperature in (1.0, 0.7):
     freq = torch.bincount(out[:, -1], minlength=8).double() / n
     top3 = [0, 1, 7]  # the three largest logits of `last`
     outside = [i for i in range(8) if i not in top3]
-    expect(freq[outside].sum().item() == 0, f"draws with top_k=3, temperature={temperature}",
-           f"{int(freq[outside].sum().item() * n)} of {n} draws fell outside the 3 best tokens",
-           hint="filter the scaled logits with top_k_filter(logits / temperature, top_k) before the softmax")
+    expect(freq[outside].sum().item() == 0, (f"top_k=3、temperature={temperature} 时的抽样", f"draws with top_k=3, temperature={temperature}"),
+           (f"{n} 次抽样中有 {int(freq[outside].sum().item() * n)} 次落在分数最高的 3 个 token 之外",
+            f"{int(freq[outside].sum().item() * n)} of {n} draws fell outside the 3 best tokens"),
+           hint=("softmax 之前先用 top_k_filter(logits / temperature, top_k) 过滤缩放后的 logits",
+                 "filter the scaled logits with top_k_filter(logits / temperature, top_k) before the softmax"))
     want = torch.zeros(8, dtype=torch.double)
     want[top3] = torch.softmax(last[top3].double() / temperature, dim=-1)
     tv = 0.5 * (freq - want).abs().sum().item()
-    expect(tv < 0.03, f"frequencies of {n:,} draws with top_k=3, temperature={temperature}",
-           f"differ from the renormalised top-3 distribution by a total variation of {tv:.3f}",
-           hint="temperature first, then top_k_filter, then softmax and torch.multinomial")
+    expect(tv < 0.03, (f"top_k=3、temperature={temperature} 时 {n:,} 次抽样的频率",
+            f"frequencies of {n:,} draws with top_k=3, temperature={temperature}"),
+           (f"与重新归一化后的 top-3 分布的全变差距离为 {tv:.3f}",
+            f"differ from the renormalised top-3 distribution by a total variation of {tv:.3f}"),
+           hint=("先除以 temperature，再 top_k_filter，然后 softmax 和 torch.multinomial",
+                 "temperature first, then top_k_filter, then softmax and torch.multinomial"))
 torch.manual_seed(9)
 out = run_generate(StandIn(last, other, 16, 1), torch.zeros(n, 3, dtype=torch.long), 1)
 freq = torch.bincount(out[:, -1], minlength=8).double() / n
 tv = 0.5 * (freq - torch.softmax(last.double(), dim=-1)).abs().sum().item()
-expect(tv < 0.03, "frequencies of draws at the default temperature 1.0",
-       f"differ from softmax(logits) by a total variation of {tv:.3f}", hint="temperature defaults to 1.0")
+expect(tv < 0.03, ("默认 temperature 1.0 下抽样的频率", "frequencies of draws at the default temperature 1.0"),
+       (f"与 softmax(logits) 的全变差距离为 {tv:.3f}", f"differ from softmax(logits) by a total variation of {tv:.3f}"),
+       hint=("temperature 的默认值是 1.0", "temperature defaults to 1.0"))
 ### END HIDDEN TESTS
 print("test_generate_sampling: ok")
 
@@ -1370,7 +1542,7 @@ print("test_generate_sampling: ok")
 import torch
 from torch import nn
 from types import SimpleNamespace
-from course.checks import expect_own_work, stand_ins, expect_equal, expect_tensor_equal
+from course.checks import expect_own_work, stand_ins, expect_equal, expect_tensor_equal, say
 import gpt2ref as ref
 
 expect_own_work(generate, lesson=35, what="generate")
@@ -1390,30 +1562,38 @@ class Recorder(nn.Module):
         self.budget, self.vocab, self.inputs = budget, vocab, []
     def forward(self, idx):
         if len(self.inputs) >= self.budget:
-            raise RuntimeError(f"generate called the model more than {self.budget} times for "
-                               f"max_new_tokens={self.budget}: one call per new token, then stop")
+            raise RuntimeError(say((f"max_new_tokens={self.budget} 时 generate 调用模型超过了 {self.budget} 次："
+                                    f"应当每个新 token 调用一次，然后停止",
+                                    f"generate called the model more than {self.budget} times for "
+                                    f"max_new_tokens={self.budget}: one call per new token, then stop")))
         self.inputs.append(idx.detach().clone())
         return torch.zeros(idx.shape[0], idx.shape[1], self.vocab) + 0 * self.anchor
 
 prompt = torch.tensor([[31, 32, 33, 34, 35, 36]])  # 6 tokens, longer than the context of 4
 rec = Recorder(context_length=4, budget=3)
 out = run_generate(rec, prompt, 3)
-expect_tensor_equal(out[:, :6], prompt, "first 6 tokens of generate's output", hint="keep the prompt, append after it")
-expect_equal(len(rec.inputs), 3, "model calls for max_new_tokens=3", hint="one call per new token")
+expect_tensor_equal(out[:, :6], prompt, ("generate 输出的前 6 个 token", "first 6 tokens of generate's output"),
+                    hint=("保留 prompt，新 token 接在它后面", "keep the prompt, append after it"))
+expect_equal(len(rec.inputs), 3, ("max_new_tokens=3 时调用模型的次数", "model calls for max_new_tokens=3"),
+             hint=("每个新 token 调用一次模型", "one call per new token"))
 for step, fed in enumerate(rec.inputs):
-    expect_tensor_equal(fed, out[:, : 6 + step][:, -4:], f"what the model saw at step {step} (context_length 4)",
-                        hint="feed the last context_length tokens of the running sequence: idx[:, -context_length:]")
+    expect_tensor_equal(fed, out[:, : 6 + step][:, -4:], (f"第 {step} 步模型看到的输入（context_length 4）", f"what the model saw at step {step} (context_length 4)"),
+                        hint=("把当前序列的最后 context_length 个 token 喂给模型：idx[:, -context_length:]",
+                              "feed the last context_length tokens of the running sequence: idx[:, -context_length:]"))
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(10)
 prompt = torch.randint(0, 50, (2, 2))  # shorter than the context: the window starts as the whole sequence
 rec = Recorder(context_length=5, budget=9)
 out = run_generate(rec, prompt, 9)
-expect_equal(tuple(out.shape), (2, 11), "shape of generate(model, prompt (2, 2), 9)")
-expect_equal(len(rec.inputs), 9, "model calls for max_new_tokens=9", hint="one call per new token")
+expect_equal(tuple(out.shape), (2, 11), ("prompt 形状为 (2, 2) 时 generate(model, prompt, 9) 的形状", "shape of generate(model, prompt (2, 2), 9)"))
+expect_equal(len(rec.inputs), 9, ("max_new_tokens=9 时调用模型的次数", "model calls for max_new_tokens=9"),
+             hint=("每个新 token 调用一次模型", "one call per new token"))
 for step, fed in enumerate(rec.inputs):
-    expect_tensor_equal(fed, out[:, : 2 + step][:, -5:], f"what the model saw at step {step} (prompt 2, context 5)",
-                        hint="while the sequence is shorter than context_length feed all of it; then the last "
-                             "context_length tokens; never pad")
+    expect_tensor_equal(fed, out[:, : 2 + step][:, -5:], (f"第 {step} 步模型看到的输入（prompt 长 2，context 为 5）", f"what the model saw at step {step} (prompt 2, context 5)"),
+                        hint=("序列比 context_length 短时把整个序列喂进去；之后只喂最后 context_length 个 token；"
+                              "不要做 padding",
+                              "while the sequence is shorter than context_length feed all of it; then the last "
+                              "context_length tokens; never pad"))
 ### END HIDDEN TESTS
 print("test_generate_window: ok")
 
@@ -1421,7 +1601,7 @@ print("test_generate_window: ok")
 import torch
 from torch import nn
 from types import SimpleNamespace
-from course.checks import expect_own_work, stand_ins, expect, expect_equal, expect_raises, expect_tensor_equal
+from course.checks import expect_own_work, stand_ins, expect, expect_equal, expect_raises, expect_tensor_equal, say
 import gpt2ref as ref
 
 expect_own_work(generate, lesson=35, what="generate")
@@ -1443,8 +1623,10 @@ class Watcher(nn.Module):
     def forward(self, idx):
         self.calls += 1
         if self.calls > self.budget:
-            raise RuntimeError(f"generate called the model more than {self.budget} times for "
-                               f"max_new_tokens={self.budget}: one call per new token, then stop")
+            raise RuntimeError(say((f"max_new_tokens={self.budget} 时 generate 调用模型超过了 {self.budget} 次："
+                                    f"应当每个新 token 调用一次，然后停止",
+                                    f"generate called the model more than {self.budget} times for "
+                                    f"max_new_tokens={self.budget}: one call per new token, then stop")))
         self.grad_seen.append(torch.is_grad_enabled())
         self.training_seen.append(self.training)
         return self.logits.expand(idx.shape[0], idx.shape[1], -1) + self.anchor
@@ -1452,37 +1634,74 @@ class Watcher(nn.Module):
 prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
 a = run_generate(Watcher(20), prompt, 20, seed=123)
 b = run_generate(Watcher(20), prompt, 20, seed=123)
-expect_equal(tuple(a.shape), (2, 23), "shape of generate(model, prompt (2, 3), 20)", hint="(B, T + max_new_tokens)")
-expect_tensor_equal(a, b, "two calls of generate with seed=123", hint="seed the draws: torch.Generator().manual_seed(seed)")
-expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=0.0), "generate with temperature=0.0",
-              hint="check temperature <= 0 first and raise ValueError")
+expect_equal(tuple(a.shape), (2, 23), ("prompt 形状为 (2, 3) 时 generate(model, prompt, 20) 的形状", "shape of generate(model, prompt (2, 3), 20)"),
+             hint="(B, T + max_new_tokens)")
+expect_tensor_equal(a, b, ("seed=123 时两次调用 generate", "two calls of generate with seed=123"),
+                    hint=("用 seed 固定抽样：torch.Generator().manual_seed(seed)", "seed the draws: torch.Generator().manual_seed(seed)"))
+expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=0.0), ("temperature=0.0 时的 generate", "generate with temperature=0.0"),
+              hint=("一开始就检查 temperature <= 0，是的话抛出 ValueError", "check temperature <= 0 first and raise ValueError"))
+short_prompt = torch.tensor([[9, 8]])
+unseeded = [run_generate(Watcher(12, vocab=30), short_prompt, 12) for _ in range(2)]
+expect(not torch.equal(*unseeded), ("seed=None 时两次调用 generate（prompt 形状 (1, 2)，12 个新 token）",
+                                    "two calls of generate with seed=None (prompt of shape (1, 2), 12 new tokens)"),
+       ("生成的 token 完全相同", "gave identical tokens"),
+       hint=("seed=None 表示每次都是新的随机性：不要固定种子（用全局的随机数生成器，或者 generator=None）",
+             "seed=None means fresh randomness: no fixed seed (use the global generator, or generator=None)"))
+busy = Watcher(4, vocab=30)
+busy.train()
+grown = run_generate(busy, short_prompt, 4)
+expect(not any(busy.training_seen), ("对 train 模式的模型调用 generate 时，模型在生成过程中的模式",
+                                     "mode of a model in train mode while generate runs it"),
+       ("模型在 train 模式下运行（dropout 开着）", "the model ran in train mode (dropout on)"),
+       hint=("在循环之前调用 model.eval()", "call model.eval() before the loop"))
+expect(not any(busy.grad_seen), ("generate 过程中的 autograd", "autograd during generate"),
+       ("调用模型时记录了梯度", "gradients were tracked during the model calls"),
+       hint=("把循环放在 torch.no_grad() 里", "wrap the loop in torch.no_grad()"))
+expect(busy.training, ("对 train 模式的模型调用 generate 之后的 model.training",
+                       "model.training after generate on a model in train mode"),
+       ("模型被留在了 eval 模式", "the model was left in eval mode"),
+       hint=("调用前先记下 model.training，最后调用 model.train(was_training)",
+             "remember model.training before, call model.train(was_training) at the end"))
 ### BEGIN HIDDEN TESTS
-expect_tensor_equal(a[:, :3], prompt, "first 3 tokens of generate's output", hint="keep the prompt, append after it")
-expect_equal(a.dtype, torch.int64, "dtype of generate's output", hint="token ids are int64 (torch.long)")
+expect_tensor_equal(a[:, :3], prompt, ("generate 输出的前 3 个 token", "first 3 tokens of generate's output"),
+                    hint=("保留 prompt，新 token 接在它后面", "keep the prompt, append after it"))
+expect_equal(a.dtype, torch.int64, ("generate 输出的 dtype", "dtype of generate's output"),
+             hint=("token id 是 int64（torch.long）", "token ids are int64 (torch.long)"))
 c = run_generate(Watcher(20), prompt, 20, seed=124)
-expect(not torch.equal(a, c), "generate with seed=123 vs seed=124", "gave identical tokens",
-       hint="use the seed argument to seed the draws")
+expect(not torch.equal(a, c), ("seed=123 与 seed=124 的 generate", "generate with seed=123 vs seed=124"),
+       ("生成的 token 完全相同", "gave identical tokens"),
+       hint=("用 seed 参数给抽样设定种子", "use the seed argument to seed the draws"))
 fresh = [run_generate(Watcher(20), prompt, 20) for _ in range(2)]
-expect(not torch.equal(*fresh), "two calls of generate with seed=None", "gave identical tokens",
-       hint="seed=None means fresh randomness: no fixed seed (use the global generator, or generator=None)")
-expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=-0.5), "generate with temperature=-0.5",
-              hint="any temperature <= 0 is invalid")
+expect(not torch.equal(*fresh), ("seed=None 时两次调用 generate", "two calls of generate with seed=None"),
+       ("生成的 token 完全相同", "gave identical tokens"),
+       hint=("seed=None 表示每次都是新的随机性：不要固定种子（用全局的随机数生成器，或者 generator=None）",
+             "seed=None means fresh randomness: no fixed seed (use the global generator, or generator=None)"))
+expect_raises(ValueError, lambda: run_generate(Watcher(1), prompt, 1, temperature=-0.5), ("temperature=-0.5 时的 generate", "generate with temperature=-0.5"),
+              hint=("任何 temperature <= 0 都不合法", "any temperature <= 0 is invalid"))
 w = Watcher(5)
 w.train()
 out = run_generate(w, prompt, 5)
-expect(w.training, "model.training after generate on a model in train mode", "the model was left in eval mode",
-       hint="remember model.training before, call model.train(was_training) at the end")
-expect(not any(w.training_seen), "model mode during generate", "the model ran in train mode (dropout on)",
-       hint="call model.eval() before the loop")
-expect(not any(w.grad_seen), "autograd during generate", "gradients were tracked during the model calls",
-       hint="wrap the loop in torch.no_grad()")
+expect(w.training, ("对 train 模式的模型调用 generate 之后的 model.training",
+                    "model.training after generate on a model in train mode"),
+       ("模型被留在了 eval 模式", "the model was left in eval mode"),
+       hint=("调用前先记下 model.training，最后调用 model.train(was_training)",
+             "remember model.training before, call model.train(was_training) at the end"))
+expect(not any(w.training_seen), ("generate 过程中模型的模式", "model mode during generate"),
+       ("模型在 train 模式下运行（dropout 开着）", "the model ran in train mode (dropout on)"),
+       hint=("在循环之前调用 model.eval()", "call model.eval() before the loop"))
+expect(not any(w.grad_seen), ("generate 过程中的 autograd", "autograd during generate"),
+       ("调用模型时记录了梯度", "gradients were tracked during the model calls"),
+       hint=("把循环放在 torch.no_grad() 里", "wrap the loop in torch.no_grad()"))
 w = Watcher(3)
 w.eval()
 run_generate(w, prompt, 3)
-expect(not w.training, "model.training after generate on a model in eval mode", "the model was switched to train mode",
-       hint="restore the mode the model had, do not always call model.train()")
-expect_tensor_equal(run_generate(Watcher(0), prompt, 0), prompt, "generate(model, prompt, 0)",
-                    hint="max_new_tokens=0 returns the prompt as it is, without calling the model")
+expect(not w.training, ("对 eval 模式的模型调用 generate 之后的 model.training",
+                        "model.training after generate on a model in eval mode"),
+       ("模型被切换到了 train 模式", "the model was switched to train mode"),
+       hint=("恢复模型原来的模式，不要一律调用 model.train()", "restore the mode the model had, do not always call model.train()"))
+expect_tensor_equal(run_generate(Watcher(0), prompt, 0), prompt, ("generate(model, prompt, 0) 的结果", "generate(model, prompt, 0)"),
+                    hint=("max_new_tokens=0 时不调用模型，原样返回 prompt",
+                          "max_new_tokens=0 returns the prompt as it is, without calling the model"))
 ### END HIDDEN TESTS
 print("test_generate_contract: ok")
 
@@ -1603,12 +1822,15 @@ show_quiz("quiz.json", stage="post")
 # > and skips, so the whole notebook still runs top to bottom.
 
 # %%
+from course.checks import say
+
+
 def run_optional_check(name, check):
     """Run the checks of an optional exercise; skip politely while its function is not written yet."""
     try:
         check()
     except NotImplementedError as exc:
-        print(f"{name}: skipped, a function is not written yet ({exc})")
+        print(say((f"{name}：跳过，还有函数没写（{exc}）", f"{name}: skipped, a function is not written yet ({exc})")))
         return
     print(f"{name}: ok")
 
@@ -1636,7 +1858,8 @@ def top_p_filter(logits: torch.Tensor, top_p: float | None) -> torch.Tensor:
 
     top_p None or >= 1 -> return the logits unchanged. Returns a new tensor; ``logits`` must not change.
     """
-    raise NotImplementedError("optional: write top_p_filter, then run the check cell below")
+    raise NotImplementedError(say(("选做：写好 top_p_filter，再运行下面的检查 cell",
+                                   "optional: write top_p_filter, then run the check cell below")))
 
 # %%
 def check_top_p_filter():
@@ -1648,12 +1871,15 @@ def check_top_p_filter():
     before = row.clone()
     expect_tensor_equal(top_p_filter(row, 0.7), torch.tensor([[inf, row[0, 1], inf, row[0, 3]]]),
                         "top_p_filter(log([0.15, 0.5, 0.05, 0.3]), 0.7)",
-                        hint="0.5 alone is below 0.7, 0.5 + 0.3 reaches it: keep those two, where they are")
+                        hint=("只有 0.5 时还不到 0.7，0.5 + 0.3 就达到了：留下这两个，位置不变",
+                              "0.5 alone is below 0.7, 0.5 + 0.3 reaches it: keep those two, where they are"))
     expect_tensor_equal(top_p_filter(row, 0.1), torch.tensor([[inf, row[0, 1], inf, inf]]),
-                        "top_p_filter(..., 0.1)", hint="the most likely token always stays")
+                        "top_p_filter(..., 0.1)", hint=("概率最大的 token 总是留下", "the most likely token always stays"))
     for p in (None, 1.0):
-        expect_tensor_equal(top_p_filter(row, p), row, f"top_p_filter(..., {p})", hint="None or >= 1: no filtering")
-    expect_tensor_equal(row, before, "the logits after top_p_filter", hint="build a new tensor, do not edit in place")
+        expect_tensor_equal(top_p_filter(row, p), row, f"top_p_filter(..., {p})",
+                            hint=("top_p 为 None 或 >= 1 时不过滤", "None or >= 1: no filtering"))
+    expect_tensor_equal(row, before, ("调用之后，传给 top_p_filter 的 logits", "the logits after top_p_filter"),
+                        hint=("构造一个新的 tensor，不要原地修改", "build a new tensor, do not edit in place"))
     logits = torch.randn(6, 50, generator=torch.Generator().manual_seed(0)) * 2
     for p in (0.3, 0.9):
         kept = torch.isfinite(top_p_filter(logits, p))
@@ -1661,13 +1887,17 @@ def check_top_p_filter():
         for r in range(len(logits)):
             n = int(kept[r].sum())
             order = probs[r].argsort(descending=True)
-            expect(bool(kept[r][order[:n]].all()), f"row {r} of top_p_filter(random logits, {p})",
-                   "the survivors are not the most likely tokens", hint="sort by probability, largest first")
+            expect(bool(kept[r][order[:n]].all()),
+                   (f"对随机 logits 调用 top_p_filter(logits, {p}) 的第 {r} 行", f"row {r} of top_p_filter(random logits, {p})"),
+                   ("留下的不是概率最大的那些 token", "the survivors are not the most likely tokens"),
+                   hint=("按概率从大到小排序", "sort by probability, largest first"))
             mass = probs[r][order[:n]].sum().item()
             expect(mass >= p - 1e-6 and mass - probs[r][order[n - 1]].item() < p,
-                   f"row {r} of top_p_filter(random logits, {p})",
-                   f"{n} survivors with probability {mass:.4f}: not the smallest set reaching {p}",
-                   hint="drop a token when the tokens before it already add up to top_p")
+                   (f"对随机 logits 调用 top_p_filter(logits, {p}) 的第 {r} 行", f"row {r} of top_p_filter(random logits, {p})"),
+                   (f"留下了 {n} 个，概率之和为 {mass:.4f}：不是累计概率达到 {p} 的最小集合",
+                    f"{n} survivors with probability {mass:.4f}: not the smallest set reaching {p}"),
+                   hint=("一个 token 该被去掉，当且仅当排在它前面的 token 的概率之和已经达到 top_p",
+                         "drop a token when the tokens before it already add up to top_p"))
 
 
 run_optional_check("top_p_filter", check_top_p_filter)
@@ -1696,7 +1926,8 @@ def apply_repetition_penalty(logits: torch.Tensor, idx: torch.Tensor, penalty: f
 
     Returns a new tensor; ``logits`` must not change. penalty == 1 gives equal logits.
     """
-    raise NotImplementedError("optional: write apply_repetition_penalty, then run the check cell below")
+    raise NotImplementedError(say(("选做：写好 apply_repetition_penalty，再运行下面的检查 cell",
+                                   "optional: write apply_repetition_penalty, then run the check cell below")))
 
 # %%
 def check_apply_repetition_penalty():
@@ -1708,13 +1939,16 @@ def check_apply_repetition_penalty():
     idx = torch.tensor([[0, 1, 0], [2, 2, 2]])  # row 0 saw tokens 0 and 1 (0 twice), row 1 saw token 2
     expect_close(apply_repetition_penalty(logits, idx, 2.0),
                  torch.tensor([[1.0, -2.0, 0.5, 3.0], [1.0, 1.0, -4.0, 0.0]]),
-                 "apply_repetition_penalty(logits, idx, 2.0)",
-                 hint="positive logits are divided, negative ones multiplied; each row uses its own tokens; "
-                      "a repeated token is penalised once")
-    expect_tensor_equal(logits, before, "the logits after apply_repetition_penalty",
-                        hint="work on a copy (logits.clone() or scatter without the underscore)")
+                 ("apply_repetition_penalty(logits, idx, 2.0) 的结果", "apply_repetition_penalty(logits, idx, 2.0)"),
+                 hint=("正的 logit 除以 penalty，负的乘以 penalty；每一行只看自己的 token；重复出现的 token 只罚一次",
+                       "positive logits are divided, negative ones multiplied; each row uses its own tokens; "
+                       "a repeated token is penalised once"))
+    expect_tensor_equal(logits, before, ("调用之后，传给 apply_repetition_penalty 的 logits",
+                                         "the logits after apply_repetition_penalty"),
+                        hint=("在复制出来的张量上操作（logits.clone()，或者用不带下划线的 scatter）",
+                              "work on a copy (logits.clone() or scatter without the underscore)"))
     expect_close(apply_repetition_penalty(logits, idx, 1.0), logits, "apply_repetition_penalty(..., 1.0)",
-                 hint="a penalty of 1 changes nothing")
+                 hint=("penalty 为 1 时什么都不变", "a penalty of 1 changes nothing"))
 
 
 run_optional_check("apply_repetition_penalty", check_apply_repetition_penalty)
@@ -1745,7 +1979,8 @@ def generate_more(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temp
     """generate() with three more knobs: repetition_penalty (applied first, over the whole sequence so far),
     top_p (after top_k) and greedy (argmax instead of sampling). Returns (B, T + max_new_tokens) int64.
     """
-    raise NotImplementedError("optional: write generate_more, then run the check cell below")
+    raise NotImplementedError(say(("选做：写好 generate_more，再运行下面的检查 cell",
+                                   "optional: write generate_more, then run the check cell below")))
 
 # %%
 def check_generate_more():
@@ -1767,19 +2002,29 @@ def check_generate_more():
 
     prompt = torch.tensor([[0, 1]])
     expect_tensor_equal(generate_more(FixedLogits(), prompt, 4, greedy=True), torch.tensor([[0, 1, 3, 3, 3, 3]]),
-                        "generate_more(..., greedy=True)", hint="greedy: the argmax of the last position's logits")
+                        "generate_more(..., greedy=True)",
+                        hint=("greedy：取最后一个位置的 logits 的 argmax", "greedy: the argmax of the last position's logits"))
     expect_tensor_equal(generate_more(FixedLogits(), prompt, 4, greedy=True, repetition_penalty=2.0),
-                        torch.tensor([[0, 1, 3, 5, 3, 3]]), "generate_more(..., greedy=True, repetition_penalty=2.0)",
-                        hint="after one 3, its logit 2.0 becomes 1.0 < 1.5, so 5 wins; once both occurred, "
-                             "3 (1.0) beats 5 (0.75) again")
+                        torch.tensor([[0, 1, 3, 5, 3, 3]]),
+                        ("generate_more(..., greedy=True, repetition_penalty=2.0) 的结果",
+                         "generate_more(..., greedy=True, repetition_penalty=2.0)"),
+                        hint=("出现过一次 3 之后，它的 logit 从 2.0 变成 1.0 < 1.5，所以 5 胜出；两个都出现过以后，"
+                              "3（1.0）又比 5（0.75）大",
+                              "after one 3, its logit 2.0 becomes 1.0 < 1.5, so 5 wins; once both occurred, "
+                              "3 (1.0) beats 5 (0.75) again"))
     sampled = generate_more(FixedLogits(), prompt.repeat(200, 1), 3, top_p=0.3, seed=0)
-    expect(bool((sampled[:, 2:] == 3).all()), "generate_more(..., top_p=0.3) on 200 rows",
-           "drew tokens other than 3", hint="token 3 alone has probability 0.37, so top_p=0.3 keeps only it")
+    expect(bool((sampled[:, 2:] == 3).all()), ("对 200 行调用 generate_more(..., top_p=0.3)", "generate_more(..., top_p=0.3) on 200 rows"),
+           ("抽到了 3 以外的 token", "drew tokens other than 3"),
+           hint=("只有 token 3 的概率就有 0.37，所以 top_p=0.3 只留下它",
+                 "token 3 alone has probability 0.37, so top_p=0.3 keeps only it"))
     a = generate_more(FixedLogits(), prompt.repeat(50, 1), 3, seed=1)
-    expect(len(set(a[:, 2:].flatten().tolist())) > 2, "generate_more(...) with default settings on 50 rows",
-           "drew fewer than three different tokens", hint="without greedy, sample with torch.multinomial")
+    expect(len(set(a[:, 2:].flatten().tolist())) > 2,
+           ("对 50 行用默认设置调用 generate_more(...)", "generate_more(...) with default settings on 50 rows"),
+           ("抽到的不同 token 少于三个", "drew fewer than three different tokens"),
+           hint=("不是 greedy 时，用 torch.multinomial 抽样", "without greedy, sample with torch.multinomial"))
     expect_tensor_equal(a, generate_more(FixedLogits(), prompt.repeat(50, 1), 3, seed=1),
-                        "two calls of generate_more with seed=1", hint="seed the draws as in generate")
+                        ("seed=1 时两次调用 generate_more", "two calls of generate_more with seed=1"),
+                        hint=("像 generate 一样用 seed 固定抽样", "seed the draws as in generate"))
 
 
 run_optional_check("generate_more", check_generate_more)

@@ -33,11 +33,13 @@
 # > **EN** Along the way: what **perplexity** means, and why the data is split into a training and a
 # > validation set.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。第 8 节真正训练模型，在笔记本电脑上大约两分钟（进度条会显示进度）；其余每个 cell 都是几秒钟的事。前几课的零件（`GPTModel`、`generate`、`SlidingWindowDataset`）从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。批改时还会运行隐藏测试：它们用别的数据和随机种子重新检查同样的内容，不会检查你在这里看不到的新东西。所以只要每个测试 cell 都显示“ok”、Validate 也通过，代码部分就是满分。第 8 节真正训练模型，在笔记本电脑上大约两分钟（进度条会显示进度）；其余每个 cell 都是几秒钟的事。前几课的零件（`GPTModel`、`generate`、`SlidingWindowDataset`）从 `gpt2ref` 导入，所以之前哪里写错了也不会影响这一课。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Cells marked ✍️ are yours (replace
 # > `raise NotImplementedError(...)` with your code); the test cell right after each one says what is wrong and
-# > the likely cause. Section 8 trains the model for real: about two minutes on a laptop (a progress bar
+# > the likely cause. Grading also runs hidden tests: they re-check the same things with other data and seeds,
+# > nothing you cannot see here. So if every test cell prints "ok" and Validate passes, the code gets full
+# > marks. Section 8 trains the model for real: about two minutes on a laptop (a progress bar
 # > shows how far it is); every other cell takes seconds. The parts from earlier lessons
 # > (`GPTModel`, `generate`, `SlidingWindowDataset`) are imported from `gpt2ref`, so a mistake made
 # > there cannot break this lesson.
@@ -365,15 +367,19 @@ def _check_batch_loss():
     model = _tiny_gpt()
     x, y = torch.randint(11, (2, 6)), torch.randint(11, (2, 6))
     loss = batch_loss(model, x, y)
-    expect_shape(loss, (), "batch_loss(model, inputs, targets)",
-                 hint="return one number for the whole batch as a 0-dim tensor (the mean over every position)")
+    expect_shape(loss, (), ("batch_loss(model, inputs, targets) 的结果", "batch_loss(model, inputs, targets)"),
+                 hint=("整个 batch 只返回一个数，即 0 维 tensor（所有位置上 loss 的平均值）",
+                       "return one number for the whole batch as a 0-dim tensor (the mean over every position)"))
     expect(loss.requires_grad, "batch_loss(...).requires_grad",
-           "expected True: the loss must stay attached to the graph",
-           hint="do not call .item(), .detach() or torch.no_grad() inside batch_loss; training calls loss.backward()")
+           ("期望为 True：loss 必须留在计算图上", "expected True: the loss must stay attached to the graph"),
+           hint=("不要在 batch_loss 里调用 .item()、.detach() 或 torch.no_grad()；训练时还要对它调用 loss.backward()",
+                 "do not call .item(), .detach() or torch.no_grad() inside batch_loss; training calls loss.backward()"))
     with torch.no_grad():
         flat = F.cross_entropy(model(x).reshape(-1, 11), y.reshape(-1))
-    expect_close(loss.detach(), flat, "batch_loss(...) for a batch of 2 windows of 6 tokens", atol=1e-5,
-                 hint="flatten logits to (B*T, vocab) and targets to (B*T,), then F.cross_entropy with the default mean")
+    expect_close(loss.detach(), flat, ("batch_loss(...) 在 2 个窗口、每个窗口 6 个 token 的 batch 上的值",
+                                       "batch_loss(...) for a batch of 2 windows of 6 tokens"), atol=1e-5,
+                 hint=("把 logits 展平成 (B*T, vocab)，targets 展平成 (B*T,)，再调用 F.cross_entropy（用默认的取平均）",
+                       "flatten logits to (B*T, vocab) and targets to (B*T,), then F.cross_entropy with the default mean"))
 
 
 _check_batch_loss()
@@ -391,16 +397,21 @@ def _check_batch_loss_hidden():
     for B, T in ((1, 8), (3, 4), (5, 1)):  # B != T, a single window, a single position
         x, y = torch.randint(11, (B, T)), torch.randint(11, (B, T))
         expect_close(batch_loss(model, x, y).detach().double(), _by_hand(model, x, y),
-                     f"batch_loss for (B, T) = ({B}, {T})", atol=1e-5,
-                     hint="every position of every window counts once; pair logits[b, t] with targets[b, t]")
+                     (f"batch_loss 在 (B, T) = ({B}, {T}) 时的值", f"batch_loss for (B, T) = ({B}, {T})"), atol=1e-5,
+                     hint=("每个窗口的每个位置都只算一次；logits[b, t] 要和 targets[b, t] 配对",
+                           "every position of every window counts once; pair logits[b, t] with targets[b, t]"))
     x, y = torch.randint(11, (3, 4)), torch.randint(11, (3, 4))
     expect(not torch.isclose(batch_loss(model, x, y), batch_loss(model, x, y.flip(0))).item(),
-           "batch_loss with the target rows exchanged", "gave the same loss: targets are not matched to their windows",
-           hint="flatten logits and targets in the same order (flatten(0, 1) / reshape(-1) on both)")
+           ("交换 targets 的各行之后的 batch_loss", "batch_loss with the target rows exchanged"),
+           ("loss 没有变：targets 没有和各自的窗口对应起来", "gave the same loss: targets are not matched to their windows"),
+           hint=("logits 和 targets 要按同样的顺序展平（两者都用 flatten(0, 1)，或都用 reshape(-1)）",
+                 "flatten logits and targets in the same order (flatten(0, 1) / reshape(-1) on both)"))
     big = _tiny_gpt(vocab_size=50)
     x, y = torch.randint(50, (2, 8)), torch.randint(50, (2, 8))
-    expect_close(batch_loss(big, x, y).detach().double(), _by_hand(big, x, y), "batch_loss with vocab_size 50",
-                 atol=1e-5, hint="take the vocabulary size from the logits (logits.size(-1)), do not hard-code it")
+    expect_close(batch_loss(big, x, y).detach().double(), _by_hand(big, x, y),
+                 ("vocab_size 为 50 时的 batch_loss", "batch_loss with vocab_size 50"),
+                 atol=1e-5, hint=("词表大小要从 logits 取（logits.size(-1)），不要写死",
+                                  "take the vocabulary size from the logits (logits.size(-1)), do not hard-code it"))
 
 
 _check_batch_loss_hidden()
@@ -543,47 +554,91 @@ def _expected_mean(gpt, batches):
 def _check_evaluate():
     probe, batches = _RecordingGPT().train(), _batches(3, seed=1)
     value = evaluate(probe, batches)
-    expect_type(value, float, "evaluate(model, batches)", hint="return a Python float: use .item() on each batch loss")
-    expect(probe.training, "the model's mode after evaluate()", "expected train mode (it was in train mode before)",
-           hint="remember model.training before model.eval() and call model.train(was_training) at the end")
-    expect(all(not training for training, _ in probe.seen), "the mode while evaluate() runs the model",
-           "expected eval mode at every forward pass", hint="call model.eval() before the loop (dropout must be off)")
+    expect_type(value, float, ("evaluate(model, batches) 的返回值", "evaluate(model, batches)"),
+                hint=("返回 Python float：对每个 batch 的 loss 调用 .item()",
+                      "return a Python float: use .item() on each batch loss"))
+    expect(probe.training, ("evaluate() 结束后模型的模式", "the model's mode after evaluate()"),
+           ("期望是 train 模式（调用前它就处在 train 模式）", "expected train mode (it was in train mode before)"),
+           hint=("在 model.eval() 之前记下 model.training，最后调用 model.train(was_training)",
+                 "remember model.training before model.eval() and call model.train(was_training) at the end"))
+    expect(all(not training for training, _ in probe.seen),
+           ("evaluate() 运行模型时的模式", "the mode while evaluate() runs the model"),
+           ("期望每次前向传播都处在 eval 模式", "expected eval mode at every forward pass"),
+           hint=("在循环之前调用 model.eval()（必须关掉 dropout）", "call model.eval() before the loop (dropout must be off)"))
     seen = list(probe.seen)
     expect_close(torch.tensor(value, dtype=torch.float64), _expected_mean(probe.gpt, batches),
-                 "evaluate(model, 3 batches)", atol=1e-5, hint="return the mean of the batch losses, in eval mode")
+                 ("evaluate 在 3 个 batch 上的结果", "evaluate(model, 3 batches)"), atol=1e-5,
+                 hint=("在 eval 模式下返回各个 batch 的 loss 的平均值", "return the mean of the batch losses, in eval mode"))
     return seen
+
+
+def _check_evaluate_from_eval_mode():
+    """A model that arrives in eval mode, and batches that come from a generator (no len())."""
+    probe, batches = _RecordingGPT(seed=2).eval(), _batches(2, seed=4)
+    try:
+        value = evaluate(probe, (pair for pair in batches))
+    except TypeError as exc:
+        expect(False, ("对一个产生 2 个 batch 的 generator 调用 evaluate", "evaluate(model, a generator of 2 batches)"),
+               (f"抛出了 TypeError：{exc}", f"raised TypeError: {exc}"),
+               hint=("batches 可以是任何 iterable：只遍历一次，边遍历边数 batch 的个数（generator 没有 len()）",
+                     "batches may be any iterable: go through it once and count the batches as you go "
+                     "(a generator has no len())"))
+    expect(not probe.training, ("对 eval 模式的模型调用 evaluate() 之后的模式",
+                                "the model's mode after evaluate() on a model in eval mode"),
+           ("期望是 eval 模式（调用前的模式），实际是 train 模式", "expected eval mode (the mode it was in), got train mode"),
+           hint=("恢复模型原来的模式（model.train(was_training)），不要一律调用 model.train()",
+                 "restore the mode the model had (model.train(was_training)), do not always call model.train()"))
+    expect(all(not grad for _, grad in probe.seen),
+           ("evaluate() 运行模型时的 autograd", "autograd while evaluate() runs the model"),
+           ("期望每次前向传播都不记录梯度", "expected no gradient recording at any forward pass"),
+           hint=("把循环放进 torch.no_grad()（或者给 evaluate 加上 @torch.no_grad() 装饰器）",
+                 "wrap the loop in torch.no_grad() (or decorate evaluate with @torch.no_grad())"))
+    expect_close(torch.tensor(value, dtype=torch.float64), _expected_mean(probe.gpt, batches),
+                 ("对一个产生 2 个 batch 的 generator 调用 evaluate", "evaluate(model, a generator of 2 batches)"),
+                 atol=1e-5, hint=("只遍历一次 iterable，对它产生的每一个 batch 求平均",
+                                  "go through the iterable once and average over every batch it yields"))
 
 
 with stand_ins(globals(), batch_loss=reference.batch_loss):  # evaluate may call batch_loss
     _seen = _check_evaluate()
+    _check_evaluate_from_eval_mode()
     ### BEGIN HIDDEN TESTS
     def _check_evaluate_hidden(seen):
-        expect(all(not grad for _, grad in seen), "autograd while evaluate() runs the model",
-               "expected no gradient recording at any forward pass",
-               hint="wrap the loop in torch.no_grad() (or decorate evaluate with @torch.no_grad())")
+        expect(all(not grad for _, grad in seen), ("evaluate() 运行模型时的 autograd", "autograd while evaluate() runs the model"),
+               ("期望每次前向传播都不记录梯度", "expected no gradient recording at any forward pass"),
+               hint=("把循环放进 torch.no_grad()（或者给 evaluate 加上 @torch.no_grad() 装饰器）",
+                     "wrap the loop in torch.no_grad() (or decorate evaluate with @torch.no_grad())"))
         probe, batches = _RecordingGPT(seed=3).eval(), _batches(4, seed=7)
         value = evaluate(probe, batches)
-        expect(not probe.training, "the model's mode after evaluate() on a model in eval mode",
-               "expected eval mode (the mode it was in), got train mode",
-               hint="restore the mode the model had (model.train(was_training)), do not always call model.train()")
-        expect_equal(len(probe.seen), 4, "forward passes for 4 batches", hint="run the model once per batch")
+        expect(not probe.training, ("对 eval 模式的模型调用 evaluate() 之后的模式",
+                                    "the model's mode after evaluate() on a model in eval mode"),
+               ("期望是 eval 模式（调用前的模式），实际是 train 模式", "expected eval mode (the mode it was in), got train mode"),
+               hint=("恢复模型原来的模式（model.train(was_training)），不要一律调用 model.train()",
+                     "restore the mode the model had (model.train(was_training)), do not always call model.train()"))
+        expect_equal(len(probe.seen), 4, ("4 个 batch 的前向传播次数", "forward passes for 4 batches"),
+                     hint=("每个 batch 只运行一次模型", "run the model once per batch"))
         probe.train()
         first, second = evaluate(probe, batches), evaluate(probe, batches)
-        expect_equal(first, second, "evaluate() twice on the same data", hint="dropout must be off while evaluating")
+        expect_equal(first, second, ("在同一份数据上两次调用 evaluate() 的结果", "evaluate() twice on the same data"),
+                     hint=("评估时必须关掉 dropout", "dropout must be off while evaluating"))
         expect_close(torch.tensor(value, dtype=torch.float64), _expected_mean(probe.gpt, batches),
-                     "evaluate(model, 4 batches)", atol=1e-5,
-                     hint="average over every batch you are given, not a fixed number of them")
+                     ("evaluate 在 4 个 batch 上的结果", "evaluate(model, 4 batches)"), atol=1e-5,
+                     hint=("对传进来的每一个 batch 求平均，而不是只取固定数量的 batch",
+                           "average over every batch you are given, not a fixed number of them"))
         probe, batches = _RecordingGPT(seed=5).eval(), _batches(3, seed=9)
         once = (pair for pair in batches)  # an iterable that can be read once and has no len(), like a generator
         try:
             value = evaluate(probe, once)
         except TypeError as exc:
-            expect(False, "evaluate(model, a generator of 3 batches)", f"raised TypeError: {exc}",
-                   hint="batches may be any iterable: go through it once and count the batches as you go "
-                        "(a generator has no len())")
+            expect(False, ("对一个产生 3 个 batch 的 generator 调用 evaluate", "evaluate(model, a generator of 3 batches)"),
+                   (f"抛出了 TypeError：{exc}", f"raised TypeError: {exc}"),
+                   hint=("batches 可以是任何 iterable：只遍历一次，边遍历边数 batch 的个数（generator 没有 len()）",
+                         "batches may be any iterable: go through it once and count the batches as you go "
+                         "(a generator has no len())"))
         expect_close(torch.tensor(value, dtype=torch.float64), _expected_mean(probe.gpt, batches),
-                     "evaluate(model, a generator of 3 batches)", atol=1e-5,
-                     hint="go through the iterable once and average over every batch it yields")
+                     ("对一个产生 3 个 batch 的 generator 调用 evaluate", "evaluate(model, a generator of 3 batches)"),
+                     atol=1e-5, hint=("只遍历一次 iterable，对它产生的每一个 batch 求平均",
+                                      "go through the iterable once and average over every batch it yields"))
 
     _check_evaluate_hidden(_seen)
     ### END HIDDEN TESTS
@@ -735,6 +790,7 @@ def _expected_update(model, inputs, targets, max_norm):
 
 def _check_steps(max_norm, what, hint, steps=2, lr=0.5):
     """Plain SGD makes each update visible: new weight = old weight - lr * (clipped) gradient."""
+    what_zh, what = what  # (Chinese, English)
     torch.manual_seed(0)
     model = GPTModel(GPTConfig(vocab_size=13, context_length=8, d_model=8, num_heads=2, num_layers=1, dropout=0.0))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
@@ -744,24 +800,33 @@ def _check_steps(max_norm, what, hint, steps=2, lr=0.5):
         before = [p.detach().clone() for p in model.parameters()]
         loss_expected, grads = _expected_update(model, x, y, max_norm)
         loss = train_step(model, optimizer, x, y, max_grad_norm=max_norm)
-        expect_type(loss, float, "train_step(...) return value", hint="return loss.item(), the loss before the update")
+        expect_type(loss, float, ("train_step(...) 的返回值", "train_step(...) return value"),
+                    hint=("返回 loss.item()，即更新之前的 loss", "return loss.item(), the loss before the update"))
         expect_close(torch.tensor(loss, dtype=torch.float64), torch.tensor(loss_expected, dtype=torch.float64),
-                     f"{what}: loss returned by step {step + 1}", atol=1e-5,
-                     hint="return the loss of this batch, computed before optimizer.step()")
+                     (f"{what_zh}：第 {step + 1} 步返回的 loss", f"{what}: loss returned by step {step + 1}"), atol=1e-5,
+                     hint=("返回这个 batch 的 loss，它要在 optimizer.step() 之前算出",
+                           "return the loss of this batch, computed before optimizer.step()"))
         for (name, p), p0, grad in zip(model.named_parameters(), before, grads):
-            expect_close(p.detach(), p0 - lr * grad, f"{what}: {name} after step {step + 1}", atol=1e-5, hint=hint)
+            expect_close(p.detach(), p0 - lr * grad,
+                         (f"{what_zh}：第 {step + 1} 步之后的 {name}", f"{what}: {name} after step {step + 1}"),
+                         atol=1e-5, hint=hint)
 
 
 with stand_ins(globals(), batch_loss=reference.batch_loss):  # train_step may call batch_loss
-    _check_steps(0.05, "two steps with max_grad_norm=0.05",
-                 "zero the old gradients, backward, clip with clip_grad_norm_(model.parameters(), max_grad_norm) "
-                 "after backward() and before step()")
+    _check_steps(0.05, ("max_grad_norm=0.05 时走两步", "two steps with max_grad_norm=0.05"),
+                 ("先清零旧的梯度，再 backward()，然后用 clip_grad_norm_(model.parameters(), max_grad_norm) 裁剪梯度："
+                  "裁剪要放在 backward() 之后、step() 之前",
+                  "zero the old gradients, backward, clip with clip_grad_norm_(model.parameters(), max_grad_norm) "
+                  "after backward() and before step()"))
     ### BEGIN HIDDEN TESTS
-    _check_steps(None, "three steps with max_grad_norm=None", steps=3,
-                 hint="max_grad_norm=None means no clipping; every step must use only its own batch's gradient "
-                      "(optimizer.zero_grad() before backward)")
-    _check_steps(1e-3, "three steps with max_grad_norm=0.001", steps=3,
-                 hint="clip the global norm of all gradients together, between backward() and step()")
+    _check_steps(None, ("max_grad_norm=None 时走三步", "three steps with max_grad_norm=None"), steps=3,
+                 hint=("max_grad_norm=None 表示不裁剪；每一步只能用它自己那个 batch 的梯度"
+                       "（在 backward 之前调用 optimizer.zero_grad()）",
+                       "max_grad_norm=None means no clipping; every step must use only its own batch's gradient "
+                       "(optimizer.zero_grad() before backward)"))
+    _check_steps(1e-3, ("max_grad_norm=0.001 时走三步", "three steps with max_grad_norm=0.001"), steps=3,
+                 hint=("在 backward() 和 step() 之间，把所有梯度合在一起、按它们的 global norm 裁剪",
+                       "clip the global norm of all gradients together, between backward() and step()"))
     ### END HIDDEN TESTS
 print("test_train_step: ok")
 
@@ -920,6 +985,10 @@ def train(model, optimizer, get_batch, val_batches, num_steps, eval_every, max_g
     ### END SOLUTION
 
 # %% [tests] id=test_train points=3
+import contextlib
+import io
+import warnings
+
 import torch
 
 from course.checks import expect, expect_close, expect_equal, expect_own_work, stand_ins
@@ -955,31 +1024,67 @@ def _check_train():
     ref_model, ref_optimizer, ref_get_batch = _setup()
     expected = reference.train(ref_model, ref_optimizer, ref_get_batch, _VAL, num_steps=6, eval_every=3,
                                lr_schedule=_schedule, progress=False)
-    expect_equal(history["step"], [1, 2, 3, 4, 5, 6], 'history["step"] after 6 steps',
-                 hint="append step + 1 (the number of updates done) after every step")
+    expect_equal(history["step"], [1, 2, 3, 4, 5, 6], ('6 步之后的 history["step"]', 'history["step"] after 6 steps'),
+                 hint=("每一步之后追加 step + 1（已完成的更新次数）",
+                       "append step + 1 (the number of updates done) after every step"))
     expect_close(torch.tensor(history["train_loss"]), torch.tensor(expected["train_loss"]),
-                 'history["train_loss"] of 6 steps', atol=1e-4,
-                 hint="each step: set the lr, get_batch(), train_step(...); record the loss it returns")
-    expect_equal(history["val_step"], [3, 6], 'history["val_step"] with eval_every=3',
-                 hint="evaluate after every update whose number (step + 1) is a multiple of eval_every")
-    expect(model.training, "the model's mode after train()", "expected train mode",
-           hint="call model.train() at the start: the model may arrive in eval mode")
+                 ('6 步的 history["train_loss"]', 'history["train_loss"] of 6 steps'), atol=1e-4,
+                 hint=("每一步：设置 lr，调用 get_batch() 和 train_step(...)，记下 train_step 返回的 loss",
+                       "each step: set the lr, get_batch(), train_step(...); record the loss it returns"))
+    expect_equal(history["val_step"], [3, 6], ('eval_every=3 时的 history["val_step"]', 'history["val_step"] with eval_every=3'),
+                 hint=("每当更新次数 step + 1 是 eval_every 的倍数时，在这次更新之后评估一次",
+                       "evaluate after every update whose number (step + 1) is a multiple of eval_every"))
+    expect(model.training, ("train() 结束后模型的模式", "the model's mode after train()"),
+           ("期望是 train 模式", "expected train mode"),
+           hint=("在开头调用 model.train()：传进来的模型可能处在 eval 模式",
+                 "call model.train() at the start: the model may arrive in eval mode"))
     return model, history, ref_model, expected
+
+
+def _check_train_continued_quietly():
+    """Updates 0-1, then 2-4 with start_step=2 and the first history; progress=False all along."""
+    model, optimizer, get_batch = _setup(seed=2)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = train(model, optimizer, get_batch, _VAL[:1], num_steps=2, eval_every=2, progress=False)
+        both = train(model, optimizer, get_batch, _VAL[:1], num_steps=5, eval_every=2, start_step=2,
+                     history=first, progress=False)
+    expect(printed.getvalue() == "", ("train(..., progress=False) 打印的内容", "what train(..., progress=False) printed"),
+           (f"期望什么都不打印，实际打印了 {printed.getvalue()[:300]!r}",
+            f"expected nothing, got {printed.getvalue()[:300]!r}"),
+           hint=("progress=False 表示不显示进度条、也不打印任何行：用 tqdm(..., disable=not progress)，"
+                 "只有 progress 为 True 时才 print（或 bar.write）",
+                 "progress=False means no progress bar and no printed lines: tqdm(..., disable=not progress), "
+                 "and print (or bar.write) only when progress is True"))
+    expect(both is first, "train(..., history=h)",
+           ("期望返回同一个 dict h，并在其中追加了新的记录", "expected the same dict h back, extended"),
+           hint=("传入了 history 时，往它里面追加，而不是新建一个",
+                 "when history is given, append to it instead of starting a new one"))
+    expect_equal(both["step"], [1, 2, 3, 4, 5],
+                 ('先跑第 0-1 步、再用 start_step=2 跑第 2-4 步之后的 history["step"]',
+                  'history["step"] of steps 0-1, then 2-4 with start_step=2'),
+                 hint=("传入了 history 时往它里面追加；运行第 start_step .. num_steps - 1 步",
+                       "when history is given, append to it; run steps start_step .. num_steps - 1"))
 
 
 with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.evaluate,
                train_step=reference.train_step):  # train may call all three
     _results = _check_train()
+    _check_train_continued_quietly()
     ### BEGIN HIDDEN TESTS
     def _check_train_hidden(model, history, ref_model, expected):
         expect_close(torch.tensor(history["val_loss"]), torch.tensor(expected["val_loss"]), 'history["val_loss"]',
-                     atol=1e-4, hint="record evaluate(model, val_batches) right after the update")
+                     atol=1e-4, hint=("在更新之后立刻记下 evaluate(model, val_batches)",
+                                      "record evaluate(model, val_batches) right after the update"))
         expect_close(torch.tensor(history["lr"], dtype=torch.float64),
                      torch.tensor([_schedule(s) for s in range(6)], dtype=torch.float64), 'history["lr"]', atol=1e-12,
-                     hint="set every param group's lr to lr_schedule(step) before the update (step is 0-based)")
+                     hint=("在更新之前把每个 param group 的 lr 设为 lr_schedule(step)（step 从 0 开始）",
+                           "set every param group's lr to lr_schedule(step) before the update (step is 0-based)"))
         for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):
-            expect_close(p.detach(), q.detach(), f"{name} after 6 steps", atol=1e-4,
-                         hint="one train_step per step, with the scheduled lr and max_grad_norm")
+            expect_close(p.detach(), q.detach(), (f"6 步之后的 {name}", f"{name} after 6 steps"), atol=1e-4,
+                         hint=("每一步调用一次 train_step，用按计划设置的 lr 和 max_grad_norm",
+                               "one train_step per step, with the scheduled lr and max_grad_norm"))
 
         calls = []
 
@@ -990,9 +1095,12 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
         model, optimizer, get_batch = _setup()
         history = train(model, optimizer, get_batch, _VAL, num_steps=4, eval_every=2, sample=sample, progress=False)
         expect_equal([tuple(s) for s in history["samples"]], [(2, "text 1"), (4, "text 2")], 'history["samples"]',
-                     hint="at every evaluation, call sample(model) once and record (step + 1, its text)")
-        expect(model.training, "the model's mode after train() with samples", "expected train mode",
-               hint="after evaluating and sampling, training must go on in train mode")
+                     hint=("每次评估时调用一次 sample(model)，记下二元组 (step + 1, text)，text 是它返回的文本",
+                           "at every evaluation, call sample(model) once and record (step + 1, its text)"))
+        expect(model.training, ("传入 sample 调用 train() 之后模型的模式", "the model's mode after train() with samples"),
+               ("期望是 train 模式", "expected train mode"),
+               hint=("评估和采样之后，必须回到 train 模式继续训练",
+                     "after evaluating and sampling, training must go on in train mode"))
 
         model, optimizer, get_batch = _setup()
         first = train(model, optimizer, get_batch, _VAL, num_steps=3, eval_every=2, lr_schedule=_schedule,
@@ -1002,15 +1110,23 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
         ref_model, ref_optimizer, ref_get_batch = _setup()
         straight = reference.train(ref_model, ref_optimizer, ref_get_batch, _VAL, num_steps=6, eval_every=2,
                                    lr_schedule=_schedule, progress=False)
-        expect(both is first, "train(..., history=h)", "expected the same dict h back, extended",
-               hint="when history is given, append to it instead of starting a new one")
-        expect_equal(both["step"], straight["step"], 'history["step"] of steps 0-2, then 3-5 with start_step=3',
-                     hint="run steps start_step .. num_steps - 1")
-        expect_equal(both["val_step"], [2, 4, 6], 'history["val_step"] across the two calls',
-                     hint="the step number is global: step + 1, counted from the start of the run")
+        expect(both is first, "train(..., history=h)",
+               ("期望返回同一个 dict h，并在其中追加了新的记录", "expected the same dict h back, extended"),
+               hint=("传入了 history 时，往它里面追加，而不是新建一个",
+                     "when history is given, append to it instead of starting a new one"))
+        expect_equal(both["step"], straight["step"],
+                     ('先跑第 0-2 步、再用 start_step=3 跑第 3-5 步之后的 history["step"]',
+                      'history["step"] of steps 0-2, then 3-5 with start_step=3'),
+                     hint=("运行第 start_step .. num_steps - 1 步", "run steps start_step .. num_steps - 1"))
+        expect_equal(both["val_step"], [2, 4, 6], ('两次调用合起来的 history["val_step"]',
+                                                   'history["val_step"] across the two calls'),
+                     hint=("步数是全局的：step + 1，从整个训练的开头算起",
+                           "the step number is global: step + 1, counted from the start of the run"))
         expect_close(torch.tensor(both["train_loss"]), torch.tensor(straight["train_loss"]),
-                     'history["train_loss"] of a run continued with start_step', atol=1e-4,
-                     hint="lr_schedule(step) takes the global step, so a continued run follows the same schedule")
+                     ('用 start_step 接着跑的训练的 history["train_loss"]',
+                      'history["train_loss"] of a run continued with start_step'), atol=1e-4,
+                     hint=("lr_schedule(step) 接收的是全局的 step，所以接着跑的训练沿用同一个学习率计划",
+                           "lr_schedule(step) takes the global step, so a continued run follows the same schedule"))
 
         import contextlib
         import io
@@ -1022,17 +1138,23 @@ with stand_ins(globals(), batch_loss=reference.batch_loss, evaluate=reference.ev
             warnings.simplefilter("ignore")
             train(model, optimizer, get_batch, _VAL, num_steps=4, eval_every=2, sample=lambda m: "a sample",
                   progress=False)
-        expect(printed.getvalue() == "", "what train(..., progress=False) printed",
-               f"expected nothing, got {printed.getvalue()[:300]!r}",
-               hint="progress=False means no progress bar and no printed lines: tqdm(..., disable=not progress), "
-                    "and print (or bar.write) only when progress is True")
+        expect(printed.getvalue() == "", ("train(..., progress=False) 打印的内容", "what train(..., progress=False) printed"),
+               (f"期望什么都不打印，实际打印了 {printed.getvalue()[:300]!r}",
+                f"expected nothing, got {printed.getvalue()[:300]!r}"),
+               hint=("progress=False 表示不显示进度条、也不打印任何行：用 tqdm(..., disable=not progress)，"
+                     "只有 progress 为 True 时才 print（或 bar.write）",
+                     "progress=False means no progress bar and no printed lines: tqdm(..., disable=not progress), "
+                     "and print (or bar.write) only when progress is True"))
 
         model, optimizer, get_batch = _setup()
         before = reference.evaluate(model, _VAL)
         history = train(model, optimizer, get_batch, _VAL, num_steps=40, eval_every=20, progress=False)
-        expect(history["val_loss"][-1] < 0.5 * before, "validation loss after 40 steps on a repeating pattern",
-               f"expected below half of {before:.3f}, got {history['val_loss'][-1]:.3f}",
-               hint="the model is not learning: check the order zero_grad -> backward -> step and the lr")
+        expect(history["val_loss"][-1] < 0.5 * before,
+               ("在重复的模式上训练 40 步之后的验证 loss", "validation loss after 40 steps on a repeating pattern"),
+               (f"期望低于 {before:.3f} 的一半，实际是 {history['val_loss'][-1]:.3f}",
+                f"expected below half of {before:.3f}, got {history['val_loss'][-1]:.3f}"),
+               hint=("模型没有在学习：检查 zero_grad -> backward -> step 的顺序，以及 lr",
+                     "the model is not learning: check the order zero_grad -> backward -> step and the lr"))
 
     _check_train_hidden(*_results)
     ### END HIDDEN TESTS
@@ -1243,39 +1365,85 @@ def _check_round_trip(path):
     save_checkpoint(path, model, optimizer, 3, g)
     fresh, fresh_optimizer, fresh_g, _ = _setup(5)
     step = load_checkpoint(path, fresh, fresh_optimizer, fresh_g)
-    expect_equal(step, 3, "load_checkpoint(...) return value", hint="store step in the file and return it")
+    expect_equal(step, 3, ("load_checkpoint(...) 的返回值", "load_checkpoint(...) return value"),
+                 hint=("把 step 存进文件，加载时返回它", "store step in the file and return it"))
     x = torch.tensor([[1, 2, 3, 4, 5, 6]])
     model.eval()
     fresh.eval()
     with torch.no_grad():
-        expect_tensor_equal(fresh(x), model(x), "logits of a fresh model after load_checkpoint",
-                            hint="save model.state_dict() and call model.load_state_dict(...) when loading")
+        expect_tensor_equal(fresh(x), model(x), ("load_checkpoint 之后新模型的 logits",
+                                                 "logits of a fresh model after load_checkpoint"),
+                            hint=("保存 model.state_dict()，加载时调用 model.load_state_dict(...)",
+                                  "save model.state_dict() and call model.load_state_dict(...) when loading"))
     return model, optimizer, g, fresh, fresh_optimizer, fresh_g
+
+
+def _check_states(path):
+    """After 2 updates: AdamW's moments and both random states must come back from the file."""
+    model, optimizer, g, get_batch = _setup(2)
+    reference.train(model, optimizer, get_batch, [], num_steps=2, eval_every=10, progress=False)
+    torch.manual_seed(21)
+    save_checkpoint(path, model, optimizer, 2, g)
+    next_global, next_data = torch.rand(3), torch.rand(3, generator=g)
+    fresh, fresh_optimizer, fresh_g, _ = _setup(4)
+    torch.manual_seed(22)
+    load_checkpoint(path, fresh, fresh_optimizer, fresh_g)
+    expect_tensor_equal(torch.rand(3), next_global, ("load_checkpoint 之后全局随机数发生器给出的数",
+                                                     "the global random numbers after load_checkpoint"),
+                        hint=("保存 torch.get_rng_state()，再用 torch.set_rng_state(...) 恢复",
+                              "save torch.get_rng_state() and restore it with torch.set_rng_state(...)"))
+    expect_tensor_equal(torch.rand(3, generator=fresh_g), next_data,
+                        ("加载之后数据 generator 给出的数", "the data generator's numbers after loading"),
+                        hint=("保存 data_generator.get_state()，再用 data_generator.set_state(...) 恢复",
+                              "save data_generator.get_state() and restore it with data_generator.set_state(...)"))
+    state, fresh_state = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
+    expect_equal(sorted(fresh_state), sorted(state), ("load_checkpoint 之后 optimizer state 里的条目",
+                                                      "optimizer state entries after load_checkpoint"),
+                 hint=("保存 optimizer.state_dict()，加载时调用 optimizer.load_state_dict(...)",
+                       "save optimizer.state_dict() and call optimizer.load_state_dict(...) when loading"))
+    for key in state:
+        for name in ("exp_avg", "exp_avg_sq"):
+            expect_tensor_equal(fresh_state[key][name], state[key][name],
+                                (f"参数 {key} 的 AdamW {name}", f"AdamW {name} of parameter {key}"),
+                                hint=("保存 optimizer.state_dict()，并调用 optimizer.load_state_dict(...) 恢复",
+                                      "save optimizer.state_dict() and call optimizer.load_state_dict(...)"))
 
 
 with tempfile.TemporaryDirectory() as _tmp:
     _objects = _check_round_trip(Path(_tmp) / "checkpoint.pt")
+    _check_states(Path(_tmp) / "states.pt")
     ### BEGIN HIDDEN TESTS
     def _check_checkpoint_hidden(path, model, optimizer, g, fresh, fresh_optimizer, fresh_g):
-        expect(isinstance(torch.load(path, weights_only=True), dict), "torch.load(path, weights_only=True)",
-               "expected a dict", hint="save a dict of tensors, numbers and state dicts with torch.save")
+        expect(isinstance(torch.load(path, weights_only=True), dict),
+               ("torch.load(path, weights_only=True) 读出的内容", "torch.load(path, weights_only=True)"),
+               ("期望是一个 dict", "expected a dict"),
+               hint=("用 torch.save 保存一个 dict，里面放 tensor、数字和 state dict",
+                     "save a dict of tensors, numbers and state dicts with torch.save"))
         state, fresh_state = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
-        expect_equal(sorted(fresh_state), sorted(state), "optimizer state entries after load_checkpoint",
-                     hint="save optimizer.state_dict() and call optimizer.load_state_dict(...) when loading")
+        expect_equal(sorted(fresh_state), sorted(state), ("load_checkpoint 之后 optimizer state 里的条目",
+                                                          "optimizer state entries after load_checkpoint"),
+                     hint=("保存 optimizer.state_dict()，加载时调用 optimizer.load_state_dict(...)",
+                           "save optimizer.state_dict() and call optimizer.load_state_dict(...) when loading"))
         for key in state:
             for name in ("exp_avg", "exp_avg_sq"):
-                expect_tensor_equal(fresh_state[key][name], state[key][name], f"AdamW {name} of parameter {key}",
-                                    hint="save optimizer.state_dict() and call optimizer.load_state_dict(...)")
+                expect_tensor_equal(fresh_state[key][name], state[key][name],
+                                    (f"参数 {key} 的 AdamW {name}", f"AdamW {name} of parameter {key}"),
+                                    hint=("保存 optimizer.state_dict()，并调用 optimizer.load_state_dict(...) 恢复",
+                                          "save optimizer.state_dict() and call optimizer.load_state_dict(...)"))
 
         torch.manual_seed(11)
         save_checkpoint(path, model, optimizer, 3, g)
         next_global, next_data = torch.rand(5), torch.rand(5, generator=g)
         torch.manual_seed(12)
         load_checkpoint(path, fresh, fresh_optimizer, fresh_g)
-        expect_tensor_equal(torch.rand(5), next_global, "the global random numbers after load_checkpoint",
-                            hint="save torch.get_rng_state() and restore it with torch.set_rng_state(...)")
-        expect_tensor_equal(torch.rand(5, generator=fresh_g), next_data, "the data generator's numbers after loading",
-                            hint="save data_generator.get_state() and restore it with data_generator.set_state(...)")
+        expect_tensor_equal(torch.rand(5), next_global, ("load_checkpoint 之后全局随机数发生器给出的数",
+                                                         "the global random numbers after load_checkpoint"),
+                            hint=("保存 torch.get_rng_state()，再用 torch.set_rng_state(...) 恢复",
+                                  "save torch.get_rng_state() and restore it with torch.set_rng_state(...)"))
+        expect_tensor_equal(torch.rand(5, generator=fresh_g), next_data,
+                            ("加载之后数据 generator 给出的数", "the data generator's numbers after loading"),
+                            hint=("保存 data_generator.get_state()，再用 data_generator.set_state(...) 恢复",
+                                  "save data_generator.get_state() and restore it with data_generator.set_state(...)"))
 
         # The promise itself: stop after 3 steps, save, load into fresh objects, go on (with dropout).
         model, optimizer, g, get_batch = _setup(0, dropout=0.3)
@@ -1291,8 +1459,10 @@ with tempfile.TemporaryDirectory() as _tmp:
         second = reference.train(model, optimizer, get_batch, [], num_steps=6, eval_every=10, start_step=step,
                                  progress=False)["train_loss"]
         expect_equal([round(v, 6) for v in first + second], [round(v, 6) for v in straight],
-                     "train losses of 3 steps + save + load + 3 steps, against 6 steps without stopping",
-                     hint="the checkpoint needs the model, the optimizer, the step and both random states")
+                     ("训练 3 步 + 保存 + 加载 + 再训练 3 步的 loss，对比不中断地训练 6 步",
+                      "train losses of 3 steps + save + load + 3 steps, against 6 steps without stopping"),
+                     hint=("checkpoint 里要有模型、optimizer、step 和两个随机状态",
+                           "the checkpoint needs the model, the optimizer, the step and both random states"))
 
     _check_checkpoint_hidden(Path(_tmp) / "checkpoint.pt", *_objects)
     ### END HIDDEN TESTS

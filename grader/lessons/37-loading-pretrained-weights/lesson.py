@@ -25,11 +25,13 @@
 #    > **EN** `cache_mask(T_new, T_past)`: the attention mask a KV cache needs. With the cache, each generation
 #    > step runs one new token only.
 #
-# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。这个 notebook **不会自己下载任何东西**：本机有真正的 GPT-2 权重就用它们（第 1 节说怎么找、怎么下载），没有就用一个格式完全相同、数值随机的本地替身。整本 notebook 在笔记本电脑的 CPU 上一两分钟内跑完，内存不超过 1.5 GB。之前几课的零件（`GPTModel`、`generate`……）从 `gpt2ref` 导入。
+# **怎么用这个 notebook：** 从上到下依次运行。标着 ✍️ 的 cell 由你来写（把 `raise NotImplementedError(...)` 换成你的代码），紧跟着的测试 cell 会告诉你哪里不对、可能的原因是什么。批改时还会运行隐藏测试：它们用别的数据和随机种子重新检查同样的内容，不会检查你在这里看不到的新东西。所以只要每个测试 cell 都显示“ok”、Validate 也通过，代码部分就是满分。这个 notebook **不会自己下载任何东西**：本机有真正的 GPT-2 权重就用它们（第 1 节说怎么找、怎么下载），没有就用一个格式完全相同、数值随机的本地替身。整本 notebook 在笔记本电脑的 CPU 上一两分钟内跑完，内存不超过 1.5 GB。之前几课的零件（`GPTModel`、`generate`……）从 `gpt2ref` 导入。
 #
 # > **EN** **How to use this notebook:** run it top to bottom. Cells marked ✍️ are yours (replace
 # > `raise NotImplementedError(...)` with your code); the test cell right after each says what is wrong and the
-# > likely cause. This notebook **downloads nothing by itself**: if real GPT-2 weights are on this machine it
+# > likely cause. Grading also runs hidden tests: they re-check the same things with other data and seeds,
+# > nothing you cannot see here. So if every test cell prints "ok" and Validate passes, the code gets full
+# > marks. This notebook **downloads nothing by itself**: if real GPT-2 weights are on this machine it
 # > uses them (section 1 says how they are found and how to download them), otherwise a local stand-in in
 # > exactly the same format, with random numbers. The whole notebook runs in a minute or two on a laptop CPU,
 # > in less than 1.5 GB of memory. Parts from earlier lessons (`GPTModel`, `generate`, ...) are imported from
@@ -313,6 +315,7 @@ import torch
 from safetensors.torch import save_file
 
 from course.checks import expect_equal, expect_own_work, expect_raises, expect_tensor_equal
+from gpt2ref import CheckpointError as _CheckpointError
 
 expect_own_work(read_checkpoint, lesson=37, what="read_checkpoint")
 _folder = Path(tempfile.mkdtemp(prefix="lesson37-test-"))
@@ -320,33 +323,47 @@ atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 _tensors = {"wte.weight": torch.randn(5, 3), "h.0.ln_1.bias": torch.arange(3.0)}
 save_file(_tensors, _folder / "good.safetensors")
 _got = read_checkpoint(_folder / "good.safetensors")
-expect_equal(sorted(_got), sorted(_tensors), "read_checkpoint(good file): the names",
-             hint="return a dict with every tensor of the file, keyed by its name")
+expect_equal(sorted(_got), sorted(_tensors), ("read_checkpoint 读取完好文件得到的名字", "read_checkpoint(good file): the names"),
+             hint=("返回一个 dict，包含文件里的每一个 tensor，以 tensor 的名字为 key",
+                   "return a dict with every tensor of the file, keyed by its name"))
 for _name, _value in _tensors.items():
-    expect_tensor_equal(_got[_name], _value, f"read_checkpoint(good file)[{_name!r}]")
+    expect_tensor_equal(_got[_name], _value, (f"read_checkpoint 读取完好文件的结果[{_name!r}]",
+                                              f"read_checkpoint(good file)[{_name!r}]"))
 (_folder / "pointer.safetensors").write_text("version https://git-lfs.github.com/spec/v1\nsize 548105171\n")
 _error = expect_raises(ValueError, lambda: read_checkpoint(_folder / "pointer.safetensors"),
-                       "read_checkpoint(a Git LFS pointer file)", message_contains=["pointer.safetensors"],
-                       hint="catch safetensors.SafetensorError and raise CheckpointError with the path in the message")
+                       ("read_checkpoint 读取 Git LFS 指针文件", "read_checkpoint(a Git LFS pointer file)"),
+                       message_contains=["pointer.safetensors"],
+                       hint=("捕获 safetensors.SafetensorError，改为抛出 CheckpointError，并在消息里写上文件路径",
+                             "catch safetensors.SafetensorError and raise CheckpointError with the path in the message"))
+expect_raises(_CheckpointError, lambda: read_checkpoint(_folder / "pointer.safetensors"),
+              ("read_checkpoint 读取 Git LFS 指针文件", "read_checkpoint(a Git LFS pointer file)"),
+              hint=("抛出 CheckpointError（从 gpt2ref 导入），而不是普通的 ValueError：调用方捕获的正是这个类",
+                    "raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class"))
 _error = expect_raises(FileNotFoundError, lambda: read_checkpoint(_folder / "missing.safetensors"),
-                       "read_checkpoint(a path with no file)", hint="a missing file should raise FileNotFoundError")
+                       ("read_checkpoint 读取一个不存在的文件", "read_checkpoint(a path with no file)"),
+                       hint=("文件不存在时应当抛出 FileNotFoundError", "a missing file should raise FileNotFoundError"))
 ### BEGIN HIDDEN TESTS
 _got = read_checkpoint(str(_folder / "good.safetensors"))  # a str path works as well
-expect_equal(sorted(_got), sorted(_tensors), "read_checkpoint(path given as a str)",
-             hint="accept a str as well as a pathlib.Path")
+expect_equal(sorted(_got), sorted(_tensors), ("read_checkpoint 收到 str 类型的路径", "read_checkpoint(path given as a str)"),
+             hint=("路径既可以是 pathlib.Path，也可以是 str", "accept a str as well as a pathlib.Path"))
 save_file({"a": torch.randn(64, 64), "b": torch.randn(10)}, _folder / "cut.safetensors")
 (_folder / "cut.safetensors").write_bytes((_folder / "cut.safetensors").read_bytes()[:-200])
 (_folder / "noise.safetensors").write_bytes(bytes(range(256)) * 3)
 (_folder / "empty.safetensors").write_bytes(b"")
-for _file, _what in (("cut.safetensors", "a truncated file"), ("noise.safetensors", "random bytes"),
-                     ("empty.safetensors", "an empty file")):
-    _error = expect_raises(ValueError, lambda: read_checkpoint(_folder / _file), f"read_checkpoint({_what})",
+for _file, (_what_zh, _what) in (("cut.safetensors", ("被截断的文件", "a truncated file")),
+                                 ("noise.safetensors", ("随机字节", "random bytes")),
+                                 ("empty.safetensors", ("空文件", "an empty file"))):
+    _error = expect_raises(ValueError, lambda: read_checkpoint(_folder / _file),
+                           (f"read_checkpoint 读取{_what_zh}", f"read_checkpoint({_what})"),
                            message_contains=[_file],
-                           hint="any unreadable file must raise CheckpointError with the file's path in the message")
+                           hint=("任何读不了的文件都必须抛出 CheckpointError，并在消息里写上文件路径",
+                                 "any unreadable file must raise CheckpointError with the file's path in the message"))
 from gpt2ref import CheckpointError as _CheckpointError
 
-expect_raises(_CheckpointError, lambda: read_checkpoint(_folder / "noise.safetensors"), "read_checkpoint(random bytes)",
-              hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
+expect_raises(_CheckpointError, lambda: read_checkpoint(_folder / "noise.safetensors"),
+              ("read_checkpoint 读取随机字节", "read_checkpoint(random bytes)"),
+              hint=("抛出 CheckpointError（从 gpt2ref 导入），而不是普通的 ValueError：调用方捕获的正是这个类",
+                    "raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class"))
 ### END HIDDEN TESTS
 print("test_read_checkpoint: ok")
 
@@ -583,22 +600,27 @@ def _mapped(key):
 
 
 expect_equal(_mapped("wte.weight"), ("tok_embed.weight", False), "hf_key_to_course('wte.weight')",
-             hint="wte is the token embedding table: tok_embed.weight, not transposed")
+             hint=("wte 是 token embedding 表：对应 tok_embed.weight，不转置",
+                   "wte is the token embedding table: tok_embed.weight, not transposed"))
 expect_equal(_mapped("h.3.mlp.c_fc.weight"), ("blocks.3.ff.fc.weight", True), "hf_key_to_course('h.3.mlp.c_fc.weight')",
-             hint="c_fc is the first Linear of the feed-forward network (ff.fc); Conv1D weights need transpose=True")
+             hint=("c_fc 是 feed-forward 网络的第一个 Linear（ff.fc）；Conv1D 的权重需要 transpose=True",
+                   "c_fc is the first Linear of the feed-forward network (ff.fc); Conv1D weights need transpose=True"))
 expect_equal(_mapped("transformer.h.3.mlp.c_fc.weight"), ("blocks.3.ff.fc.weight", True),
              "hf_key_to_course('transformer.h.3.mlp.c_fc.weight')",
-             hint="remove an optional 'transformer.' prefix first")
+             hint=("先去掉可能存在的 'transformer.' 前缀", "remove an optional 'transformer.' prefix first"))
 expect_equal(_mapped("h.0.attn.c_attn.bias"), ("blocks.0.attn.qkv.bias", False), "hf_key_to_course('h.0.attn.c_attn.bias')",
-             hint="biases are never transposed")
+             hint=("bias 永远不转置", "biases are never transposed"))
 expect_equal(_mapped("h.0.attn.bias"), None, "hf_key_to_course('h.0.attn.bias')",
-             hint="h.N.attn.bias is a causal-mask buffer, not a weight: return None")
+             hint=("h.N.attn.bias 是 causal mask 的 buffer，不是权重：返回 None",
+                   "h.N.attn.bias is a causal-mask buffer, not a weight: return None"))
 for _conv1d in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"):  # square or not, all four store (in, out)
     _result = _mapped(f"h.1.{_conv1d}.weight")
-    expect(_result is not None and bool(_result[1]), f"transpose flag of hf_key_to_course('h.1.{_conv1d}.weight')",
-           f"expected True, got {_result!r}",
-           hint="every Conv1D weight needs transpose=True, the square attn.c_proj (768 x 768) too: "
-                "its shape cannot tell you, only the layer type can")
+    expect(_result is not None and bool(_result[1]), (f"hf_key_to_course('h.1.{_conv1d}.weight') 的 transpose 标志",
+                                                      f"transpose flag of hf_key_to_course('h.1.{_conv1d}.weight')"),
+           (f"期望 True，实际是 {_result!r}", f"expected True, got {_result!r}"),
+           hint=("每个 Conv1D 权重都需要 transpose=True，方阵 attn.c_proj（768 x 768）也一样：形状看不出来，只有层的类型能告诉你",
+                 "every Conv1D weight needs transpose=True, the square attn.c_proj (768 x 768) too: "
+                 "its shape cannot tell you, only the layer type can"))
 ### BEGIN HIDDEN TESTS
 from course.checks import shapes_only
 from gpt2ref.hf_weights import hf_to_course_name as reference_key_map
@@ -612,21 +634,27 @@ for _key, _tensor in _hf_keys:
         _got = _mapped(_variant)
         _expected = reference_key_map(_variant.removeprefix("transformer."))
         expect_equal(_got, _expected, f"hf_key_to_course({_variant!r})",
-                     hint="check this row of the name table (and the transpose flag: only the four Conv1D weights)")
+                     hint=("检查名字对照表里的这一行（还有 transpose 标志：只有那四种 Conv1D 权重是 True）",
+                           "check this row of the name table (and the transpose flag: only the four Conv1D weights)"))
     _name, _transpose = _got
     _shape = tuple(reversed(_tensor.shape)) if _transpose else tuple(_tensor.shape)
-    expect_equal(_shape, tuple(_course[_name].shape), f"shape of {_key} (after transposing: {_transpose}) vs {_name}",
-                 hint="the transpose flag must be True exactly for the Conv1D weights")
+    expect_equal(_shape, tuple(_course[_name].shape), (f"{_key} 的形状（transpose={_transpose} 处理之后）对比 {_name}",
+                                                       f"shape of {_key} (after transposing: {_transpose}) vs {_name}"),
+                 hint=("transpose 标志必须恰好在 Conv1D 权重上为 True",
+                       "the transpose flag must be True exactly for the Conv1D weights"))
     _targets.add(_name)
-expect_equal(sorted(_targets), sorted(_course), "GPT-2 small parameters reached by all of its checkpoint keys",
-             hint="every GPTModel parameter must be the target of one checkpoint key")
+expect_equal(sorted(_targets), sorted(_course), ("GPT-2 small 的全部 checkpoint key 对应到的参数",
+                                                 "GPT-2 small parameters reached by all of its checkpoint keys"),
+             hint=("GPTModel 的每一个参数都必须有一个 checkpoint key 对应过来",
+                   "every GPTModel parameter must be the target of one checkpoint key"))
 expect_equal(_mapped("h.11.attn.c_proj.weight"), ("blocks.11.attn.proj.weight", True),
              "hf_key_to_course('h.11.attn.c_proj.weight')",
-             hint="attn.c_proj is square, but it is a Conv1D weight too: transpose=True")
+             hint=("attn.c_proj 是方阵，但它同样是 Conv1D 权重：transpose=True",
+                   "attn.c_proj is square, but it is a Conv1D weight too: transpose=True"))
 for _key in ("h.5.attn.masked_bias", "transformer.h.0.attn.bias", "score.weight", "wte.bias", "h.0.attn.c_attn",
              "h.0.attn.c_attn.kernel", "h.x.ln_1.weight", "transformer.ln_f", "h.0.mlp.c_fc.weight.extra"):
     expect_equal(_mapped(_key), None, f"hf_key_to_course({_key!r})",
-                 hint="return None for any key that is not a GPT-2 weight")
+                 hint=("凡是不是 GPT-2 权重的 key，都返回 None", "return None for any key that is not a GPT-2 weight"))
 ### END HIDDEN TESTS
 print("test_hf_key_to_course: ok")
 
@@ -735,18 +763,24 @@ from gpt2ref import TINY, GPTConfig, GPTModel, generate
 
 expect_own_work(load_gpt2_weights, lesson=37, what="load_gpt2_weights")
 transformers.utils.logging.set_verbosity_error()
-_hint = ("a Conv1D weight copied without .t() (the square attn.c_proj fits either way!), a weight copied into "
+_hint = ("某个 Conv1D 权重拷贝时没有 .t()（方阵 attn.c_proj 转不转置形状都对得上！），某个权重拷进了错误的参数，"
+         "或者某个 tensor 根本没有拷贝",
+         "a Conv1D weight copied without .t() (the square attn.c_proj fits either way!), a weight copied into "
          "the wrong parameter, or a tensor not copied at all")
 
 
 def _load_valid(model, state, what):
     """load_gpt2_weights on a checkpoint that fits; an exception becomes a failed check with a hint."""
+    what_zh, what = what  # (Chinese, English)
     try:
         return load_gpt2_weights(model, state)
     except Exception as exc:  # noqa: BLE001 (reported below)
-        expect(False, f"load_gpt2_weights({what})", f"raised {type(exc).__name__}: {str(exc)[:700]}",
-               hint="this checkpoint fits the model: remove an optional 'transformer.' prefix, skip "
-                    "h.N.attn.bias / h.N.attn.masked_bias, accept an lm_head.weight, transpose the Conv1D weights")
+        expect(False, (f"用 load_gpt2_weights 加载 {what_zh}", f"load_gpt2_weights({what})"),
+               (f"抛出了 {type(exc).__name__}：{str(exc)[:700]}", f"raised {type(exc).__name__}: {str(exc)[:700]}"),
+               hint=("这个 checkpoint 和模型是匹配的：先去掉可能存在的 'transformer.' 前缀，跳过 "
+                     "h.N.attn.bias / h.N.attn.masked_bias，接受 lm_head.weight，并转置 Conv1D 权重",
+                     "this checkpoint fits the model: remove an optional 'transformer.' prefix, skip "
+                     "h.N.attn.bias / h.N.attn.masked_bias, accept an lm_head.weight, transpose the Conv1D weights"))
 
 
 _folder = Path(tempfile.mkdtemp(prefix="lesson37-test-"))
@@ -754,30 +788,48 @@ atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 _path = make_standin_checkpoint(_folder / "hub", TINY, seed=1, hub_style=True)  # no prefix, with mask buffers
 _hf = transformers.GPT2LMHeadModel.from_pretrained(_folder / "hub").eval()  # Hugging Face reads the same file
 _model = GPTModel(TINY)
-_returned = _load_valid(_model, load_file(_path), "the hub-style stand-in file")
-expect(_returned is _model, "load_gpt2_weights(model, ...)", "did not return the model it was given",
-       hint="change the model in place and return it")
+_returned = _load_valid(_model, load_file(_path), ("Hub 风格的替身文件", "the hub-style stand-in file"))
+expect(_returned is _model, "load_gpt2_weights(model, ...)",
+       ("返回的不是传进来的那个模型", "did not return the model it was given"),
+       hint=("原地修改传进来的模型，再把它返回", "change the model in place and return it"))
 _idx = torch.randint(0, TINY.vocab_size, (2, TINY.context_length), generator=torch.Generator().manual_seed(0))
 with torch.no_grad():
-    expect_close(_model.eval()(_idx), _hf(_idx).logits, "logits after loading the hub-style stand-in vs Hugging Face",
+    expect_close(_model.eval()(_idx), _hf(_idx).logits, ("加载 Hub 风格替身文件后的 logits，对比 Hugging Face",
+                                                         "logits after loading the hub-style stand-in vs Hugging Face"),
                  atol=1e-4, hint=_hint)
+_state = load_file(_path)
+_state["lm_head.weight"] = _state["wte.weight"].clone()  # as in GPT2LMHeadModel.state_dict(): equal to wte
+_model = GPTModel(TINY)
+_load_valid(_model, _state, ("Hub 风格的替身文件加上 lm_head.weight", "the hub-style stand-in plus an lm_head.weight"))
+with torch.no_grad():
+    expect_close(_model.eval()(_idx), _hf(_idx).logits, ("加载带 lm_head.weight 的 checkpoint 后的 logits，对比 Hugging Face",
+                                                  "logits after loading a checkpoint with lm_head.weight vs Hugging Face"),
+                 atol=1e-4, hint=("checkpoint 里可能还有 lm_head.weight（和 wte 相同）：要接受它，不能当成未知的 key",
+                                  "a checkpoint may also list lm_head.weight (equal to wte): accept it, it is no unknown key"))
 ### BEGIN HIDDEN TESTS
 _wider = GPTConfig(vocab_size=131, context_length=24, d_model=64, num_heads=8, num_layers=3, dropout=0.0)
 _path = make_standin_checkpoint(_folder / "wider", _wider, seed=2)  # save_pretrained layout: "transformer." keys
 _hf = transformers.GPT2LMHeadModel.from_pretrained(_folder / "wider").eval()
-_model = _load_valid(GPTModel(_wider), load_file(_path), "a save_pretrained stand-in file").eval()
+_model = _load_valid(GPTModel(_wider), load_file(_path),
+                     ("save_pretrained 格式的替身文件", "a save_pretrained stand-in file")).eval()
 _idx = torch.randint(0, _wider.vocab_size, (2, _wider.context_length), generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
-    expect_close(_model(_idx), _hf(_idx).logits, "logits after loading a save_pretrained stand-in (d_model 64, 3 blocks)",
-                 atol=1e-4, hint=_hint + "; keys may start with 'transformer.'")
-_model = _load_valid(GPTModel(_wider), _hf.state_dict(), "GPT2LMHeadModel.state_dict()").eval()  # prefix, lm_head.weight
+    expect_close(_model(_idx), _hf(_idx).logits,
+                 ("加载 save_pretrained 格式的替身文件（d_model 64，3 个 block）后的 logits",
+                  "logits after loading a save_pretrained stand-in (d_model 64, 3 blocks)"),
+                 atol=1e-4, hint=(f"{_hint[0]}；key 可能以 'transformer.' 开头", f"{_hint[1]}; keys may start with 'transformer.'"))
+_model = _load_valid(GPTModel(_wider), _hf.state_dict(),
+                     ("GPT2LMHeadModel.state_dict()", "GPT2LMHeadModel.state_dict()")).eval()  # prefix, lm_head.weight
 with torch.no_grad():
-    expect_close(_model(_idx), _hf(_idx).logits, "logits after loading GPT2LMHeadModel.state_dict()",
-                 atol=1e-4, hint="GPT2LMHeadModel.state_dict() also lists lm_head.weight (equal to wte): accept it")
+    expect_close(_model(_idx), _hf(_idx).logits, ("加载 GPT2LMHeadModel.state_dict() 后的 logits",
+                                                  "logits after loading GPT2LMHeadModel.state_dict()"),
+                 atol=1e-4, hint=("GPT2LMHeadModel.state_dict() 里还有 lm_head.weight（和 wte 相同）：要接受它",
+                                  "GPT2LMHeadModel.state_dict() also lists lm_head.weight (equal to wte): accept it"))
 _prompt = torch.randint(0, _wider.vocab_size, (1, 6), generator=torch.Generator().manual_seed(2))
 with torch.no_grad():
     _theirs = _hf.generate(_prompt, attention_mask=torch.ones_like(_prompt), max_new_tokens=12, do_sample=False)
-expect_tensor_equal(generate(_model, _prompt, 12, top_k=1), _theirs, "greedy generation vs Hugging Face's generate",
+expect_tensor_equal(generate(_model, _prompt, 12, top_k=1), _theirs,
+                    ("greedy 生成的结果，对比 Hugging Face 的 generate", "greedy generation vs Hugging Face's generate"),
                     hint=_hint)
 ### END HIDDEN TESTS
 print("test_load_standin: ok")
@@ -798,13 +850,18 @@ _model = GPTModel(TINY)
 try:
     load_gpt2_weights(_model, _state)
 except Exception as _exc:  # noqa: BLE001 (reported below)
-    expect(False, "load_gpt2_weights(a checkpoint that fits)", f"raised {type(_exc).__name__}: {str(_exc)[:700]}",
-           hint="this checkpoint fits the model; fix loading first (see the test above)")
-expect(_model.lm_head.weight is _model.tok_embed.weight, "after loading: model.lm_head.weight is model.tok_embed.weight",
-       "the two are no longer the same Parameter",
-       hint="copy values in place with param.copy_(...); assigning a new nn.Parameter breaks weight tying")
-expect_close(_model.lm_head.weight, _state["wte.weight"], "model.lm_head.weight after loading", atol=0.0,
-             hint="lm_head must end up holding wte's numbers (it is the same matrix)")
+    expect(False, ("用 load_gpt2_weights 加载一个匹配的 checkpoint", "load_gpt2_weights(a checkpoint that fits)"),
+           (f"抛出了 {type(_exc).__name__}：{str(_exc)[:700]}", f"raised {type(_exc).__name__}: {str(_exc)[:700]}"),
+           hint=("这个 checkpoint 和模型是匹配的；先把加载修好（见上一个测试）",
+                 "this checkpoint fits the model; fix loading first (see the test above)"))
+expect(_model.lm_head.weight is _model.tok_embed.weight,
+       ("加载之后：model.lm_head.weight is model.tok_embed.weight", "after loading: model.lm_head.weight is model.tok_embed.weight"),
+       ("两者不再是同一个 Parameter", "the two are no longer the same Parameter"),
+       hint=("用 param.copy_(...) 原地拷贝数值；给模块赋一个新的 nn.Parameter 会破坏 weight tying",
+             "copy values in place with param.copy_(...); assigning a new nn.Parameter breaks weight tying"))
+expect_close(_model.lm_head.weight, _state["wte.weight"], ("加载之后的 model.lm_head.weight", "model.lm_head.weight after loading"),
+             atol=0.0, hint=("lm_head 最后必须装着 wte 的数值（两者是同一个矩阵）",
+                             "lm_head must end up holding wte's numbers (it is the same matrix)"))
 print("test_tying_kept: ok")
 
 # %% [tests] id=test_load_errors points=2
@@ -814,6 +871,7 @@ import transformers
 from course.checks import expect, expect_own_work, expect_raises
 from course.pretrained import hf_gpt2_config
 from gpt2ref import TINY, GPTConfig, GPTModel
+from gpt2ref import CheckpointError as _CheckpointError
 
 expect_own_work(load_gpt2_weights, lesson=37, what="load_gpt2_weights")
 
@@ -829,39 +887,62 @@ del _broken["transformer.h.1.ln_2.bias"]  # missing
 _broken["transformer.h.7.attn.c_attn.weight"] = torch.zeros(32, 96)  # unknown: TINY has 2 blocks
 _broken["transformer.h.0.mlp.c_fc.weight"] = torch.zeros(3, 3)  # mis-shaped
 _error = expect_raises(ValueError, lambda: load_gpt2_weights(GPTModel(TINY), _broken),
-                       "load_gpt2_weights(checkpoint with a missing, an unknown and a mis-shaped key)",
-                       hint="raise CheckpointError when the checkpoint does not fit")
+                       ("用 load_gpt2_weights 加载一个缺少一个权重、多出一个未知 key、还有一个 key 形状不对的 checkpoint",
+                        "load_gpt2_weights(checkpoint with a missing, an unknown and a mis-shaped key)"),
+                       hint=("checkpoint 和模型不匹配时抛出 CheckpointError",
+                             "raise CheckpointError when the checkpoint does not fit"))
 _message = str(_error)
-expect(_named(_message, "h.1.ln_2.bias", "blocks.1.norm2.bias"), "the error message", f"does not name the missing "
-       f"weight h.1.ln_2.bias; it says: {_message!r}", hint="collect every problem first, then raise once naming them all")
-expect(_named(_message, "h.7.attn.c_attn.weight"), "the error message", f"does not name the unknown key "
-       f"transformer.h.7.attn.c_attn.weight; it says: {_message!r}", hint="collect every problem first, then raise once")
-expect(_named(_message, "h.0.mlp.c_fc.weight", "blocks.0.ff.fc.weight"), "the error message", f"does not name the "
-       f"mis-shaped key h.0.mlp.c_fc.weight; it says: {_message!r}", hint="collect every problem first, then raise once")
+expect(_named(_message, "h.1.ln_2.bias", "blocks.1.norm2.bias"), ("错误信息", "the error message"),
+       (f"没有提到缺少的权重 h.1.ln_2.bias；它的内容是：{_message!r}", f"does not name the missing "
+        f"weight h.1.ln_2.bias; it says: {_message!r}"),
+       hint=("先收集所有问题，再只抛一次异常，在信息里把它们全部列出来",
+             "collect every problem first, then raise once naming them all"))
+expect(_named(_message, "h.7.attn.c_attn.weight"), ("错误信息", "the error message"),
+       (f"没有提到未知的 key transformer.h.7.attn.c_attn.weight；它的内容是：{_message!r}", f"does not name the unknown key "
+        f"transformer.h.7.attn.c_attn.weight; it says: {_message!r}"),
+       hint=("先收集所有问题，最后只抛一次异常", "collect every problem first, then raise once"))
+expect(_named(_message, "h.0.mlp.c_fc.weight", "blocks.0.ff.fc.weight"), ("错误信息", "the error message"),
+       (f"没有提到形状不对的 key h.0.mlp.c_fc.weight；它的内容是：{_message!r}", f"does not name the "
+        f"mis-shaped key h.0.mlp.c_fc.weight; it says: {_message!r}"),
+       hint=("先收集所有问题，最后只抛一次异常", "collect every problem first, then raise once"))
+expect_raises(_CheckpointError, lambda: load_gpt2_weights(GPTModel(TINY), _broken),
+              ("用 load_gpt2_weights 加载一个缺少一个权重、多出一个未知 key、还有一个 key 形状不对的 checkpoint",
+               "load_gpt2_weights(checkpoint with a missing, an unknown and a mis-shaped key)"),
+              hint=("抛出 CheckpointError（从 gpt2ref 导入），而不是普通的 ValueError：调用方捕获的正是这个类",
+                    "raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class"))
 ### BEGIN HIDDEN TESTS
 _wider = GPTConfig(vocab_size=131, context_length=24, d_model=64, num_heads=8, num_layers=3, dropout=0.0)
 _other = transformers.GPT2LMHeadModel(hf_gpt2_config(_wider)).state_dict()
 _error = expect_raises(ValueError, lambda: load_gpt2_weights(GPTModel(TINY), _other),
-                       "load_gpt2_weights(a checkpoint of another size)", hint="check every shape before copying")
+                       ("用 load_gpt2_weights 加载另一种尺寸的模型的 checkpoint",
+                        "load_gpt2_weights(a checkpoint of another size)"),
+                       hint=("拷贝之前先检查每一个形状", "check every shape before copying"))
 _message = str(_error)
 for _names in (("wte.weight", "tok_embed.weight"), ("h.0.attn.c_attn.weight", "blocks.0.attn.qkv.weight"),
                ("h.2.ln_1.weight",)):
-    expect(_named(_message, *_names), "the error message for a checkpoint of another size",
-           f"does not name {_names[0]}; it says: {_message[:600]!r}",
-           hint="name every mis-shaped and every unknown key, not only the first")
+    expect(_named(_message, *_names), ("另一种尺寸的 checkpoint 的错误信息", "the error message for a checkpoint of another size"),
+           (f"没有提到 {_names[0]}；它的内容是：{_message[:600]!r}", f"does not name {_names[0]}; it says: {_message[:600]!r}"),
+           hint=("列出每一个形状不对的 key 和每一个未知的 key，而不只是第一个",
+                 "name every mis-shaped and every unknown key, not only the first"))
 _hub = {k.removeprefix("transformer."): v for k, v in _good.items() if k != "lm_head.weight"}
 _hub["wpe.weight"] = _hub["wpe.weight"][:8]  # a position table that is too short
 _hub["h.0.ln_1.weight"] = _hub["h.0.ln_1.weight"][:-1]
 _error = expect_raises(ValueError, lambda: load_gpt2_weights(GPTModel(TINY), _hub),
-                       "load_gpt2_weights(hub-style keys, two mis-shaped)", hint="check every shape before copying")
+                       ("用 load_gpt2_weights 加载 Hub 风格 key、其中两个形状不对的 checkpoint",
+                        "load_gpt2_weights(hub-style keys, two mis-shaped)"),
+                       hint=("拷贝之前先检查每一个形状", "check every shape before copying"))
 expect(_named(str(_error), "wpe.weight", "pos_embed.weight") and _named(str(_error), "h.0.ln_1.weight", "blocks.0.norm1.weight"),
-       "the error message", f"does not name both wpe.weight and h.0.ln_1.weight; it says: {str(_error)!r}",
-       hint="name every mis-shaped key")
+       ("错误信息", "the error message"),
+       (f"没有同时提到 wpe.weight 和 h.0.ln_1.weight；它的内容是：{str(_error)!r}",
+        f"does not name both wpe.weight and h.0.ln_1.weight; it says: {str(_error)!r}"),
+       hint=("列出每一个形状不对的 key", "name every mis-shaped key"))
 from gpt2ref import CheckpointError as _CheckpointError
 
 expect_raises(_CheckpointError, lambda: load_gpt2_weights(GPTModel(TINY), _hub),
-              "load_gpt2_weights(hub-style keys, two mis-shaped)",
-              hint="raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class")
+              ("用 load_gpt2_weights 加载 Hub 风格 key、其中两个形状不对的 checkpoint",
+               "load_gpt2_weights(hub-style keys, two mis-shaped)"),
+              hint=("抛出 CheckpointError（从 gpt2ref 导入），而不是普通的 ValueError：调用方捕获的正是这个类",
+                    "raise CheckpointError (from gpt2ref), not a plain ValueError: callers catch that class"))
 ### END HIDDEN TESTS
 print("test_load_errors: ok")
 
@@ -882,15 +963,21 @@ _extra["h.9.mlp.c_fc.weight"] = torch.zeros(32, 128)  # one unknown key, last in
 _short = {k: v for k, v in _good.items() if k != "ln_f.bias"}  # one weight missing
 _bent = dict(_good)
 _bent["h.1.mlp.c_proj.weight"] = torch.zeros(128, 31)  # one mis-shaped key in the last block
-for _what, _state in (("an unknown key at the end", _extra), ("ln_f.bias missing", _short),
-                      ("a mis-shaped h.1.mlp.c_proj.weight", _bent)):
+for (_what_zh, _what), _state in ((("末尾多了一个未知的 key", "an unknown key at the end"), _extra),
+                                 (("缺少 ln_f.bias", "ln_f.bias missing"), _short),
+                                 (("h.1.mlp.c_proj.weight 形状不对", "a mis-shaped h.1.mlp.c_proj.weight"), _bent)):
     _model = GPTModel(TINY)
     _before = {name: value.clone() for name, value in _model.state_dict().items()}
-    expect_raises(ValueError, lambda: load_gpt2_weights(_model, _state), f"load_gpt2_weights(checkpoint with {_what})",
-                  hint="raise CheckpointError when the checkpoint does not fit")
+    expect_raises(ValueError, lambda: load_gpt2_weights(_model, _state),
+                  (f"用 load_gpt2_weights 加载 checkpoint（{_what_zh}）", f"load_gpt2_weights(checkpoint with {_what})"),
+                  hint=("checkpoint 和模型不匹配时抛出 CheckpointError",
+                        "raise CheckpointError when the checkpoint does not fit"))
     _changed = [name for name, value in _model.state_dict().items() if not torch.equal(value, _before[name])]
-    expect(not _changed, f"the model after a failed load ({_what})", f"{len(_changed)} tensors changed, "
-           f"e.g. {_changed[:3]}", hint="check every key and shape first; copy only when all of them fit")
+    expect(not _changed, (f"加载失败之后的模型（{_what_zh}）", f"the model after a failed load ({_what})"),
+           (f"有 {len(_changed)} 个 tensor 被改动了，例如 {_changed[:3]}", f"{len(_changed)} tensors changed, "
+            f"e.g. {_changed[:3]}"),
+           hint=("先检查所有 key 和形状；全部匹配之后才开始拷贝",
+                 "check every key and shape first; copy only when all of them fit"))
 print("test_no_half_load: ok")
 
 # %% [markdown]
@@ -1044,22 +1131,27 @@ from course.checks import expect_close, expect_dtype, expect_own_work, expect_te
 
 expect_own_work(cache_mask, lesson=37, what="cache_mask")
 _mask = cache_mask(2, 3)
-expect_dtype(_mask, torch.bool, "cache_mask(2, 3).dtype", hint="return a boolean tensor (True = may attend)")
+expect_dtype(_mask, torch.bool, "cache_mask(2, 3).dtype",
+             hint=("返回布尔 tensor（True 表示可以看到这个 key）", "return a boolean tensor (True = may attend)"))
 expect_tensor_equal(_mask, torch.tensor([[True, True, True, True, False], [True, True, True, True, True]]),
-                    "cache_mask(2, 3)", hint="new token i stands at position T_past + i and sees keys 0 .. T_past + i")
+                    "cache_mask(2, 3)", hint=("第 i 个新 token 位于位置 T_past + i，能看到第 0 .. T_past + i 个 key",
+                                              "new token i stands at position T_past + i and sees keys 0 .. T_past + i"))
 expect_tensor_equal(cache_mask(1, 4), torch.ones(1, 5, dtype=torch.bool), "cache_mask(1, 4)",
-                    hint="one new token sees every cached key and itself")
+                    hint=("只有一个新 token 时，它能看到缓存里的每一个 key 和它自己",
+                          "one new token sees every cached key and itself"))
 ### BEGIN HIDDEN TESTS
 for _new, _past in ((1, 0), (4, 0), (3, 5), (6, 1), (1, 9)):
     _expected = torch.arange(_past + _new)[None, :] <= (_past + torch.arange(_new))[:, None]
     expect_tensor_equal(cache_mask(_new, _past), _expected, f"cache_mask({_new}, {_past})",
-                        hint="entry [i, j] is True exactly when j <= T_past + i (bottom-right aligned)")
+                        hint=("元素 [i, j] 为 True 当且仅当 j <= T_past + i（对齐右下角）",
+                              "entry [i, j] is True exactly when j <= T_past + i (bottom-right aligned)"))
 _g = torch.Generator().manual_seed(0)
 _q, _k, _v = (torch.randn(2, 3, 9, 8, generator=_g) for _ in range(3))
 _full = F.scaled_dot_product_attention(_q, _k, _v, is_causal=True)  # all 9 tokens at once
 _last = F.scaled_dot_product_attention(_q[:, :, 5:], _k, _v, attn_mask=cache_mask(4, 5))  # 4 new on top of 5 cached
-expect_close(_last, _full[:, :, 5:], "attention of 4 new queries over 5 cached + 4 new keys with cache_mask(4, 5)",
-             atol=1e-5, hint="the mask must be aligned to the bottom-right corner")
+expect_close(_last, _full[:, :, 5:], ("用 cache_mask(4, 5) 时，4 个新 query 对 5 个缓存的 key 加 4 个新 key 的 attention",
+                                      "attention of 4 new queries over 5 cached + 4 new keys with cache_mask(4, 5)"),
+             atol=1e-5, hint=("mask 必须对齐到右下角", "the mask must be aligned to the bottom-right corner"))
 ### END HIDDEN TESTS
 print("test_cache_mask: ok")
 
