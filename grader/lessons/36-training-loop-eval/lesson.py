@@ -1378,24 +1378,26 @@ def _check_round_trip(path):
     return model, optimizer, g, fresh, fresh_optimizer, fresh_g
 
 
-def _check_states(path):
-    """After 2 updates: AdamW's moments and both random states must come back from the file."""
-    model, optimizer, g, get_batch = _setup(2)
-    reference.train(model, optimizer, get_batch, [], num_steps=2, eval_every=10, progress=False)
-    torch.manual_seed(21)
-    save_checkpoint(path, model, optimizer, 2, g)
-    next_global, next_data = torch.rand(3), torch.rand(3, generator=g)
-    fresh, fresh_optimizer, fresh_g, _ = _setup(4)
-    torch.manual_seed(22)
+def _expect_random_states_restored(path, model, optimizer, g, step, fresh, fresh_optimizer, fresh_g, seeds, n):
+    """Save with the global seed seeds[0], load into fresh objects after seeds[1]: the next n global and
+    data random numbers must be the ones that would have come after saving."""
+    torch.manual_seed(seeds[0])
+    save_checkpoint(path, model, optimizer, step, g)
+    next_global, next_data = torch.rand(n), torch.rand(n, generator=g)
+    torch.manual_seed(seeds[1])
     load_checkpoint(path, fresh, fresh_optimizer, fresh_g)
-    expect_tensor_equal(torch.rand(3), next_global, ("load_checkpoint 之后全局随机数发生器给出的数",
+    expect_tensor_equal(torch.rand(n), next_global, ("load_checkpoint 之后全局随机数发生器给出的数",
                                                      "the global random numbers after load_checkpoint"),
                         hint=("保存 torch.get_rng_state()，再用 torch.set_rng_state(...) 恢复",
                               "save torch.get_rng_state() and restore it with torch.set_rng_state(...)"))
-    expect_tensor_equal(torch.rand(3, generator=fresh_g), next_data,
+    expect_tensor_equal(torch.rand(n, generator=fresh_g), next_data,
                         ("加载之后数据 generator 给出的数", "the data generator's numbers after loading"),
                         hint=("保存 data_generator.get_state()，再用 data_generator.set_state(...) 恢复",
                               "save data_generator.get_state() and restore it with data_generator.set_state(...)"))
+
+
+def _expect_optimizer_restored(optimizer, fresh_optimizer):
+    """The fresh AdamW holds the same entries and the same moments as the one that was saved."""
     state, fresh_state = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
     expect_equal(sorted(fresh_state), sorted(state), ("load_checkpoint 之后 optimizer state 里的条目",
                                                       "optimizer state entries after load_checkpoint"),
@@ -1409,6 +1411,15 @@ def _check_states(path):
                                       "save optimizer.state_dict() and call optimizer.load_state_dict(...)"))
 
 
+def _check_states(path):
+    """After 2 updates: AdamW's moments and both random states must come back from the file."""
+    model, optimizer, g, get_batch = _setup(2)
+    reference.train(model, optimizer, get_batch, [], num_steps=2, eval_every=10, progress=False)
+    fresh, fresh_optimizer, fresh_g, _ = _setup(4)
+    _expect_random_states_restored(path, model, optimizer, g, 2, fresh, fresh_optimizer, fresh_g, (21, 22), 3)
+    _expect_optimizer_restored(optimizer, fresh_optimizer)
+
+
 with tempfile.TemporaryDirectory() as _tmp:
     _objects = _check_round_trip(Path(_tmp) / "checkpoint.pt")
     _check_states(Path(_tmp) / "states.pt")
@@ -1419,31 +1430,8 @@ with tempfile.TemporaryDirectory() as _tmp:
                ("期望是一个 dict", "expected a dict"),
                hint=("用 torch.save 保存一个 dict，里面放 tensor、数字和 state dict",
                      "save a dict of tensors, numbers and state dicts with torch.save"))
-        state, fresh_state = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
-        expect_equal(sorted(fresh_state), sorted(state), ("load_checkpoint 之后 optimizer state 里的条目",
-                                                          "optimizer state entries after load_checkpoint"),
-                     hint=("保存 optimizer.state_dict()，加载时调用 optimizer.load_state_dict(...)",
-                           "save optimizer.state_dict() and call optimizer.load_state_dict(...) when loading"))
-        for key in state:
-            for name in ("exp_avg", "exp_avg_sq"):
-                expect_tensor_equal(fresh_state[key][name], state[key][name],
-                                    (f"参数 {key} 的 AdamW {name}", f"AdamW {name} of parameter {key}"),
-                                    hint=("保存 optimizer.state_dict()，并调用 optimizer.load_state_dict(...) 恢复",
-                                          "save optimizer.state_dict() and call optimizer.load_state_dict(...)"))
-
-        torch.manual_seed(11)
-        save_checkpoint(path, model, optimizer, 3, g)
-        next_global, next_data = torch.rand(5), torch.rand(5, generator=g)
-        torch.manual_seed(12)
-        load_checkpoint(path, fresh, fresh_optimizer, fresh_g)
-        expect_tensor_equal(torch.rand(5), next_global, ("load_checkpoint 之后全局随机数发生器给出的数",
-                                                         "the global random numbers after load_checkpoint"),
-                            hint=("保存 torch.get_rng_state()，再用 torch.set_rng_state(...) 恢复",
-                                  "save torch.get_rng_state() and restore it with torch.set_rng_state(...)"))
-        expect_tensor_equal(torch.rand(5, generator=fresh_g), next_data,
-                            ("加载之后数据 generator 给出的数", "the data generator's numbers after loading"),
-                            hint=("保存 data_generator.get_state()，再用 data_generator.set_state(...) 恢复",
-                                  "save data_generator.get_state() and restore it with data_generator.set_state(...)"))
+        _expect_optimizer_restored(optimizer, fresh_optimizer)
+        _expect_random_states_restored(path, model, optimizer, g, 3, fresh, fresh_optimizer, fresh_g, (11, 12), 5)
 
         # The promise itself: stop after 3 steps, save, load into fresh objects, go on (with dropout).
         model, optimizer, g, get_batch = _setup(0, dropout=0.3)
