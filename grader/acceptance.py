@@ -21,15 +21,17 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
 
-from .build import strip_solution_markers
+from .build import POST_QUIZ_ID, strip_solution_markers
 from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, mutants_script, source_notebook
 from .commands import CourseError, Status, autograde, format_score_table, generate, integrity_findings, read_statuses
 from .integrity import Finding
+from .sandbox import course_package_dirs
+from .trusted import OUTSIDE_CHECK, load_probes
 
 ALL_TESTS = "*"
 QUIZ_AUTO = "auto"
@@ -80,6 +82,12 @@ class Submission:
         if self.quiz == QUIZ_AUTO:
             return None if self.fails == ALL_TESTS or not key else dict(key)
         return self.quiz
+
+
+def in_solution_cells(sub: Submission, solution_ids: set[str]) -> bool:
+    """The submission changes only what a student writes: its solution cells."""
+    return sub.raw is None and sub.transform is None and not sub.files and not sub.delete \
+        and set(sub.edits) | set(sub.cells) <= solution_ids
 
 
 class HarnessError(RuntimeError):
@@ -183,6 +191,45 @@ def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> Non
     ignore = shutil.ignore_patterns("quiz-progress.jsonl", "quiz-answers.json", ".ipynb_checkpoints", "__pycache__")
     shutil.copytree(lesson_dir(slug, course_root), lesson_dir(slug, root), ignore=ignore)
     shutil.copytree(source_notebook(slug, course_root).parent, source_notebook(slug, root).parent, ignore=ignore)
+
+
+ALWAYS_PASS = 'print("ok")  # every in-kernel check of this test cell replaced by one that always passes\n'
+
+
+def make_kernel_checks_pass(slug: str, root: Path) -> int:
+    """In the throw-away course at ``root``: every graded test cell of the source (visible and
+    hidden checks alike) becomes one that always passes, the strongest forgery a kernel can
+    make. RestoreFromSource then puts that cell into every submission, so whatever points a
+    wrong answer still loses are taken by the outside check. Returns how many cells changed."""
+    path = source_notebook(slug, root)
+    nb = nbformat.read(path, as_version=4)
+    changed = 0
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") \
+                and meta.get("grade_id") != POST_QUIZ_ID:
+            cell.source = ALWAYS_PASS
+            changed += 1
+    nbformat.write(nb, path)
+    return changed
+
+
+def kernel_blind(subs: list[Submission], solution_ids: set[str], tests: list[str]) -> list[Submission]:
+    """What grading must give with every in-kernel check passing: the solution, the untouched
+    notebook, answers handed to the reference, and for each graded test the first one-bug
+    mutant that must lose it. Each must score exactly as before; the kernel's checks passed, so
+    every point the outside check takes is a contradiction and the submission NEEDS REVIEW
+    (outside check)."""
+    chosen = [sub for sub in subs if sub.name in ("solution", "untouched")
+              or (sub.fails == ALL_TESTS and not sub.flagged and in_solution_cells(sub, solution_ids))]
+    for test in tests:
+        chosen += [next(
+            (sub for sub in subs if isinstance(sub.fails, set) and test in sub.fails and sub not in chosen
+             and not sub.flagged and not sub.review and sub.quiz == QUIZ_AUTO and not sub.from_release
+             and in_solution_cells(sub, solution_ids)), None)]
+    picked = list({sub.name: sub for sub in chosen if sub is not None}.values())
+    return [replace(sub, review=set(sub.review) | {OUTSIDE_CHECK}) if sub.fails and sub.name != "solution" else sub
+            for sub in picked]
 
 
 @dataclass
@@ -310,24 +357,28 @@ def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, su
 
 
 def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
-                   course_root: Path = GRADER_DIR) -> list[Outcome]:
+                   course_root: Path = GRADER_DIR, kernel_checks_pass: bool = False) -> list[Outcome]:
     """Grade every submission of ``slug`` in a course under ``workdir``; return the outcomes.
 
     First the solution alone, then everyone else; grading the others must leave the installed
     course code, the instructor's files, every submitted file and the solution's gradebook rows
-    exactly as they were (``Tampering`` otherwise)."""
-    from .sandbox import course_package_dirs
-    from .trusted import load_probes
-
+    exactly as they were (``Tampering`` otherwise). ``kernel_checks_pass``: every in-kernel
+    check always passes (``make_kernel_checks_pass``), and the submissions are ``kernel_blind``'s."""
     root = workdir / f"course-{slug}"
     if root.exists():
         raise HarnessError(f"{root} already exists; use an empty folder")
     root.mkdir(parents=True)
     prepare_course(slug, root, course_root)
+    if kernel_checks_pass:
+        make_kernel_checks_pass(slug, root)
     release_dir = generate(slug, root, capture=True)
     source_nb = nbformat.read(source_notebook(slug, root), as_version=4)
     release_nb = nbformat.read(release_dir / f"{slug}.ipynb", as_version=4)
     subs = load_submissions(slug, course_root)
+    if kernel_checks_pass:
+        graded = [c.metadata.nbgrader for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        subs = kernel_blind(subs, {c.id for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("solution")},
+                            [m["grade_id"] for m in graded if m["grade_id"] != POST_QUIZ_ID])
     first = next(sub for sub in subs if sub.name == "solution")
     env = dict(os.environ, GPT2_COURSE_CELL_TIMEOUT=str(cell_timeout))
     _hand_in(root, release_dir, source_nb, release_nb, slug, first)
@@ -372,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("slugs", nargs="*", help="lessons (default: every lesson with a mutants file)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (autograded notebooks, logs)")
     parser.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
+    parser.add_argument("--kernel-checks-pass", action="store_true",
+                        help="replace every in-kernel check with one that always passes: wrong answers must still "
+                             "lose exactly their points (decided outside the kernel)")
     args = parser.parse_args(argv)
     slugs = args.slugs or [slug for slug in lesson_slugs() if mutants_script(slug).exists()]
     all_ok = True
@@ -380,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         for slug in slugs:
             try:
-                outcomes = run_acceptance(slug, workdir, args.cell_timeout)
+                outcomes = run_acceptance(slug, workdir, args.cell_timeout, kernel_checks_pass=args.kernel_checks_pass)
             except (HarnessError, CourseError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2

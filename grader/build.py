@@ -20,7 +20,7 @@ Authoring format: cells are separated by header lines that start with ``# %%``.
     # %% [locked] id=NAME      a read-only code cell
 
 Any header may add ``tags=a,b``; the tag ``skip-autograde`` marks a demo cell that
-autograding blanks out (see ``grader.preprocessors``). Lines before the first header are
+autograding blanks out (see ``grader.plugins.skip_demo_cells``). Lines before the first header are
 the script's own comments and are not part of the notebook.
 
 The graded post quiz is the build's, not the script's: right after the cell that shows the
@@ -29,7 +29,7 @@ post quiz (``show_quiz("quiz.json", stage="post")``) the build adds an autograde
 into the source folder (what ``nbgrader generate_assignment`` releases to a course) are the
 course edition, whose ``post`` questions come without key and explanation
 (``course_quiz_bytes``). The key stays in ``grader/lessons/<slug>/quiz.json``, where the
-grading reads it (``grader.preprocessors.GradingExecute``); the self-study copy in
+grading reads it (``grader.plugins.grading_execute``); the self-study copy in
 ``lessons/`` gets the full files (``self_study_files``, used by ``grader.commands release``).
 
 Usage: ``python -m grader.build [SLUG ...]`` writes the notebooks;

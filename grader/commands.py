@@ -26,7 +26,10 @@ from quiz import home
 
 from . import build, intake, parallel, sandbox
 from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
-from .preprocessors import PROBE_SEED_ENV
+from .plugins.mark_for_review import apply_verdict
+from .plugins.outside_check import PROBE_SEED_ENV
+from .plugins.reviews import NBGRADER_FAILED, forget_old_review, mark_for_review, submission_review
+from .plugins.state import file_sha256, read_state, read_verdict, record_state, state_entry
 
 
 class CourseError(RuntimeError):
@@ -141,8 +144,6 @@ def to_grade(course_root: Path, slug: str, students: list[str], force: bool = Fa
     A submission is skipped when ``grading-state.json`` says this very file (sha256) was graded
     and its result is still there, so an instructor's manual scores and reviews stay as they are.
     """
-    from .preprocessors import NBGRADER_FAILED, file_sha256, read_state
-
     state = read_state(course_root)
     todo, unchanged = [], []
     for student in students:
@@ -171,7 +172,7 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
     course root) is skipped unless ``force``, so the instructor's manual scores and reviews
     stay. ``jobs`` notebooks run at once (default: the number of cores; ``grader.parallel``),
     and only this process writes the gradebook; ``keep_runs``: keep the workers' saved runs
-    (with their timings) in this folder. The bookkeeping itself happens inside nbgrader (``grader/preprocessors.py``): a
+    (with their timings) in this folder. The bookkeeping itself happens inside nbgrader (``grader/plugins/``): a
     submission that cannot be graded honestly is marked NEEDS REVIEW, and one in which
     ``grader.integrity`` finds code that could game the tests is held at zero (manual scores
     the instructor changes in formgrader) the first time that version is graded.
@@ -257,17 +258,6 @@ def _after_nbgrader(course_root: Path, slug: str, students: list[str], started: 
 
     Both become NEEDS REVIEW in the gradebook (a failed submission keeps no stale scores)."""
     from nbgrader.api import Gradebook, MissingEntry
-
-    from .preprocessors import (
-        NBGRADER_FAILED,
-        apply_verdict,
-        file_sha256,
-        forget_old_review,
-        mark_for_review,
-        read_verdict,
-        record_state,
-        state_entry,
-    )
 
     first_solution = _first_solution(course_root, slug)
     with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
@@ -368,8 +358,6 @@ def read_statuses(course_root: Path, slugs: list[str]) -> dict:
     """{(student, slug): Status} from the gradebook (NEEDS REVIEW comments, grades still to grade
     by hand) and grading-state.json (notes)."""
     from nbgrader.api import Gradebook, MissingEntry
-
-    from .preprocessors import read_state, submission_review
 
     state = read_state(course_root)
     statuses: dict = {}
@@ -475,8 +463,6 @@ def export(course_root: Path = GRADER_DIR) -> Path:
     import csv
 
     from nbgrader.api import Gradebook, MissingEntry
-
-    from .preprocessors import read_state, submission_review
 
     if not (course_root / "gradebook.db").exists():
         raise CourseError(f"no gradebook at {course_root / 'gradebook.db'}; run `make autograde` first")

@@ -27,7 +27,7 @@ _REPO = os.environ.get("GPT2_COURSE_REPO") or os.path.dirname(os.path.dirname(os
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from grader.preprocessors import (  # noqa: E402
+from grader.plugins import (  # noqa: E402
     CODE_STUB,
     GradingExecute,
     HideHiddenTests,
@@ -76,7 +76,7 @@ c.Execute.shutdown_kernel = "immediate"
 
 # Students who delete, retype, copy or re-tag a graded cell get it back from the source:
 # RestoreFromSource rebuilds every submission from the source notebook first (grade ids,
-# points, flags, tags and test cells are the source's; see grader/preprocessors.py), and a
+# points, flags, tags and test cells are the source's; see grader/plugins/restore_from_source.py), and a
 # notebook nbformat cannot read becomes an ungradable submission (NEEDS REVIEW), not a crash.
 c.OverwriteCells.add_missing_cells = True
 # The intake gate (grader/intake.py) before nbgrader copies anything of a submission: only plain

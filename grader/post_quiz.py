@@ -3,7 +3,7 @@
 In a course release the ``post`` questions come without their key (``grader.build``); the
 student's notebook saves their choices in ``quiz-answers.json`` beside it (``quiz.answers``),
 and nbgrader's submit and collect bring that file in with the notebook. After the student's
-kernel has run the notebook, ``GradingExecute`` (``grader.preprocessors``) calls
+kernel has run the notebook, ``GradingExecute`` (``grader.plugins.grading_execute``) calls
 :func:`score_cell` for the build's ``post_quiz`` test cell: it reads the answers from the
 *submitted* folder (the kernel only ever sees its own copy in ``autograded/``, and whatever it
 wrote there is ignored), scores them against the instructor's key,

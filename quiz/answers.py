@@ -10,7 +10,7 @@ small file beside the notebook, which nbgrader's submit hands in with it::
 Each answer is the ORIGINAL index of the chosen option in the quiz file (never the letter
 the learner saw: options are shuffled per learner). Saving again replaces the answer.
 
-The instructor's side scores the file against the key (``grader.preprocessors``), with
+The instructor's side scores the file against the key (``grader.plugins.grading_execute``), with
 :func:`parse_answers`: plain data, size-capped, every problem a message, never an exception.
 """
 

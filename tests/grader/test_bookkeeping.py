@@ -13,23 +13,13 @@ import nbformat
 import pytest
 
 from grader import acceptance, build, commands, sandbox
-from grader.preprocessors import (
-    META,
-    GradingExecute,
-    HideHiddenTests,
-    TolerantNotebookExporter,
-    apply_verdict,
-    file_sha256,
-    forget_old_review,
-    hide_hidden_tests,
-    mark_for_review,
-    read_state,
-    read_verdict,
-    record_state,
-    restore_from_source,
-    solution_stub,
-    submission_review,
-)
+from grader.plugins import GradingExecute, HideHiddenTests, TolerantNotebookExporter
+from grader.plugins.cells import META
+from grader.plugins.hide_hidden_tests import hide_hidden_tests
+from grader.plugins.mark_for_review import apply_verdict
+from grader.plugins.restore_from_source import restore_from_source, solution_stub
+from grader.plugins.reviews import forget_old_review, mark_for_review, submission_review
+from grader.plugins.state import file_sha256, read_state, read_verdict, record_state
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
 SLUG = "99-toy"

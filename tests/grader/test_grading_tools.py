@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, build, commands
-from grader.preprocessors import SKIPPED_SOURCE
+from grader.plugins.skip_demo_cells import SKIPPED_SOURCE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
 SLUG = "99-toy"

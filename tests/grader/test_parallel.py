@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, commands, parallel
-from grader.preprocessors import execution_key, load_execution, save_execution
+from grader.plugins.execution_cache import execution_key, load_execution, save_execution, workers_running
 
 from .conftest import SLUG
 
@@ -121,18 +121,16 @@ def test_the_parent_waits_for_the_workers_only_while_their_watcher_lives(tmp_pat
     import subprocess
     import sys
 
-    from grader.preprocessors import _workers_running
-
     marker = tmp_path / "workers-running"
-    assert not _workers_running(str(marker)), "no marker: the workers are done"
+    assert not workers_running(str(marker)), "no marker: the workers are done"
     marker.write_text(str(os.getpid()))
-    assert _workers_running(str(marker))
+    assert workers_running(str(marker))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     marker.write_text(str(gone.pid))
-    assert not _workers_running(str(marker)), "its watcher is dead"
+    assert not workers_running(str(marker)), "its watcher is dead"
     marker.write_text("not a pid")
-    assert not _workers_running(str(marker))
+    assert not workers_running(str(marker))
 
 
 def test_jobs_below_one_is_a_clear_error(toy_course):

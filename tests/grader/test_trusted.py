@@ -220,7 +220,7 @@ def test_only_the_probes_of_tests_that_passed_in_the_kernel_run(toy_course):
     import nbformat
 
     from grader import commands
-    from grader.preprocessors import META
+    from grader.plugins.cells import META
 
     from .test_parallel import _submit
 

@@ -272,6 +272,7 @@ class _Fixed(nn.Module):
         self.config = SimpleNamespace(context_length=4, vocab_size=logits.numel())
 
     def forward(self, idx):
+        self.seen = getattr(self, "seen", []) + [(self.training, torch.is_grad_enabled())]
         return self.logits.expand(idx.shape[0], idx.shape[1], -1)
 
 
@@ -301,11 +302,23 @@ def _contract(generate, seed):
         zero = "none"
     except Exception as exc:
         zero = type(exc).__name__
+    try:
+        generate(model, prompt, 1, temperature=-0.5)
+        negative = "none"
+    except Exception as exc:
+        negative = type(exc).__name__
+    model.seen = []
     first = generate(model, prompt, 5, seed=seed)
+    sampling = list(model.seen)
     again = generate(model, prompt, 5, seed=seed)
+    other = generate(model, prompt, 30, seed=seed + 1)
     free = [generate(model, prompt, 30) for _ in range(2)]  # seed=None: fresh randomness
-    return {"zero_temperature": zero, "same_seed_same_tokens": bool(torch.equal(first, again)),
+    return {"zero_temperature": zero, "negative_temperature": negative,
+            "same_seed_same_tokens": bool(torch.equal(first, again)),
+            "other_seed_other_tokens": not torch.equal(generate(model, prompt, 30, seed=seed), other),
             "no_seed_varies": not torch.equal(free[0], free[1]),
+            "eval_mode_while_sampling": bool(sampling) and not any(training for training, _ in sampling),
+            "no_grad_while_sampling": bool(sampling) and not any(grad for _, grad in sampling),
             "train_mode_back": model.training, "prompt_kept": bool(torch.equal(first[:, :1], prompt)),
-            "int64": first.dtype == torch.long}
+            "shape": list(first.shape), "int64": first.dtype == torch.long}
 '''

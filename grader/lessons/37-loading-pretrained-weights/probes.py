@@ -24,8 +24,9 @@ probe isolates one idea, like the test it stands behind:
   last block) no number of the model has changed;
 - ``cache_mask``: the masks and dtype for seeded (T_new, T_past), one new token over a cache included.
 
-While the loading probes run, a correct name table stands in for the student's hf_key_to_course
-(graded on its own by ``key_map``). ``CheckpointError`` lives in ``gpt2ref.hf_weights``, which is
+The ``load`` probe uses the student's own hf_key_to_course, as the kernel's test does (a wrong
+name table loads wrong numbers, so it costs both tests on both sides); while the tying, error
+and half-load probes run, a correct name table stands in for it (graded by ``key_map``). ``CheckpointError`` lives in ``gpt2ref.hf_weights``, which is
 withheld: SETUP defines a stand-in (a ValueError of that name) and puts it where ``from gpt2ref
 import CheckpointError`` finds it.
 """
@@ -230,7 +231,7 @@ def probe_key_map(ns, seed):
 
 
 def probe_load(ns, seed):
-    return _standing_in(ns, lambda: _load(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
+    return _load(ns["load_gpt2_weights"], seed)
 
 
 def _load(load, seed):

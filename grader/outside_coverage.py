@@ -1,0 +1,125 @@
+"""Prove that every point is decided outside the student's kernel.
+
+The kernel's tests can be made to pass whatever the code does (patched checks, a patched torch),
+so a score may only rest on the outside check (``grader.trusted``). For a lesson with probes,
+this tool asks, without any kernel: does the outside check alone take from each made-up wrong
+answer of ``mutants.py`` exactly the points the acceptance table takes, and from each correct
+one nothing? That is what grading gives a wrong answer whose in-kernel checks all pass.
+
+For each submission whose changes stay inside the solution cells (one-bug mutants, correct
+variants, answers handed to the reference, patched checks), its solution cells and the lesson's
+probes run in the sandbox, and each graded test with a disagreeing probe counts as lost:
+
+- ``GAP``: a test the submission must lose that no probe of the outside check takes from it
+  (the kernel alone decides that point), or one it must keep that the outside check takes;
+- a graded test the lesson's ``TESTS`` does not cover (the graded post quiz is scored outside
+  the kernel by ``grader.post_quiz``, so it is not one).
+
+    python -m grader.outside_coverage [SLUG ...]   exit 1 on any gap
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import trusted
+from .acceptance import ALL_TESTS, in_solution_cells, load_submissions, make_submission
+from .build import POST_QUIZ_ID
+from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
+from .visible_checks import student_version
+
+
+@dataclass
+class Coverage:
+    name: str
+    must_lose: set[str]
+    lost_outside: set[str]
+
+    @property
+    def gap(self) -> bool:
+        return self.must_lose != self.lost_outside
+
+
+def _graded_tests(source_nb) -> set[str]:
+    return {c.metadata.nbgrader["grade_id"] for c in source_nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")} - {POST_QUIZ_ID}
+
+
+def _solution_ids(nb) -> set[str]:
+    return {c.id for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def uncovered_tests(slug: str, course_root: Path = GRADER_DIR) -> set[str]:
+    """Graded tests of ``slug`` that only the kernel would decide."""
+    lesson = trusted.load_probes(lesson_dir(slug, course_root))
+    graded = _graded_tests(nbformat.read(source_notebook(slug, course_root), as_version=4))
+    return graded if lesson is None else graded - {test for test, probes in lesson.tests.items() if probes}
+
+
+def check_lesson(slug: str, course_root: Path = GRADER_DIR, seed: int | None = None,
+                 log: Callable[[str], None] = print) -> list[Coverage]:
+    """One row per submission of ``slug`` made in the solution cells."""
+    lesson = trusted.load_probes(lesson_dir(slug, course_root))
+    if lesson is None:
+        return []
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
+    student_nb = student_version(source_nb)
+    solution_ids = _solution_ids(student_nb)
+    reference: dict = {}
+    rows = []
+    for sub in load_submissions(slug, course_root):
+        if sub.from_release or not in_solution_cells(sub, solution_ids):
+            continue
+        nb = make_submission(source_nb, student_nb, sub)
+        cells = [(c.id, c.source) for c in nb.cells if c.id in solution_ids and c.cell_type == "code"]
+        verdicts, _run = trusted.check(lesson, cells, seed, reference)
+        lost = {test for test, probes in lesson.tests.items() if any(verdicts.get(p) for p in probes)}
+        must_lose = set(lesson.tests) if sub.fails == ALL_TESTS else set(sub.fails) - {POST_QUIZ_ID}
+        row = Coverage(sub.name, must_lose, lost)
+        log(f"  {slug} {sub.name}: {'GAP' if row.gap else 'ok'}")
+        rows.append(row)
+    return rows
+
+
+def report(slug: str, rows: list[Coverage], uncovered: set[str]) -> str:
+    lines = [f"== outside check alone: {slug} =="]
+    lines += [f"GAP graded by the kernel alone: {test}" for test in sorted(uncovered)]
+    for row in rows:
+        if row.gap:
+            kept = sorted(row.must_lose - row.lost_outside)
+            taken = sorted(row.lost_outside - row.must_lose)
+            lines.append(f"GAP {row.name}: " + "; ".join(
+                part for part in (f"kept outside: {', '.join(kept)}" if kept else "",
+                                  f"taken outside: {', '.join(taken)}" if taken else "") if part))
+    gaps = sum(row.gap for row in rows) + len(uncovered)
+    lines.append(f"{len(rows)} submissions, {gaps} gaps" + ("" if gaps else ": every point is decided outside"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.outside_coverage", description=__doc__.split("\n\n")[0])
+    parser.add_argument("slugs", nargs="*", help="lessons (default: every lesson)")
+    parser.add_argument("--seed", type=int, help="the probes' seed (default: a fresh one)")
+    args = parser.parse_args(argv)
+    if bad := unknown_slugs(args.slugs):
+        print(f"error: no such lesson: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    all_ok = True
+    for slug in args.slugs or lesson_slugs():
+        rows = check_lesson(slug, seed=args.seed, log=lambda line: None)
+        uncovered = uncovered_tests(slug)
+        print(report(slug, rows, uncovered), flush=True)
+        all_ok &= not uncovered and not any(row.gap for row in rows)
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""``grader/plugins/`` stays a package of small modules, one nbgrader plug-in a module (like
+nbgrader's own ``nbgrader/preprocessors/``): no module of ``MAX_MODULE_LINES`` lines or more, no
+function or method over ``MAX_FUNCTION_LINES`` lines unless its docstring says why it is long."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from pathlib import Path
+
+import grader.plugins
+
+GRADER = Path(__file__).resolve().parents[2] / "grader"
+PLUGINS = GRADER / "plugins"
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+_SAYS_LONG = re.compile(r"\blong\b", re.IGNORECASE)
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """'name (N lines)' of each function or method of ``source`` (nested ones and methods named
+    ``Class.method``) over ``limit`` lines, decorators included, whose docstring does not say
+    "long"."""
+    found: list[str] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                length = child.end_lineno - first + 1
+                if length > limit and not _SAYS_LONG.search(ast.get_docstring(child) or ""):
+                    found.append(f"{prefix}{child.name} ({length} lines)")
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return found
+
+
+def layout_problems(folder: Path) -> list[str]:
+    """What breaks the rules above in the modules of ``folder``."""
+    problems = []
+    for path in sorted(folder.glob("*.py")):
+        source = path.read_text()
+        lines = len(source.splitlines())
+        if lines >= MAX_MODULE_LINES:
+            problems.append(f"{path.name}: {lines} lines (split it)")
+        problems += [f"{path.name}: {name}" for name in long_functions(source)]
+    return problems
+
+
+def test_every_plugin_module_and_function_is_short():
+    assert sorted(p.name for p in PLUGINS.glob("*.py")), "no modules found"
+    assert layout_problems(PLUGINS) == []
+
+
+def test_the_check_flags_a_long_module_and_a_long_function(tmp_path):
+    def body(lines: int, indent: str = "    ") -> str:
+        return "".join(f"{indent}x = {i}\n" for i in range(lines))
+
+    long_one = f"def grow():\n{body(MAX_FUNCTION_LINES)}"
+    assert long_functions(long_one) == [f"grow ({MAX_FUNCTION_LINES + 1} lines)"]
+    assert long_functions(f"def grow():\n{body(MAX_FUNCTION_LINES - 1)}") == [], "the limit itself is allowed"
+    nested = f"class Plugin:\n    @staticmethod\n    def run():\n        def inner():\n{body(MAX_FUNCTION_LINES, ' ' * 12)}"
+    assert long_functions(nested) == [f"Plugin.run ({MAX_FUNCTION_LINES + 3} lines)",
+                                      f"Plugin.run.inner ({MAX_FUNCTION_LINES + 1} lines)"]
+    said = f'def grow():\n    """Long: one table, read top to bottom."""\n{body(MAX_FUNCTION_LINES)}'
+    assert long_functions(said) == []
+    not_said = f'def grow():\n    """It belongs along with the rest."""\n{body(MAX_FUNCTION_LINES)}'
+    assert long_functions(not_said) == [f"grow ({MAX_FUNCTION_LINES + 2} lines)"]
+    (tmp_path / "big.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    (tmp_path / "fn.py").write_text(long_one)
+    (tmp_path / "ok.py").write_text("x = 1\n" * (MAX_MODULE_LINES - 1))
+    assert layout_problems(tmp_path) == [f"big.py: {MAX_MODULE_LINES} lines (split it)",
+                                         f"fn.py: grow ({MAX_FUNCTION_LINES + 1} lines)"]
+
+
+def test_one_plugin_a_module_and_no_old_preprocessors_module():
+    modules = [getattr(grader.plugins, name).__module__ for name in grader.plugins.__all__ if name != "CODE_STUB"]
+    assert len(modules) == len(set(modules)) == 8, modules
+    assert all(module.startswith("grader.plugins.") for module in modules), modules
+    assert not (GRADER / "preprocessors.py").exists()
+    assert importlib.util.find_spec("grader.preprocessors") is None
