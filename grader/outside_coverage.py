@@ -21,7 +21,10 @@ probes run in the sandbox, and each graded test with a disagreeing probe counts 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import secrets
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import trusted
+from . import probe_runner, trusted
 from .acceptance import ALL_TESTS, in_solution_cells, load_submissions, make_submission
 from .build import POST_QUIZ_ID
 from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
@@ -89,6 +92,79 @@ def check_lesson(slug: str, course_root: Path = GRADER_DIR, seed: int | None = N
     return rows
 
 
+def _values_in_process(lesson: trusted.LessonProbes, cells: list[tuple[str, str]], seeds: list[int]) -> dict:
+    """seed -> a ``ProbeRun`` of the probes on ``cells``, run here rather than in a sandbox: only
+    for the course's own made-up submissions (a per-probe alarm stops one that loops). Values go
+    through the same plain-data round trip as the sandbox's."""
+    import torch
+
+    namespace: dict = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):  # what the answers print is not the report's
+        for label, source in [("setup", lesson.setup), *cells]:
+            exec(compile(probe_runner.code_only(source), f"<cell {label}>", "exec"), namespace)  # noqa: S102
+    probes_ns: dict = {}
+    exec(compile(lesson.code, "<probes>", "exec"), probes_ns)  # noqa: S102
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    old_handler = signal.signal(signal.SIGALRM, probe_runner.alarm)
+    runs, stuck = {}, {}
+    try:
+        for seed in seeds:
+            run = trusted.ProbeRun()
+            for name in lesson.probes:
+                if name in stuck:  # it ran past its time once: it would on every seed (a loop)
+                    run.problems[name] = stuck[name]
+                    continue
+                tensors: dict = {}
+                try:
+                    signal.setitimer(signal.ITIMER_REAL, lesson.probe_timeout)
+                    try:
+                        probes_ns["_start_probe"](seed, name)
+                        with contextlib.redirect_stdout(io.StringIO()):
+                            values = probes_ns[f"probe_{name}"](namespace, seed)
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                    run.values[name] = {key: trusted.unplain(probe_runner.plain(v, f"{name}/{key}", tensors, torch), tensors)
+                                        for key, v in values.items()}
+                except Exception as exc:  # noqa: BLE001 (a wrong answer may raise anything)
+                    run.problems[name] = f"{type(exc).__name__}: {exc}"[:200]
+                    if isinstance(exc, probe_runner.ProbeTimeout):
+                        stuck[name] = run.problems[name]
+            runs[seed] = run
+    finally:
+        signal.signal(signal.SIGALRM, old_handler)
+        torch.set_num_threads(threads)
+    return runs
+
+
+def seed_misses(slug: str, seeds: list[int], course_root: Path = GRADER_DIR,
+                log: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
+    """(mutant, test, seed) for every seed on which the outside check would keep a point a
+    one-bug mutant must lose: probes whose inputs only sometimes show the mistake (one head,
+    one position, a tie) leave that point to the kernel on those seeds. In-process, many seeds."""
+    lesson = trusted.load_probes(lesson_dir(slug, course_root))
+    if lesson is None:
+        return []
+    source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
+    student_nb = student_version(source_nb)
+    solution_ids = _solution_ids(student_nb)
+    expected: dict = {}
+    misses = []
+    for sub in load_submissions(slug, course_root):
+        if not (isinstance(sub.fails, set) and sub.fails - {POST_QUIZ_ID}) or sub.flagged or sub.review \
+                or sub.from_release or not in_solution_cells(sub, solution_ids):
+            continue
+        nb = make_submission(source_nb, student_nb, sub)
+        cells = [(c.id, c.source) for c in nb.cells if c.id in solution_ids and c.cell_type == "code"]
+        for seed, run in _values_in_process(lesson, cells, seeds).items():
+            verdicts = trusted.judge(lesson, run, trusted.expected_values(lesson, seed, expected))
+            for test in sorted(sub.fails - {POST_QUIZ_ID}):
+                if not any(verdicts.get(p) for p in lesson.tests.get(test, [])):
+                    misses.append((sub.name, test, seed))
+        log(f"  {slug} {sub.name}: {len(seeds)} seeds")
+    return misses
+
+
 def report(slug: str, rows: list[Coverage], uncovered: set[str]) -> str:
     lines = [f"== outside check alone: {slug} =="]
     lines += [f"GAP graded by the kernel alone: {test}" for test in sorted(uncovered)]
@@ -108,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.outside_coverage", description=__doc__.split("\n\n")[0])
     parser.add_argument("slugs", nargs="*", help="lessons (default: every lesson)")
     parser.add_argument("--seed", type=int, help="the probes' seed (default: a fresh one)")
+    parser.add_argument("--seeds", type=int, default=0, metavar="N",
+                        help="also run each one-bug mutant's probes in this process on N seeds (0 .. N-1) and "
+                             "list every seed on which a point it must lose would be kept")
     args = parser.parse_args(argv)
     if bad := unknown_slugs(args.slugs):
         print(f"error: no such lesson: {', '.join(bad)}", file=sys.stderr)
@@ -117,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = check_lesson(slug, seed=args.seed, log=lambda line: None)
         uncovered = uncovered_tests(slug)
         print(report(slug, rows, uncovered), flush=True)
-        all_ok &= not uncovered and not any(row.gap for row in rows)
+        misses = seed_misses(slug, list(range(args.seeds)), log=lambda line: None) if args.seeds else []
+        for name, test, seed in misses:
+            print(f"GAP {name}: keeps {test} on seed {seed}")
+        if args.seeds:
+            print(f"{args.seeds} seeds: {len(misses)} points kept on some seed")
+        all_ok &= not uncovered and not any(row.gap for row in rows) and not misses
     return 0 if all_ok else 1
 
 

@@ -1,13 +1,14 @@
 """Helpers every lesson's probes may use (instructor-only, like the probes themselves).
 
-``grader.trusted`` puts ``PRELUDE`` in front of each lesson's ``PROBE_CODE``, so the very same
-text runs in the check run's sandbox and, here, against the reference. It is plain source (the
-sandbox holds no grader file: the text travels in the job) and needs only torch and the standard
-library. A probes file reads as if it had these lines at its top; it may define a name of its own
-with another meaning, but then it shadows the prelude's for all of its probes.
+``grader.trusted`` puts ``PRELUDE`` (this file's text between the two marker lines) in front of
+each lesson's probes, so the very same text runs in the check run's sandbox and, here, against
+the reference. The sandbox holds no grader file: the text travels in the job, and it needs only
+torch and the standard library. A lesson's ``grading.py`` imports the names its probes use from
+this module, so that it reads, imports and lints as plain Python; a probe may define a name of
+its own with another meaning, but then it shadows the prelude's for all of its probes.
 """
 
-PRELUDE = r'''
+# --- the prelude: from here, sent as text ---
 import zlib as _zlib
 
 import torch as _torch
@@ -61,4 +62,19 @@ def _standing_in(ns, call, **replacements):
         return call()
     finally:
         ns.update(own)
-'''
+
+
+# --- the prelude: to here ---
+
+
+BEGIN = "# --- the prelude: from here, sent as text ---"
+END = "# --- the prelude: to here ---"
+
+
+def _text() -> str:
+    with open(__file__, encoding="utf-8") as source:
+        text = source.read()
+    return "\n" + text[text.index(BEGIN + "\n") + len(BEGIN) + 1:text.index(END + "\n")].strip("\n") + "\n"
+
+
+PRELUDE = _text()

@@ -28,11 +28,11 @@ class ProbeTimeout(Exception):
     """A probe ran past its time."""
 
 
-def _alarm(signum, frame):
+def alarm(signum, frame):
     raise ProbeTimeout("ran past its time limit")
 
 
-def _code_only(source: str) -> str:
+def code_only(source: str) -> str:
     """A notebook cell as plain Python: IPython magics and shell lines become comments."""
     return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
@@ -41,7 +41,7 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _plain(value, key, tensors, torch):
+def plain(value, key, tensors, torch):
     """JSON-able value; tensors go to ``tensors`` and are named in the JSON."""
     if isinstance(value, torch.Tensor):
         tensors[key] = value.detach().to("cpu").contiguous().clone()
@@ -49,7 +49,7 @@ def _plain(value, key, tensors, torch):
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{key}.{i}", tensors, torch) for i, v in enumerate(value)]
+        return [plain(v, f"{key}.{i}", tensors, torch) for i, v in enumerate(value)]
     raise TypeError(f"a probe returned {type(value).__name__} for {key!r}: not plain data")
 
 
@@ -63,13 +63,13 @@ def main(folder: str) -> int:
     cell_errors = []
     for label, source in job["cells"]:
         try:
-            exec(compile(_code_only(source), f"<cell {label}>", "exec"), namespace)
+            exec(compile(code_only(source), f"<cell {label}>", "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 (the student's code: anything can come out)
             cell_errors.append([label, _short(exc)])
     probes_ns: dict = {}
     exec(compile(job["probe_code"], "<probes>", "exec"), probes_ns)
     results, tensors = {}, {}
-    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGALRM, alarm)
     for name in job["probes"]:
         entry = {"values": {}, "error": None}
         try:
@@ -79,7 +79,7 @@ def main(folder: str) -> int:
                 values = probes_ns[f"probe_{name}"](namespace, int(job["seed"]))
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            entry["values"] = {key: _plain(value, f"{name}/{key}", tensors, torch) for key, value in values.items()}
+            entry["values"] = {key: plain(value, f"{name}/{key}", tensors, torch) for key, value in values.items()}
         except BaseException as exc:  # noqa: BLE001
             entry["error"] = _short(exc)
             entry["where"] = traceback.format_exc(limit=-3)[-1500:]

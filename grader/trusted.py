@@ -215,7 +215,7 @@ def _read_output(job_dir: Path, lesson: LessonProbes, verdict: dict) -> ProbeRun
         else:
             try:
                 values = entry.get("values") or {}
-                run.values[name] = {str(k): _unplain(v, tensors) for k, v in values.items()}
+                run.values[name] = {str(k): unplain(v, tensors) for k, v in values.items()}
             except Exception as exc:  # noqa: BLE001
                 run.problems[name] = f"returned something unreadable ({type(exc).__name__})"
     return run
@@ -249,13 +249,13 @@ def _error_type(error) -> str:
     return head if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,80}", head) else "an error"
 
 
-def _unplain(value, tensors, depth: int = 0):
+def unplain(value, tensors, depth: int = 0):
     if depth > 20:
         raise ValueError("nested too deep")
     if isinstance(value, dict):
         return tensors[value["tensor"]]
     if isinstance(value, list):
-        return [_unplain(v, tensors, depth + 1) for v in value]
+        return [unplain(v, tensors, depth + 1) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"not plain data: {type(value).__name__}")

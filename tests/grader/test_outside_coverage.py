@@ -81,12 +81,31 @@ def test_with_every_kernel_check_passing_a_missing_probe_shows(tmp_path):
     assert wrong_mul and all(problems[name] for name in wrong_mul), problems
 
 
+def test_a_probe_that_sees_a_mistake_only_on_some_seeds_is_reported(tmp_path):
+    """add is wrong only when b is 7: the add probe's five pairs rarely hold a 7, so on most seeds
+    the outside check would keep the point."""
+    root = tmp_path / "grader"
+    shutil.copytree(FIXTURE, root)
+    mutants = root / "lessons" / SLUG / "mutants.py"
+    mutants.write_text(mutants.read_text() + (
+        "\nSUBMISSIONS.append(Submission('add-wrong-at-seven', fails={'test_add'},\n"
+        "                              edits={'add': [('return a + b', 'return a + b if b != 7 else a')]}))\n"))
+    build.write_if_changed(SLUG, root)
+    misses = outside_coverage.seed_misses(SLUG, list(range(12)), root, log=lambda _: None)
+    seven = [seed for name, test, seed in misses if name == "add-wrong-at-seven"]
+    assert len(seven) >= 6 and all(test == "test_add" for name, test, _ in misses if name == "add-wrong-at-seven")
+    assert not [m for m in misses if m[0] != "add-wrong-at-seven"], misses
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", LESSONS)
 def test_the_outside_check_alone_takes_every_lost_point(slug):
     rows = outside_coverage.check_lesson(slug, log=lambda _: None)
     uncovered = outside_coverage.uncovered_tests(slug)
     assert rows and not uncovered and not any(row.gap for row in rows), outside_coverage.report(slug, rows, uncovered)
+    # on many seeds too (in this process): no probe whose inputs only sometimes show a mistake
+    misses = outside_coverage.seed_misses(slug, list(range(100, 108)), log=lambda _: None)
+    assert not misses, misses
 
 
 @pytest.mark.slow

@@ -205,7 +205,7 @@ def probe_decode(ns, seed):
     for i in range(4):
         out[f"text{i}"] = decode(_encode_plain(_text(rng, rng.randint(0, 25)), merges), merges)
     cut = list("你好😀".encode("utf-8"))
-    out["cut"] = decode(cut[: rng.randint(1, len(cut) - 1)] + [rng.randint(128, 255)], {})
+    out["cut"] = decode(cut[: rng.randint(1, len(cut) - 1)] + [0xFF], {})  # 0xFF is never valid UTF-8
     out["eot"] = decode(_encode_plain(_text(rng, 3), merges) + [eot] + _encode_plain(_text(rng, 3), merges), merges)
     out["eot_no_merges"] = decode([rng.randint(97, 122), 256], {})
     out["empty"] = decode([], merges)

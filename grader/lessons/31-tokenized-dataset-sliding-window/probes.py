@@ -134,6 +134,12 @@ def probe_batches(ns, seed):
         x, y, sizes, dtypes = _rows(create(text, batch_size=batch, max_length=m, stride=s, shuffle=False,
                                            drop_last=drop))
         out.update({f"{name}_inputs": x, f"{name}_targets": y, f"{name}_sizes": sizes, f"{name}_dtypes": dtypes})
+    # a batch size that does not divide the number of windows, so that drop_last always shows
+    windows = sum(out["keep_sizes"])
+    uneven = next((b for b in range(2, windows + 1) if windows % b), None)
+    if uneven is not None:
+        out["uneven_drop_sizes"] = _rows(create(text, batch_size=uneven, max_length=m, stride=s, shuffle=False,
+                                                drop_last=True))[2]
     eot = _text(g, 8) + "<|endoftext|>" + _text(g, 20)
     out["eot_inputs"] = _rows(create(eot, batch_size=1, max_length=6, stride=3, shuffle=False))[0]
     out["too_short"] = _error(lambda: create(_text(g, 5), max_length=64))

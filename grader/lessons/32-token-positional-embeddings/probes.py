@@ -85,7 +85,8 @@ def probe_values(ns, seed):
         V, C, D = _sizes(g)
         emb = Emb(V, C, D)
         _set_tables(emb, seed + i)
-        ids = torch.randint(0, V, (_pick(g, 1, 4), _pick(g, 1, C)), generator=g)
+        # the first batch has at least two positions, where their order shows; the second may have one
+        ids = torch.randint(0, V, (_pick(g, 1, 4), _pick(g, 2 - i, C)), generator=g)
         with torch.no_grad():
             out[f"out{i}"] = emb(ids)
     return out
@@ -133,7 +134,10 @@ def probe_cosine(ns, seed):
     lengths = torch.exp(torch.rand(N, 1, generator=g) * 6 - 3)  # about 0.05 to 20
     x = torch.randn(N, d, generator=g)
     x = x / x.norm(dim=1, keepdim=True) * lengths
-    x[_pick(g, 0, N - 1)] = 0.0  # a zero row
+    zero = _pick(g, 0, N - 1)
+    x[zero] = 0.0  # a zero row
+    short = (zero + 1) % N
+    x[short] = x[short] / x[short].norm() * 0.1  # shorter than every eps below: where eps shows
     keep = x.clone()
     out = {"default_eps": cosine(x)}
     out["input_kept"] = bool(torch.equal(x, keep))
