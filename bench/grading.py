@@ -24,14 +24,15 @@ from pathlib import Path
 
 import nbformat
 
-from grader import acceptance, commands, parallel
+from grader import acceptance, commands, parallel, score_table
 from grader.catalog import lesson_dir, source_notebook
+from grader.submissions import Submission, make_submission
 from grader.trusted import load_probes
 
 SLUG = "35-gpt-model-assembly"
 
 
-def make_class(submissions: list[acceptance.Submission], size: int) -> list[tuple[str, acceptance.Submission]]:
+def make_class(submissions: list[Submission], size: int) -> list[tuple[str, Submission]]:
     """``size`` (student, submission) pairs: 60 % correct, 32 % one bug, 8 % hostile, interleaved."""
     def hostile(s):
         return s.flagged or bool(s.review) or s.name.startswith(("tamper", "loops", "reference"))
@@ -64,13 +65,13 @@ def run(students: int = 200, jobs: int | None = None, cell_timeout: int = 60, wo
     release_dir = commands.generate(SLUG, root, capture=True)
     source_nb = nbformat.read(source_notebook(SLUG, root), as_version=4)
     release_nb = nbformat.read(release_dir / f"{SLUG}.ipynb", as_version=4)
-    subs = [*acceptance.load_submissions(SLUG), acceptance.Submission("solution", fails=set())]
+    subs = [*acceptance.load_submissions(SLUG), Submission("solution", fails=set())]
     klass = make_class(subs, students)
     for student, sub in klass:
         target = root / "submitted" / student / SLUG
         shutil.copytree(release_dir, target)
         acceptance.write_files(target, root, SLUG, sub)  # post quiz answers, files handed in
-        nbformat.write(acceptance.make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
+        nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
     counts = {kind: sum(1 for name, _ in klass if name.endswith(kind)) for kind in ("correct", "buggy", "hostile")}
     print(f"grading {students} lesson-35 submissions ({counts['correct']} correct, {counts['buggy']} one bug, "
           f"{counts['hostile']} hostile) with {jobs} workers, cell timeout {cell_timeout} s ...", flush=True)
@@ -80,8 +81,8 @@ def run(students: int = 200, jobs: int | None = None, cell_timeout: int = 60, wo
     scores = commands.autograde([SLUG], root, quiet=True, progress=True, env=env, jobs=jobs, keep_runs=runs)
     total = time.monotonic() - started
     ended = time.time()
-    statuses = commands.read_statuses(root, [SLUG])
-    flagged = commands.integrity_findings(root, [SLUG])
+    statuses = score_table.read_statuses(root, [SLUG])
+    flagged = score_table.integrity_findings(root, [SLUG])
     timings = {}
     for path in runs.glob(f"{SLUG}/*/{SLUG}/*.json"):
         timings[path.parent.parent.name] = (json.loads(path.read_text()).get("timing") or {}, path.stat().st_mtime)

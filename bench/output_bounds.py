@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from grader import build, commands
+from grader import build, commands, score_table
 from grader.catalog import GRADER_DIR
 
 SLUG = "99-toy"
@@ -87,7 +87,7 @@ def run(print_mib: int, write_mib: int) -> int:
         sampler.join()
         took = time.monotonic() - started
         commands.nbgrader(["generate_feedback", SLUG, "--force"], root, capture=True)
-        statuses = commands.read_statuses(root, [SLUG])
+        statuses = score_table.read_statuses(root, [SLUG])
         print(f"graded 2 hostile submissions in {took:.1f} s (a cell printing {print_mib} MiB; one writing "
               f"{write_mib} MiB into its folder and {write_mib} MiB into /tmp)")
         print(f"  grader (nbgrader) peak RSS:       {sampler.peak_rss / 2**20:8.1f} MiB")

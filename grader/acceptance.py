@@ -15,83 +15,31 @@ NEEDS REVIEW with the right reason. Two submissions are always added: ``solution
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 
-from .build import POST_QUIZ_ID, strip_solution_markers
+from quiz import load_quiz
+from quiz.answers import ANSWERS_FILE
+
+from .build import POST_QUIZ_ID
+from .bwrap import course_package_dirs
 from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, mutants_script, source_notebook
-from .commands import CourseError, Status, autograde, format_score_table, generate, integrity_findings, read_statuses
+from .commands import CourseError, autograde, generate
 from .integrity import Finding
-from .sandbox import course_package_dirs
-from .trusted import OUTSIDE_CHECK, load_probes
-
-ALL_TESTS = "*"
-QUIZ_AUTO = "auto"
-
-
-@dataclass
-class Submission:
-    """One made-up student.
-
-    edits:  {cell id: [(old, new), ...]}, each ``old`` must occur exactly once in that cell
-            of the solution; ``cells``: {cell id: whole new source}; ``delete``: cell ids removed.
-    fails:  the test cells that must score zero (every other test must score full marks);
-            ``ALL_TESTS`` for all of them.
-    flagged: whether the integrity scan (``grader.integrity``) must report this submission
-            (cheating that the tests alone could not stop; without an outside check its scores are held at zero,
-            and it NEEDS REVIEW (integrity scan)).
-    review: the reasons it must show as NEEDS REVIEW (e.g. {"kernel died"}), besides
-            "integrity scan" for a flagged one; empty: graded normally. Its scores must still
-            be exactly the ones ``fails`` says (a test that did not run scores zero).
-    transform: a function that changes the notebook further (copy cells, edit metadata or tags).
-    raw: hand in this text instead of a notebook (a malformed file).
-    files: more files handed in beside the notebook ({relative path: text}); a
-            ``quiz-answers.json`` here replaces the one ``quiz`` writes.
-    quiz:   the graded post quiz's answers handed in (``quiz-answers.json``): ``QUIZ_AUTO`` (the
-            default) every post answer right, except for a submission that must score zero
-            (``fails`` is ``ALL_TESTS``), which hands in none; ``None`` no file; a dict
-            {question id: original option index} exactly these answers.
-    scores: exact scores some tests must get ({grade id: points}), e.g. partial credit.
-    """
-
-    name: str
-    fails: set[str] | str
-    why: str = ""
-    edits: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    cells: dict[str, str] = field(default_factory=dict)
-    delete: list[str] = field(default_factory=list)
-    from_release: bool = False  # start from the untouched student notebook instead of the solution
-    flagged: bool = False
-    review: set[str] = field(default_factory=set)
-    transform: Callable | None = None
-    raw: str | None = None
-    files: dict[str, str] = field(default_factory=dict)  # extra files handed in beside the notebook
-    quiz: str | dict | None = "auto"
-    scores: dict[str, float] = field(default_factory=dict)
-
-    def quiz_answers(self, key: dict[str, int]) -> dict[str, int] | None:
-        """The answers this submission hands in, given the lesson's key ({id: correct option})."""
-        if self.quiz == QUIZ_AUTO:
-            return None if self.fails == ALL_TESTS or not key else dict(key)
-        return self.quiz
-
-
-def in_solution_cells(sub: Submission, solution_ids: set[str]) -> bool:
-    """The submission changes only what a student writes: its solution cells."""
-    return sub.raw is None and sub.transform is None and not sub.files and not sub.delete \
-        and set(sub.edits) | set(sub.cells) <= solution_ids
-
-
-class HarnessError(RuntimeError):
-    """A mutant no longer fits the notebook (e.g. the text it edits has changed)."""
+from .kernel_checks_pass import kernel_blind, make_kernel_checks_pass
+from .score_table import Status, format_score_table, integrity_findings, read_statuses
+from .submissions import ALL_TESTS, HarnessError, Submission, make_submission
+from .trusted import load_probes
 
 
 def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
@@ -109,81 +57,6 @@ def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submissi
     ]
 
 
-def make_submission(source_nb, release_nb, submission: Submission):
-    """The notebook ``submission`` hands in, built from the release and source versions."""
-    nb = nbformat.from_dict(release_nb)  # a copy
-    source_cells = {cell.get("id"): cell for cell in source_nb.cells}
-    cell_ids = [cell.get("id") for cell in nb.cells]
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and not submission.from_release:
-            cell.source = strip_solution_markers(source_cells[cell.id].source)
-    for cell_id, edits in submission.edits.items():
-        if cell_id not in cell_ids:
-            raise HarnessError(f"{submission.name}: no cell {cell_id!r} to edit")
-        cell = nb.cells[cell_ids.index(cell_id)]
-        for old, new in edits:
-            count = cell.source.count(old)
-            if count != 1:
-                raise HarnessError(
-                    f"{submission.name}: {old!r} occurs {count} times in cell {cell_id!r} (expected once)"
-                )
-            cell.source = cell.source.replace(old, new)
-    for cell_id, text in submission.cells.items():
-        if cell_id not in cell_ids:
-            raise HarnessError(f"{submission.name}: no cell {cell_id!r} to replace")
-        nb.cells[cell_ids.index(cell_id)].source = text
-    for cell_id in submission.delete:
-        if cell_id not in cell_ids:
-            raise HarnessError(f"{submission.name}: no cell {cell_id!r} to delete")
-    nb.cells = [cell for cell in nb.cells if cell.get("id") not in submission.delete]
-    if submission.transform is not None:
-        nb = submission.transform(nb) or nb
-    return nb
-
-
-def copy_cell(nb, cell_id: str, new_id: str, source: str | None = None, before: bool = False):
-    """Insert a copy of cell ``cell_id`` (metadata and all, as copy-paste in Jupyter does) after it
-    (or before it), with cell id ``new_id`` and, given, another text. Returns the notebook."""
-    ids = [cell.get("id") for cell in nb.cells]
-    if cell_id not in ids:
-        raise HarnessError(f"no cell {cell_id!r} to copy")
-    index = ids.index(cell_id)
-    copied = nbformat.from_dict(nb.cells[index])
-    copied.id = new_id
-    if source is not None:
-        copied.source = source
-    nb.cells.insert(index if before else index + 1, copied)
-    return nb
-
-
-def insert_cell(nb, after_id: str, new_id: str, source: str):
-    """Insert a code cell of the student's own (no nbgrader metadata) with id ``new_id`` and text
-    ``source`` after cell ``after_id``. Returns the notebook."""
-    ids = [cell.get("id") for cell in nb.cells]
-    if after_id not in ids:
-        raise HarnessError(f"no cell {after_id!r} to insert after")
-    cell = nbformat.v4.new_code_cell(source)
-    cell.id = new_id
-    nb.cells.insert(ids.index(after_id) + 1, cell)
-    return nb
-
-
-def forge_quiz_cell(points: float) -> str:
-    """A student's cell that makes the graded post quiz cell, in the kernel, print a full score and
-    end with the bare value ``points`` (what nbgrader alone would record): an input transformer."""
-    return ("ip = get_ipython()\nip.input_transformers_post.append(\n"
-            f"    lambda lines: lines + ['\\nprint(\"post quiz: all correct\")\\n', '{points:g}\\n']\n"
-            "    if any('post_quiz_status' in line for line in lines) else lines)\n")
-
-
-def cell_by_id(nb, cell_id: str):
-    for cell in nb.cells:
-        if cell.get("id") == cell_id:
-            return cell
-    raise HarnessError(f"no cell {cell_id!r}")
-
-
 def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> None:
     """A throw-away course at ``root`` holding only ``slug`` (config from the real course)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -191,45 +64,6 @@ def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> Non
     ignore = shutil.ignore_patterns("quiz-progress.jsonl", "quiz-answers.json", ".ipynb_checkpoints", "__pycache__")
     shutil.copytree(lesson_dir(slug, course_root), lesson_dir(slug, root), ignore=ignore)
     shutil.copytree(source_notebook(slug, course_root).parent, source_notebook(slug, root).parent, ignore=ignore)
-
-
-ALWAYS_PASS = 'print("ok")  # every in-kernel check of this test cell replaced by one that always passes\n'
-
-
-def make_kernel_checks_pass(slug: str, root: Path) -> int:
-    """In the throw-away course at ``root``: every graded test cell of the source (visible and
-    hidden checks alike) becomes one that always passes, the strongest forgery a kernel can
-    make. RestoreFromSource then puts that cell into every submission, so whatever points a
-    wrong answer still loses are taken by the outside check. Returns how many cells changed."""
-    path = source_notebook(slug, root)
-    nb = nbformat.read(path, as_version=4)
-    changed = 0
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") \
-                and meta.get("grade_id") != POST_QUIZ_ID:
-            cell.source = ALWAYS_PASS
-            changed += 1
-    nbformat.write(nb, path)
-    return changed
-
-
-def kernel_blind(subs: list[Submission], solution_ids: set[str], tests: list[str]) -> list[Submission]:
-    """What grading must give with every in-kernel check passing: the solution, the untouched
-    notebook, answers handed to the reference, and for each graded test the first one-bug
-    mutant that must lose it. Each must score exactly as before; the kernel's checks passed, so
-    every point the outside check takes is a contradiction and the submission NEEDS REVIEW
-    (outside check)."""
-    chosen = [sub for sub in subs if sub.name in ("solution", "untouched")
-              or (sub.fails == ALL_TESTS and not sub.flagged and in_solution_cells(sub, solution_ids))]
-    for test in tests:
-        chosen += [next(
-            (sub for sub in subs if isinstance(sub.fails, set) and test in sub.fails and sub not in chosen
-             and not sub.flagged and not sub.review and sub.quiz == QUIZ_AUTO and not sub.from_release
-             and in_solution_cells(sub, solution_ids)), None)]
-    picked = list({sub.name: sub for sub in chosen if sub is not None}.values())
-    return [replace(sub, review=set(sub.review) | {OUTSIDE_CHECK}) if sub.fails and sub.name != "solution" else sub
-            for sub in picked]
 
 
 @dataclass
@@ -294,8 +128,6 @@ class Tampering(HarnessError):
 
 def fingerprint(paths: list[Path]) -> dict[str, str]:
     """sha256 of every file under ``paths``: the course code, the sources, the submissions."""
-    import hashlib
-
     found = {}
     for top in paths:
         files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file()) if top.exists() else []
@@ -307,8 +139,6 @@ def fingerprint(paths: list[Path]) -> dict[str, str]:
 
 def gradebook_rows(root: Path, slug: str, student: str) -> list:
     """Everything the gradebook holds about one student's submission of ``slug``."""
-    from nbgrader.api import Gradebook
-
     with Gradebook("sqlite:///" + str(root / "gradebook.db")) as gradebook:
         notebook = gradebook.find_submission_notebook(slug, slug, student)
         return sorted([(g.name, g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade) for g in notebook.grades]
@@ -317,8 +147,6 @@ def gradebook_rows(root: Path, slug: str, student: str) -> list:
 
 def post_quiz_key(root: Path, slug: str) -> tuple[str, dict[str, int]]:
     """(lesson name, {post question id: correct option}) from the instructor's ``lessons/<slug>/quiz.json``."""
-    from quiz import load_quiz
-
     path = lesson_dir(slug, root) / "quiz.json"
     if not path.is_file():
         return slug, {}
@@ -328,15 +156,11 @@ def post_quiz_key(root: Path, slug: str) -> tuple[str, dict[str, int]]:
 
 def answers_text(lesson: str, answers: dict) -> str:
     """A ``quiz-answers.json`` as the notebook writes it (``quiz.answers``), for these answers."""
-    import json
-
     return json.dumps({"version": 1, "lesson": lesson, "stage": "post", "answers": answers}, indent=1) + "\n"
 
 
 def write_files(target: Path, root: Path, slug: str, sub: Submission) -> None:
     """The files ``sub`` hands in beside its notebook: its post quiz answers, then ``files``."""
-    from quiz.answers import ANSWERS_FILE
-
     lesson, key = post_quiz_key(root, slug)
     answers = sub.quiz_answers(key)
     if answers is not None:

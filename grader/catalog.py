@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import intake
+
 GRADER_DIR = Path(__file__).resolve().parent
 REPO_DIR = GRADER_DIR.parent
 STUDENT_LESSONS_DIR = REPO_DIR / "lessons"
@@ -68,3 +70,22 @@ def source_notebook(slug: str, course_root: Path = GRADER_DIR) -> Path:
 def unknown_slugs(slugs: list[str], course_root: Path = GRADER_DIR) -> list[str]:
     known = lesson_slugs(course_root)
     return [slug for slug in slugs if slug not in known]
+
+
+def submissions(course_root: Path = GRADER_DIR) -> dict[str, list[str]]:
+    """slug -> students with a folder grader/submitted/<student>/<slug>/ (no link followed:
+    a linked folder is listed under each lesson, for the intake gate to refuse)."""
+    found: dict[str, list[str]] = {}
+    lessons = lesson_slugs(course_root)
+    for student, slug in intake.submission_folders(course_root):
+        for one in (lessons if slug == "*" else [slug]):
+            found.setdefault(one, []).append(student)
+    return found
+
+
+def submitted_notebook(course_root: Path, student: str, slug: str) -> Path:
+    return course_root / "submitted" / student / slug / f"{slug}.ipynb"
+
+
+def autograded_notebook(course_root: Path, student: str, slug: str) -> Path:
+    return course_root / "autograded" / student / slug / f"{slug}.ipynb"

@@ -14,22 +14,43 @@ Without SLUG a command covers every lesson (``grader.catalog``).
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import secrets
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
+from nbgrader.api import Gradebook, MissingEntry
+
 from quiz import home
+from quiz.answers import ANSWERS_FILE
 
 from . import build, intake, parallel, sandbox
-from .catalog import GRADER_DIR, REPO_DIR, STUDENT_LESSONS_DIR, lesson_slugs, source_notebook, unknown_slugs
-from .plugins.mark_for_review import apply_verdict
+from .bookkeeping import after_nbgrader, to_grade
+from .catalog import (
+    GRADER_DIR,
+    REPO_DIR,
+    STUDENT_LESSONS_DIR,
+    lesson_slugs,
+    source_notebook,
+    submissions,
+    unknown_slugs,
+)
 from .plugins.outside_check import PROBE_SEED_ENV
-from .plugins.reviews import NBGRADER_FAILED, forget_old_review, mark_for_review, submission_review
-from .plugins.state import file_sha256, read_state, read_verdict, record_state, state_entry
+from .plugins.reviews import submission_review
+from .plugins.state import read_state
+from .score_table import (
+    Status,
+    format_integrity_report,
+    format_notes,
+    format_score_table,
+    integrity_findings,
+    read_scores,
+    read_statuses,
+)
 
 
 class CourseError(RuntimeError):
@@ -71,8 +92,6 @@ def generate(slug: str, course_root: Path = GRADER_DIR, capture: bool = False) -
     Answers the instructor saved while trying the source notebook's post quiz
     (``quiz-answers.json`` in the source folder) are removed first: nbgrader would release them
     to every student (and copy them over each submission's own when autograding)."""
-    from quiz.answers import ANSWERS_FILE
-
     stray = source_notebook(slug, course_root).parent / ANSWERS_FILE
     if stray.is_file() or stray.is_symlink():
         stray.unlink()
@@ -119,49 +138,6 @@ def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path 
     print(f"course home: {home.write_home(lessons_dir)}")
 
 
-def submissions(course_root: Path = GRADER_DIR) -> dict[str, list[str]]:
-    """slug -> students with a folder grader/submitted/<student>/<slug>/ (no link followed:
-    a linked folder is listed under each lesson, for the intake gate to refuse)."""
-    found: dict[str, list[str]] = {}
-    lessons = lesson_slugs(course_root)
-    for student, slug in intake.submission_folders(course_root):
-        for one in (lessons if slug == "*" else [slug]):
-            found.setdefault(one, []).append(student)
-    return found
-
-
-def _submitted_notebook(course_root: Path, student: str, slug: str) -> Path:
-    return course_root / "submitted" / student / slug / f"{slug}.ipynb"
-
-
-def _autograded_notebook(course_root: Path, student: str, slug: str) -> Path:
-    return course_root / "autograded" / student / slug / f"{slug}.ipynb"
-
-
-def to_grade(course_root: Path, slug: str, students: list[str], force: bool = False) -> tuple[list[str], list[str]]:
-    """(students whose submission of ``slug`` must be graded, students already graded in this version).
-
-    A submission is skipped when ``grading-state.json`` says this very file (sha256) was graded
-    and its result is still there, so an instructor's manual scores and reviews stay as they are.
-    """
-    state = read_state(course_root)
-    todo, unchanged = [], []
-    for student in students:
-        entry = state.get(student, {}).get(slug) or {}
-        path = _submitted_notebook(course_root, student, slug)
-        try:
-            sha = file_sha256(path)
-        except OSError:
-            sha = None
-        done = (_autograded_notebook(course_root, student, slug).exists()
-                or NBGRADER_FAILED in (entry.get("review") or []))
-        if not force and sha is not None and entry.get("sha256") == sha and done:
-            unchanged.append(student)
-        else:
-            todo.append(student)
-    return todo, unchanged
-
-
 def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False,
               env: dict[str, str] | None = None, force: bool = False, jobs: int | None = None,
               keep_runs: Path | None = None, progress: bool | None = None) -> dict:
@@ -180,8 +156,27 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
     if jobs is not None and jobs < 1:
         raise CourseError(f"--jobs {jobs}: give at least 1 (the number of notebooks run at once)")
     sandbox.require_sandbox(CourseError)  # no bwrap/cgroups: refuse, unless GPT2_COURSE_UNSANDBOXED=1
-    import time
+    slugs = _gate_submissions(slugs, course_root, quiet)
+    found = submissions(course_root)
+    for slug in slugs:
+        todo, unchanged = to_grade(course_root, slug, found[slug], force)
+        if unchanged and not quiet:
+            print(f"{slug}: {len(unchanged)} submission(s) unchanged since graded, kept as they are "
+                  "(--force regrades them)", flush=True)
+        if todo:
+            _grade_lesson(course_root, slug, todo, unchanged, env, jobs, quiet, keep_runs, progress)
+    scores = read_scores(course_root, slugs)
+    if not quiet:
+        statuses = read_statuses(course_root, slugs)
+        print(format_score_table(scores, statuses))
+        print(format_notes(statuses))
+        print(format_integrity_report(integrity_findings(course_root, slugs), statuses))
+    return scores
 
+
+def _gate_submissions(slugs: list[str], course_root: Path, quiet: bool) -> list[str]:
+    """The lessons of ``slugs`` (none: every lesson) that have submissions, each one's passed
+    through the intake gate."""
     found = submissions(course_root)
     slugs = [s for s in _check_slugs(slugs, course_root) if s in found]
     if not slugs:
@@ -195,245 +190,61 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
     for slug in slugs:
         # Before anything reads them: only plain files within the caps (grader/intake.py).
         intake.gate_lesson(course_root, slug)
-    found = submissions(course_root)
-    for slug in slugs:
-        todo, unchanged = to_grade(course_root, slug, found[slug], force)
-        if unchanged and not quiet:
-            print(f"{slug}: {len(unchanged)} submission(s) unchanged since graded, kept as they are "
-                  "(--force regrades them)", flush=True)
-        if not todo:
-            continue
-        # The gradebook must know the lesson; generating it (into grader/release/) records it.
-        generate(slug, course_root, capture=True)
-        at_once = jobs or parallel.default_jobs()
-        if not quiet:
-            print(f"autograding {slug}: {len(todo)} submission(s), {min(at_once, len(todo))} at a time ...", flush=True)
-        args = ["autograde", slug, "--force"]
-        if unchanged:
-            args.append("--CourseDirectory.student_id_exclude=" + ",".join(unchanged))
-        started = time.time()
-        # One seed per run for the outside checks, shared by the workers and the parent.
-        env = {**(os.environ if env is None else env), PROBE_SEED_ENV: str(secrets.randbelow(2**31))}
-        workers = parallel.start_workers(course_root, slug, todo, at_once, nbgrader_env(env),
-                                         [sys.executable, "-m", "nbgrader"],
-                                         quiet=not progress if progress is not None else quiet)
-        if workers is not None:
-            args += workers.nbgrader_args()
-        log = open(course_root / f"autograde-{slug}.log", "w") if quiet else None
-        parent = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course_root,
-                                  env=nbgrader_env(env), stdout=log, stderr=subprocess.STDOUT if log else None)
-        try:
-            if workers is not None:
-                workers.wait()  # meanwhile the parent grades each run as it lands
-            returncode = parent.wait()
-        except BaseException:
-            parent.kill()
-            parent.wait()
-            if workers is not None:
-                workers.stop()
-            raise
-        finally:
-            if log is not None:
-                log.close()
-            if workers is not None:
-                if keep_runs is not None:  # the benchmark reads the workers' timings
-                    shutil.copytree(workers.cache, Path(keep_runs) / slug, dirs_exist_ok=True)
-                workers.clean_up()
-        if returncode != 0 and not quiet:
-            print(f"warning: nbgrader autograde {slug} reported errors (see above); "
-                  "the other submissions were still graded", file=sys.stderr)
-        _after_nbgrader(course_root, slug, todo, started)
-    scores = read_scores(course_root, slugs)
+    return slugs
+
+
+def _grade_lesson(course_root: Path, slug: str, todo: list[str], unchanged: list[str], env: dict[str, str] | None,
+                  jobs: int | None, quiet: bool, keep_runs: Path | None, progress: bool | None) -> None:
+    """``nbgrader autograde`` of the submissions ``todo`` of ``slug`` (a parent and its workers,
+    ``grader.parallel``), then the bookkeeping nbgrader could not do."""
+    # The gradebook must know the lesson; generating it (into grader/release/) records it.
+    generate(slug, course_root, capture=True)
+    at_once = jobs or parallel.default_jobs()
     if not quiet:
-        statuses = read_statuses(course_root, slugs)
-        print(format_score_table(scores, statuses))
-        print(format_notes(statuses))
-        print(format_integrity_report(integrity_findings(course_root, slugs), statuses))
-    return scores
+        print(f"autograding {slug}: {len(todo)} submission(s), {min(at_once, len(todo))} at a time ...", flush=True)
+    args = ["autograde", slug, "--force"]
+    if unchanged:
+        args.append("--CourseDirectory.student_id_exclude=" + ",".join(unchanged))
+    started = time.time()
+    # One seed per run for the outside checks, shared by the workers and the parent.
+    env = {**(os.environ if env is None else env), PROBE_SEED_ENV: str(secrets.randbelow(2**31))}
+    workers = parallel.start_workers(course_root, slug, todo, at_once, nbgrader_env(env),
+                                     [sys.executable, "-m", "nbgrader"],
+                                     quiet=not progress if progress is not None else quiet)
+    if workers is not None:
+        args += workers.nbgrader_args()
+    returncode = _run_parent(course_root, slug, args, env, workers, quiet, keep_runs)
+    if returncode != 0 and not quiet:
+        print(f"warning: nbgrader autograde {slug} reported errors (see above); "
+              "the other submissions were still graded", file=sys.stderr)
+    after_nbgrader(course_root, slug, todo, started)
 
 
-def _after_nbgrader(course_root: Path, slug: str, students: list[str], started: float) -> None:
-    """What nbgrader's own pipeline could not record: a submission nbgrader failed on (no graded
-    notebook, no state entry) and a sandbox verdict written after the grading.
-
-    Both become NEEDS REVIEW in the gradebook (a failed submission keeps no stale scores)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    first_solution = _first_solution(course_root, slug)
-    with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
-        for student in students:
-            path = _submitted_notebook(course_root, student, slug)
-            if not path.exists():
-                continue  # nothing submitted: nbgrader did not look at it either
-            try:
-                sha = file_sha256(path)
-            except OSError:
-                sha = None  # not a readable file (a folder named like the notebook, ...)
-            entry = state_entry(course_root, student, slug)
-            try:
-                record = gradebook.find_submission_notebook(slug, slug, student)
-            except MissingEntry:
-                record = None
-            if sha is None or entry.get("sha256") != sha or not _autograded_notebook(course_root, student, slug).exists():
-                # nbgrader failed on it before our bookkeeping ran.
-                reviews = [[NBGRADER_FAILED, f"see the autograde log of {slug}"]]
-                if record is not None:
-                    if entry.get("sha256") not in (None, sha):
-                        forget_old_review(record)
-                    for grade in record.grades:
-                        grade.auto_score = 0.0  # never the scores of an earlier version
-                    mark_for_review(record, reviews, first_solution)
-                record_state(course_root, student, slug, sha, [NBGRADER_FAILED], [])
-                continue
-            verdict = read_verdict(course_root / "autograded" / student / slug, not_before=started)
-            if verdict and verdict.get("reason"):
-                import nbformat
-
-                holder = nbformat.v4.new_notebook()
-                apply_verdict(holder, verdict)  # the reason in the course's words
-                reviews = holder.metadata["gpt2_course"]["review"]
-                if reviews[0][0] in (entry.get("review") or []):
-                    continue
-                if record is not None:
-                    mark_for_review(record, reviews, first_solution)
-                record_state(course_root, student, slug, sha, [*(entry.get("review") or []), reviews[0][0]],
-                             entry.get("notes") or [])
-        gradebook.db.commit()
-
-
-def _first_solution(course_root: Path, slug: str) -> str | None:
-    import nbformat
-
+def _run_parent(course_root: Path, slug: str, args: list[str], env: dict[str, str],
+                workers: parallel.Workers | None, quiet: bool, keep_runs: Path | None) -> int:
+    """The parent ``nbgrader autograde`` (the only writer of the gradebook), which grades each of
+    the workers' runs as it lands; its return code. Quiet: its output goes to a log file."""
+    log = open(course_root / f"autograde-{slug}.log", "w") if quiet else None
+    parent = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course_root,
+                              env=nbgrader_env(env), stdout=log, stderr=subprocess.STDOUT if log else None)
     try:
-        source = nbformat.read(source_notebook(slug, course_root), as_version=4)
-    except (OSError, ValueError):
-        return None
-    return next((c.metadata["nbgrader"].get("grade_id") for c in source.cells
-                 if c.metadata.get("nbgrader", {}).get("solution")), None)
-
-
-def integrity_findings(course_root: Path, slugs: list[str]) -> dict:
-    """{(student, slug): [Finding, ...]} for every submission with code that could game the tests."""
-    import nbformat
-
-    from .integrity import scan
-
-    flagged = {}
-    for slug in slugs:
-        source = nbformat.read(source_notebook(slug, course_root), as_version=4)
-        for student in submissions(course_root).get(slug, []):
-            path = _submitted_notebook(course_root, student, slug)
-            try:
-                findings = scan(nbformat.read(path, as_version=4), source)
-            except Exception:  # noqa: BLE001 (an unreadable notebook is NEEDS REVIEW already)
-                continue
-            if findings:
-                flagged[(student, slug)] = findings
-    return flagged
-
-
-@dataclass
-class Status:
-    """Where a graded submission stands."""
-
-    review: tuple[str, ...] = ()  # why it needs a human (empty: graded normally)
-    pending: bool = False  # some grade still waits for the instructor
-    notes: tuple[str, ...] = ()  # what the restore from the source changed
-    graded: bool = True  # the gradebook knows the submission
-
-    @property
-    def needs_review(self) -> bool:
-        return bool(self.review) and self.pending
-
-    @property
-    def label(self) -> str:
-        if not self.graded:
-            return "not graded"
-        if self.needs_review:
-            return f"NEEDS REVIEW ({'; '.join(self.review)})"
-        return f"reviewed ({'; '.join(self.review)})" if self.review else "graded"
-
-
-def read_statuses(course_root: Path, slugs: list[str]) -> dict:
-    """{(student, slug): Status} from the gradebook (NEEDS REVIEW comments, grades still to grade
-    by hand) and grading-state.json (notes)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    state = read_state(course_root)
-    statuses: dict = {}
-    with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
-        for slug in slugs:
-            for student in submissions(course_root).get(slug, []):
-                entry = state.get(student, {}).get(slug) or {}
-                try:
-                    record = gradebook.find_submission_notebook(slug, slug, student)
-                except MissingEntry:
-                    statuses[(student, slug)] = Status(graded=False)
-                    continue
-                reasons, pending = submission_review(record)
-                if not reasons and entry.get("review"):  # a lesson without solution cells has no comment
-                    reasons, pending = list(entry["review"]), any(g.needs_manual_grade for g in record.grades)
-                statuses[(student, slug)] = Status(tuple(reasons), pending, tuple(entry.get("notes") or ()))
-    return statuses
-
-
-def format_integrity_report(flagged: dict, statuses: dict | None = None) -> str:
-    if not flagged:
-        return "integrity scan: nothing suspicious in the submissions"
-    lines = ["integrity scan: code that could game the tests, for you to read. In a lesson checked from "
-             "outside the notebook (grader/lessons/<lesson>/probes.py) the scores stand on that check; in the "
-             "others the first grading of a version is HELD AT ZERO and NEEDS REVIEW (if innocent, set the "
-             "scores in formgrader):"]
-    for (student, slug), findings in flagged.items():
-        status = (statuses or {}).get((student, slug))
-        suffix = f" [{status.label}]" if status is not None else ""
-        # Printable characters only: the finding quotes the student's code (no terminal escapes).
-        lines += ["".join(ch for ch in f"  {student} / {slug}{suffix}: {finding}" if ch.isprintable())
-                  for finding in findings]
-    return "\n".join(lines)
-
-
-def format_notes(statuses: dict) -> str:
-    lines = [f"  {student} / {slug}: {note}" for (student, slug), status in statuses.items() for note in status.notes]
-    return "\n".join(["restored from the source before grading:", *lines]) if lines else ""
-
-
-def read_scores(course_root: Path, slugs: list[str]) -> dict:
-    """{(student, slug): {grade_id: (score, max_score)}} from the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    scores: dict = {}
-    with Gradebook("sqlite:///" + str(course_root / "gradebook.db")) as gradebook:
-        for slug in slugs:
-            for student in submissions(course_root).get(slug, []):
-                try:
-                    notebook = gradebook.find_submission_notebook(slug, slug, student)
-                except MissingEntry:
-                    scores[(student, slug)] = None  # not graded: nbgrader could not run it
-                    continue
-                scores[(student, slug)] = {g.name: (g.score, g.max_score) for g in notebook.grades}
-    return scores
-
-
-def format_score_table(scores: dict, statuses: dict | None = None) -> str:
-    rows = [("student", "lesson", "score", "failed tests")]
-    for (student, slug), grades in scores.items():
-        status = (statuses or {}).get((student, slug))
-        if grades is None:
-            rows.append((student, slug, "-", "NOT GRADED (see the autograde log)"))
-            continue
-        got = sum(score for score, _ in grades.values())
-        total = sum(maximum for _, maximum in grades.values())
-        failed = ", ".join(name for name, (score, maximum) in grades.items() if score < maximum) or "-"
-        if status is not None and status.needs_review:
-            rows.append((student, slug, status.label, f"so far {got:g}/{total:g}; failed: {failed}"))
-        else:
-            extra = f" ({status.label})" if status is not None and status.review else ""
-            rows.append((student, slug, f"{got:g}/{total:g}", failed + extra))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows
-    )
+        if workers is not None:
+            workers.wait()  # meanwhile the parent grades each run as it lands
+        returncode = parent.wait()
+    except BaseException:
+        parent.kill()
+        parent.wait()
+        if workers is not None:
+            workers.stop()
+        raise
+    finally:
+        if log is not None:
+            log.close()
+        if workers is not None:
+            if keep_runs is not None:  # the benchmark reads the workers' timings
+                shutil.copytree(workers.cache, Path(keep_runs) / slug, dirs_exist_ok=True)
+            workers.clean_up()
+    return returncode
 
 
 def feedback(slugs: list[str], course_root: Path = GRADER_DIR) -> Path:
@@ -460,10 +271,6 @@ def feedback(slugs: list[str], course_root: Path = GRADER_DIR) -> Path:
 def export(course_root: Path = GRADER_DIR) -> Path:
     """Every grade in the gradebook, one row per student and lesson, to grades.csv: nbgrader's
     columns, and ``status`` (graded, NEEDS REVIEW (<reason>), reviewed (<reason>), not submitted)."""
-    import csv
-
-    from nbgrader.api import Gradebook, MissingEntry
-
     if not (course_root / "gradebook.db").exists():
         raise CourseError(f"no gradebook at {course_root / 'gradebook.db'}; run `make autograde` first")
     target = course_root / "grades.csv"

@@ -33,9 +33,10 @@ from pathlib import Path
 import nbformat
 
 from . import probe_runner, trusted
-from .acceptance import ALL_TESTS, in_solution_cells, load_submissions, make_submission
+from .acceptance import load_submissions
 from .build import POST_QUIZ_ID
 from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
+from .submissions import ALL_TESTS, in_solution_cells, make_submission
 from .visible_checks import student_version
 
 

@@ -164,7 +164,7 @@ class ProbeRun:
 
 def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int) -> ProbeRun:
     """Run ``cells`` and the lesson's probes in a sandbox with the lesson's reference withheld."""
-    from . import sandbox
+    from . import sandbox, sandbox_settings
 
     work = Path(tempfile.mkdtemp(prefix="gpt2-probe-"))
     try:
@@ -182,7 +182,7 @@ def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int
             plain_env["PYTHONPATH"] = str(work / "withheld")  # without a sandbox: found before the real one
         runner = str(RUNNER.resolve())
         # -I: no PYTHON* variables, no user site, the script's folder not on sys.path (in the sandbox)
-        isolate = [] if sandbox.unsandboxed_requested() else ["-I"]
+        isolate = [] if sandbox_settings.unsandboxed_requested() else ["-I"]
         verdict = sandbox.run_sandboxed([sys.executable, *isolate, runner, str(job_dir)], str(job_dir),
                                         lesson.wall_clock, extra_ro=[runner], overlays=overlays,
                                         unsandboxed_env=plain_env, keep=("out.json", "out.safetensors"))

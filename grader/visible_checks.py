@@ -30,9 +30,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .acceptance import ALL_TESTS, QUIZ_AUTO, Submission, load_submissions, make_submission
+from .acceptance import load_submissions
 from .build import strip_solution_markers
 from .catalog import GRADER_DIR, lesson_slugs, mutants_script, source_notebook, student_files, unknown_slugs
+from .submissions import ALL_TESTS, QUIZ_AUTO, Submission, make_submission
 
 HIDDEN_TESTS = re.compile(r"(?ms)^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?")
 SKIP_TAG = "skip-autograde"

@@ -16,7 +16,7 @@ from traitlets import Integer, Unicode
 
 from .. import post_quiz, sandbox
 from ..build import POST_QUIZ_ID
-from ..sandbox import SandboxedExecute
+from ..sandbox_kernel import SandboxedExecute
 from .cells import cell_label, content_bytes, course_info, error_output, is_grade, nbgrader_of
 from .execution_cache import execution_key, load_execution, save_execution, workers_running
 from .outside_check import check_from_outside, prepare_outside_check
@@ -34,7 +34,7 @@ from .state import read_verdict
 
 
 class GradingExecute(SandboxedExecute):
-    """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox.py``),
+    """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox_kernel.py``),
     except that a run that goes wrong says so instead of ending as silent zeros:
 
     - a test cell that did not run (the kernel died, or could not be interrupted after a

@@ -9,7 +9,7 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .. import sandbox
+from .. import sandbox_settings
 from .cells import course_info, nbgrader_of, plain
 from .paths import Paths
 from .reviews import (
@@ -106,7 +106,7 @@ def apply_verdict(nb, verdict: dict) -> None:
     """Fold the sandbox's verdict into the notebook's bookkeeping."""
     reason = verdict.get("reason")
     if reason:
-        if reason not in sandbox.LIMIT_REASONS:  # the course's words only
+        if reason not in sandbox_settings.LIMIT_REASONS:  # the course's words only
             reason = "sandbox"
         peak = verdict.get("peak_bytes")
         detail = f"the sandbox stopped the kernel ({reason})" + (

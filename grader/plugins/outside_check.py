@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import sandbox, trusted
+from .. import sandbox_settings, trusted
 from ..build import POST_QUIZ_ID
 from .cells import as_text, cell_label, course_info, error_output, has_error, is_grade, nbgrader_of
 from .paths import Paths
@@ -102,7 +102,7 @@ def _apply_verdicts(nb, lesson, run, verdicts: dict) -> None:
     meta = course_info(nb)
     meta["outside_checked"] = True
     meta["outside_check"] = {name: problem for name, problem in verdicts.items()}
-    if (reason := (run.sandbox or {}).get("reason")) in sandbox.LIMIT_REASONS:
+    if (reason := (run.sandbox or {}).get("reason")) in sandbox_settings.LIMIT_REASONS:
         add_review(nb, reason, f"the check outside the notebook stopped at the sandbox's {reason}")
     contradicted = []
     for cell in nb.cells:

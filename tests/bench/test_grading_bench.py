@@ -8,10 +8,11 @@ import pytest
 
 from bench import grading
 from grader import acceptance
+from grader.submissions import Submission
 
 
 def submissions():
-    return [*acceptance.load_submissions(grading.SLUG), acceptance.Submission("solution", fails=set())]
+    return [*acceptance.load_submissions(grading.SLUG), Submission("solution", fails=set())]
 
 
 def test_the_class_is_60_percent_correct_32_percent_one_bug_8_percent_hostile():

@@ -145,7 +145,7 @@ def course(tmp_path_factory):
     helpers._require_browser()
     from nbgrader.api import Gradebook
 
-    from grader import build, catalog, commands, sandbox
+    from grader import build, catalog, commands, sandbox, sandbox_settings
 
     root = tmp_path_factory.mktemp("formgrader-inert") / "grader"
     shutil.copytree(TOY, root)
@@ -159,7 +159,7 @@ def course(tmp_path_factory):
     nbformat.write(nb, handed_in / f"{SLUG}.ipynb")
     env = dict(os.environ)
     if sandbox.unavailable_reason():
-        env[sandbox.ENV_UNSANDBOXED] = "1"
+        env[sandbox_settings.ENV_UNSANDBOXED] = "1"
     commands.autograde([SLUG], course_root=root, quiet=True, env=env, jobs=1)
     graded = root / "autograded" / "mallory" / SLUG / f"{SLUG}.ipynb"
     assert graded.exists(), (root / f"autograde-{SLUG}.log").read_text()

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from grader import acceptance, build, commands, sandbox
+from grader import bookkeeping, build, commands, sandbox, score_table
 from grader.plugins import GradingExecute, HideHiddenTests, TolerantNotebookExporter
 from grader.plugins.cells import META
 from grader.plugins.hide_hidden_tests import hide_hidden_tests
@@ -20,6 +20,7 @@ from grader.plugins.mark_for_review import apply_verdict
 from grader.plugins.restore_from_source import restore_from_source, solution_stub
 from grader.plugins.reviews import forget_old_review, mark_for_review, submission_review
 from grader.plugins.state import file_sha256, read_state, read_verdict, record_state
+from grader.submissions import Submission, copy_cell, make_submission
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
 SLUG = "99-toy"
@@ -72,7 +73,7 @@ def test_an_untouched_submission_comes_back_as_it_was(source):
 def test_a_copied_solution_cell_grades_the_copy_that_is_not_the_stub(source, before):
     submitted = answered(source)
     stub = solution_stub(by_id(source, "add"))
-    acceptance.copy_cell(submitted, "add", "add-copy", stub, before=before)
+    copy_cell(submitted, "add", "add-copy", stub, before=before)
     nb, notes, _ = restore(submitted, source)
     assert graded_ids(nb) == graded_ids(source)
     assert by_id(nb, "add").source == by_id(answered(source), "add").source
@@ -81,7 +82,7 @@ def test_a_copied_solution_cell_grades_the_copy_that_is_not_the_stub(source, bef
 
 
 def test_a_second_answered_copy_runs_where_it_is_as_an_ordinary_cell(source):
-    submitted = acceptance.copy_cell(answered(source), "add", "add-copy", "def add(a, b):\n    return a - b")
+    submitted = copy_cell(answered(source), "add", "add-copy", "def add(a, b):\n    return a - b")
     nb, notes, _ = restore(submitted, source)
     index = [c.id for c in nb.cells].index("add")
     copy = nb.cells[index + 1]
@@ -90,7 +91,7 @@ def test_a_second_answered_copy_runs_where_it_is_as_an_ordinary_cell(source):
 
 
 def test_copied_test_cells_are_dropped_and_the_tags_of_the_source_count(source):
-    submitted = acceptance.copy_cell(answered(source), "test_add", "test-add-copy")
+    submitted = copy_cell(answered(source), "test_add", "test-add-copy")
     for cell_id in ("test_add", "test_mul"):
         by_id(submitted, cell_id).metadata["tags"] = ["skip-autograde"]
     extra = nbformat.v4.new_code_cell("print('mine')", metadata={
@@ -239,10 +240,10 @@ def test_status_labels_in_the_score_table():
     scores = {("ana", SLUG): {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)},
               ("ben", SLUG): {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)},
               ("cyd", SLUG): {"test_add": (1.0, 2.0), "test_mul": (1.0, 1.0)}}
-    statuses = {("ana", SLUG): commands.Status(),
-                ("ben", SLUG): commands.Status(("kernel died",), pending=True),
-                ("cyd", SLUG): commands.Status(("integrity scan",), pending=False)}
-    table = commands.format_score_table(scores, statuses).splitlines()
+    statuses = {("ana", SLUG): score_table.Status(),
+                ("ben", SLUG): score_table.Status(("kernel died",), pending=True),
+                ("cyd", SLUG): score_table.Status(("integrity scan",), pending=False)}
+    table = score_table.format_score_table(scores, statuses).splitlines()
     assert "3/3" in table[1] and "NEEDS REVIEW" not in table[1]
     assert "NEEDS REVIEW (kernel died)" in table[2] and "so far 2/3; failed: test_mul" in table[2]
     assert "2/3" in table[3] and "reviewed (integrity scan)" in table[3]
@@ -257,16 +258,16 @@ def test_unchanged_submissions_are_skipped_unless_forced(tmp_path):
         (root / "autograded" / student / SLUG).mkdir(parents=True)
         (root / "autograded" / student / SLUG / f"{SLUG}.ipynb").write_text("{}")
         record_state(root, student, SLUG, file_sha256(path), [], [])
-    assert commands.to_grade(root, SLUG, ["ana", "ben", "cyd"]) == (["cyd"], ["ana", "ben"])
+    assert bookkeeping.to_grade(root, SLUG, ["ana", "ben", "cyd"]) == (["cyd"], ["ana", "ben"])
     (root / "submitted" / "ben" / SLUG / f"{SLUG}.ipynb").write_text('{"changed": 1}')
-    assert commands.to_grade(root, SLUG, ["ana", "ben"]) == (["ben"], ["ana"])
-    assert commands.to_grade(root, SLUG, ["ana", "ben"], force=True) == (["ana", "ben"], [])
+    assert bookkeeping.to_grade(root, SLUG, ["ana", "ben"]) == (["ben"], ["ana"])
+    assert bookkeeping.to_grade(root, SLUG, ["ana", "ben"], force=True) == (["ana", "ben"], [])
     assert set(read_state(root)) == {"ana", "ben"}
 
 
 # --- end to end on the toy course ---------------------------------------------------------------
 
-def hand_in(root: Path, student: str, submission: acceptance.Submission) -> Path:
+def hand_in(root: Path, student: str, submission: Submission) -> Path:
     release_dir = root / "release" / SLUG
     if not release_dir.exists():
         commands.generate(SLUG, root, capture=True)
@@ -275,7 +276,7 @@ def hand_in(root: Path, student: str, submission: acceptance.Submission) -> Path
     target = root / "submitted" / student / SLUG
     target.mkdir(parents=True, exist_ok=True)
     path = target / f"{SLUG}.ipynb"
-    nbformat.write(acceptance.make_submission(source_nb, release_nb, submission), path)
+    nbformat.write(make_submission(source_nb, release_nb, submission), path)
     return path
 
 
@@ -285,9 +286,9 @@ def gradebook(root: Path):
     return Gradebook("sqlite:///" + str(root / "gradebook.db"))
 
 
-CHEAT = acceptance.Submission("ben", fails=set(), cells={
+CHEAT = Submission("ben", fails=set(), cells={
     "add": "import course.checks\ncourse.checks.expect_equal = lambda *a, **k: None\ndef add(a, b):\n    return a - b"})
-DIES = acceptance.Submission("cyd", fails=set(), edits={"mul": [("return a * b", "import os\n    os.abort()")]})
+DIES = Submission("cyd", fails=set(), edits={"mul": [("return a * b", "import os\n    os.abort()")]})
 
 
 @pytest.mark.slow
@@ -296,12 +297,12 @@ def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
     root = toy_course
     # The integrity hold, as lessons without an outside check (no probes.py) have it.
     (root / "lessons" / SLUG / "probes.py").unlink()
-    ana = hand_in(root, "ana", acceptance.Submission("ana", fails=set()))
+    ana = hand_in(root, "ana", Submission("ana", fails=set()))
     hand_in(root, "ben", CHEAT)
     hand_in(root, "cyd", DIES)
 
     scores = commands.autograde([SLUG], root, quiet=True)
-    status = commands.read_statuses(root, [SLUG])
+    status = score_table.read_statuses(root, [SLUG])
     assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert status[("ana", SLUG)].label == "graded"
     assert scores[("ben", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "held at zero"
@@ -321,7 +322,7 @@ def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
 
     for force in (False, True):  # skipped as unchanged; then regraded in the same version
         scores = commands.autograde([SLUG], root, quiet=True, force=force)
-        status = commands.read_statuses(root, [SLUG])
+        status = score_table.read_statuses(root, [SLUG])
         assert scores[("ben", SLUG)] == {"test_add": (1.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "no new hold"
         assert status[("ben", SLUG)].label == "reviewed (integrity scan)"
         assert scores[("ana", SLUG)]["test_add"] == (1.5, 2.0) and status[("ana", SLUG)].label == "graded"
@@ -360,18 +361,18 @@ def test_plain_nbgrader_autograde_restores_holds_and_never_crashes(toy_course):
             by_id(nb, cell_id).metadata["tags"] = ["skip-autograde"]
         return nb
 
-    hand_in(root, "ana", acceptance.Submission("ana", fails=set(), from_release=True, transform=tag_tests))
+    hand_in(root, "ana", Submission("ana", fails=set(), from_release=True, transform=tag_tests))
     hand_in(root, "ben", CHEAT)
-    hand_in(root, "dan", acceptance.Submission("dan", fails=set(), transform=lambda nb: acceptance.copy_cell(
-        acceptance.copy_cell(nb, "test_add", "test-add-copy"), "add", "add-copy")))
+    hand_in(root, "dan", Submission("dan", fails=set(), transform=lambda nb: copy_cell(
+        copy_cell(nb, "test_add", "test-add-copy"), "add", "add-copy")))
     eve = root / "submitted" / "eve" / SLUG / f"{SLUG}.ipynb"
     eve.parent.mkdir(parents=True)
     eve.write_bytes(b"\x89PNG not a notebook")
     result = commands.nbgrader(["autograde", SLUG, "--force"], root, capture=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    scores = commands.read_scores(root, [SLUG])
-    status = commands.read_statuses(root, [SLUG])
+    scores = score_table.read_scores(root, [SLUG])
+    status = score_table.read_statuses(root, [SLUG])
     assert scores[("ana", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "skip tags do not score"
     # Plain nbgrader goes through the outside check too: ben's test_add passed in his kernel
     # (checks switched off) but his add is wrong; his right mul keeps its point.
@@ -389,10 +390,10 @@ def test_plain_nbgrader_autograde_restores_holds_and_never_crashes(toy_course):
     (root / "autograded" / "dan" / SLUG / f"{SLUG}.ipynb").unlink()
     sandbox.verdict_path(root / "autograded" / "ana" / SLUG).write_text(
         json.dumps({"sandboxed": True, "reason": "wall clock", "peak_bytes": None}))
-    commands._after_nbgrader(root, SLUG, ["ana", "dan"], started=time.time() - 5)
-    scores = commands.read_scores(root, [SLUG])
-    status = commands.read_statuses(root, [SLUG])
+    bookkeeping.after_nbgrader(root, SLUG, ["ana", "dan"], started=time.time() - 5)
+    scores = score_table.read_scores(root, [SLUG])
+    status = score_table.read_statuses(root, [SLUG])
     assert status[("dan", SLUG)].label == "NEEDS REVIEW (nbgrader failed)"
     assert scores[("dan", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}, "no stale scores"
     assert status[("ana", SLUG)].label == "NEEDS REVIEW (wall clock)"
-    assert commands.to_grade(root, SLUG, ["dan"]) == ([], ["dan"]), "reviewed failures stay reviewed"
+    assert bookkeeping.to_grade(root, SLUG, ["dan"]) == ([], ["dan"]), "reviewed failures stay reviewed"

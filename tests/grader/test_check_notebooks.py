@@ -10,6 +10,8 @@ import pytest
 
 from grader import cgroups, check_notebooks
 from grader.check_notebooks import build_parser, main, parse_size
+from grader.lab_session import MemoryLimitedSession
+from grader.notebook_runs import run_notebook
 
 MB = 1024**2
 REASON = cgroups.unavailable_reason()
@@ -101,9 +103,9 @@ def test_the_same_notebook_passes_with_room(tmp_path, capsys):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("hog = b'x' * (600 * 1024**2)\nprint(len(hog))")]
     nbformat.write(nb, notebook)
-    session = check_notebooks.MemoryLimitedSession(1536 * MB)
+    session = MemoryLimitedSession(1536 * MB)
     with session:
-        run = check_notebooks.run_notebook(notebook, session=session)
+        run = run_notebook(notebook, session=session)
         server_pid = session.server.process.pid
         group_paths = session.cgroup.paths
     assert run.error is None and not run.out_of_memory, run.error

@@ -12,8 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, build, commands
+from grader import acceptance, build, commands, score_table
 from grader.plugins.skip_demo_cells import SKIPPED_SOURCE
+from grader.submissions import HarnessError, Submission, make_submission
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
 SLUG = "99-toy"
@@ -110,12 +111,12 @@ def test_autograde_feedback_export_and_clear_errors(toy_course):
     source_nb = nbformat.read(toy_course / "source" / SLUG / f"{SLUG}.ipynb", as_version=4)
     release_nb = nbformat.read(release_dir / f"{SLUG}.ipynb", as_version=4)
     for name, sub in {
-        "ana": acceptance.Submission("ana", fails=set()),
-        "ben": acceptance.Submission("ben", fails=set(), from_release=True),
+        "ana": Submission("ana", fails=set()),
+        "ben": Submission("ben", fails=set(), from_release=True),
     }.items():
         target = toy_course / "submitted" / name / SLUG
         shutil.copytree(release_dir, target)
-        nbformat.write(acceptance.make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
+        nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
     # ana saved one right and one wrong post answer (the key: times -> 2, order -> 0); ben none.
     (toy_course / "submitted" / "ana" / SLUG / "quiz-answers.json").write_text(json.dumps(
         {"version": 1, "lesson": SLUG, "stage": "post", "answers": {"times": 2, "order": 1}}))
@@ -199,26 +200,26 @@ def _reads(path) -> str:
 
 
 def test_acceptance_reports_a_mutant_that_scores_unexpectedly():
-    outcome = acceptance.Outcome(acceptance.Submission("m", fails={"test_add"}),
+    outcome = acceptance.Outcome(Submission("m", fails={"test_add"}),
                                  {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0)})
     problem = outcome.problem()
     assert "also failed ['test_mul']" in problem and "should have failed ['test_add'] but passed" in problem
-    assert acceptance.Outcome(acceptance.Submission("n", fails=set()), None).problem() == "n: not graded at all"
-    partial = acceptance.Outcome(acceptance.Submission("p", fails={"post_quiz"}, scores={"post_quiz": 1}),
+    assert acceptance.Outcome(Submission("n", fails=set()), None).problem() == "n: not graded at all"
+    partial = acceptance.Outcome(Submission("p", fails={"post_quiz"}, scores={"post_quiz": 1}),
                                  {"test_add": (2.0, 2.0), "post_quiz": (0.0, 2.0)})
     assert partial.problem() == "p: post_quiz scored 0, expected 1"
     full = {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0)}
-    silent = acceptance.Outcome(acceptance.Submission("d", fails=set(), review={"kernel died"}), full,
-                                status=commands.Status())
+    silent = acceptance.Outcome(Submission("d", fails=set(), review={"kernel died"}), full,
+                                status=score_table.Status())
     assert silent.problem() == "d: expected NEEDS REVIEW (kernel died), got graded"
-    loud = acceptance.Outcome(acceptance.Submission("e", fails=set()), full,
-                              status=commands.Status(("kernel died",), pending=True))
+    loud = acceptance.Outcome(Submission("e", fails=set()), full,
+                              status=score_table.Status(("kernel died",), pending=True))
     assert loud.problem() == "e: expected graded, got NEEDS REVIEW (kernel died)"
 
 
 def test_stale_mutant_edit_is_an_error():
     script = (FIXTURE / "lessons" / SLUG / "lesson.py").read_text()
     source_nb = build.to_notebook(build.parse_authoring(script))
-    with pytest.raises(acceptance.HarnessError, match="occurs 0 times"):
-        acceptance.make_submission(source_nb, source_nb, acceptance.Submission(
+    with pytest.raises(HarnessError, match="occurs 0 times"):
+        make_submission(source_nb, source_nb, Submission(
             "stale", fails=set(), edits={"add": [("return a * 2", "x")]}))

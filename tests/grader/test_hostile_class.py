@@ -21,7 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, commands, intake, sandbox
+from grader import acceptance, commands, intake, sandbox, sandbox_settings, score_table
+from grader.submissions import Submission
 
 from .conftest import SLUG
 from .test_parallel import _submit
@@ -45,20 +46,20 @@ def with_cell(source: str, kind: str = "code"):
 
 ATTACKS = {
     # Links named like ordinary files: their targets must never be copied in as root.
-    "links": acceptance.Submission("links", fails=set(), transform=with_cell(
+    "links": Submission("links", fails=set(), transform=with_cell(
         "for name in ('notes.txt', 'gradebook.db', 'key.json'):\n"
         "    try:\n        print(open(name, errors='replace').read()[:200])\n"
         "    except OSError as exc:\n        print('no', name)")),
     # Checks silenced in the kernel, and the outside check handed a JSON list instead of an object.
-    "silenced-broken-check": acceptance.Submission("silenced-broken-check", fails=set(), cells={
+    "silenced-broken-check": Submission("silenced-broken-check", fails=set(), cells={
         "add": "import course.checks, atexit\n"
                "vars(course.checks).update(expect_equal=lambda *a, **k: None)\n"
                "atexit.register(lambda: open('out.json', 'w').write('[]'))\n"
                "def add(a, b):\n    return a - b"}),
     # One cell prints 20 MiB; another writes past the disk limit into its folder and /tmp.
-    "huge-output": acceptance.Submission("huge-output", fails=set(), transform=with_cell(
+    "huge-output": Submission("huge-output", fails=set(), transform=with_cell(
         "print('x' * (20 * 2**20))")),
-    "disk-filler": acceptance.Submission("disk-filler", fails=set(), transform=with_cell(
+    "disk-filler": Submission("disk-filler", fails=set(), transform=with_cell(
         "block = b'0' * 2**20\n"
         "for where in ('filler.bin', '/tmp/filler.bin'):\n"
         "    try:\n"
@@ -66,7 +67,7 @@ ATTACKS = {
         "            for _ in range(400):\n                handle.write(block)\n"
         "    except OSError as exc:\n        print('stopped:', type(exc).__name__)")),
     # Active content for the instructor's browser: in markdown and in outputs.
-    "active-html": acceptance.Submission("active-html", fails=set(), transform=lambda nb: with_cell(
+    "active-html": Submission("active-html", fails=set(), transform=lambda nb: with_cell(
         "from IPython.display import HTML, Javascript, display\n"
         "display(HTML('<img src=x onerror=\"fetch(`/api/contents`)\"><script>fetch(\"/api/contents\")</script>'))\n"
         "display(Javascript('fetch(\"/api/contents\")'))")(with_cell(
@@ -97,7 +98,7 @@ def _plant(root: Path, secret: Path) -> None:
 @pytest.mark.slow
 def test_a_hostile_class_is_graded_exactly_and_fails_closed(toy_course, monkeypatch, tmp_path, grading_tables):
     monkeypatch.setenv("GPT2_COURSE_CELL_TIMEOUT", "60")
-    monkeypatch.setenv(sandbox.ENV_DISK, "64M")
+    monkeypatch.setenv(sandbox_settings.ENV_DISK, "64M")
     root = toy_course
     secret = tmp_path / "outside" / "shadow"
     secret.parent.mkdir()
@@ -107,7 +108,7 @@ def test_a_hostile_class_is_graded_exactly_and_fails_closed(toy_course, monkeypa
     real_load = acceptance.load_submissions
     monkeypatch.setattr(acceptance, "load_submissions", lambda slug, course_root: [
         *real_load(slug, course_root), *ATTACKS.values(),
-        acceptance.Submission("forged-verdict", fails=set()), acceptance.Submission("many-files", fails=set())])
+        Submission("forged-verdict", fails=set()), Submission("many-files", fails=set())])
     _submit(root, [*honest, *ATTACKS])
     _plant(root, secret)
     free_before = shutil.disk_usage(root).free
@@ -116,9 +117,9 @@ def test_a_hostile_class_is_graded_exactly_and_fails_closed(toy_course, monkeypa
     started = time.monotonic()
     scores = commands.autograde([SLUG], course_root=root, quiet=True, jobs=2)
     took = time.monotonic() - started
-    status = commands.read_statuses(root, [SLUG])
+    status = score_table.read_statuses(root, [SLUG])
     commands.feedback([SLUG], root)
-    table = commands.format_score_table(scores, status)
+    table = score_table.format_score_table(scores, status)
     (grading_tables / "hostile-class-toy.txt").write_text(f"hostile class (toy lesson), {took:.0f} s\n{table}\n")
 
     # Honest work: exact, and not under review.
@@ -175,15 +176,15 @@ def test_a_hostile_class_is_graded_exactly_and_fails_closed(toy_course, monkeypa
 @pytest.mark.slow
 def test_a_fork_bomb_is_reported_as_the_process_limit(toy_course, monkeypatch):
     monkeypatch.setenv("GPT2_COURSE_CELL_TIMEOUT", "30")
-    monkeypatch.setenv(sandbox.ENV_PIDS, "64")
-    bomb = acceptance.Submission("fork-bomb", fails=set(), transform=with_cell(
+    monkeypatch.setenv(sandbox_settings.ENV_PIDS, "64")
+    bomb = Submission("fork-bomb", fails=set(), transform=with_cell(
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"))
     real_load = acceptance.load_submissions
     monkeypatch.setattr(acceptance, "load_submissions", lambda slug, course_root: [*real_load(slug, course_root), bomb])
     _submit(toy_course, ["fork-bomb"])
     before = set(Path(tempfile.gettempdir()).glob("gpt2-sandbox-*"))
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
-    status = commands.read_statuses(toy_course, [SLUG])[("fork-bomb", SLUG)]
+    status = score_table.read_statuses(toy_course, [SLUG])[("fork-bomb", SLUG)]
     assert "process limit" in status.review, status.label
     assert "could not run the notebook" not in status.review
     assert scores[("fork-bomb", SLUG)]["test_add"] == (2.0, 2.0), "the cells before the bomb still count"

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, catalog, check_notebooks, commands
+from grader import acceptance, catalog, commands, notebook_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = catalog.lesson_slugs()
@@ -77,7 +77,7 @@ def test_student_version_hides_solutions_and_hidden_tests(slug):
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", LESSONS)
 def test_solution_notebook_runs_top_to_bottom(slug):
-    run = check_notebooks.run_lesson(slug)
+    run = notebook_runs.run_lesson(slug)
     assert run.error is None, f"{slug} failed after {run.seconds:.0f} s:\n{run.error[-4000:]}"
 
 

@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from grader import acceptance, build, catalog, outside_coverage
+from grader.kernel_checks_pass import ALWAYS_PASS, make_kernel_checks_pass
 
 from .conftest import FIXTURE, SLUG
 
@@ -61,11 +62,11 @@ def test_a_graded_test_without_probes_is_reported(tmp_path):
 
 
 def test_kernel_checks_that_always_pass_replace_every_test_cell(toy_course):
-    assert acceptance.make_kernel_checks_pass(SLUG, toy_course) == 2  # test_add and test_mul; not the post quiz
+    assert make_kernel_checks_pass(SLUG, toy_course) == 2  # test_add and test_mul; not the post quiz
     import nbformat
 
     nb = nbformat.read(catalog.source_notebook(SLUG, toy_course), as_version=4)
-    forged = [c for c in nb.cells if c.source == acceptance.ALWAYS_PASS]
+    forged = [c for c in nb.cells if c.source == ALWAYS_PASS]
     assert {c.metadata.nbgrader["grade_id"] for c in forged} == {"test_add", "test_mul"}
 
 

@@ -8,8 +8,9 @@ import shutil
 import nbformat
 import pytest
 
-from grader import acceptance, commands, parallel
+from grader import acceptance, commands, parallel, score_table
 from grader.plugins.execution_cache import execution_key, load_execution, save_execution, workers_running
+from grader.submissions import ALL_TESTS, Submission, make_submission
 
 from .conftest import SLUG
 
@@ -59,13 +60,13 @@ def _submit(course_root, names):
     source_nb = nbformat.read(course_root / "source" / SLUG / f"{SLUG}.ipynb", as_version=4)
     release_nb = nbformat.read(release_dir / f"{SLUG}.ipynb", as_version=4)
     subs = {s.name: s for s in acceptance.load_submissions(SLUG, course_root)}
-    subs["untouched"] = acceptance.Submission("untouched", fails=acceptance.ALL_TESTS, from_release=True)
-    subs["solution"] = acceptance.Submission("solution", fails=set())
+    subs["untouched"] = Submission("untouched", fails=ALL_TESTS, from_release=True)
+    subs["solution"] = Submission("solution", fails=set())
     for name in names:
         target = course_root / "submitted" / name / SLUG
         shutil.copytree(release_dir, target)
         acceptance.write_files(target, course_root, SLUG, subs[name])  # right post quiz answers, unless all zero
-        nbformat.write(acceptance.make_submission(source_nb, release_nb, subs[name]), target / f"{SLUG}.ipynb")
+        nbformat.write(make_submission(source_nb, release_nb, subs[name]), target / f"{SLUG}.ipynb")
 
 
 @pytest.mark.slow
@@ -88,7 +89,7 @@ def test_parallel_workers_run_the_notebooks_and_the_parent_grades(toy_course, ca
     assert scores[("add-subtracts", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (2.0, 2.0)}
     assert scores[("tests-tagged-skip", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (0.0, 2.0)}
     # A worker's dead kernel still reaches the real gradebook as NEEDS REVIEW, with the worker's outputs.
-    statuses = commands.read_statuses(toy_course, [SLUG])
+    statuses = score_table.read_statuses(toy_course, [SLUG])
     assert statuses[("kernel-aborts", SLUG)].label == "NEEDS REVIEW (kernel died)"
     assert scores[("kernel-aborts", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (2.0, 2.0)}
     graded = nbformat.read(toy_course / "autograded" / "add-subtracts" / SLUG / f"{SLUG}.ipynb", as_version=4)

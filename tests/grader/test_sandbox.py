@@ -22,8 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, commands, sandbox
-from grader.sandbox import BlockingSandboxedKernelManager
+from grader import bwrap, commands, sandbox, sandbox_settings, score_table
+from grader.sandbox_kernel import BlockingSandboxedKernelManager
+from grader.submissions import Submission, make_submission
 
 REASON = sandbox.unavailable_reason()
 needs_sandbox = pytest.mark.skipif(REASON is not None, reason=f"no sandbox here: {REASON}")
@@ -171,7 +172,7 @@ def test_nothing_the_kernel_writes_in_its_folder_reaches_the_real_one(course, ke
 
 @needs_sandbox
 def test_its_folder_and_tmp_are_bounded_so_the_host_disk_is_never_filled(course, kernel, monkeypatch):
-    monkeypatch.setenv(sandbox.ENV_DISK, "16M")
+    monkeypatch.setenv(sandbox_settings.ENV_DISK, "16M")
     free_before = shutil.disk_usage(course).free
     k = kernel()
     code = ("import errno\nblock = b'0' * 2**20\nfor where in ('filler.bin', '/tmp/filler.bin', '/dev/shm/f'):\n"
@@ -181,7 +182,7 @@ def test_its_folder_and_tmp_are_bounded_so_the_host_disk_is_never_filled(course,
     assert status == "ok", error
     assert "LEAK" not in out and out.split() == ["ENOSPC", "ENOSPC", "ENOSPC"], out
     verdict = k.shutdown()
-    assert verdict["reason"] == sandbox.REASON_DISK
+    assert verdict["reason"] == sandbox_settings.REASON_DISK
     assert free_before - shutil.disk_usage(course).free < 32 * 2**20
 
 
@@ -237,7 +238,7 @@ def test_not_root_no_capabilities_and_no_way_to_change_the_system(kernel):
     # core_pattern there runs a program as root on the host): the kernel must be somebody else.
     k = kernel()
     if os.geteuid() == 0:
-        assert k.value("__import__('os').getresuid()") == (sandbox.SANDBOX_UID,) * 3
+        assert k.value("__import__('os').getresuid()") == (bwrap.SANDBOX_UID,) * 3
     status = k.value("open('/proc/self/status').read()")
     assert "CapPrm:\t0000000000000000" in status and "CapEff:\t0000000000000000" in status
     assert "CapAmb:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
@@ -255,7 +256,7 @@ def test_not_root_no_capabilities_and_no_way_to_change_the_system(kernel):
 
 @needs_sandbox
 def test_a_fork_bomb_stops_at_the_process_limit(kernel, monkeypatch):
-    monkeypatch.setenv(sandbox.ENV_PIDS, "40")
+    monkeypatch.setenv(sandbox_settings.ENV_PIDS, "40")
     k = kernel()
     status, out, error = k.run("import subprocess\nstarted = []\ntry:\n    for _ in range(200):\n"
                                "        started.append(subprocess.Popen(['sleep', '1000']))\n"
@@ -269,7 +270,7 @@ def test_a_fork_bomb_stops_at_the_process_limit(kernel, monkeypatch):
 
 @needs_sandbox
 def test_f_over_the_memory_limit_the_kernel_dies_and_the_verdict_says_why(course, kernel, monkeypatch):
-    monkeypatch.setenv(sandbox.ENV_MEMORY, "1G")
+    monkeypatch.setenv(sandbox_settings.ENV_MEMORY, "1G")
     k = kernel()
     assert k.value("1 + 1") == 2
     with pytest.raises(TimeoutError):  # no reply ever comes: the OOM killer ended the kernel
@@ -287,7 +288,7 @@ def test_f_over_the_memory_limit_the_kernel_dies_and_the_verdict_says_why(course
 
 @needs_sandbox
 def test_i_the_wall_clock_kills_a_loop_that_ignores_interrupts(kernel, monkeypatch):
-    monkeypatch.setenv(sandbox.ENV_TIMEOUT, "4")
+    monkeypatch.setenv(sandbox_settings.ENV_TIMEOUT, "4")
     k = kernel()
     started = time.monotonic()
     with pytest.raises(TimeoutError):
@@ -339,7 +340,7 @@ def test_g_a_course_folder_beside_the_notebook_does_not_shadow_the_package(cours
 def test_h_home_and_tmp_are_fresh_and_stay_inside(kernel):
     k = kernel()
     home = k.value("__import__('os').environ['HOME']")
-    assert home == sandbox.SANDBOX_HOME and not Path(home).exists()
+    assert home == bwrap.SANDBOX_HOME and not Path(home).exists()
     assert set(k.value("__import__('os').listdir(__import__('os').path.expanduser('~'))")) <= {".ipython", ".cache"}
     private = Path(k.km.connection_file).parent
     # besides the kernel's private folder and its submission: the folders that lead to the read-only
@@ -374,21 +375,21 @@ def test_j_torch_and_the_course_packages_work(kernel):
 # --- refusing, and the explicit opt-out -------------------------------------------------------
 
 def test_without_bwrap_autograde_and_the_kernel_manager_refuse(toy_course, monkeypatch, tmp_path):
-    monkeypatch.setenv(sandbox.ENV_BWRAP, str(tmp_path / "no-bwrap"))
-    monkeypatch.delenv(sandbox.ENV_UNSANDBOXED, raising=False)
+    monkeypatch.setenv(sandbox_settings.ENV_BWRAP, str(tmp_path / "no-bwrap"))
+    monkeypatch.delenv(sandbox_settings.ENV_UNSANDBOXED, raising=False)
     assert "bubblewrap not found" in sandbox.unavailable_reason()
     with pytest.raises(commands.CourseError, match="apt-get install bubblewrap"):
         commands.autograde([SLUG], course_root=toy_course, quiet=True)
     km = BlockingSandboxedKernelManager(kernel_name="python3")
-    fix = f"apt-get install bubblewrap.*\n.*{sandbox.ENV_UNSANDBOXED}=1"
+    fix = f"apt-get install bubblewrap.*\n.*{sandbox_settings.ENV_UNSANDBOXED}=1"
     with pytest.raises(sandbox.SandboxUnavailable, match=fix):
         km.start_kernel(cwd=str(tmp_path))
     assert not km.has_kernel
 
 
 def test_unsandboxed_on_request_runs_the_plain_kernel_and_says_so(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv(sandbox.ENV_BWRAP, str(tmp_path / "no-bwrap"))
-    monkeypatch.setenv(sandbox.ENV_UNSANDBOXED, "1")
+    monkeypatch.setenv(sandbox_settings.ENV_BWRAP, str(tmp_path / "no-bwrap"))
+    monkeypatch.setenv(sandbox_settings.ENV_UNSANDBOXED, "1")
     workdir = tmp_path / "autograded" / "alice" / SLUG
     workdir.mkdir(parents=True)
     assert sandbox.require_sandbox() is False
@@ -403,24 +404,24 @@ def test_unsandboxed_on_request_runs_the_plain_kernel_and_says_so(monkeypatch, t
 
 
 def test_memory_sizes():
-    assert sandbox.parse_bytes("3G") == 3 * 1024**3
-    assert sandbox.parse_bytes("1.5GiB") == 1536 * 1024**2
-    assert sandbox.parse_bytes("512m") == 512 * 1024**2
-    assert sandbox.parse_bytes("4096") == 4096
+    assert sandbox_settings.parse_bytes("3G") == 3 * 1024**3
+    assert sandbox_settings.parse_bytes("1.5GiB") == 1536 * 1024**2
+    assert sandbox_settings.parse_bytes("512m") == 512 * 1024**2
+    assert sandbox_settings.parse_bytes("4096") == 4096
     with pytest.raises(ValueError, match="GPT2_COURSE_SANDBOX_MEMORY"):
-        sandbox.parse_bytes("lots")
+        sandbox_settings.parse_bytes("lots")
 
 
 # --- end to end: nbgrader autograde on the toy course --------------------------------------------
 
-def hand_in(root: Path, submissions: dict[str, acceptance.Submission]) -> None:
+def hand_in(root: Path, submissions: dict[str, Submission]) -> None:
     release_dir = commands.generate(SLUG, root, capture=True)
     source_nb = nbformat.read(root / "source" / SLUG / f"{SLUG}.ipynb", as_version=4)
     release_nb = nbformat.read(release_dir / f"{SLUG}.ipynb", as_version=4)
     for name, sub in submissions.items():
         target = root / "submitted" / name / SLUG
         shutil.copytree(release_dir, target)
-        nbformat.write(acceptance.make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
+        nbformat.write(make_submission(source_nb, release_nb, sub), target / f"{SLUG}.ipynb")
 
 
 def hostile_code(root: Path) -> str:
@@ -448,14 +449,14 @@ def hostile_code(root: Path) -> str:
 @needs_sandbox
 @pytest.mark.slow
 def test_nbgrader_autograde_contains_a_hostile_submission(toy_course, monkeypatch):
-    monkeypatch.setenv(sandbox.ENV_MEMORY, "1G")
-    monkeypatch.setenv(sandbox.ENV_TIMEOUT, "20")
+    monkeypatch.setenv(sandbox_settings.ENV_MEMORY, "1G")
+    monkeypatch.setenv(sandbox_settings.ENV_TIMEOUT, "20")
     loop = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"
     hand_in(toy_course, {
-        "ana": acceptance.Submission("ana", fails=set()),
-        "mallory": acceptance.Submission("mallory", fails=set(), cells={"add": hostile_code(toy_course)}),
-        "hog": acceptance.Submission("hog", fails=set(), cells={"add": "hog = b'x' * (1536 * 1024**2)"}),
-        "looper": acceptance.Submission("looper", fails=set(), cells={"add": loop}),
+        "ana": Submission("ana", fails=set()),
+        "mallory": Submission("mallory", fails=set(), cells={"add": hostile_code(toy_course)}),
+        "hog": Submission("hog", fails=set(), cells={"add": "hog = b'x' * (1536 * 1024**2)"}),
+        "looper": Submission("looper", fails=set(), cells={"add": loop}),
     })
     protected = [toy_course / "source" / SLUG / f"{SLUG}.ipynb",
                  toy_course / "submitted" / "ana" / SLUG / f"{SLUG}.ipynb", CHECKS]
@@ -486,20 +487,20 @@ def test_nbgrader_autograde_contains_a_hostile_submission(toy_course, monkeypatc
 
 @pytest.mark.slow
 def test_plain_nbgrader_autograde_refuses_without_bwrap(toy_course, monkeypatch, tmp_path):
-    hand_in(toy_course, {"ana": acceptance.Submission("ana", fails=set())})
-    monkeypatch.setenv(sandbox.ENV_BWRAP, str(tmp_path / "no-bwrap"))
-    monkeypatch.delenv(sandbox.ENV_UNSANDBOXED, raising=False)
+    hand_in(toy_course, {"ana": Submission("ana", fails=set())})
+    monkeypatch.setenv(sandbox_settings.ENV_BWRAP, str(tmp_path / "no-bwrap"))
+    monkeypatch.delenv(sandbox_settings.ENV_UNSANDBOXED, raising=False)
     result = commands.nbgrader(["autograde", SLUG, "--force"], toy_course, capture=True)
     assert "apt-get install bubblewrap" in result.stdout + result.stderr
-    grades = commands.read_scores(toy_course, [SLUG])[("ana", SLUG)]
+    grades = score_table.read_scores(toy_course, [SLUG])[("ana", SLUG)]
     assert grades is None or all(score == 0 for score, _ in grades.values()), "nothing ran, nothing scored"
 
 
 @pytest.mark.slow
 def test_autograde_without_bwrap_runs_when_told_to_and_marks_the_result(toy_course, monkeypatch, tmp_path):
-    hand_in(toy_course, {"ana": acceptance.Submission("ana", fails=set())})
-    monkeypatch.setenv(sandbox.ENV_BWRAP, str(tmp_path / "no-bwrap"))
-    monkeypatch.setenv(sandbox.ENV_UNSANDBOXED, "1")
+    hand_in(toy_course, {"ana": Submission("ana", fails=set())})
+    monkeypatch.setenv(sandbox_settings.ENV_BWRAP, str(tmp_path / "no-bwrap"))
+    monkeypatch.setenv(sandbox_settings.ENV_UNSANDBOXED, "1")
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True)
     assert scores[("ana", SLUG)] == {"test_add": (2.0, 2.0), "test_mul": (1.0, 1.0), "post_quiz": (0.0, 2.0)}
     assert sandbox.read_verdict(toy_course / "autograded" / "ana" / SLUG)["sandboxed"] is False

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import catalog, sandbox, trusted
+from grader import catalog, sandbox, sandbox_settings, trusted
 
 from .conftest import FIXTURE, SLUG
 
@@ -189,7 +189,7 @@ def test_lesson_35_reference_cannot_be_borrowed_in_the_check_run():
 
 def test_without_a_sandbox_the_reference_is_still_withheld(monkeypatch):
     """GPT2_COURSE_UNSANDBOXED=1 (for trusted code only) still runs the check with the graded parts taken out."""
-    monkeypatch.setenv(sandbox.ENV_UNSANDBOXED, "1")
+    monkeypatch.setenv(sandbox_settings.ENV_UNSANDBOXED, "1")
     lesson = trusted.load_probes(LESSON_35)
     borrowed = [("top_k_filter", "import gpt2ref\ntop_k_filter = gpt2ref.top_k_filter\n")]
     verdicts, run = trusted.check(lesson, borrowed, seed=7)
@@ -201,14 +201,14 @@ def test_without_a_sandbox_the_reference_is_still_withheld(monkeypatch):
 @pytest.mark.slow
 def test_a_broken_probes_file_holds_the_tests_at_zero_for_review(toy_course):
     """Fail closed: when the trusted side cannot check, the kernel's word is not the fallback."""
-    from grader import commands
+    from grader import commands, score_table
 
     from .test_parallel import _submit
 
     (toy_course / "lessons" / SLUG / "probes.py").write_text("TESTS = {oops\n")
     _submit(toy_course, ["solution"])
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
-    status = commands.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
+    status = score_table.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
     assert status.label == "NEEDS REVIEW (outside check)"
     assert scores[("solution", SLUG)] == {"test_add": (0.0, 2.0), "test_mul": (0.0, 1.0), "post_quiz": (2.0, 2.0)}, \
         "every test the outside check covers scores 0 until reviewed; the post quiz is scored outside anyway"

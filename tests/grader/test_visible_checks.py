@@ -64,6 +64,7 @@ def test_validate_fails_for_the_two_lesson_34_mistakes_a_student_got_through(tmp
     import nbformat
 
     from grader import acceptance, commands
+    from grader.submissions import make_submission
 
     root = tmp_path / "grader"
     acceptance.prepare_course(LESSON_34, root)
@@ -77,7 +78,7 @@ def test_validate_fails_for_the_two_lesson_34_mistakes_a_student_got_through(tmp
     (work / "quiz-answers.json").write_text(acceptance.answers_text(lesson, key))  # the post quiz answered
     said = {}
     for name in ("solution", "ln-eps-outside-sqrt", "block-norm1-twice"):
-        nbformat.write(acceptance.make_submission(source_nb, release_nb, submissions[name]), work / f"{name}.ipynb")
+        nbformat.write(make_submission(source_nb, release_nb, submissions[name]), work / f"{name}.ipynb")
         said[name] = _validate(work, f"{name}.ipynb")
     assert "Success! Your notebook passes all the tests." in said["solution"], said["solution"][-3000:]
     for name, message in (("ln-eps-outside-sqrt", "sqrt(var + eps)"), ("block-norm1-twice", "norm2")):

@@ -36,6 +36,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, build, catalog
+from grader.submissions import make_submission
 from hub import course
 
 HERE = Path(__file__).resolve().parent
@@ -66,8 +67,8 @@ def notebooks(room):
     source = nbformat.read(catalog.source_notebook(SLUG, room.course_root), as_version=4)
     released = nbformat.read(room.course_root / "release" / SLUG / f"{SLUG}.ipynb", as_version=4)
     subs = {s.name: s for s in acceptance.load_submissions(SLUG, room.course_root)}
-    correct = acceptance.make_submission(source, released, subs["solution"])
-    buggy = acceptance.make_submission(source, released, subs[BUGGY])
+    correct = make_submission(source, released, subs["solution"])
+    buggy = make_submission(source, released, subs[BUGGY])
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
               for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
     return released, correct, buggy, points, subs[BUGGY].fails

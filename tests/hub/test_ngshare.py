@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, catalog
+from grader.submissions import make_submission
 from hub import course
 
 pytestmark = [pytest.mark.slow]
@@ -81,7 +82,7 @@ def test_class_loop_through_ngshare(ngshare_classroom):
         assert SLUG in listed, listed
         run(user, ["fetch_assignment", SLUG], tokens[user], "fetch_assignment")
         notebook = room.home(user) / SLUG / f"{SLUG}.ipynb"
-        text = nbformat.writes(acceptance.make_submission(source, released, subs[name]))
+        text = nbformat.writes(make_submission(source, released, subs[name]))
         course.as_account(site, user, ["tee", str(notebook)], input=text, check=True)
         course.as_account(site, user, ["tee", str(notebook.parent / "quiz-answers.json")], input=answers, check=True)
         run(user, ["submit", SLUG], tokens[user], "submit")

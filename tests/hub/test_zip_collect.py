@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, build, catalog, commands
+from grader.submissions import make_submission
 from hub import zip_collect
 
 SLUG = "99-toy"
@@ -36,8 +37,8 @@ def _notebooks(root: Path) -> tuple[str, str]:
     source_nb = nbformat.read(catalog.source_notebook(SLUG, root), as_version=4)
     release_nb = nbformat.read(release / f"{SLUG}.ipynb", as_version=4)
     subs = {s.name: s for s in acceptance.load_submissions(SLUG, root)}
-    good = acceptance.make_submission(source_nb, release_nb, subs["solution"])
-    bad = acceptance.make_submission(source_nb, release_nb, subs["add-subtracts"])
+    good = make_submission(source_nb, release_nb, subs["solution"])
+    bad = make_submission(source_nb, release_nb, subs["add-subtracts"])
     return nbformat.writes(good), nbformat.writes(bad)
 
 

@@ -1,6 +1,6 @@
 """Made-up submissions for lesson 30 (byte-level BPE): see grader/acceptance.py."""
 
-from grader.acceptance import Submission
+from grader.submissions import Submission
 
 TIE_BREAK = "best = min(counts, key=lambda pair: (-counts[pair], pair))"
 

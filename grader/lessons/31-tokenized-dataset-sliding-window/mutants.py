@@ -1,6 +1,6 @@
 """Made-up submissions for lesson 31 (sliding-window dataset): see grader/acceptance.py."""
 
-from grader.acceptance import Submission
+from grader.submissions import Submission
 
 GENERATOR = "generator = torch.Generator().manual_seed(seed) if seed is not None else None"
 RETURN_WINDOW = "return window[:-1], window[1:]"

@@ -1,7 +1,7 @@
 """Made-up submissions for lesson 33: each one-bug mutant must lose exactly the points of the
 test that should catch it; correct-but-different answers must keep full marks."""
 
-from grader.acceptance import ALL_TESTS, Submission
+from grader.submissions import ALL_TESTS, Submission
 
 ATT = "causal_attention"
 MHA = "multi_head_attention"

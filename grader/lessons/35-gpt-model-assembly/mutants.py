@@ -7,7 +7,7 @@ Run: python -m grader.acceptance 35-gpt-model-assembly
 
 import json
 
-from grader.acceptance import ALL_TESTS, Submission, forge_quiz_cell, insert_cell
+from grader.submissions import ALL_TESTS, Submission, forge_quiz_cell, insert_cell
 
 GENERATE_TESTS = {"test_generate_sampling", "test_generate_window", "test_generate_contract"}
 GPT_TESTS = {"test_gpt_shapes", "test_gpt_embeddings", "test_gpt_blocks", "test_gpt_final_norm",

@@ -7,7 +7,7 @@ marks; tampering earns nothing it should not.
 Run: python -m grader.acceptance 36-training-loop-eval
 """
 
-from grader.acceptance import ALL_TESTS, Submission
+from grader.submissions import ALL_TESTS, Submission
 
 LOSS = "return F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # (B*T, V) vs (B*T,)"
 NO_GRAD = "        with torch.no_grad():\n            losses = ["

@@ -5,7 +5,7 @@ correct-but-different submissions score full marks; tampering earns nothing it s
 Run: python -m grader.acceptance 37-loading-pretrained-weights
 """
 
-from grader.acceptance import ALL_TESTS, Submission
+from grader.submissions import ALL_TESTS, Submission
 
 LOADER_TESTS = {"test_load_standin", "test_tying_kept", "test_load_errors", "test_no_half_load"}
 

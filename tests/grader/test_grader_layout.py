@@ -1,6 +1,10 @@
-"""``grader/plugins/`` stays a package of small modules, one nbgrader plug-in a module (like
-nbgrader's own ``nbgrader/preprocessors/``): no module of ``MAX_MODULE_LINES`` lines or more, no
-function or method over ``MAX_FUNCTION_LINES`` lines unless its docstring says why it is long."""
+"""``grader/`` stays a package of small, cohesive modules: no module of ``MAX_MODULE_LINES`` lines
+or more, no function or method over ``MAX_FUNCTION_LINES`` lines unless its docstring says why it
+is long. Every ``.py`` under ``grader/`` counts (``grader/plugins/`` too: one nbgrader plug-in a
+module, like nbgrader's own ``nbgrader/preprocessors/``) except ``grader/lessons/``: the lesson
+scripts there (``lesson.py``, ``mutants.py``, ``probes.py``) are course content, a notebook or a
+roster written as a script, not code of the package; nor nbgrader's course folders (``source/``,
+``release/``, ``submitted/``, ...): generated notebooks and what students hand in."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import grader.plugins
 
 GRADER = Path(__file__).resolve().parents[2] / "grader"
 PLUGINS = GRADER / "plugins"
+# Not code of the package: the lesson scripts (course content) and nbgrader's course folders.
+NOT_PACKAGE = tuple(GRADER / name for name in ("lessons", "source", "release", "submitted", "autograded", "feedback"))
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 _SAYS_LONG = re.compile(r"\blong\b", re.IGNORECASE)
@@ -41,21 +47,29 @@ def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
     return found
 
 
-def layout_problems(folder: Path) -> list[str]:
-    """What breaks the rules above in the modules of ``folder``."""
+def modules(folder: Path, skip: tuple[Path, ...] = ()) -> list[Path]:
+    """Every ``.py`` under ``folder``, in subfolders too, except those under a folder of ``skip``."""
+    return sorted(p for p in folder.rglob("*.py") if not any(p.is_relative_to(s) for s in skip))
+
+
+def layout_problems(folder: Path, skip: tuple[Path, ...] = ()) -> list[str]:
+    """What breaks the rules above in the modules under ``folder`` (not those under ``skip``)."""
     problems = []
-    for path in sorted(folder.glob("*.py")):
+    for path in modules(folder, skip):
+        name = path.relative_to(folder).as_posix()
         source = path.read_text()
         lines = len(source.splitlines())
         if lines >= MAX_MODULE_LINES:
-            problems.append(f"{path.name}: {lines} lines (split it)")
-        problems += [f"{path.name}: {name}" for name in long_functions(source)]
+            problems.append(f"{name}: {lines} lines (split it)")
+        problems += [f"{name}: {function}" for function in long_functions(source)]
     return problems
 
 
-def test_every_plugin_module_and_function_is_short():
-    assert sorted(p.name for p in PLUGINS.glob("*.py")), "no modules found"
-    assert layout_problems(PLUGINS) == []
+def test_every_grader_module_and_function_is_short():
+    found = [p.relative_to(GRADER).as_posix() for p in modules(GRADER, NOT_PACKAGE)]
+    assert "commands.py" in found and "plugins/grading_execute.py" in found, found
+    assert not any(name.startswith("lessons/") for name in found), "the lesson scripts are course content"
+    assert layout_problems(GRADER, NOT_PACKAGE) == []
 
 
 def test_the_check_flags_a_long_module_and_a_long_function(tmp_path):
@@ -75,8 +89,15 @@ def test_the_check_flags_a_long_module_and_a_long_function(tmp_path):
     (tmp_path / "big.py").write_text("x = 1\n" * MAX_MODULE_LINES)
     (tmp_path / "fn.py").write_text(long_one)
     (tmp_path / "ok.py").write_text("x = 1\n" * (MAX_MODULE_LINES - 1))
-    assert layout_problems(tmp_path) == [f"big.py: {MAX_MODULE_LINES} lines (split it)",
-                                         f"fn.py: grow ({MAX_FUNCTION_LINES + 1} lines)"]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep.py").write_text(long_one)
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "skipped.py").write_text(long_one)
+    assert layout_problems(tmp_path, (tmp_path / "content",)) == [
+        f"big.py: {MAX_MODULE_LINES} lines (split it)",
+        f"fn.py: grow ({MAX_FUNCTION_LINES + 1} lines)",
+        f"sub/deep.py: grow ({MAX_FUNCTION_LINES + 1} lines)",
+    ]
 
 
 def test_one_plugin_a_module_and_no_old_preprocessors_module():
