@@ -2,7 +2,7 @@
 
     python -m bench.grading [--students 200] [--jobs N] [--cell-timeout 60] [--workdir DIR]
 
-The class is built from the lesson's own acceptance submissions (``grader/lessons/<slug>/mutants.py``):
+The class is built from the lesson's own acceptance submissions (``SUBMISSIONS`` in ``grader/lessons/<slug>/grading.py``):
 about 60 % correct (the solution and the correct-but-different rewrites), 32 % with one bug, 8 %
 hostile (tampered tests, neutered checks, the reference in disguise, a loop that never ends).
 Everything is sandboxed and parallel, exactly as ``make autograde``; the report gives the

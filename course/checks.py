@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import torch
@@ -356,16 +358,11 @@ def record_calls(*modules: torch.nn.Module) -> Iterator[CallLog]:
 # only its submodules hold). Every answer of a lesson is checked against the whole list: an
 # exercise may not hand its work to the reference version of any exercise of its lesson.
 # Parts a lesson provides (e.g. TransformerBlock in lesson 35) are not listed, so they stay allowed.
+# Each lesson declares its list once (``GRADED`` in grader/lessons/<slug>/grading.py);
+# ``python -m grader.build`` writes them all to course/graded.json, read here.
 GRADED: types.MappingProxyType[int, tuple[str, ...]] = types.MappingProxyType({
-    30: ("merge_pair", "train_bpe", "bpe.decode", "bpe.build_vocab", "bpe.encode", "bpe.encode_chunk"),
-    31: ("SlidingWindowDataset", "create_dataloader"),
-    32: ("TokenPositionEmbedding", "cosine_similarity_matrix"),
-    33: ("causal_attention", "MultiHeadAttention"),
-    34: ("LayerNorm", "GELU", "gelu_tanh_formula", "FeedForward", "TransformerBlock"),
-    35: ("GPTModel", "count_parameters", "top_k_filter", "generate", "init_weights", "scale_residual_projections"),
-    36: ("batch_loss", "evaluate", "train_step", "train", "save_checkpoint", "load_checkpoint"),
-    37: ("read_checkpoint", "load_hf_gpt2", "hf_weights.hf_to_course_name", "hf_weights.course_to_hf_name",
-         "attention.cached_causal_mask"),
+    int(lesson): tuple(names)
+    for lesson, names in json.loads(resources.files("course").joinpath("graded.json").read_text("utf-8")).items()
 })
 
 

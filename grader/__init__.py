@@ -10,7 +10,7 @@ gives students ``gpt2ref``, ``quiz`` and ``course`` only):
   nbgrader, ``grader.bookkeeping`` (what to grade, what nbgrader could not record) and
   ``grader.score_table`` (where each submission stands, the printed tables);
 - ``grader.acceptance``: grades made-up submissions (``grader.submissions``, each lesson's
-  ``mutants.py``) to prove the grading; ``grader.kernel_checks_pass`` for ``--kernel-checks-pass``;
+  ``grading.py``'s ``SUBMISSIONS``) to prove the grading; ``grader.kernel_checks_pass`` for ``--kernel-checks-pass``;
 - ``grader.outside_coverage``: proves every lost point is taken outside the student's kernel;
 - ``grader.visible_checks``: proves every mutant fails a check the student can see;
 - ``grader.sandbox``: every submission's kernel in bubblewrap, with limits (``grader.cgroups``;

@@ -1,6 +1,6 @@
 """Prove that grading is honest: grade known submissions and compare with what they deserve.
 
-For a lesson, ``grader/lessons/<slug>/mutants.py`` lists submissions made from the solution:
+For a lesson, ``SUBMISSIONS`` in ``grader/lessons/<slug>/grading.py`` lists submissions made from the solution:
 one-bug mutants (each must fail exactly the tests named in ``fails``), correct but
 differently written implementations (``fails`` empty), tampering (test cells retyped,
 deleted, copied or re-tagged, grade ids and points edited) and submissions that cannot be
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ from quiz.answers import ANSWERS_FILE
 
 from .build import POST_QUIZ_ID
 from .bwrap import course_package_dirs
-from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, mutants_script, source_notebook
+from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, load_grading, proven, source_notebook
 from .commands import CourseError, autograde, generate
 from .integrity import Finding
 from .kernel_checks_pass import kernel_blind, make_kernel_checks_pass
@@ -43,13 +42,8 @@ from .trusted import load_probes
 
 
 def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
-    path = mutants_script(slug, course_root)
-    extra: list[Submission] = []
-    if path.exists():
-        spec = importlib.util.spec_from_file_location(f"grader_mutants_{slug.replace('-', '_')}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        extra = list(module.SUBMISSIONS)
+    module = load_grading(lesson_dir(slug, course_root))
+    extra: list[Submission] = list(getattr(module, "SUBMISSIONS", []))
     return [
         Submission("solution", fails=set(), why="the instructor's solution"),
         Submission("untouched", fails=ALL_TESTS, why="the released notebook, nothing written", from_release=True),
@@ -72,7 +66,7 @@ class Outcome:
     grades: dict | None  # grade id -> (score, max)
     findings: list[Finding] = field(default_factory=list)
     status: Status | None = None
-    outside_checked: bool = False  # the lesson has probes.py: the integrity scan reports, it does not hold
+    outside_checked: bool = False  # the lesson has an outside check: the integrity scan reports, it does not hold
 
     @property
     def expected_review(self) -> set[str]:
@@ -251,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="replace every in-kernel check with one that always passes: wrong answers must still "
                              "lose exactly their points (decided outside the kernel)")
     args = parser.parse_args(argv)
-    slugs = args.slugs or [slug for slug in lesson_slugs() if mutants_script(slug).exists()]
+    slugs = args.slugs or [slug for slug in lesson_slugs() if proven(slug)]
     all_ok = True
     with tempfile.TemporaryDirectory(prefix="gpt2-course-acceptance-") as tmp:
         workdir = args.keep or Path(tmp)

@@ -50,11 +50,23 @@ import nbformat
 from quiz.home import notebook_metadata
 from quiz.schema import COURSE_EDITION, GRADED_STAGE
 
-from .catalog import GRADER_DIR, authoring_script, lesson_dir, lesson_slugs, source_dir, source_notebook, student_files
+from .catalog import (
+    GRADER_DIR,
+    REPO_DIR,
+    authoring_script,
+    lesson_dir,
+    lesson_slugs,
+    load_grading,
+    source_dir,
+    source_notebook,
+    student_files,
+)
 
 CELL_KINDS = ("code", "markdown", "solution", "tests", "locked")
 #: The grade id of the generated cell that scores the post quiz (on the instructor's side).
 POST_QUIZ_ID = "post_quiz"
+# What each lesson asks the student to write, for the kernel's own-work checks (generated).
+GRADED_LIST = REPO_DIR / "course" / "graded.json"
 POST_QUIZ_CALL = re.compile(r"""show_quiz\(\s*["']quiz\.json["']\s*,\s*(?:stage\s*=\s*)?["']post["']\s*\)""")
 POST_QUIZ_SOURCE = """\
 # 课后小测计分 / The post quiz's score
@@ -302,6 +314,26 @@ def stale_files(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
             if not path.exists() or path.read_bytes() != content]
 
 
+def graded_list(course_root: Path = GRADER_DIR) -> bytes:
+    """``course/graded.json``: per lesson number, what the lesson asks the student to write
+    (``GRADED`` in each ``grading.py``), for the kernel's own-work checks (``course.checks``)."""
+    graded = {}
+    for slug in lesson_slugs(course_root):
+        names = getattr(load_grading(lesson_dir(slug, course_root)), "GRADED", None)
+        if names:
+            graded[str(int(slug[:2]))] = list(names)
+    return (json.dumps(graded, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def write_graded_list(course_root: Path = GRADER_DIR, target: Path = GRADED_LIST) -> list[Path]:
+    """Write ``course/graded.json`` if it changed; returns the paths written."""
+    content = graded_list(course_root)
+    if target.exists() and target.read_bytes() == content:
+        return []
+    target.write_bytes(content)
+    return [target]
+
+
 def write_if_changed(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
     """Build ``slug``'s source folder; write only the files that changed. Returns the paths written."""
     written = []
@@ -327,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for path in write_if_changed(slug):
                     print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
+        if args.check:
+            stale += [] if GRADED_LIST.exists() and GRADED_LIST.read_bytes() == graded_list() else [GRADED_LIST]
+        else:
+            for path in write_graded_list():
+                print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
     except AuthoringError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,9 +2,10 @@
 
 Each lesson's hand-written files sit together in ``grader/lessons/<slug>/``:
 
-    lesson.py      the notebook as a plain-text script: prose, solutions, hidden tests
-    mutants.py     made-up submissions that prove the grading (``grader.acceptance``)
-    probes.py      optional: the outside check of the graded parts (``grader.trusted``)
+    lesson.py      the notebook as a plain-text script: prose, solutions, the kernel's checks
+    grading.py     everything else that grades it: what the student must write (GRADED), the
+                   outside check that decides the points (``grader.trusted``) and the made-up
+                   submissions that prove it (``grader.acceptance``)
     quiz.json      the quiz in Simplified Chinese, and quiz.en.json in English
     (anything else is a file the student gets beside the notebook)
 
@@ -15,7 +16,9 @@ Everything else about a lesson is generated from that folder: the nbgrader sourc
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from . import intake
 
@@ -24,10 +27,9 @@ REPO_DIR = GRADER_DIR.parent
 STUDENT_LESSONS_DIR = REPO_DIR / "lessons"
 
 AUTHORING_SCRIPT = "lesson.py"
-MUTANTS_SCRIPT = "mutants.py"
-PROBES_SCRIPT = "probes.py"  # the outside check's probes (``grader.trusted``)
+GRADING_SCRIPT = "grading.py"
 # Files of a lesson folder that only the instructor holds (never copied to source/ or lessons/).
-INSTRUCTOR_ONLY = frozenset({AUTHORING_SCRIPT, MUTANTS_SCRIPT, PROBES_SCRIPT, "__pycache__"})
+INSTRUCTOR_ONLY = frozenset({AUTHORING_SCRIPT, GRADING_SCRIPT, "__pycache__"})
 
 
 def lesson_dir(slug: str, course_root: Path = GRADER_DIR) -> Path:
@@ -47,8 +49,24 @@ def authoring_script(slug: str, course_root: Path = GRADER_DIR) -> Path:
     return lesson_dir(slug, course_root) / AUTHORING_SCRIPT
 
 
-def mutants_script(slug: str, course_root: Path = GRADER_DIR) -> Path:
-    return lesson_dir(slug, course_root) / MUTANTS_SCRIPT
+def grading_script(slug: str, course_root: Path = GRADER_DIR) -> Path:
+    return lesson_dir(slug, course_root) / GRADING_SCRIPT
+
+
+def proven(slug: str, course_root: Path = GRADER_DIR) -> bool:
+    """Whether the lesson's ``grading.py`` lists made-up submissions (``SUBMISSIONS``)."""
+    return bool(getattr(load_grading(lesson_dir(slug, course_root)), "SUBMISSIONS", None))
+
+
+def load_grading(lesson_folder: Path) -> ModuleType | None:
+    """The lesson's ``grading.py`` as a module (None without one); a new module on each call."""
+    path = Path(lesson_folder) / GRADING_SCRIPT
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"grader_lesson_{path.parent.name.replace('-', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def student_files(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:

@@ -112,6 +112,9 @@ def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path 
     for slug in _check_slugs(slugs, course_root):
         for path in build.write_if_changed(slug, course_root):
             print(f"rebuilt {path}")
+    if course_root == GRADER_DIR:  # the course's own lessons: their GRADED lists, for course.checks
+        for path in build.write_graded_list(course_root):
+            print(f"rebuilt {path}")
     for slug in _check_slugs(slugs, course_root):
         released = generate(slug, course_root)
         target = lessons_dir / slug

@@ -3,7 +3,7 @@
 The kernel's tests can be made to pass whatever the code does (patched checks, a patched torch),
 so a score may only rest on the outside check (``grader.trusted``). For a lesson with probes,
 this tool asks, without any kernel: does the outside check alone take from each made-up wrong
-answer of ``mutants.py`` exactly the points the acceptance table takes, and from each correct
+answer of ``SUBMISSIONS`` (the lesson's ``grading.py``) exactly the points the acceptance table takes, and from each correct
 one nothing? That is what grading gives a wrong answer whose in-kernel checks all pass.
 
 For each submission whose changes stay inside the solution cells (one-bug mutants, correct

@@ -70,7 +70,7 @@ def _scratch_course(course_root: Path, students: list[str], where: Path, slug: s
         if (course_root / name).exists():
             shutil.copy(course_root / name, where / name)
     (where / "source").symlink_to((course_root / "source").resolve())
-    if (course_root / "lessons").is_dir():  # probes.py of the outside checks
+    if (course_root / "lessons").is_dir():  # grading.py: the outside checks
         (where / "lessons").symlink_to((course_root / "lessons").resolve())
     (where / "submitted").mkdir()
     for student in students:

@@ -93,7 +93,7 @@ def format_integrity_report(flagged: dict, statuses: dict | None = None) -> str:
     if not flagged:
         return "integrity scan: nothing suspicious in the submissions"
     lines = ["integrity scan: code that could game the tests, for you to read. In a lesson checked from "
-             "outside the notebook (grader/lessons/<lesson>/probes.py) the scores stand on that check; in the "
+             "outside the notebook (grader/lessons/<lesson>/grading.py) the scores stand on that check; in the "
              "others the first grading of a version is HELD AT ZERO and NEEDS REVIEW (if innocent, set the "
              "scores in formgrader):"]
     for (student, slug), findings in flagged.items():

@@ -1,5 +1,5 @@
 """The made-up submissions of ``grader.acceptance``: the ``Submission`` model that each lesson's
-``grader/lessons/<slug>/mutants.py`` lists, and the helpers that make the notebook one hands in
+``SUBMISSIONS`` in ``grader/lessons/<slug>/grading.py`` lists, and the helpers that make the notebook one hands in
 (``make_submission``) or that its ``transform`` uses to change it further (``copy_cell``,
 ``insert_cell``, ``forge_quiz_cell``, ``cell_by_id``)."""
 

@@ -7,16 +7,16 @@ asks this module for a second opinion that does not trust it:
 1. a fresh sandbox (``grader.sandbox.run_sandboxed``: no network, limits, only its own folder
    writable) runs the lesson's trusted setup code, then the submission's *solution cells* (the
    student's other cells, tests included, are not run), then the lesson's probes
-   (``grader/lessons/<slug>/probes.py``) on inputs drawn from a seed chosen now, and writes what
+   (between the probe lines of ``grader/lessons/<slug>/grading.py``) on inputs drawn from a seed chosen now, and writes what
    they returned as plain data (JSON and safetensors: nothing is unpickled on this side).
    The reference of the parts the lesson grades is *withheld* in that sandbox: the ``gpt2ref``
    package is replaced by a copy whose modules for this lesson define every name as a
    placeholder that raises when used, so handing an answer to the reference fails instead of
    merely being detected. Earlier lessons' parts stay importable;
 2. here, outside, the same probe code runs against the reference (``reference_namespace()``
-   in probes.py) with the same seed, and the values are compared. On both sides the probe code
+   in grading.py) with the same seed, and the values are compared. On both sides the probe code
    is ``grader.probe_prelude.PRELUDE`` (helpers shared by the lessons) followed by the lesson's
-   ``PROBE_CODE``;
+   probes' text;
 3. each graded test cell names the probes that must agree (``TESTS``). A probe that disagrees
    (or could not run) while the kernel said that test passed is a contradiction: the test
    scores zero (an error output says what differed) and the submission NEEDS REVIEW
@@ -25,13 +25,12 @@ asks this module for a second opinion that does not trust it:
    from (seed, its own name), so its values do not depend on which others ran before it.
 
 So a score can never exceed what the outside check confirms, for every test it covers. A
-lesson without ``probes.py`` is graded by its kernel alone (and the integrity scan's hold).
+lesson without ``TESTS`` in its ``grading.py`` is graded by its kernel alone (and the integrity scan's hold).
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import math
 import re
@@ -43,9 +42,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
+from .catalog import GRADING_SCRIPT, load_grading
 from .probe_prelude import PRELUDE
 
-PROBES_FILE = "probes.py"
+# The probes are plain code in the lesson's grading.py, between these two lines: that text (after
+# the prelude) is what runs in the sandbox and, here, against the reference.
+PROBES_BEGIN = "# === probes: from here to the submissions, this text runs in the sandbox and against the reference ==="
+PROBES_END = "# === made-up submissions that prove the grading ==="
 RUNNER = Path(__file__).with_name("probe_runner.py")
 OUTSIDE_CHECK = "outside check"
 MAX_OUTPUT_BYTES = 64 * 2**20
@@ -53,13 +56,13 @@ MAX_OUTPUT_BYTES = 64 * 2**20
 
 @dataclass
 class LessonProbes:
-    """What ``grader/lessons/<slug>/probes.py`` declares."""
+    """What the outside check part of ``grader/lessons/<slug>/grading.py`` declares."""
 
     slug: str
     module: ModuleType
     withheld: tuple[str, ...] = ()  # gpt2ref modules not importable while this lesson is checked
     setup: str = ""  # trusted code run before the solution cells (imports)
-    code: str = ""  # PRELUDE + PROBE_CODE: defines probe_<name>(ns, seed) -> {key: tensor | number | bool | str | list}
+    code: str = ""  # PRELUDE + the probes' text: defines probe_<name>(ns, seed) -> {key: tensor | number | bool | str | list}
     tests: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> probe names
     atol: float = 1e-5
     rtol: float = 1e-4
@@ -80,17 +83,25 @@ class LessonProbes:
         return replace(self, tests={grade_id: names for grade_id, names in self.tests.items() if grade_id in grade_ids})
 
 
+def probe_code(path: Path) -> str:
+    """The text of ``grading.py`` between ``PROBES_BEGIN`` and ``PROBES_END`` ("" without them)."""
+    text = Path(path).read_text(encoding="utf-8")
+    if PROBES_BEGIN not in text:
+        return ""
+    start = text.index(PROBES_BEGIN) + len(PROBES_BEGIN)
+    end = text.find(PROBES_END, start)
+    return text[start:end if end >= 0 else len(text)]
+
+
 def load_probes(lesson_folder: Path) -> LessonProbes | None:
-    """The probes of the lesson whose hand-written files are in ``lesson_folder``, or None."""
-    path = Path(lesson_folder) / PROBES_FILE
-    if not path.exists():
+    """The outside check of the lesson whose hand-written files are in ``lesson_folder``, or None
+    (no ``grading.py``, or one without ``TESTS``)."""
+    path = Path(lesson_folder) / GRADING_SCRIPT
+    module = load_grading(lesson_folder)
+    if module is None or not getattr(module, "TESTS", None):
         return None
-    spec = importlib.util.spec_from_file_location(f"_probes_{path.parent.name.replace('-', '_')}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    known = {name for name in dir(module) if name.startswith("probe_")}
     # The shared helpers go in front of the lesson's own code: both sides run exactly this text.
-    code = PRELUDE + "\n\n# --- the lesson's probes ---\n" + getattr(module, "PROBE_CODE", "")
+    code = PRELUDE + "\n\n# --- the lesson's probes ---\n" + probe_code(path)
     probes = LessonProbes(path.parent.name, module, tuple(getattr(module, "WITHHELD", ())),
                           getattr(module, "SETUP", ""), code,
                           dict(getattr(module, "TESTS", {})), tolerances=dict(getattr(module, "TOLERANCES", {})))
@@ -98,11 +109,13 @@ def load_probes(lesson_folder: Path) -> LessonProbes | None:
         if hasattr(module, name.upper()):
             setattr(probes, name, getattr(module, name.upper()))
     namespace: dict = {}
-    exec(compile(probes.code, str(path) + ":PROBE_CODE", "exec"), namespace)
+    exec(compile(probes.code, f"{path} (probes)", "exec"), namespace)
     missing = [name for name in probes.probes if f"probe_{name}" not in namespace]
-    if missing or known:
-        raise ValueError(f"{path}: TESTS name probes that PROBE_CODE does not define: {missing}" if missing else
-                         f"{path}: define probes inside PROBE_CODE (it runs in the sandbox), not as {sorted(known)}")
+    outside = sorted(name for name in dir(module) if name.startswith("probe_") and name not in namespace)
+    if missing or outside:
+        raise ValueError(f"{path}: TESTS name probes that are not defined between the probe lines: {missing}"
+                         if missing else f"{path}: define probes between the two '# ===' lines (that text runs in "
+                         f"the sandbox), not elsewhere: {outside}")
     return probes
 
 
@@ -143,7 +156,7 @@ def withheld_copy(package_dir: Path, modules: tuple[str, ...], where: Path) -> P
     for module in modules:
         path = target / f"{module}.py"
         if not path.exists():
-            raise ValueError(f"probes.py withholds {package_dir.name}.{module}, which does not exist")
+            raise ValueError(f"grading.py withholds {package_dir.name}.{module}, which does not exist")
         names = _defined_names(path.read_text())
         path.write_text(_PLACEHOLDER + "".join(
             f"{name} = _Withheld({package_dir.name + '.' + module + '.' + name!r})\n" for name in names))
@@ -372,6 +385,6 @@ def expected_values(lesson: LessonProbes, seed: int, cache: dict | None = None) 
     if (lesson.slug, seed) not in cache:
         try:
             cache[(lesson.slug, seed)] = reference_values(lesson, seed)
-        except Exception as exc:  # noqa: BLE001 (a bug in probes.py must not read as the student's fault)
+        except Exception as exc:  # noqa: BLE001 (a bug in grading.py must not read as the student's fault)
             raise RuntimeError(f"the reference fails its own probes for {lesson.slug} (seed {seed}): {exc}") from exc
     return cache[(lesson.slug, seed)]

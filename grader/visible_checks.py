@@ -5,7 +5,7 @@
 A student sees only the visible part of each test cell (nbgrader strips the hidden part on release).
 For a lesson, this runs the student's version of the notebook, filled in with the solution, once in one
 kernel, as a student runs it (cells tagged ``skip-autograde`` are left out, as in grading). Then, for
-each one-bug mutant of ``mutants.py`` (``grader.acceptance``: a mistake in the student's own cells that
+each one-bug mutant of ``grading.py`` (``grader.acceptance``: a mistake in the student's own cells that
 must lose the tests named in ``fails``), it runs the mutant's changed solution cells, then every test
 cell's visible part, notes which fail, and runs the solution cells again to restore the kernel.
 
@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 
 from .acceptance import load_submissions
 from .build import strip_solution_markers
-from .catalog import GRADER_DIR, lesson_slugs, mutants_script, source_notebook, student_files, unknown_slugs
+from .catalog import GRADER_DIR, lesson_slugs, proven, source_notebook, student_files, unknown_slugs
 from .submissions import ALL_TESTS, QUIZ_AUTO, Submission, make_submission
 
 HIDDEN_TESTS = re.compile(r"(?ms)^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?")
@@ -43,7 +43,7 @@ CELL_TIMEOUT_S = 300
 @dataclass
 class MutantRun:
     name: str
-    must_fail: set[str]  # the tests grading takes from it (mutants.py)
+    must_fail: set[str]  # the tests grading takes from it (SUBMISSIONS)
     failed_visibly: set[str] = field(default_factory=set)
 
     @property
@@ -162,13 +162,13 @@ def report(slug: str, runs: list[MutantRun]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.visible_checks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("slugs", nargs="*", help="lessons (default: every lesson with a mutants.py)")
+    parser.add_argument("slugs", nargs="*", help="lessons (default: every lesson with made-up submissions)")
     args = parser.parse_args(argv)
     unknown = unknown_slugs(args.slugs)
     if unknown:
         print(f"unknown lesson(s): {', '.join(unknown)}; known: {', '.join(lesson_slugs())}", file=sys.stderr)
         return 2
-    slugs = args.slugs or [s for s in lesson_slugs() if mutants_script(s).exists()]
+    slugs = args.slugs or [s for s in lesson_slugs() if proven(s)]
     holes = 0
     for slug in slugs:
         runs = check_lesson(slug, log=lambda line: print(line, file=sys.stderr, flush=True))

@@ -115,7 +115,7 @@ def test_wheel_holds_no_solution_hidden_test_or_mutant(student_wheel):
              if snippet in (outside_reference if ":solution:" in label else text)]
     assert found == [], f"instructor-only code in the student wheel: {found}"
     for slug in catalog.lesson_slugs():
-        mutants = catalog.mutants_script(slug).read_text(encoding="utf-8")
+        mutants = catalog.grading_script(slug).read_text(encoding="utf-8")
         assert "Submission(" in mutants and _normalised(mutants) not in text
     assert "BEGIN HIDDEN TESTS" not in text and "SUBMISSIONS = [" not in text
 

@@ -196,7 +196,7 @@ class GradingExecute(SandboxedExecute):
         course_info(nb)["run_started"] = time.time()
         try:
             outside = prepare_outside_check(self, nb, resources)
-        except Exception as exc:  # noqa: BLE001 (e.g. a broken probes.py: a human decides)
+        except Exception as exc:  # noqa: BLE001 (e.g. a broken grading.py: a human decides)
             outside = exc
         try:
             nb, resources = super().preprocess(nb, resources, km=km)

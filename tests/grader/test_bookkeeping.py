@@ -295,8 +295,11 @@ DIES = Submission("cyd", fails=set(), edits={"mul": [("return a * b", "import os
 def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
     monkeypatch.setenv("GPT2_COURSE_CELL_TIMEOUT", "20")
     root = toy_course
-    # The integrity hold, as lessons without an outside check (no probes.py) have it.
-    (root / "lessons" / SLUG / "probes.py").unlink()
+    # The integrity hold, as lessons without an outside check (no TESTS in grading.py) have it.
+    grading = root / "lessons" / SLUG / "grading.py"
+    text = grading.read_text()
+    assert text.count('TESTS = {"test_add": ["add"], "test_mul": ["mul"]}') == 1
+    grading.write_text(text.replace('TESTS = {"test_add": ["add"], "test_mul": ["mul"]}', "TESTS = {}"))
     ana = hand_in(root, "ana", Submission("ana", fails=set()))
     hand_in(root, "ben", CHEAT)
     hand_in(root, "cyd", DIES)

@@ -2,7 +2,7 @@
 or more, no function or method over ``MAX_FUNCTION_LINES`` lines unless its docstring says why it
 is long. Every ``.py`` under ``grader/`` counts (``grader/plugins/`` too: one nbgrader plug-in a
 module, like nbgrader's own ``nbgrader/preprocessors/``) except ``grader/lessons/``: the lesson
-scripts there (``lesson.py``, ``mutants.py``, ``probes.py``) are course content, a notebook or a
+scripts there (``lesson.py``, ``grading.py``) are course content, a notebook or a
 roster written as a script, not code of the package; nor nbgrader's course folders (``source/``,
 ``release/``, ``submitted/``, ...): generated notebooks and what students hand in."""
 

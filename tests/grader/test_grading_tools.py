@@ -68,6 +68,21 @@ def test_committed_instructor_notebooks_are_built_from_the_current_scripts():
     assert result.returncode == 0, result.stderr
 
 
+def test_the_graded_lists_come_from_each_lessons_grading_file(toy_course, tmp_path):
+    """course/graded.json is generated from every lesson's GRADED, and --check sees it stale."""
+    import json
+
+    assert build.GRADED_LIST.read_bytes() == build.graded_list(), "run `make notebooks`"
+    assert json.loads(build.GRADED_LIST.read_text())["35"][:2] == ["GPTModel", "count_parameters"]
+    assert build.graded_list(toy_course) == b"{}\n", "the toy lesson declares no GRADED"
+    grading = toy_course / "lessons" / SLUG / "grading.py"
+    grading.write_text(grading.read_text() + '\nGRADED = ("add", "mul")\n')
+    target = tmp_path / "graded.json"
+    assert build.write_graded_list(toy_course, target) == [target]
+    assert json.loads(target.read_text()) == {"99": ["add", "mul"]}
+    assert build.write_graded_list(toy_course, target) == [], "unchanged: not written again"
+
+
 # --- release, autograde, feedback, export on a toy course ---------------------------------
 
 @pytest.mark.slow

@@ -82,7 +82,7 @@ def test_solution_notebook_runs_top_to_bottom(slug):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("slug", [s for s in LESSONS if catalog.mutants_script(s).exists()])
+@pytest.mark.parametrize("slug", [s for s in LESSONS if catalog.proven(s)])
 def test_grading_scores_every_submission_as_it_deserves(slug, tmp_path, grading_tables):
     outcomes = acceptance.run_acceptance(slug, tmp_path, log=lambda *_: None)
     table = acceptance.report(slug, outcomes)

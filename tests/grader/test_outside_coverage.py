@@ -16,14 +16,14 @@ from grader.kernel_checks_pass import ALWAYS_PASS, make_kernel_checks_pass
 
 from .conftest import FIXTURE, SLUG
 
-LESSONS = [s for s in catalog.lesson_slugs() if catalog.mutants_script(s).exists()]
+LESSONS = [s for s in catalog.lesson_slugs() if catalog.proven(s)]
 
 
 def _toy_without_a_mul_probe(tmp_path):
     """The toy course whose outside check no longer looks at mul: test_mul stands on the kernel alone."""
     root = tmp_path / "grader"
     shutil.copytree(FIXTURE, root)
-    probes = root / "lessons" / SLUG / "probes.py"
+    probes = root / "lessons" / SLUG / "grading.py"
     text = probes.read_text()
     assert 'TESTS = {"test_add": ["add"], "test_mul": ["mul"]}' in text
     probes.write_text(text.replace('"test_mul": ["mul"]', '"test_mul": []'))
@@ -54,7 +54,7 @@ def test_a_point_the_outside_check_does_not_take_is_a_gap(tmp_path):
 def test_a_graded_test_without_probes_is_reported(tmp_path):
     root = tmp_path / "grader"
     shutil.copytree(FIXTURE, root)
-    probes = root / "lessons" / SLUG / "probes.py"
+    probes = root / "lessons" / SLUG / "grading.py"
     probes.write_text(probes.read_text().replace(', "test_mul": ["mul"]', ""))
     build.write_if_changed(SLUG, root)
     assert outside_coverage.uncovered_tests(SLUG, root) == {"test_mul"}
@@ -87,7 +87,7 @@ def test_a_probe_that_sees_a_mistake_only_on_some_seeds_is_reported(tmp_path):
     the outside check would keep the point."""
     root = tmp_path / "grader"
     shutil.copytree(FIXTURE, root)
-    mutants = root / "lessons" / SLUG / "mutants.py"
+    mutants = root / "lessons" / SLUG / "grading.py"
     mutants.write_text(mutants.read_text() + (
         "\nSUBMISSIONS.append(Submission('add-wrong-at-seven', fails={'test_add'},\n"
         "                              edits={'add': [('return a + b', 'return a + b if b != 7 else a')]}))\n"))

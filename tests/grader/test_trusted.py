@@ -55,32 +55,39 @@ def test_a_probe_that_did_not_run_is_never_a_pass():
     assert missing["add"] == "sums: missing"
 
 
+def _grading(folder, head: str, probes: str, tail: str = "") -> None:
+    """A lesson's grading.py: ``head``, then ``probes`` between the probe lines, then ``tail``."""
+    (folder / "grading.py").write_text(f"{head}\n{trusted.PROBES_BEGIN}\n{probes}\n{trusted.PROBES_END}\n{tail}")
+
+
 def test_probes_file_mistakes_are_reported(tmp_path):
-    (tmp_path / "probes.py").write_text('TESTS = {"test_a": ["a"]}\nPROBE_CODE = "def probe_b(ns, seed):\\n    return {}\\n"\n')
-    with pytest.raises(ValueError, match=r"TESTS name probes that PROBE_CODE does not define: \['a'\]"):
+    _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n', "def probe_b(ns, seed):\n    return {}\n")
+    with pytest.raises(ValueError, match=r"TESTS name probes that are not defined between the probe lines: \['a'\]"):
+        trusted.load_probes(tmp_path)
+    _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n', "def probe_a(ns, seed):\n    return {}\n",
+             "def probe_c(ns, seed):\n    return {}\n")
+    with pytest.raises(ValueError, match=r"define probes between the two '# ===' lines .*\['probe_c'\]"):
         trusted.load_probes(tmp_path)
     assert trusted.load_probes(tmp_path / "nowhere") is None
+    _grading(tmp_path, "TESTS = {}\n", "")
+    assert trusted.load_probes(tmp_path) is None, "no TESTS: no outside check"
 
 
 def test_the_prelude_comes_first_on_both_sides(tmp_path):
     """Every lesson's probe code starts with the shared helpers; a probes file may use them as its own."""
     from grader.probe_prelude import PRELUDE
 
-    (tmp_path / "probes.py").write_text(
-        'TESTS = {"test_a": ["a"]}\n'
-        "def reference_namespace():\n    return {}\n"
-        'PROBE_CODE = """\n'
-        "def probe_a(ns, seed):\n"
-        "    g = _gen(seed, 5)\n"
-        "    return {'error': _error(lambda: int('x')), 'none': _error(lambda: 1), 'pick': _pick(g, 4, 4),\n"
-        "            'standing_in': _standing_in(ns, lambda: ns['f'](), f=lambda: 'stand-in'), 'after': ns.get('f')}\n"
-        '"""\n')
+    _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n' "def reference_namespace():\n    return {}\n",
+             "def probe_a(ns, seed):\n"
+             "    g = _gen(seed, 5)\n"
+             "    return {'error': _error(lambda: int('x')), 'none': _error(lambda: 1), 'pick': _pick(g, 4, 4),\n"
+             "            'standing_in': _standing_in(ns, lambda: ns['f'](), f=lambda: 'stand-in'), 'after': ns.get('f')}\n")
     lesson = trusted.load_probes(tmp_path)
     assert lesson.code.startswith(PRELUDE) and lesson.code.rstrip().endswith("'after': ns.get('f')}")
     assert trusted.reference_values(lesson, 3) == {"a": {"error": "ValueError", "none": "none", "pick": 4,
                                                          "standing_in": "stand-in", "after": None}}
     for folder in catalog.GRADER_DIR.joinpath("lessons").iterdir():
-        if (folder / "probes.py").exists():
+        if (folder / "grading.py").exists():
             assert trusted.load_probes(folder).code.startswith(PRELUDE), folder.name
 
 
@@ -147,7 +154,7 @@ def test_what_the_student_code_can_do_inside_the_check_run():
     """Hostile solution cells: exit the process, hang, flood memory, read grader files, use the network."""
     lesson = toy()
     secrets = [catalog.GRADER_DIR / "lessons", catalog.GRADER_DIR / "source", catalog.GRADER_DIR / "nbgrader_config.py",
-               LESSON_35 / "mutants.py", Path("/etc/shadow")]  # (home: only the skeleton of bound paths)
+               LESSON_35 / "grading.py", Path("/etc/shadow")]  # (home: only the skeleton of bound paths)
     hostile = textwrap.dedent(f"""
         import os, socket
         found = [path for path in {[str(p) for p in secrets]!r} if os.path.exists(path) and os.listdir(path)
@@ -205,7 +212,8 @@ def test_a_broken_probes_file_holds_the_tests_at_zero_for_review(toy_course):
 
     from .test_parallel import _submit
 
-    (toy_course / "lessons" / SLUG / "probes.py").write_text("TESTS = {oops\n")
+    grading = toy_course / "lessons" / SLUG / "grading.py"
+    grading.write_text(grading.read_text().replace("TESTS = {", "TESTS = {oops", 1))
     _submit(toy_course, ["solution"])
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
     status = score_table.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
@@ -237,13 +245,9 @@ def test_only_the_probes_of_tests_that_passed_in_the_kernel_run(toy_course):
 
 
 def test_a_probe_that_draws_from_the_global_generator_is_still_repeatable(tmp_path):
-    (tmp_path / "probes.py").write_text(
-        'TESTS = {"test_a": ["a"], "test_b": ["b"]}\n'
-        "def reference_namespace():\n    return {}\n"
-        'PROBE_CODE = """\n'
-        "def probe_a(ns, seed):\n    return {'x': _torch.rand(3)}\n"
-        "def probe_b(ns, seed):\n    return {'y': _torch.rand(3)}\n"
-        '"""\n')
+    _grading(tmp_path, 'TESTS = {"test_a": ["a"], "test_b": ["b"]}\n' "def reference_namespace():\n    return {}\n",
+             "def probe_a(ns, seed):\n    return {'x': _torch.rand(3)}\n"
+             "def probe_b(ns, seed):\n    return {'y': _torch.rand(3)}\n")
     lesson = trusted.load_probes(tmp_path)
     after_a = trusted.reference_values(lesson, 7)["b"]["y"]
     torch.rand(5)  # whatever else used the generator in between
@@ -252,7 +256,7 @@ def test_a_probe_that_draws_from_the_global_generator_is_still_repeatable(tmp_pa
     assert not torch.equal(trusted.reference_values(lesson, 8)["b"]["y"], after_a), "the seed still matters"
 
 
-@pytest.mark.parametrize("folder", sorted(p.parent for p in catalog.GRADER_DIR.glob("lessons/*/probes.py")),
+@pytest.mark.parametrize("folder", sorted(p.parent for p in catalog.GRADER_DIR.glob("lessons/*/grading.py")),
                          ids=lambda folder: folder.name[:2])
 def test_a_probe_gives_the_same_values_whichever_probes_ran_before_it(folder):
     """Each probe starts torch's generator from (seed, its name): run alone (its test was the only

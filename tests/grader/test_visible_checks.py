@@ -11,13 +11,13 @@ from grader import build, catalog, visible_checks
 
 from .conftest import FIXTURE, SLUG
 
-LESSONS = [s for s in catalog.lesson_slugs() if catalog.mutants_script(s).exists()]
+LESSONS = [s for s in catalog.lesson_slugs() if catalog.proven(s)]
 
 
 def test_finds_a_mistake_only_the_hidden_tests_catch(tmp_path):
     root = tmp_path / "grader"
     shutil.copytree(FIXTURE, root)
-    mutants = root / "lessons" / SLUG / "mutants.py"
+    mutants = root / "lessons" / SLUG / "grading.py"
     mutants.write_text(mutants.read_text() + (
         "\nSUBMISSIONS.append(Submission('add-ignores-signs', fails={'test_add'},\n"
         "                              edits={'add': [('return a + b', 'return abs(a) + abs(b)')]}))\n"))
@@ -35,7 +35,7 @@ def test_finds_a_mistake_only_the_hidden_tests_catch(tmp_path):
 @pytest.mark.parametrize("slug", LESSONS)
 def test_every_one_bug_mutant_fails_a_visible_check(slug):
     runs = visible_checks.check_lesson(slug, log=lambda _: None)
-    assert runs, f"{slug}: no one-bug mutants in mutants.py"
+    assert runs, f"{slug}: no one-bug mutants in grading.py"
     assert not any(r.hole for r in runs), visible_checks.report(slug, runs)
 
 

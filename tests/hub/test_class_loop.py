@@ -7,7 +7,7 @@ One instructor, three students (system accounts, PAM passwords, homes 0700):
 2. student 1, in headless Chromium: logs in, fetches lesson 35 from the Assignment List, fills
    the graded cells in the editor, saves, clicks Validate, then Submit in the Assignment List;
 3. students 2 and 3 fetch and submit with nbgrader's command line as their own accounts, one
-   correct notebook and one with a bug (a mutant from grader/lessons/35-.../mutants.py);
+   correct notebook and one with a bug (a mutant from grader/lessons/35-.../grading.py);
 4. nothing instructor-only reached a student: their homes and the students' environment hold
    no hidden tests, no solution markers and no file of grader/;
 5. the instructor collects; root runs the sandboxed autograde on the instructor's course root
@@ -132,7 +132,7 @@ def leaks(roots: list[Path], digests: set[str], hidden: list[str]) -> list[str]:
         for path in root.rglob("*"):
             if path.is_symlink() or not path.is_file() or path.stat().st_size > 5_000_000:
                 continue
-            if path.name in (catalog.AUTHORING_SCRIPT, catalog.MUTANTS_SCRIPT):
+            if path.name in (catalog.AUTHORING_SCRIPT, catalog.GRADING_SCRIPT):
                 found.append(f"{path}: named like an instructor-only file")
             if path.suffix not in TEXT_SUFFIXES:
                 continue
