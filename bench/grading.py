@@ -24,9 +24,10 @@ from pathlib import Path
 
 import nbformat
 
-from grader import acceptance, commands, parallel, score_table
+from grader import acceptance, commands
 from grader.catalog import lesson_dir, source_notebook
-from grader.submissions import Submission, make_submission
+from grader.orchestration import parallel, score_table
+from grader.proofs.submissions import Submission, make_submission
 from grader.trusted import load_probes
 
 SLUG = "35-gpt-model-assembly"

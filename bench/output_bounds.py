@@ -24,8 +24,9 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from grader import build, commands, score_table
+from grader import build, commands
 from grader.catalog import GRADER_DIR
+from grader.orchestration import score_table
 
 SLUG = "99-toy"
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "grader" / "fixtures" / "toy-course"

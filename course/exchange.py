@@ -38,7 +38,7 @@ class SafeCollect(ExchangeCollect):
     nbgrader copies the inbound folder with ``shutil.copytree``, which copies what a link points
     to: a student's link named like an ordinary file would bring in whatever the collecting
     instructor can read (their gradebook, the answer key). Here links are copied as links, and the
-    grading side's intake gate (``grader/intake.py``) refuses them and lists them for review."""
+    grading side's intake gate (``grader/sandbox/intake.py``) refuses them and lists them for review."""
 
     def do_copy(self, src, dest, log=None):
         shutil.copytree(src, dest, symlinks=True,

@@ -27,18 +27,17 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
+from grader.build import POST_QUIZ_ID
+from grader.catalog import GRADER_DIR, lesson_dir, lesson_slugs, load_grading, proven, source_notebook
+from grader.commands import CourseError, autograde, generate
+from grader.orchestration.score_table import Status, format_score_table, integrity_findings, read_statuses
+from grader.proofs.kernel_checks_pass import kernel_blind, make_kernel_checks_pass
+from grader.proofs.submissions import ALL_TESTS, HarnessError, Submission, make_submission
+from grader.sandbox.bwrap import course_package_dirs
+from grader.trusted import load_probes
+from grader.trusted.integrity import Finding
 from quiz import load_quiz
 from quiz.answers import ANSWERS_FILE
-
-from .build import POST_QUIZ_ID
-from .bwrap import course_package_dirs
-from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, load_grading, proven, source_notebook
-from .commands import CourseError, autograde, generate
-from .integrity import Finding
-from .kernel_checks_pass import kernel_blind, make_kernel_checks_pass
-from .score_table import Status, format_score_table, integrity_findings, read_statuses
-from .submissions import ALL_TESTS, HarnessError, Submission, make_submission
-from .trusted import load_probes
 
 
 def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:

@@ -47,10 +47,7 @@ from pathlib import Path
 
 import nbformat
 
-from quiz.home import notebook_metadata
-from quiz.schema import COURSE_EDITION, GRADED_STAGE
-
-from .catalog import (
+from grader.catalog import (
     GRADER_DIR,
     REPO_DIR,
     authoring_script,
@@ -61,6 +58,8 @@ from .catalog import (
     source_notebook,
     student_files,
 )
+from quiz.home import notebook_metadata
+from quiz.schema import COURSE_EDITION, GRADED_STAGE
 
 CELL_KINDS = ("code", "markdown", "solution", "tests", "locked")
 #: The grade id of the generated cell that scores the post quiz (on the instructor's side).

@@ -20,7 +20,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from . import intake
+from grader.sandbox import intake
 
 GRADER_DIR = Path(__file__).resolve().parent
 REPO_DIR = GRADER_DIR.parent

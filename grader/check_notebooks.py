@@ -11,7 +11,7 @@ lesson: wall time, the kernel's peak resident memory, and the lesson's budget. E
 ``--memory-limit 2G`` reproduces a Binder session (about 2 GB): a real JupyterLab server
 from this environment (127.0.0.1, a random free port, a token, no browser) sits idle the
 whole time, and it and every kernel that runs a notebook live in one cgroup limited to that
-memory (``grader.cgroups``; Linux, as root). Each lesson's line then also shows the
+memory (``grader.sandbox.cgroups``; Linux, as root). Each lesson's line then also shows the
 group's peak memory during that lesson (server + kernel, page cache included, the measure
 Binder's limit applies to; the peak is reset between lessons) and, as "+ mapped files",
 that peak plus the files the kernel and server map: on a shared machine, library pages that
@@ -30,10 +30,10 @@ import sys
 import threading
 from pathlib import Path
 
-from .catalog import lesson_slugs, unknown_slugs
-from .cgroups import CgroupUnavailable, unavailable_reason
-from .lab_session import MB, MemoryLimitedSession
-from .notebook_runs import BUDGET_MB, NotebookRun, run_lesson, run_notebook
+from grader.catalog import lesson_slugs, unknown_slugs
+from grader.measuring.lab_session import MB, MemoryLimitedSession
+from grader.measuring.notebook_runs import BUDGET_MB, NotebookRun, run_lesson, run_notebook
+from grader.sandbox.cgroups import CgroupUnavailable, unavailable_reason
 
 # -- sizes -------------------------------------------------------------------------------
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}

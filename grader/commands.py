@@ -25,12 +25,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from quiz import home
-from quiz.answers import ANSWERS_FILE
-
-from . import build, intake, parallel, sandbox
-from .bookkeeping import after_nbgrader, to_grade
-from .catalog import (
+from grader import build, sandbox
+from grader.catalog import (
     GRADER_DIR,
     REPO_DIR,
     STUDENT_LESSONS_DIR,
@@ -39,10 +35,9 @@ from .catalog import (
     submissions,
     unknown_slugs,
 )
-from .plugins.outside_check import PROBE_SEED_ENV
-from .plugins.reviews import submission_review
-from .plugins.state import read_state
-from .score_table import (
+from grader.orchestration import parallel
+from grader.orchestration.bookkeeping import after_nbgrader, to_grade
+from grader.orchestration.score_table import (
     Status,
     format_integrity_report,
     format_notes,
@@ -51,6 +46,12 @@ from .score_table import (
     read_scores,
     read_statuses,
 )
+from grader.plugins.outside_check import PROBE_SEED_ENV
+from grader.plugins.reviews import submission_review
+from grader.plugins.state import read_state
+from grader.sandbox import intake
+from quiz import home
+from quiz.answers import ANSWERS_FILE
 
 
 class CourseError(RuntimeError):
@@ -149,11 +150,11 @@ def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = Fa
     Returns {(student, slug): {test: (score, max)}} (None for a submission the gradebook does
     not know). A submission graded before in this very version (``grading-state.json`` in the
     course root) is skipped unless ``force``, so the instructor's manual scores and reviews
-    stay. ``jobs`` notebooks run at once (default: the number of cores; ``grader.parallel``),
+    stay. ``jobs`` notebooks run at once (default: the number of cores; ``grader.orchestration.parallel``),
     and only this process writes the gradebook; ``keep_runs``: keep the workers' saved runs
     (with their timings) in this folder. The bookkeeping itself happens inside nbgrader (``grader/plugins/``): a
     submission that cannot be graded honestly is marked NEEDS REVIEW, and one in which
-    ``grader.integrity`` finds code that could game the tests is held at zero (manual scores
+    ``grader.trusted.integrity`` finds code that could game the tests is held at zero (manual scores
     the instructor changes in formgrader) the first time that version is graded.
     """
     if jobs is not None and jobs < 1:
@@ -191,7 +192,7 @@ def _gate_submissions(slugs: list[str], course_root: Path, quiet: bool) -> list[
         print(f"not graded: {len(odd)} folder(s) under {course_root / 'submitted'} whose names are not "
               f"student ids ({', '.join(odd[:5])}{', ...' if len(odd) > 5 else ''})", file=sys.stderr)
     for slug in slugs:
-        # Before anything reads them: only plain files within the caps (grader/intake.py).
+        # Before anything reads them: only plain files within the caps (grader/sandbox/intake.py).
         intake.gate_lesson(course_root, slug)
     return slugs
 
@@ -199,7 +200,7 @@ def _gate_submissions(slugs: list[str], course_root: Path, quiet: bool) -> list[
 def _grade_lesson(course_root: Path, slug: str, todo: list[str], unchanged: list[str], env: dict[str, str] | None,
                   jobs: int | None, quiet: bool, keep_runs: Path | None, progress: bool | None) -> None:
     """``nbgrader autograde`` of the submissions ``todo`` of ``slug`` (a parent and its workers,
-    ``grader.parallel``), then the bookkeeping nbgrader could not do."""
+    ``grader.orchestration.parallel``), then the bookkeeping nbgrader could not do."""
     # The gradebook must know the lesson; generating it (into grader/release/) records it.
     generate(slug, course_root, capture=True)
     at_once = jobs or parallel.default_jobs()

@@ -10,9 +10,9 @@ environment's, enables them; nothing in the environment changes.
 
 What students wrote or printed never runs in this server's pages (it would run with the
 instructor's session): the server renders submissions with HTML sanitizing on
-(``HTMLExporter.sanitize_html`` and ``grader.inert``'s filters, also set in
+(``HTMLExporter.sanitize_html`` and ``grader.plugins.inert``'s filters, also set in
 ``nbgrader_config.py``) and sends Formgrader's submission page with a Content-Security-Policy
-(``grader.formgrader_csp``, a server extension only this server loads).
+(``grader.orchestration.formgrader_csp``, a server extension only this server loads).
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ import tempfile
 from pathlib import Path
 
 from course.jupyter_setup import INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS
+from grader.catalog import GRADER_DIR, REPO_DIR
 
-from .catalog import GRADER_DIR, REPO_DIR
-
-# Student content stays inert in the instructor's pages (grader/inert.py, grader/formgrader_csp.py).
-SAFETY_SERVER_EXTENSIONS = ("grader.formgrader_csp",)
+# Student content stays inert in the instructor's pages (grader/plugins/inert.py, grader/orchestration/formgrader_csp.py).
+SAFETY_SERVER_EXTENSIONS = ("grader.orchestration.formgrader_csp",)
 SAFETY_EXPORTER_SETTINGS = (
     ("sanitize_html", "True"),
-    ("filters", "clean_html=grader.inert.clean_html"),
-    ("filters", "strip_files_prefix=grader.inert.strip_files_prefix"),
+    ("filters", "clean_html=grader.plugins.inert.clean_html"),
+    ("filters", "strip_files_prefix=grader.plugins.inert.strip_files_prefix"),
 )
 
 
@@ -70,7 +69,7 @@ def lab_command(port: int | None, open_browser: bool, token: str | None = None,
 def instructor_environment(config_dir: Path) -> dict[str, str]:
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir), JUPYTER_PREFER_ENV_PATH="0",
                GPT2_COURSE_REPO=str(REPO_DIR))
-    # The server imports grader.formgrader_csp and grader.inert (the grader package is not installed).
+    # The server imports grader.orchestration.formgrader_csp and grader.plugins.inert (the grader package is not installed).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
     # nbgrader shells out to `alembic`: this interpreter's bin/ first.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")

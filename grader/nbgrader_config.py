@@ -54,7 +54,7 @@ c.CourseDirectory.course_id = "gpt2-course"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 # Files never copied from source/ into releases or autograded folders (nor by `nbgrader collect`).
 # quiz-answers.json must NOT be here: it holds the graded post quiz's answers, and collect must
-# bring it in with the notebook (grader/post_quiz.py scores it; `make release` removes one from
+# bring it in with the notebook (grader/trusted/post_quiz.py scores it; `make release` removes one from
 # source/ so that it is never released).
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
@@ -79,10 +79,10 @@ c.Execute.shutdown_kernel = "immediate"
 # points, flags, tags and test cells are the source's; see grader/plugins/restore_from_source.py), and a
 # notebook nbformat cannot read becomes an ungradable submission (NEEDS REVIEW), not a crash.
 c.OverwriteCells.add_missing_cells = True
-# The intake gate (grader/intake.py) before nbgrader copies anything of a submission: only plain
+# The intake gate (grader/sandbox/intake.py) before nbgrader copies anything of a submission: only plain
 # files, no link followed, caps on count and bytes (make autograde gates first; this covers a
 # plain `nbgrader autograde`). RestoreFromSource holds a submission the gate did not take in.
-c.Autograde.pre_convert_hook = "grader.intake.nbgrader_hook"
+c.Autograde.pre_convert_hook = "grader.sandbox.intake.nbgrader_hook"
 # Formgrader's "Manage Assignments" page would print this whole configuration (debug is on by
 # default) and, as it holds classes and functions, log "Formgrader config is not serializable"
 # on every visit instead.
@@ -98,17 +98,17 @@ c.Autograde.sanitize_preprocessors = [
     SkipDemoCells,
     RememberReviews,
 ]
-# Each submission's kernel runs in a sandbox (grader/sandbox.py: bubblewrap + cgroups; no
+# Each submission's kernel runs in a sandbox (grader/sandbox/__init__.py: bubblewrap + cgroups; no
 # network, no files but its own folder, memory/process limits and a wall clock per notebook).
 # It refuses to run without one unless GPT2_COURSE_UNSANDBOXED=1. c.Execute.* settings apply.
 # A test cell fails only by raising: a warning printed to stderr must not cost its points.
 # GradingExecute is SandboxedExecute that turns a dead or uninterruptible kernel into NEEDS
 # REVIEW (and never lets a test cell that did not run score); MarkForReview records that, the
 # integrity scan's hold and the graded version (grading-state.json) in the gradebook.
-# Nothing a student wrote or printed may run in a grader's browser (grader/inert.py): right
+# Nothing a student wrote or printed may run in a grader's browser (grader/plugins/inert.py): right
 # after the run, markdown, raw cells and outputs are made inert (error outputs stay as they
 # are), and the HTML exports (feedback; Formgrader, which reads this file too) sanitize again.
-from grader.inert import EXPORT_FILTERS, InertStudentContent  # noqa: E402
+from grader.plugins.inert import EXPORT_FILTERS, InertStudentContent  # noqa: E402
 
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.filters = EXPORT_FILTERS

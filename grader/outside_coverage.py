@@ -13,7 +13,7 @@ probes run in the sandbox, and each graded test with a disagreeing probe counts 
 - ``GAP``: a test the submission must lose that no probe of the outside check takes from it
   (the kernel alone decides that point), or one it must keep that the outside check takes;
 - a graded test the lesson's ``TESTS`` does not cover (the graded post quiz is scored outside
-  the kernel by ``grader.post_quiz``, so it is not one).
+  the kernel by ``grader.trusted.post_quiz``, so it is not one).
 
     python -m grader.outside_coverage [SLUG ...]   exit 1 on any gap
 """
@@ -32,12 +32,13 @@ from pathlib import Path
 
 import nbformat
 
-from . import probe_runner, trusted
-from .acceptance import load_submissions
-from .build import POST_QUIZ_ID
-from .catalog import GRADER_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
-from .submissions import ALL_TESTS, in_solution_cells, make_submission
-from .visible_checks import student_version
+from grader import trusted
+from grader.acceptance import load_submissions
+from grader.build import POST_QUIZ_ID
+from grader.catalog import GRADER_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
+from grader.proofs.submissions import ALL_TESTS, in_solution_cells, make_submission
+from grader.trusted import runner as probe_runner
+from grader.visible_checks import student_version
 
 
 @dataclass

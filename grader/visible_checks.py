@@ -30,10 +30,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .acceptance import load_submissions
-from .build import strip_solution_markers
-from .catalog import GRADER_DIR, lesson_slugs, proven, source_notebook, student_files, unknown_slugs
-from .submissions import ALL_TESTS, QUIZ_AUTO, Submission, make_submission
+from grader.acceptance import load_submissions
+from grader.build import strip_solution_markers
+from grader.catalog import GRADER_DIR, lesson_slugs, proven, source_notebook, student_files, unknown_slugs
+from grader.proofs.submissions import ALL_TESTS, QUIZ_AUTO, Submission, make_submission
 
 HIDDEN_TESTS = re.compile(r"(?ms)^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?")
 SKIP_TAG = "skip-autograde"

@@ -11,7 +11,7 @@
 Everything but autograde runs nbgrader's own commands with the instructor's uid, groups, home
 and Jupyter config, from the students' environment, exactly as the instructor's terminal in
 JupyterHub would. Autograde runs as root because the grading sandbox needs it (bubblewrap as
-``nobody``, cgroups: grader/sandbox.py); it grades with this repository's ``grader`` code and
+``nobody``, cgroups: grader/sandbox/__init__.py); it grades with this repository's ``grader`` code and
 ``.venv``, then gives every file it wrote in the course back to the instructor. Formgrader (in
 the instructor's JupyterLab on the hub) shows the same gradebook.
 """

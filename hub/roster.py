@@ -40,7 +40,7 @@ from .site import REPO_DIR, Site
 
 USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # Names and e-mail addresses go into the gradebook and from there into Formgrader's pages, above
-# the student's notebook, where grader/formgrader_csp.py trusts every <script>: no markup in them.
+# the student's notebook, where grader/orchestration/formgrader_csp.py trusts every <script>: no markup in them.
 MARKUP = re.compile(r"[<>&\"`\x00-\x1f\x7f]")
 ROLES = ("student", "instructor")
 # Working data of a course that is never copied into a new instructor's course root.
@@ -233,9 +233,9 @@ def write_jupyter_config(site: Site, instructor: str | None) -> None:
     own = site.instructor_config_dir
     write_instructor_config(own)  # labconfig/page_config.json: Formgrader, Create Assignment, Course List on
     extensions = {name: True for name in INSTRUCTOR_SERVER_EXTENSIONS}
-    # The course's policy on Formgrader's submission page (grader/formgrader_csp.py, found through
+    # The course's policy on Formgrader's submission page (grader/orchestration/formgrader_csp.py, found through
     # the course copy on the instructor's PYTHONPATH: hub/course.py account_env).
-    extensions["grader.formgrader_csp"] = True
+    extensions["grader.orchestration.formgrader_csp"] = True
     # jupyterhub-singleuser forbids every frame ("frame-ancestors 'none'") unless a policy is set:
     # JupyterLab's Formgrader tab frames this very server.
     server = {"ServerApp": {"jpserver_extensions": extensions,

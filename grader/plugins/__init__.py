@@ -34,14 +34,14 @@ comment says ``NEEDS REVIEW (<reason>): <details>`` (formgrader and the feedback
 and ``make autograde`` / ``make export`` print the status.
 """
 
-from .exporter import TolerantNotebookExporter
-from .grading_execute import GradingExecute
-from .hide_hidden_tests import HideHiddenTests
-from .mark_for_review import MarkForReview
-from .remember_reviews import RememberReviews
-from .restore_from_source import CODE_STUB, RestoreFromSource
-from .skip_demo_cells import SkipDemoCells
-from .stderr_is_not_failure import StderrIsNotFailure
+from grader.plugins.exporter import TolerantNotebookExporter
+from grader.plugins.grading_execute import GradingExecute
+from grader.plugins.hide_hidden_tests import HideHiddenTests
+from grader.plugins.mark_for_review import MarkForReview
+from grader.plugins.remember_reviews import RememberReviews
+from grader.plugins.restore_from_source import CODE_STUB, RestoreFromSource
+from grader.plugins.skip_demo_cells import SkipDemoCells
+from grader.plugins.stderr_is_not_failure import StderrIsNotFailure
 
 __all__ = [
     "CODE_STUB",

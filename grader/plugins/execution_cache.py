@@ -1,4 +1,4 @@
-"""The runs ``grader.parallel``'s workers save for the parent's ``nbgrader autograde``
+"""The runs ``grader.orchestration.parallel``'s workers save for the parent's ``nbgrader autograde``
 (``GradingExecute.save_dir`` / ``reuse_dir`` / ``reuse_wait``), keyed by what was run."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from .. import sandbox
-from .cells import as_text, metadata_of, nbgrader_of, tags_of
+from grader import sandbox
+from grader.plugins.cells import as_text, metadata_of, nbgrader_of, tags_of
 
 
 def execution_key(nb) -> str:
@@ -46,7 +46,7 @@ def load_execution(folder: str | Path, info: dict, key: str):
 
 
 def workers_running(marker: str) -> bool:
-    """True while ``marker`` (``grader.parallel``: the PID of the process that watches the
+    """True while ``marker`` (``grader.orchestration.parallel``: the PID of the process that watches the
     workers) exists and that process is alive: if it was killed, nobody would remove the file."""
     try:
         os.kill(int(Path(marker).read_text().strip()), 0)

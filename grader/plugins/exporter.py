@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 from nbconvert.exporters import NotebookExporter
 
-from .cells import META
+from grader.plugins.cells import META
 
 
 class TolerantNotebookExporter(NotebookExporter):

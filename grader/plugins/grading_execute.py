@@ -14,14 +14,13 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from traitlets import Integer, Unicode
 
-from .. import post_quiz, sandbox
-from ..build import POST_QUIZ_ID
-from ..sandbox_kernel import SandboxedExecute
-from .cells import cell_label, content_bytes, course_info, error_output, is_grade, nbgrader_of
-from .execution_cache import execution_key, load_execution, save_execution, workers_running
-from .outside_check import check_from_outside, prepare_outside_check
-from .paths import Paths
-from .reviews import (
+from grader import sandbox
+from grader.build import POST_QUIZ_ID
+from grader.plugins.cells import cell_label, content_bytes, course_info, error_output, is_grade, nbgrader_of
+from grader.plugins.execution_cache import execution_key, load_execution, save_execution, workers_running
+from grader.plugins.outside_check import check_from_outside, prepare_outside_check
+from grader.plugins.paths import Paths
+from grader.plugins.reviews import (
     KERNEL_DIED,
     MALFORMED,
     NOT_RUN,
@@ -30,11 +29,13 @@ from .reviews import (
     UNINTERRUPTIBLE,
     add_review,
 )
-from .state import read_verdict
+from grader.plugins.state import read_verdict
+from grader.sandbox.kernel import SandboxedExecute
+from grader.trusted import post_quiz
 
 
 class GradingExecute(SandboxedExecute):
-    """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox_kernel.py``),
+    """nbgrader's Execute in the course's sandbox (``SandboxedExecute``, ``grader/sandbox/kernel.py``),
     except that a run that goes wrong says so instead of ending as silent zeros:
 
     - a test cell that did not run (the kernel died, or could not be interrupted after a
@@ -48,23 +49,23 @@ class GradingExecute(SandboxedExecute):
     - an ungradable submission (RestoreFromSource) is not run at all;
     - the graded post quiz cell (``post_quiz``, added by ``grader.build``) is scored here, after
       the kernel, from the submitted ``quiz-answers.json`` and the instructor's key
-      (``grader/post_quiz.py``): its outputs are replaced, whatever the kernel printed there.
+      (``grader/trusted/post_quiz.py``): its outputs are replaced, whatever the kernel printed there.
     """
 
     probe_timeout = Integer(
         10, help="Seconds a kernel that timed out gets, after the interrupt, to answer a probe."
     ).tag(config=True)
     save_dir = Unicode(
-        "", help="Worker mode (grader.parallel): also save each executed notebook and its sandbox "
+        "", help="Worker mode (grader.orchestration.parallel): also save each executed notebook and its sandbox "
                  "verdict under this folder, keyed by what was run."
     ).tag(config=True)
     reuse_dir = Unicode(
-        "", help="Take the run of a notebook from this folder (filled by grader.parallel's workers) "
+        "", help="Take the run of a notebook from this folder (filled by grader.orchestration.parallel's workers) "
                  "when it ran exactly these cells; run it here otherwise."
     ).tag(config=True)
     reuse_wait = Unicode(
         "", help="With reuse_dir: while this file exists and the process whose PID it holds is alive "
-                 "(grader.parallel: the workers are still running), wait for a worker's run of the "
+                 "(grader.orchestration.parallel: the workers are still running), wait for a worker's run of the "
                  "notebook instead of running it here."
     ).tag(config=True)
 
@@ -95,7 +96,7 @@ class GradingExecute(SandboxedExecute):
             save_execution(self.save_dir, info, key, nb, verdict, self._timings())
         return nb, resources
 
-    # --- a worker's run instead of one here (grader.parallel) --------------------------------------
+    # --- a worker's run instead of one here (grader.orchestration.parallel) --------------------------------------
 
     def _worker_run(self, info: dict, key: str):
         """A worker's run of these very cells (``load_execution``), waiting for it while the
@@ -140,7 +141,7 @@ class GradingExecute(SandboxedExecute):
     # --- after the kernel: the post quiz --------------------------------------------------------------
 
     def _score_post_quiz(self, nb, resources) -> None:
-        """The graded post quiz (``grader/post_quiz.py``): scored here, on the trusted side, from
+        """The graded post quiz (``grader/trusted/post_quiz.py``): scored here, on the trusted side, from
         the answers file handed in with the submission and the instructor's key; whatever the
         kernel printed in that cell is replaced. Also for a run that stopped early: the score
         does not depend on the kernel."""

@@ -9,10 +9,9 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .. import sandbox_settings
-from .cells import course_info, nbgrader_of, plain
-from .paths import Paths
-from .reviews import (
+from grader.plugins.cells import course_info, nbgrader_of, plain
+from grader.plugins.paths import Paths
+from grader.plugins.reviews import (
     INTEGRITY,
     KERNEL_DIED,
     NOT_RUN,
@@ -24,7 +23,8 @@ from .reviews import (
     forget_old_review,
     mark_for_review,
 )
-from .state import read_verdict, record_state
+from grader.plugins.state import read_verdict, record_state
+from grader.sandbox import settings as sandbox_settings
 
 
 class MarkForReview(NbGraderPreprocessor):

@@ -1,4 +1,4 @@
-"""GradingExecute's side of the check outside the notebook (``grader/trusted.py``): the
+"""GradingExecute's side of the check outside the notebook (``grader/trusted/__init__.py``): the
 kernel's results can be forged, so for a lesson with probes a test that passed in the kernel
 keeps its points only if the same parts, run again outside it on new inputs, agree."""
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import nbformat
 
-from .. import sandbox_settings, trusted
-from ..build import POST_QUIZ_ID
-from .cells import as_text, cell_label, course_info, error_output, has_error, is_grade, nbgrader_of
-from .paths import Paths
-from .reviews import add_review
+from grader import trusted
+from grader.build import POST_QUIZ_ID
+from grader.plugins.cells import as_text, cell_label, course_info, error_output, has_error, is_grade, nbgrader_of
+from grader.plugins.paths import Paths
+from grader.plugins.reviews import add_review
+from grader.sandbox import settings as sandbox_settings
 
 PROBE_SEED_ENV = "GPT2_COURSE_PROBE_SEED"
 
@@ -37,7 +38,7 @@ def _lesson_probes(course_root: Path, slug: str):
 
 
 def prepare_outside_check(preprocessor, nb, resources):
-    """What the outside check (``grader/trusted.py``) of a lesson with probes will run: the
+    """What the outside check (``grader/trusted/__init__.py``) of a lesson with probes will run: the
     solution cells as they are before the kernel runs, and this run's seed. None without probes."""
     lesson = _lesson_probes(Paths(preprocessor).root, resources["nbgrader"]["assignment"])
     if lesson is None:
@@ -47,7 +48,7 @@ def prepare_outside_check(preprocessor, nb, resources):
 
 
 def check_from_outside(preprocessor, nb, resources, started) -> None:
-    """The kernel's results can be forged: for a lesson with probes (``grader/trusted.py``),
+    """The kernel's results can be forged: for a lesson with probes (``grader/trusted/__init__.py``),
     a test that passed in the kernel keeps its points only if the outside check agrees.
     ``started``: what ``prepare_outside_check`` returned (or raised).
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .cells import course_info
-from .paths import Paths
-from .reviews import submission_review
-from .state import file_sha256, state_entry
+from grader.plugins.cells import course_info
+from grader.plugins.paths import Paths
+from grader.plugins.reviews import submission_review
+from grader.plugins.state import file_sha256, state_entry
 
 
 class RememberReviews(NbGraderPreprocessor):

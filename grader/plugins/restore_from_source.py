@@ -14,11 +14,11 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
 
-from .. import intake
-from ..integrity import scan
-from .cells import META, as_text, cell_label, course_info, metadata_of, nbgrader_of, tags_of
-from .paths import Paths
-from .reviews import INTAKE, INTEGRITY, MALFORMED, add_note, add_review
+from grader.plugins.cells import META, as_text, cell_label, course_info, metadata_of, nbgrader_of, tags_of
+from grader.plugins.paths import Paths
+from grader.plugins.reviews import INTAKE, INTEGRITY, MALFORMED, add_note, add_review
+from grader.sandbox import intake
+from grader.trusted.integrity import scan
 
 # What an unwritten solution cell says (nbgrader's ClearSolutions.code_stub, set in nbgrader_config.py).
 CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("replace this line with your code, then run the test cell below")'
@@ -269,7 +269,7 @@ class RestoreFromSource(NbGraderPreprocessor):
     (see ``restore_from_source``): nothing nbgrader owns (grade ids, points, flags, tags,
     test cells) can be changed, duplicated or deleted by the student, and a malformed
     notebook becomes an ungradable submission, not a crash. Also runs the integrity scan on
-    the submission as handed in (``grader.integrity``)."""
+    the submission as handed in (``grader.trusted.integrity``)."""
 
     def preprocess(self, nb, resources):
         paths = Paths(self)
@@ -314,7 +314,7 @@ class RestoreFromSource(NbGraderPreprocessor):
 
 
 def _intake_problem(course_root: Path, info: dict) -> str | None:
-    """Why the intake gate (``grader.intake``) kept this notebook out, or None when it let it in.
+    """Why the intake gate (``grader.sandbox.intake``) kept this notebook out, or None when it let it in.
     No report means the gate did not run or failed: nothing of the folder is trusted (fail closed)."""
     report = intake.read_report(course_root, info["student"], info["assignment"])
     if report is None:
@@ -339,7 +339,7 @@ def _note_intake_refusals(restored, course_root: Path, info: dict) -> None:
 
 
 def _scan_integrity(nb, source, restored) -> None:
-    """The integrity scan (``grader.integrity``) of the submission as handed in; its findings go
+    """The integrity scan (``grader.trusted.integrity``) of the submission as handed in; its findings go
     into the restored notebook's bookkeeping (MarkForReview acts on them)."""
     try:
         findings = [str(f) for f in scan(_scannable(nb), source)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .cells import course_info, plain
+from grader.plugins.cells import course_info, plain
 
 REVIEW_PREFIX = "NEEDS REVIEW"
 _REVIEW_RE = re.compile(r"^NEEDS REVIEW \(([^)]*)\)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from ..build import SKIP_AUTOGRADE_TAG
-from .cells import nbgrader_of
+from grader.build import SKIP_AUTOGRADE_TAG
+from grader.plugins.cells import nbgrader_of
 
 SKIPPED_SOURCE = "# (demo cell: skipped while autograding)"
 

@@ -10,7 +10,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import sandbox
+from grader import sandbox
 
 # In the course root: (student, lesson) -> sha256 of the notebook when it was graded.
 STATE_FILE = "grading-state.json"

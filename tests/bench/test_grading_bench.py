@@ -8,7 +8,7 @@ import pytest
 
 from bench import grading
 from grader import acceptance
-from grader.submissions import Submission
+from grader.proofs.submissions import Submission
 
 
 def submissions():

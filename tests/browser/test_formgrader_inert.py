@@ -7,7 +7,7 @@ A throw-away course (the toy lesson, the real nbgrader config) gets two submissi
   iframe, form, meta refresh, page-wide ``<style>``) and is autograded for real
   (``grader.commands.autograde``; ``GPT2_COURSE_UNSANDBOXED=1`` where there is no sandbox);
 * ``trudy``'s graded notebook is written straight into ``autograded/`` with the payloads
-  still in it, as a notebook graded before ``grader.inert`` existed would be.
+  still in it, as a notebook graded before ``grader.plugins.inert`` existed would be.
 
 The instructor's server (``grader.formgrader``, with a token, on 127.0.0.1) shows both
 submission pages in headless Chromium with the instructor's session. Every payload would
@@ -105,7 +105,7 @@ def payload_code(who: str) -> str:
 
 
 def raw_outputs(who: str) -> list:
-    """The outputs ``payload_code`` makes, as a notebook graded before grader.inert stores them."""
+    """The outputs ``payload_code`` makes, as a notebook graded before grader.plugins.inert stores them."""
     new = nbformat.v4.new_output
     return [
         new("display_data", data={"text/html": f"<b>html ok</b><img src=x onerror=\"{pwn(who + '-html-img')}\">",
@@ -145,7 +145,8 @@ def course(tmp_path_factory):
     helpers._require_browser()
     from nbgrader.api import Gradebook
 
-    from grader import build, catalog, commands, sandbox, sandbox_settings
+    from grader import build, catalog, commands, sandbox
+    from grader.sandbox import settings as sandbox_settings
 
     root = tmp_path_factory.mktemp("formgrader-inert") / "grader"
     shutil.copytree(TOY, root)
@@ -164,7 +165,7 @@ def course(tmp_path_factory):
     graded = root / "autograded" / "mallory" / SLUG / f"{SLUG}.ipynb"
     assert graded.exists(), (root / f"autograde-{SLUG}.log").read_text()
 
-    # trudy: graded before grader.inert existed (the payloads are still in the stored notebook)
+    # trudy: graded before grader.plugins.inert existed (the payloads are still in the stored notebook)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         gradebook.update_or_create_student("trudy")
         gradebook.add_submission(SLUG, "trudy")

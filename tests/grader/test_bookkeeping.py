@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from grader import bookkeeping, build, commands, sandbox, score_table
+from grader import build, commands, sandbox
+from grader.orchestration import bookkeeping, score_table
 from grader.plugins import GradingExecute, HideHiddenTests, TolerantNotebookExporter
 from grader.plugins.cells import META
 from grader.plugins.hide_hidden_tests import hide_hidden_tests
@@ -20,7 +21,7 @@ from grader.plugins.mark_for_review import apply_verdict
 from grader.plugins.restore_from_source import restore_from_source, solution_stub
 from grader.plugins.reviews import forget_old_review, mark_for_review, submission_review
 from grader.plugins.state import file_sha256, read_state, read_verdict, record_state
-from grader.submissions import Submission, copy_cell, make_submission
+from grader.proofs.submissions import Submission, copy_cell, make_submission
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
 SLUG = "99-toy"

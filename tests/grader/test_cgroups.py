@@ -1,4 +1,4 @@
-"""grader.cgroups: real memory and process limits (as root on Linux; skipped where cgroups cannot be set)."""
+"""grader.sandbox.cgroups: real memory and process limits (as root on Linux; skipped where cgroups cannot be set)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroups
-from grader.cgroups import Cgroup, CgroupUnavailable
+from grader.sandbox import cgroups
+from grader.sandbox.cgroups import Cgroup, CgroupUnavailable
 
 MB = 1024**2
 REASON = cgroups.unavailable_reason()

@@ -8,10 +8,11 @@ import re
 import nbformat
 import pytest
 
-from grader import cgroups, check_notebooks
+from grader import check_notebooks
 from grader.check_notebooks import build_parser, main, parse_size
-from grader.lab_session import MemoryLimitedSession
-from grader.notebook_runs import run_notebook
+from grader.measuring.lab_session import MemoryLimitedSession
+from grader.measuring.notebook_runs import run_notebook
+from grader.sandbox import cgroups
 
 MB = 1024**2
 REASON = cgroups.unavailable_reason()

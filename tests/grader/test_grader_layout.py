@@ -106,3 +106,18 @@ def test_one_plugin_a_module_and_no_old_preprocessors_module():
     assert all(module.startswith("grader.plugins.") for module in modules), modules
     assert not (GRADER / "preprocessors.py").exists()
     assert importlib.util.find_spec("grader.preprocessors") is None
+
+
+def test_the_top_level_holds_the_commands_and_a_package_per_concern():
+    """grader/'s top level: the commands, the list of lessons and nbgrader's config; everything
+    else sits in a package named after its concern."""
+    top = sorted(p.stem for p in GRADER.glob("*.py"))
+    assert top == ["__init__", "acceptance", "build", "catalog", "check_notebooks", "commands", "formgrader",
+                   "nbgrader_config", "outside_coverage", "visible_checks"], top
+    packages = sorted(p.parent.name for p in GRADER.glob("*/__init__.py"))
+    assert packages == ["measuring", "orchestration", "plugins", "proofs", "sandbox", "trusted"], packages
+    for name in top[1:]:
+        if name in ("catalog", "nbgrader_config"):
+            continue
+        text = (GRADER / f"{name}.py").read_text()
+        assert 'if __name__ == "__main__":' in text, f"grader/{name}.py is not a command"

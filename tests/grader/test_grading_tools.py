@@ -12,9 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, build, commands, score_table
+from grader import acceptance, build, commands
+from grader.orchestration import score_table
 from grader.plugins.skip_demo_cells import SKIPPED_SOURCE
-from grader.submissions import HarnessError, Submission, make_submission
+from grader.proofs.submissions import HarnessError, Submission, make_submission
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"
 SLUG = "99-toy"

@@ -21,8 +21,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, commands, intake, sandbox, sandbox_settings, score_table
-from grader.submissions import Submission
+from grader import acceptance, commands, sandbox
+from grader.orchestration import score_table
+from grader.proofs.submissions import Submission
+from grader.sandbox import intake
+from grader.sandbox import settings as sandbox_settings
 
 from .conftest import SLUG
 from .test_parallel import _submit

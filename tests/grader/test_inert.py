@@ -2,9 +2,9 @@
 
 A student's markdown and raw cells and every output their code displays are shown to the
 instructor (Formgrader, in the instructor's logged-in server) and in the feedback HTML.
-``grader.inert`` makes them inert before the graded notebook is stored; the HTML export
+``grader.plugins.inert`` makes them inert before the graded notebook is stored; the HTML export
 sanitizes again (for notebooks graded before); Formgrader's submission page has a
-Content-Security-Policy (``grader.formgrader_csp``). The browser test
+Content-Security-Policy (``grader.orchestration.formgrader_csp``). The browser test
 (tests/browser/test_formgrader_inert.py) shows the same in Chromium.
 """
 
@@ -19,7 +19,9 @@ import nbformat
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from grader import catalog, formgrader, formgrader_csp, inert
+from grader import catalog, formgrader
+from grader.orchestration import formgrader_csp
+from grader.plugins import inert
 
 # A 1x1 PNG: what a correct submission's plot stands for.
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
@@ -293,7 +295,7 @@ def test_html_export_sanitizes_notebooks_graded_before(tmp_path):
 def test_formgrader_server_sanitizes_and_loads_the_policy():
     command = formgrader.lab_command(8888, open_browser=False)
     assert "--HTMLExporter.sanitize_html=True" in command
-    assert "--ServerApp.jpserver_extensions=grader.formgrader_csp=True" in command
+    assert "--ServerApp.jpserver_extensions=grader.orchestration.formgrader_csp=True" in command
     env = formgrader.instructor_environment(Path("/tmp/config"))
     assert str(catalog.REPO_DIR) in env["PYTHONPATH"].split(":")
 

@@ -1,4 +1,4 @@
-"""The intake gate (grader/intake.py): attacks first. A submission folder may hold links, FIFOs,
+"""The intake gate (grader/sandbox/intake.py): attacks first. A submission folder may hold links, FIFOs,
 odd names, huge or countless files; none of it may be followed as root, and what one submission
 holds must not slow the class down."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import intake
+from grader.sandbox import intake
 
 SLUG = "99-toy"
 

@@ -1,11 +1,11 @@
-"""grader.integrity: student code that could game the tests is found; ordinary code is not."""
+"""grader.trusted.integrity: student code that could game the tests is found; ordinary code is not."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from grader.integrity import scan
+from grader.trusted.integrity import scan
 
 
 def notebook(*sources: str):

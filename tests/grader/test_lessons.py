@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import acceptance, catalog, commands, notebook_runs
+from grader import acceptance, catalog, commands
+from grader.measuring import notebook_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = catalog.lesson_slugs()

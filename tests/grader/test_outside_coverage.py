@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from grader import acceptance, build, catalog, outside_coverage
-from grader.kernel_checks_pass import ALWAYS_PASS, make_kernel_checks_pass
+from grader.proofs.kernel_checks_pass import ALWAYS_PASS, make_kernel_checks_pass
 
 from .conftest import FIXTURE, SLUG
 

@@ -8,9 +8,10 @@ import shutil
 import nbformat
 import pytest
 
-from grader import acceptance, commands, parallel, score_table
+from grader import acceptance, commands
+from grader.orchestration import parallel, score_table
 from grader.plugins.execution_cache import execution_key, load_execution, save_execution, workers_running
-from grader.submissions import ALL_TESTS, Submission, make_submission
+from grader.proofs.submissions import ALL_TESTS, Submission, make_submission
 
 from .conftest import SLUG
 

@@ -1,5 +1,5 @@
 """The graded post quiz on the instructor's side: the course edition the build writes, the graded
-cell it adds, and the trusted scoring of the answers handed in (``grader.post_quiz``)."""
+cell it adds, and the trusted scoring of the answers handed in (``grader.trusted.post_quiz``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from grader import build, post_quiz
+from grader import build
+from grader.trusted import post_quiz
 from quiz import load_quiz
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-course"

@@ -22,9 +22,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import bwrap, commands, sandbox, sandbox_settings, score_table
-from grader.sandbox_kernel import BlockingSandboxedKernelManager
-from grader.submissions import Submission, make_submission
+from grader import commands, sandbox
+from grader.orchestration import score_table
+from grader.proofs.submissions import Submission, make_submission
+from grader.sandbox import bwrap
+from grader.sandbox import settings as sandbox_settings
+from grader.sandbox.kernel import BlockingSandboxedKernelManager
 
 REASON = sandbox.unavailable_reason()
 needs_sandbox = pytest.mark.skipif(REASON is not None, reason=f"no sandbox here: {REASON}")

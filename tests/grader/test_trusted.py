@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import catalog, sandbox, sandbox_settings, trusted
+from grader import catalog, sandbox, trusted
+from grader.sandbox import settings as sandbox_settings
 
 from .conftest import FIXTURE, SLUG
 
@@ -75,7 +76,7 @@ def test_probes_file_mistakes_are_reported(tmp_path):
 
 def test_the_prelude_comes_first_on_both_sides(tmp_path):
     """Every lesson's probe code starts with the shared helpers; a probes file may use them as its own."""
-    from grader.probe_prelude import PRELUDE
+    from grader.trusted.prelude import PRELUDE
 
     _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n' "def reference_namespace():\n    return {}\n",
              "def probe_a(ns, seed):\n"
@@ -208,7 +209,8 @@ def test_without_a_sandbox_the_reference_is_still_withheld(monkeypatch):
 @pytest.mark.slow
 def test_a_broken_probes_file_holds_the_tests_at_zero_for_review(toy_course):
     """Fail closed: when the trusted side cannot check, the kernel's word is not the fallback."""
-    from grader import commands, score_table
+    from grader import commands
+    from grader.orchestration import score_table
 
     from .test_parallel import _submit
 

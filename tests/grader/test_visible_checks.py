@@ -64,7 +64,7 @@ def test_validate_fails_for_the_two_lesson_34_mistakes_a_student_got_through(tmp
     import nbformat
 
     from grader import acceptance, commands
-    from grader.submissions import make_submission
+    from grader.proofs.submissions import make_submission
 
     root = tmp_path / "grader"
     acceptance.prepare_course(LESSON_34, root)

@@ -36,7 +36,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, build, catalog
-from grader.submissions import make_submission
+from grader.proofs.submissions import make_submission
 from hub import course
 
 HERE = Path(__file__).resolve().parent

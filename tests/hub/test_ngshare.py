@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, catalog
-from grader.submissions import make_submission
+from grader.proofs.submissions import make_submission
 from hub import course
 
 pytestmark = [pytest.mark.slow]

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from grader import acceptance, build, catalog, commands
-from grader.submissions import make_submission
+from grader.proofs.submissions import make_submission
 from hub import zip_collect
 
 SLUG = "99-toy"

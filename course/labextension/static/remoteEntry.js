@@ -6,7 +6,7 @@
  * (<assignment>/feedback/<timestamp>), which only moves the file browser there. This plugin
  * watches for that command and opens the feedback page(s) of the folder in JupyterLab's HTML
  * viewer (an iframe without scripts until the student trusts it; the grader sanitizes the page
- * anyway, grader/inert.py).
+ * anyway, grader/plugins/inert.py).
  *
  * Why by hand: the plugin needs no JupyterLab package (only `app`, which every plugin receives),
  * so it needs no bundler either. JupyterLab loads a "federated" extension by running this file,

@@ -1,4 +1,4 @@
-"""Lesson 30, graded (see ``grader/trusted.py``).
+"""Lesson 30, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -32,8 +32,8 @@ a merge_pair that moves on by one after a merge costs those tests too, on both s
 About SUBMISSIONS: Made-up submissions for lesson 30 (byte-level BPE): see grader/acceptance.py.
 """
 
-from grader.probe_prelude import _error
-from grader.submissions import Submission
+from grader.proofs.submissions import Submission
+from grader.trusted.prelude import _error
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

@@ -1,4 +1,4 @@
-"""Lesson 31, graded (see ``grader/trusted.py``).
+"""Lesson 31, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -32,8 +32,8 @@ The lesson's contract refuses negative indices; ``gpt2ref.SlidingWindowDataset``
 About SUBMISSIONS: Made-up submissions for lesson 31 (sliding-window dataset): see grader/acceptance.py.
 """
 
-from grader.probe_prelude import _error, _gen, _pick
-from grader.submissions import Submission
+from grader.proofs.submissions import Submission
+from grader.trusted.prelude import _error, _gen, _pick
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

@@ -1,4 +1,4 @@
-"""Lesson 32, graded (see ``grader/trusted.py``).
+"""Lesson 32, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -26,8 +26,8 @@ About SUBMISSIONS: Made-up submissions for lesson 32: each one-bug mutant must l
 test that should catch it; correct-but-different answers must keep full marks.
 """
 
-from grader.probe_prelude import _gen, _pick
-from grader.submissions import ALL_TESTS, Submission
+from grader.proofs.submissions import ALL_TESTS, Submission
+from grader.trusted.prelude import _gen, _pick
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

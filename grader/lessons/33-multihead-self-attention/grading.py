@@ -1,4 +1,4 @@
-"""Lesson 33, graded (see ``grader/trusted.py``).
+"""Lesson 33, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -28,8 +28,8 @@ About SUBMISSIONS: Made-up submissions for lesson 33: each one-bug mutant must l
 test that should catch it; correct-but-different answers must keep full marks.
 """
 
-from grader.probe_prelude import _count, _fill, _gen, _pick, _standing_in
-from grader.submissions import ALL_TESTS, Submission
+from grader.proofs.submissions import ALL_TESTS, Submission
+from grader.trusted.prelude import _count, _fill, _gen, _pick, _standing_in
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

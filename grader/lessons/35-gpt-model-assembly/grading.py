@@ -1,4 +1,4 @@
-"""Lesson 35, graded (see ``grader/trusted.py``).
+"""Lesson 35, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -24,8 +24,8 @@ Run: python -m grader.acceptance 35-gpt-model-assembly
 
 import json
 
-from grader.probe_prelude import _fill, _standing_in
-from grader.submissions import ALL_TESTS, Submission, forge_quiz_cell, insert_cell
+from grader.proofs.submissions import ALL_TESTS, Submission, forge_quiz_cell, insert_cell
+from grader.trusted.prelude import _fill, _standing_in
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

@@ -1,4 +1,4 @@
-"""Lesson 36, graded (see ``grader/trusted.py``).
+"""Lesson 36, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -43,8 +43,8 @@ marks; tampering earns nothing it should not.
 Run: python -m grader.acceptance 36-training-loop-eval
 """
 
-from grader.probe_prelude import _gen, _pick, _standing_in
-from grader.submissions import ALL_TESTS, Submission
+from grader.proofs.submissions import ALL_TESTS, Submission
+from grader.trusted.prelude import _gen, _pick, _standing_in
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

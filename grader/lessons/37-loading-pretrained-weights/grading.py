@@ -1,4 +1,4 @@
-"""Lesson 37, graded (see ``grader/trusted.py``).
+"""Lesson 37, graded (see ``grader/trusted/__init__.py``).
 
 Everything that grades this lesson, declared once beside ``lesson.py``:
 
@@ -46,8 +46,8 @@ correct-but-different submissions score full marks; tampering earns nothing it s
 Run: python -m grader.acceptance 37-loading-pretrained-weights
 """
 
-from grader.probe_prelude import _fill, _gen, _pick, _standing_in
-from grader.submissions import ALL_TESTS, Submission
+from grader.proofs.submissions import ALL_TESTS, Submission
+from grader.trusted.prelude import _fill, _gen, _pick, _standing_in
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.

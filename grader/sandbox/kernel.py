@@ -1,5 +1,5 @@
 """The kernel-manager glue that starts each autograded notebook's Jupyter kernel in the sandbox
-(``grader/sandbox.py``): ``SandboxedExecute``, nbgrader's ``Execute`` with
+(``grader/sandbox/__init__.py``): ``SandboxedExecute``, nbgrader's ``Execute`` with
 ``SandboxedKernelManager``, and ``BlockingSandboxedKernelManager`` (tests, scripts)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
 
-from .bwrap import (
+from grader.sandbox import SandboxUnavailable, require_sandbox, verdict_path, write_json
+from grader.sandbox.bwrap import (
     SANDBOX_GID,
     SANDBOX_UID,
     bwrap_argv,
@@ -30,9 +31,8 @@ from .bwrap import (
     sandbox_env,
     unmount,
 )
-from .cgroups import Cgroup
-from .sandbox import SandboxUnavailable, require_sandbox, verdict_path, write_json
-from .sandbox_settings import (
+from grader.sandbox.cgroups import Cgroup
+from grader.sandbox.settings import (
     REASON_DISK,
     REASON_MEMORY,
     REASON_PIDS,

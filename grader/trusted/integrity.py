@@ -8,7 +8,7 @@ before grading, so the only place such code can live is a cell the student wrote
 module parses those cells (never runs them) and reports each suspicious line; ``make
 autograde`` prints the report after the scores.
 
-    python -m grader.integrity NOTEBOOK.ipynb [--source SOURCE.ipynb]
+    python -m grader.trusted.integrity NOTEBOOK.ipynb [--source SOURCE.ipynb]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from .build import strip_solution_markers
+from grader.build import strip_solution_markers
 
 # Modules whose attributes student code has no business replacing.
 PROTECTED_MODULES = {
@@ -285,7 +285,7 @@ def scan(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.integrity", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grader.trusted.integrity", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--source", type=Path, help="the instructor's notebook (its cells are not scanned)")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from .build import strip_solution_markers
+from grader.build import strip_solution_markers
 
 ALL_TESTS = "*"
 QUIZ_AUTO = "auto"
@@ -24,7 +24,7 @@ class Submission:
             of the solution; ``cells``: {cell id: whole new source}; ``delete``: cell ids removed.
     fails:  the test cells that must score zero (every other test must score full marks);
             ``ALL_TESTS`` for all of them.
-    flagged: whether the integrity scan (``grader.integrity``) must report this submission
+    flagged: whether the integrity scan (``grader.trusted.integrity``) must report this submission
             (cheating that the tests alone could not stop; without an outside check its scores are held at zero,
             and it NEEDS REVIEW (integrity scan)).
     review: the reasons it must show as NEEDS REVIEW (e.g. {"kernel died"}), besides

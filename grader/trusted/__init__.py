@@ -15,7 +15,7 @@ asks this module for a second opinion that does not trust it:
    merely being detected. Earlier lessons' parts stay importable;
 2. here, outside, the same probe code runs against the reference (``reference_namespace()``
    in grading.py) with the same seed, and the values are compared. On both sides the probe code
-   is ``grader.probe_prelude.PRELUDE`` (helpers shared by the lessons) followed by the lesson's
+   is ``grader.trusted.prelude.PRELUDE`` (helpers shared by the lessons) followed by the lesson's
    probes' text;
 3. each graded test cell names the probes that must agree (``TESTS``). A probe that disagrees
    (or could not run) while the kernel said that test passed is a contradiction: the test
@@ -42,14 +42,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
-from .catalog import GRADING_SCRIPT, load_grading
-from .probe_prelude import PRELUDE
+from grader.catalog import GRADING_SCRIPT, load_grading
+from grader.trusted.prelude import PRELUDE
 
 # The probes are plain code in the lesson's grading.py, between these two lines: that text (after
 # the prelude) is what runs in the sandbox and, here, against the reference.
 PROBES_BEGIN = "# === probes: from here to the submissions, this text runs in the sandbox and against the reference ==="
 PROBES_END = "# === made-up submissions that prove the grading ==="
-RUNNER = Path(__file__).with_name("probe_runner.py")
+RUNNER = Path(__file__).with_name("runner.py")
 OUTSIDE_CHECK = "outside check"
 MAX_OUTPUT_BYTES = 64 * 2**20
 
@@ -177,7 +177,8 @@ class ProbeRun:
 
 def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int) -> ProbeRun:
     """Run ``cells`` and the lesson's probes in a sandbox with the lesson's reference withheld."""
-    from . import sandbox, sandbox_settings
+    from grader import sandbox
+    from grader.sandbox import settings as sandbox_settings
 
     work = Path(tempfile.mkdtemp(prefix="gpt2-probe-"))
     try:

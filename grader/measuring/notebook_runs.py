@@ -16,8 +16,8 @@ from typing import TypeVar
 import nbformat
 from nbclient import NotebookClient
 
-from .catalog import source_dir
-from .lab_session import MB, MemoryLimitedSession
+from grader.catalog import source_dir
+from grader.measuring.lab_session import MB, MemoryLimitedSession
 
 DEFAULT_BUDGET_S = 120
 BUDGET_S = {"36-training-loop-eval": 300}  # lessons allowed longer than the default

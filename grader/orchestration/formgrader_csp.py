@@ -2,9 +2,9 @@
 
 A Jupyter server extension that only the instructor's server loads (``grader.formgrader``
 names it on the command line). The submission page (``/formgrader/submissions/<id>/``) shows a
-student's notebook inside the instructor's logged-in session; ``grader.inert`` already makes that
+student's notebook inside the instructor's logged-in session; ``grader.plugins.inert`` already makes that
 content inert, and this is the browser's own guard should anything slip through (or a notebook
-graded before ``grader.inert`` existed be shown).
+graded before ``grader.plugins.inert`` existed be shown).
 
 Design. nbgrader's ``formgrade`` template has inline ``<script>`` blocks of its own (and two
 ``onclick`` attributes), so ``script-src 'self'`` would break the grading UI. Instead each
@@ -24,7 +24,7 @@ loudly, it does not open up. The policy:
     base-uri 'self'; form-action 'self'; frame-ancestors 'self'
 
 Inline styles stay allowed (nbgrader's template and nbconvert's CSS use them; student styles are
-already cut down to colours and alignment by ``grader.inert``). MathJax 2, which the template
+already cut down to colours and alignment by ``grader.plugins.inert``). MathJax 2, which the template
 loads from cdnjs, may load its own parts from that folder only (a path, not the whole CDN, whose
 other libraries are known ways around a policy). There is no ``'unsafe-eval'``: if MathJax runs
 the template's ``text/x-mathjax-config`` block with eval, that block is refused and MathJax keeps
@@ -113,7 +113,7 @@ class SubmissionPagePolicy(OutputTransform):
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "grader.formgrader_csp"}]
+    return [{"module": "grader.orchestration.formgrader_csp"}]
 
 
 def _load_jupyter_server_extension(serverapp) -> None:

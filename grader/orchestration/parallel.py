@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import intake
+from grader.sandbox import intake
 
 STATE_FILE = "grading-state.json"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import nbformat
 
-from .build import POST_QUIZ_ID
-from .catalog import source_notebook
-from .submissions import ALL_TESTS, QUIZ_AUTO, Submission, in_solution_cells
-from .trusted import OUTSIDE_CHECK
+from grader.build import POST_QUIZ_ID
+from grader.catalog import source_notebook
+from grader.proofs.submissions import ALL_TESTS, QUIZ_AUTO, Submission, in_solution_cells
+from grader.trusted import OUTSIDE_CHECK
 
 ALWAYS_PASS = 'print("ok")  # every in-kernel check of this test cell replaced by one that always passes\n'
 

@@ -1,6 +1,6 @@
 """The bubblewrap command line a sandboxed process starts with, and the folders it sees: which host
 paths are bound (read-only), the tmpfs of bounded size its working folder is copied onto, the
-environment it gets, and the uid it runs as. ``grader/sandbox.py`` describes the whole sandbox."""
+environment it gets, and the uid it runs as. ``grader/sandbox/__init__.py`` describes the whole sandbox."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
-from .sandbox_settings import disk_limit
+from grader.sandbox.settings import disk_limit
 
 SMALL_TMPFS = 16 * 2**20  # HOME: a kernel writes a few config files there
 COURSE_PACKAGES = ("gpt2ref", "quiz", "course")

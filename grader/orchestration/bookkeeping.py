@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .catalog import autograded_notebook, source_notebook, submitted_notebook
-from .plugins.mark_for_review import apply_verdict
-from .plugins.reviews import NBGRADER_FAILED, forget_old_review, mark_for_review
-from .plugins.state import file_sha256, read_state, read_verdict, record_state, state_entry
+from grader.catalog import autograded_notebook, source_notebook, submitted_notebook
+from grader.plugins.mark_for_review import apply_verdict
+from grader.plugins.reviews import NBGRADER_FAILED, forget_old_review, mark_for_review
+from grader.plugins.state import file_sha256, read_state, read_verdict, record_state, state_entry
 
 
 def to_grade(course_root: Path, slug: str, students: list[str], force: bool = False) -> tuple[list[str], list[str]]:

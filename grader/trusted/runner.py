@@ -1,7 +1,7 @@
 """Runs inside the grading sandbox (``grader.trusted``): the student's solution cells, then the
 lesson's probes on inputs chosen at grading time; writes what the probes returned as plain data.
 
-    python -I probe_runner.py JOB_FOLDER
+    python -I runner.py JOB_FOLDER
 
 JOB_FOLDER/job.json: {"cells": [[label, source], ...], "probe_code": str, "probes": [name, ...],
 "seed": int, "probe_timeout": seconds}. Writes JOB_FOLDER/out.json ({"cells": [errors],

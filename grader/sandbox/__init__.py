@@ -2,9 +2,9 @@
 
 nbgrader executes a submission with ``Execute`` (nbclient), which starts one Jupyter kernel per
 notebook through a kernel manager. ``grader/nbgrader_config.py`` swaps in ``SandboxedExecute``,
-whose kernel manager, ``SandboxedKernelManager`` (both in ``grader/sandbox_kernel.py``), starts the
-kernel inside ``bwrap`` (the command line and its mounts: ``grader/bwrap.py``; the settings below:
-``grader/sandbox_settings.py``):
+whose kernel manager, ``SandboxedKernelManager`` (both in ``grader/sandbox/kernel.py``), starts the
+kernel inside ``bwrap`` (the command line and its mounts: ``grader/sandbox/bwrap.py``; the settings below:
+``grader/sandbox/settings.py``):
 
 - no network (``--unshare-net``: a private loopback only), its own PID, IPC and UTS namespaces,
   a new terminal session, and it dies with the grader;
@@ -27,7 +27,7 @@ kernel inside ``bwrap`` (the command line and its mounts: ``grader/bwrap.py``; t
 - the working folder is not on ``sys.path`` (``PYTHONSAFEPATH``, IPython's ``ignore_cwd``), so a
   ``course/`` folder handed in beside the notebook cannot replace the real ``course`` package;
 - Jupyter talks to it over ZMQ on Unix sockets in a private folder (``transport = "ipc"``);
-- a cgroup (``grader/cgroups.py``) caps memory (``GPT2_COURSE_SANDBOX_MEMORY``, default 3G) and
+- a cgroup (``grader/sandbox/cgroups.py``) caps memory (``GPT2_COURSE_SANDBOX_MEMORY``, default 3G) and
   processes (``GPT2_COURSE_SANDBOX_PIDS``, default 512); every process left in it is killed when
   the kernel is shut down, detached ``setsid`` children included;
 - a wall clock per notebook (``GPT2_COURSE_NOTEBOOK_TIMEOUT`` seconds, default 1200), on top of
@@ -53,7 +53,7 @@ What the sandbox does not protect against
   tmpfs then, and is an ordinary folder on the host's disk.
 - Lying about its own results: the kernel runs the test cells, so code that patches the checks
   (an IPython input transformer, monkeypatching ``course.checks``) still changes what the
-  kernel reports. ``grader/trusted.py`` checks the answers again outside the kernel, for the
+  kernel reports. ``grader/trusted/__init__.py`` checks the answers again outside the kernel, for the
   lessons that have probes; elsewhere the integrity scan reports such code and holds the scores.
 - Bugs in Linux, bubblewrap or the Python stack that let a process out of its namespaces. There
   is no seccomp filter, and the kernel may create user namespaces of its own.
@@ -81,8 +81,8 @@ import time
 import uuid
 from pathlib import Path
 
-from . import cgroups
-from .bwrap import (
+from grader.sandbox import cgroups
+from grader.sandbox.bwrap import (
     SANDBOX_GID,
     SANDBOX_UID,
     bwrap_argv,
@@ -95,7 +95,7 @@ from .bwrap import (
     setpriv_path,
     unmount,
 )
-from .sandbox_settings import (
+from grader.sandbox.settings import (
     ENV_BWRAP,
     ENV_UNSANDBOXED,
     REASON_DISK,

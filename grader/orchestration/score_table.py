@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .catalog import source_notebook, submissions, submitted_notebook
-from .integrity import scan
-from .plugins.reviews import submission_review
-from .plugins.state import read_state
+from grader.catalog import source_notebook, submissions, submitted_notebook
+from grader.plugins.reviews import submission_review
+from grader.plugins.state import read_state
+from grader.trusted.integrity import scan
 
 
 @dataclass

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .cgroups import Cgroup
+from grader.sandbox.cgroups import Cgroup
 
 MB = 1024**2
 

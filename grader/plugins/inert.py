@@ -39,7 +39,7 @@ course, ``nbgrader_config.py`` included). Three layers, each enough on its own f
    notebooks autograded before this module existed are shown inert too.
 
 3. The browser: Formgrader's submission page has a Content-Security-Policy without
-   ``'unsafe-inline'`` (``grader.formgrader_csp``).
+   ``'unsafe-inline'`` (``grader.orchestration.formgrader_csp``).
 
 The sanitizer is bleach (nbconvert's own dependency) with a whitelist of presentational tags
 (headings, paragraphs, lists, tables, code, images, ``<details>``), ``class`` and ``title``
@@ -300,7 +300,7 @@ class InertStudentContent(SanitizeHTML):
 
     def preprocess(self, nb, resources):
         if self.config.GradingExecute.get("save_dir"):
-            # A parallel grading worker (grader.parallel): its autograded copy is thrown away, and
+            # A parallel grading worker (grader.orchestration.parallel): its autograded copy is thrown away, and
             # the parent, which stores the notebook, makes it inert. Nothing to do twice.
             return nb, resources
         widgets = nb.metadata.pop("widgets", None)

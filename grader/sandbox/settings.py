@@ -1,5 +1,5 @@
 """The sandbox's settings (environment variables, with their defaults) and the words it uses for a
-stopped run. ``grader/sandbox.py`` describes the sandbox itself."""
+stopped run. ``grader/sandbox/__init__.py`` describes the sandbox itself."""
 
 from __future__ import annotations
 
