@@ -1,15 +1,8 @@
-"""Lesson 34, graded (see ``grader/trusted/__init__.py``).
+"""Lesson 34, graded (see ``grader.trusted``).
 
-Everything that grades this lesson, declared once beside ``lesson.py``:
+What each part of this file is for: docs/AUTHORING.md, "grading.py".
 
-- ``GRADED``: what the lesson asks the student to write (names in ``gpt2ref``); the kernel's
-  own-work checks refuse these (``course/graded.json``, written by ``python -m grader.build``);
-- the outside check (``grader.trusted``): ``WITHHELD``, ``SETUP``, ``TESTS``,
-  ``reference_namespace()`` and the probes (plain code between the two ``# ===`` lines);
-- ``SUBMISSIONS``: made-up submissions that prove the grading (``grader.acceptance``,
-  ``grader.outside_coverage``, ``grader.visible_checks``).
-
-PROBE_CODE runs twice on the same seed: in a sandbox against the student's solution cells (with
+The probes run twice on the same seed: in a sandbox against the student's solution cells (with
 ``gpt2ref.layers`` and ``gpt2ref.block`` withheld), and in the grader against the reference.
 Each probe isolates one idea, like the test it stands behind:
 
