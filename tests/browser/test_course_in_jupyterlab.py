@@ -79,7 +79,11 @@ def _no_horizontal_overflow(page) -> list:
 
 
 def _saved_widget_state(path: Path) -> dict:
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    """The widget state saved in the notebook on disk ({} while JupyterLab is still writing it)."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:  # caught between truncate and write: look again
+        return {}
     return notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
 
 

@@ -214,9 +214,9 @@ def test_a_broken_probes_file_holds_the_tests_at_zero_for_review(toy_course):
 
     from .test_parallel import _submit
 
+    _submit(toy_course, ["solution"])  # (the submissions are declared in the file about to break)
     grading = toy_course / "lessons" / SLUG / "grading.py"
     grading.write_text(grading.read_text().replace("TESTS = {", "TESTS = {oops", 1))
-    _submit(toy_course, ["solution"])
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
     status = score_table.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
     assert status.label == "NEEDS REVIEW (outside check)"
