@@ -42,7 +42,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
+from grader import sandbox
 from grader.catalog import GRADING_SCRIPT, load_grading
+from grader.sandbox import settings as sandbox_settings
 from grader.trusted.prelude import PRELUDE
 
 # The probes are plain code in the lesson's grading.py, between these two lines: that text (after
@@ -177,9 +179,6 @@ class ProbeRun:
 
 def run_in_sandbox(lesson: LessonProbes, cells: list[tuple[str, str]], seed: int) -> ProbeRun:
     """Run ``cells`` and the lesson's probes in a sandbox with the lesson's reference withheld."""
-    from grader import sandbox
-    from grader.sandbox import settings as sandbox_settings
-
     work = Path(tempfile.mkdtemp(prefix="gpt2-probe-"))
     try:
         job_dir = work / "job"
