@@ -68,6 +68,19 @@ def uncovered_tests(slug: str, course_root: Path = GRADER_DIR) -> set[str]:
     return graded if lesson is None else graded - {test for test, probes in lesson.tests.items() if probes}
 
 
+def _solution_cells_of_each(slug: str, course_root: Path, wanted: Callable) -> list[tuple]:
+    """(submission, its solution cells) for each ``wanted`` submission made in the solution cells."""
+    source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
+    student_nb = student_version(source_nb)
+    solution_ids = _solution_ids(student_nb)
+    made = []
+    for sub in load_submissions(slug, course_root):
+        if wanted(sub) and in_solution_cells(sub, solution_ids):
+            nb = make_submission(source_nb, student_nb, sub)
+            made.append((sub, [(c.id, c.source) for c in nb.cells if c.id in solution_ids and c.cell_type == "code"]))
+    return made
+
+
 def check_lesson(slug: str, course_root: Path = GRADER_DIR, seed: int | None = None,
                  log: Callable[[str], None] = print) -> list[Coverage]:
     """One row per submission of ``slug`` made in the solution cells."""
@@ -75,16 +88,9 @@ def check_lesson(slug: str, course_root: Path = GRADER_DIR, seed: int | None = N
     if lesson is None:
         return []
     seed = secrets.randbelow(2**31) if seed is None else seed
-    source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
-    student_nb = student_version(source_nb)
-    solution_ids = _solution_ids(student_nb)
     reference: dict = {}
     rows = []
-    for sub in load_submissions(slug, course_root):
-        if sub.from_release or not in_solution_cells(sub, solution_ids):
-            continue
-        nb = make_submission(source_nb, student_nb, sub)
-        cells = [(c.id, c.source) for c in nb.cells if c.id in solution_ids and c.cell_type == "code"]
+    for sub, cells in _solution_cells_of_each(slug, course_root, lambda sub: not sub.from_release):
         verdicts, _run = trusted.check(lesson, cells, seed, reference)
         lost = {test for test, probes in lesson.tests.items() if any(verdicts.get(p) for p in probes)}
         must_lose = set(lesson.tests) if sub.fails == ALL_TESTS else set(sub.fails) - {POST_QUIZ_ID}
@@ -147,17 +153,14 @@ def seed_misses(slug: str, seeds: list[int], course_root: Path = GRADER_DIR,
     lesson = trusted.load_probes(lesson_dir(slug, course_root))
     if lesson is None:
         return []
-    source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
-    student_nb = student_version(source_nb)
-    solution_ids = _solution_ids(student_nb)
     expected: dict = {}
     misses = []
-    for sub in load_submissions(slug, course_root):
-        if not (isinstance(sub.fails, set) and sub.fails - {POST_QUIZ_ID}) or sub.flagged or sub.review \
-                or sub.from_release or not in_solution_cells(sub, solution_ids):
-            continue
-        nb = make_submission(source_nb, student_nb, sub)
-        cells = [(c.id, c.source) for c in nb.cells if c.id in solution_ids and c.cell_type == "code"]
+
+    def one_bug(sub) -> bool:
+        return isinstance(sub.fails, set) and bool(sub.fails - {POST_QUIZ_ID}) and not sub.flagged \
+            and not sub.review and not sub.from_release
+
+    for sub, cells in _solution_cells_of_each(slug, course_root, one_bug):
         for seed, run in _values_in_process(lesson, cells, seeds).items():
             verdicts = trusted.judge(lesson, run, trusted.expected_values(lesson, seed, expected))
             for test in sorted(sub.fails - {POST_QUIZ_ID}):
