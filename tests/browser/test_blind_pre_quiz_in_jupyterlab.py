@@ -22,7 +22,6 @@ REQUIRE_BROWSER=1 (CI).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import platform
 import re
@@ -30,6 +29,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.browser import lab as lab_tools
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,14 +48,6 @@ QUESTIONS = [
 ]
 
 
-def _shared():
-    spec = importlib.util.spec_from_file_location("quiz_browser_shared_blind", HERE / "test_quiz_in_jupyterlab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lab_tools = _shared()
 OUTPUT, TOKEN = lab_tools.OUTPUT, lab_tools.TOKEN
 wait_shown, wait_until = lab_tools.wait_shown, lab_tools.wait_until
 

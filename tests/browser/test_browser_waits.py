@@ -3,25 +3,14 @@ and fail fast, naming what they waited for, once nothing does. No browser needed
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+from tests.browser import lab as lab_tools
 
-
-def _browser_module():
-    spec = importlib.util.spec_from_file_location("quiz_browser_waits_module", HERE / "test_quiz_in_jupyterlab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lab_tools = _browser_module()
 Activity = lab_tools.Activity
 
 

@@ -10,7 +10,6 @@ holding the demo quiz. Jupyter's environment-wide settings come from the venv, a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -18,21 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import lab as lab_tools
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-HERE = Path(__file__).resolve().parent
 SLUG = "40-demo-attention"
 GRADED_SLUG = "41-demo-graded"
 
 
-def _shared():
-    spec = importlib.util.spec_from_file_location("quiz_browser_shared", HERE / "test_quiz_in_jupyterlab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lab_tools = _shared()
 OUTPUT, TOKEN = lab_tools.OUTPUT, lab_tools.TOKEN
 wait_shown = lab_tools.wait_shown
 

@@ -21,11 +21,9 @@ Screenshots: build/test-output/<test name>/.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -34,6 +32,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.browser import lab as helpers
+from tests.support import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,14 +47,6 @@ MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"
 START_TIMEOUT_S = 180
 
 
-def _browser_helpers():
-    spec = importlib.util.spec_from_file_location("quiz_browser_shared_inert", HERE / "test_quiz_in_jupyterlab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _browser_helpers()
 
 
 # A plain table, as a correct submission shows one, after a <style> that would hide the page.
@@ -133,11 +126,6 @@ def add_payloads(nb, who: str, raw: bool) -> set[str]:
     return {cell.id for cell in cells}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
@@ -183,7 +171,7 @@ def course(tmp_path_factory):
 def instructor_server(root: Path, log: Path):
     from grader import formgrader
 
-    port = _free_port()
+    port = free_port()
     with open(log, "w") as out:
         server = formgrader.start(root.parent / "instructor-config", port=port, open_browser=False, token=TOKEN,
                                   course_root=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -19,7 +19,6 @@ Skipped when Chromium is missing, unless REQUIRE_BROWSER=1 (CI). Runs every less
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -27,6 +26,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.browser import lab as lab_tools
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,14 +38,6 @@ SOURCE = REPO / "grader" / "source"
 HOME = "00-start-here.ipynb"
 
 
-def _shared():
-    spec = importlib.util.spec_from_file_location("quiz_browser_shared", HERE / "test_quiz_in_jupyterlab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lab_tools = _shared()
 TOKEN = lab_tools.TOKEN
 OUTPUT = lab_tools.OUTPUT / "lessons"
 

@@ -10,17 +10,12 @@ feedback folder opens nothing. Screenshot: build/test-output/browser/open-feedba
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+
+from tests.browser import lab as helpers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-HERE = Path(__file__).resolve().parent
-spec = importlib.util.spec_from_file_location("quiz_browser_shared_feedback", HERE / "test_quiz_in_jupyterlab.py")
-helpers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(helpers)
 
 FOLDER = "course101/35-gpt-model-assembly/feedback/2026-12-07 10:00:00.000000 UTC"
 PAGE = ("<html><head><title>35-gpt-model-assembly</title></head><body><h1>Feedback</h1>"

@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from hub import env as hub_env
 from hub import proxy, roster
 from hub.run import Hub
 from hub.site import HUB_BUILD_DIR, Site
+from tests import support
+from tests.support import free_port
 
 SLUG = "35-gpt-model-assembly"
 # The students' environment the tests build once and reuse. Every account must be able to read it:
@@ -39,17 +40,7 @@ USER_ENV = Path(os.environ.get("GPT2_COURSE_HUB_TEST_ENV", HUB_BUILD_DIR / "user
 
 
 def require(problem: str | None) -> None:
-    if problem is None:
-        return
-    if os.environ.get("REQUIRE_HUB") == "1":
-        pytest.fail(f"REQUIRE_HUB=1 but the hub test cannot run: {problem}", pytrace=False)
-    pytest.skip(problem)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    support.require(problem, "REQUIRE_HUB", "the hub test")
 
 
 def hub_prerequisites() -> Path:
