@@ -21,6 +21,8 @@ import sysconfig
 from importlib import resources
 from pathlib import Path
 
+from course.cli import exits_on
+
 # (URL tiktoken downloads from, SHA-256 tiktoken expects), as pinned in
 # tiktoken_ext/openai_public.py; tests/test_offline_tokenizer.py re-reads that file.
 GPT2_BPE_FILES = {
@@ -101,6 +103,7 @@ def check() -> list[int]:
     return ids
 
 
+@exits_on(OfflineTokenizerError)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.offline_tokenizer", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,15 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     p_install.add_argument("--cache-dir", type=Path, default=None)
     sub.add_parser("check", help="encode 'Hello, world' offline")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "install":
-            where = install(args.cache_dir)
-            print(f"GPT-2 BPE files verified and placed in {where}")
-        else:
-            print(f"tiktoken gpt2 works offline: 'Hello, world' -> {check()}")
-    except OfflineTokenizerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "install":
+        where = install(args.cache_dir)
+        print(f"GPT-2 BPE files verified and placed in {where}")
+    else:
+        print(f"tiktoken gpt2 works offline: 'Hello, world' -> {check()}")
     return 0
 
 

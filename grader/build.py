@@ -47,6 +47,7 @@ from pathlib import Path
 
 import nbformat
 
+from course.cli import exits_on
 from grader.catalog import (
     GRADER_DIR,
     REPO_DIR,
@@ -345,27 +346,24 @@ def write_if_changed(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
     return written
 
 
+@exits_on(AuthoringError, status=2)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("slugs", nargs="*", help="lessons to build (default: all)")
     parser.add_argument("--check", action="store_true", help="only report notebooks that are out of date")
     args = parser.parse_args(argv)
     stale = []
-    try:
-        for slug in args.slugs or lesson_slugs():
-            if args.check:
-                stale += stale_files(slug)
-            else:
-                for path in write_if_changed(slug):
-                    print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
+    for slug in args.slugs or lesson_slugs():
         if args.check:
-            stale += [] if GRADED_LIST.exists() and GRADED_LIST.read_bytes() == graded_list() else [GRADED_LIST]
+            stale += stale_files(slug)
         else:
-            for path in write_graded_list():
+            for path in write_if_changed(slug):
                 print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
-    except AuthoringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.check:
+        stale += [] if GRADED_LIST.exists() and GRADED_LIST.read_bytes() == graded_list() else [GRADED_LIST]
+    else:
+        for path in write_graded_list():
+            print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
     if stale:
         for path in stale:
             print(f"out of date: {path.relative_to(GRADER_DIR.parent)} (run `make notebooks`)", file=sys.stderr)

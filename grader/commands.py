@@ -25,6 +25,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from course.cli import exits_on
 from grader import build, sandbox
 from grader.catalog import (
     GRADER_DIR,
@@ -310,6 +311,7 @@ def export(course_root: Path = GRADER_DIR) -> Path:
     return target
 
 
+@exits_on(CourseError, build.AuthoringError)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.commands", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -323,18 +325,14 @@ def main(argv: list[str] | None = None) -> int:
                            help=f"notebooks run at once (default: the number of cores, {parallel.default_jobs()} here)")
     sub.add_parser("export")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "release":
-            release(args.slugs)
-        elif args.command == "autograde":
-            autograde(args.slugs, force=args.force, jobs=args.jobs)
-        elif args.command == "feedback":
-            feedback(args.slugs)
-        else:
-            export()
-    except (CourseError, build.AuthoringError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "release":
+        release(args.slugs)
+    elif args.command == "autograde":
+        autograde(args.slugs, force=args.force, jobs=args.jobs)
+    elif args.command == "feedback":
+        feedback(args.slugs)
+    else:
+        export()
     return 0
 
 

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 import bootstrap
+from course.cli import exits_on
 
 from .site import REPO_DIR
 
@@ -149,6 +150,7 @@ def make_readable(root: Path) -> None:
     os.chmod(root, os.stat(root).st_mode | 0o055)
 
 
+@exits_on(EnvError, bootstrap.BootstrapError)
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -158,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", type=Path, default=Site().env_dir)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        print(build(args.target, args.force))
-    except (EnvError, bootstrap.BootstrapError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    print(build(args.target, args.force))
     return 0
 
 

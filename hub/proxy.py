@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from course.cli import exits_on
+
 from .site import HUB_BUILD_DIR
 
 PACKAGE = "configurable-http-proxy"
@@ -54,12 +56,9 @@ def ensure(prefix: Path = HUB_BUILD_DIR) -> Path:
     return proxy_path(prefix)
 
 
+@exits_on(ProxyError)
 def main() -> int:
-    try:
-        print(ensure())
-    except ProxyError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    print(ensure())
     return 0
 
 

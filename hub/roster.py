@@ -36,6 +36,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.cli import exits_on
+
 from .site import REPO_DIR, Site
 
 USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -320,6 +322,7 @@ def apply(site: Site, people: list[Person], password_file: Path | None = None) -
     return passwords
 
 
+@exits_on(RosterError)
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -329,14 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Site().state_dir)
     args = parser.parse_args(argv)
     site = Site.load(args.state_dir) if (args.state_dir / "site.json").exists() else Site(state_dir=args.state_dir)
-    try:
-        people = read_roster(args.roster)
-        if args.instructor and args.instructor not in [p.username for p in people]:
-            people.insert(0, Person(args.instructor, "instructor"))
-        apply(site, people, site.state_dir / "new-passwords.csv")
-    except RosterError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    people = read_roster(args.roster)
+    if args.instructor and args.instructor not in [p.username for p in people]:
+        people.insert(0, Person(args.instructor, "instructor"))
+    apply(site, people, site.state_dir / "new-passwords.csv")
     return 0
 
 

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from course.cli import exits_on
+
 from .site import REPO_DIR, Site
 
 CONFIG = REPO_DIR / "hub" / "jupyterhub_config.py"
@@ -221,6 +223,7 @@ def read_pid(site: Site) -> int | None:
         return None
 
 
+@exits_on(HubError)
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -232,41 +235,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     site = Site.load(args.state_dir) if (args.state_dir / "site.json").exists() else Site(state_dir=args.state_dir)
     hub = Hub(site)
+    if args.command == "stop":
+        killed = hub.stop()
+        print("hub stopped" + (f"; killed leftover PIDs {killed}" if killed else ""))
+        return 0
+    if warning := repository_warning():
+        if not args.allow_readable_repository:
+            print(f"error: refusing to start: {warning}\n(a demo without real students: "
+                  "--allow-readable-repository, or make hub HUB_ARGS=--allow-readable-repository)",
+                  file=sys.stderr, flush=True)
+            return 2
+        print(f"WARNING: {warning}", flush=True)
+    url = hub.start()
+    print(f"JupyterHub for {site.course_id}: {url}   (log: {hub.log_path})", flush=True)
+    if args.command == "start":
+        return 0
+    print("Ctrl-C stops it.", flush=True)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and SIGTERM (a service manager, kill PID); a shell's background job ignores SIGINT
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
-        if args.command == "stop":
-            killed = hub.stop()
-            print("hub stopped" + (f"; killed leftover PIDs {killed}" if killed else ""))
-            return 0
-        if warning := repository_warning():
-            if not args.allow_readable_repository:
-                print(f"error: refusing to start: {warning}\n(a demo without real students: "
-                      "--allow-readable-repository, or make hub HUB_ARGS=--allow-readable-repository)",
-                      file=sys.stderr, flush=True)
-                return 2
-            print(f"WARNING: {warning}", flush=True)
-        url = hub.start()
-        print(f"JupyterHub for {site.course_id}: {url}   (log: {hub.log_path})", flush=True)
-        if args.command == "start":
-            return 0
-        print("Ctrl-C stops it.", flush=True)
-
-        def interrupt(signum, frame):
-            raise KeyboardInterrupt
-
-        # Ctrl-C, and SIGTERM (a service manager, kill PID); a shell's background job ignores SIGINT
-        signal.signal(signal.SIGINT, interrupt)
-        signal.signal(signal.SIGTERM, interrupt)
-        try:
-            while hub.process.poll() is None:
-                hub.remember()
-                time.sleep(2)
-        except KeyboardInterrupt:
-            pass
-        hub.stop()
-        print("hub stopped")
-    except HubError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        while hub.process.poll() is None:
+            hub.remember()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    hub.stop()
+    print("hub stopped")
     return 0
 
 
