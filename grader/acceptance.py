@@ -33,6 +33,7 @@ from grader.commands import CourseError, autograde, generate
 from grader.orchestration.score_table import Status, format_score_table, integrity_findings, read_statuses
 from grader.proofs.kernel_checks_pass import kernel_blind, make_kernel_checks_pass
 from grader.proofs.submissions import ALL_TESTS, HarnessError, Submission, make_submission
+from grader.proofs.tampering import tampering_submissions
 from grader.sandbox.bwrap import course_package_dirs
 from grader.trusted import load_probes
 from grader.trusted.integrity import Finding
@@ -41,8 +42,13 @@ from quiz.answers import ANSWERS_FILE
 
 
 def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
+    """The solution, the untouched notebook, the lesson's ``SUBMISSIONS`` and the shared tampering
+    submissions its ``TAMPERING`` asks for (``grader.proofs.tampering``)."""
     module = load_grading(lesson_dir(slug, course_root))
     extra: list[Submission] = list(getattr(module, "SUBMISSIONS", []))
+    if getattr(module, "TAMPERING", None) is not None:
+        source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
+        extra += tampering_submissions(module, extra, source_nb)
     return [
         Submission("solution", fails=set(), why="the instructor's solution"),
         Submission("untouched", fails=ALL_TESTS, why="the released notebook, nothing written", from_release=True),

@@ -17,7 +17,7 @@ asks this module for a second opinion that does not trust it:
    in grading.py) with the same seed, and the values are compared. On both sides the probe code
    is ``grader.trusted.prelude.PRELUDE`` (helpers shared by the lessons) followed by the lesson's
    probes' text;
-3. each graded test cell names the probes that must agree (``TESTS``). A probe that disagrees
+3. each probe names the graded test cells it decides (``@decides(...)``). A probe that disagrees
    (or could not run) while the kernel said that test passed is a contradiction: the test
    scores zero (an error output says what differed) and the submission NEEDS REVIEW
    (``outside check``). A test the kernel already failed keeps its zero, so only the probes of
@@ -25,12 +25,11 @@ asks this module for a second opinion that does not trust it:
    from (seed, its own name), so its values do not depend on which others ran before it.
 
 So a score can never exceed what the outside check confirms, for every test it covers. A
-lesson without ``TESTS`` in its ``grading.py`` is graded by its kernel alone (and the integrity scan's hold).
+lesson without probes in its ``grading.py`` is graded by its kernel alone (and the integrity scan's hold).
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -46,6 +45,7 @@ from grader import sandbox
 from grader.catalog import GRADING_SCRIPT, load_grading
 from grader.sandbox import settings as sandbox_settings
 from grader.trusted.prelude import PRELUDE
+from grader.trusted.withheld import withheld_copy
 
 # The probes are plain code in the lesson's grading.py, between these two lines: that text (after
 # the prelude) is what runs in the sandbox and, here, against the reference.
@@ -65,7 +65,7 @@ class LessonProbes:
     withheld: tuple[str, ...] = ()  # gpt2ref modules not importable while this lesson is checked
     setup: str = ""  # trusted code run before the solution cells (imports)
     code: str = ""  # PRELUDE + the probes' text: defines probe_<name>(ns, seed) -> {key: tensor | number | bool | str | list}
-    tests: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> probe names
+    tests: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> probe names (@decides)
     atol: float = 1e-5
     rtol: float = 1e-4
     probe_timeout: float = 20.0
@@ -95,74 +95,44 @@ def probe_code(path: Path) -> str:
     return text[start:end if end >= 0 else len(text)]
 
 
+def decided_tests(namespace: dict) -> dict[str, list[str]]:
+    """{test grade id: the probes that decide it}, from the ``@decides(...)`` on each ``probe_<name>``
+    the probes' text defines (in the order they are defined)."""
+    tests: dict[str, list[str]] = {}
+    for name, value in namespace.items():
+        if name.startswith("probe_") and callable(value):
+            for grade_id in getattr(value, "decides", ()):
+                tests.setdefault(grade_id, []).append(name.removeprefix("probe_"))
+    return tests
+
+
 def load_probes(lesson_folder: Path) -> LessonProbes | None:
     """The outside check of the lesson whose hand-written files are in ``lesson_folder``, or None
-    (no ``grading.py``, or one without ``TESTS``)."""
+    (no ``grading.py``, or no probe in it that ``@decides`` a test)."""
     path = Path(lesson_folder) / GRADING_SCRIPT
     module = load_grading(lesson_folder)
-    if module is None or not getattr(module, "TESTS", None):
+    if module is None:
         return None
     # The shared helpers go in front of the lesson's own code: both sides run exactly this text.
     code = PRELUDE + "\n\n# --- the lesson's probes ---\n" + probe_code(path)
+    namespace: dict = {}
+    exec(compile(code, f"{path} (probes)", "exec"), namespace)
+    tests = decided_tests(namespace)
+    undecided = sorted(name for name, value in namespace.items()
+                       if name.startswith("probe_") and callable(value) and not getattr(value, "decides", ()))
+    outside = sorted(name for name in dir(module) if name.startswith("probe_") and name not in namespace)
+    if undecided or outside:
+        raise ValueError(f"{path}: probes that decide no test (put @decides(\"test_...\") on them): {undecided}"
+                         if undecided else f"{path}: define probes between the two '# ===' lines (that text runs in "
+                         f"the sandbox), not elsewhere: {outside}")
+    if not tests:
+        return None
     probes = LessonProbes(path.parent.name, module, tuple(getattr(module, "WITHHELD", ())),
-                          getattr(module, "SETUP", ""), code,
-                          dict(getattr(module, "TESTS", {})), tolerances=dict(getattr(module, "TOLERANCES", {})))
+                          getattr(module, "SETUP", ""), code, tests, tolerances=dict(getattr(module, "TOLERANCES", {})))
     for name in ("atol", "rtol", "probe_timeout", "wall_clock"):
         if hasattr(module, name.upper()):
             setattr(probes, name, getattr(module, name.upper()))
-    namespace: dict = {}
-    exec(compile(probes.code, f"{path} (probes)", "exec"), namespace)
-    missing = [name for name in probes.probes if f"probe_{name}" not in namespace]
-    outside = sorted(name for name in dir(module) if name.startswith("probe_") and name not in namespace)
-    if missing or outside:
-        raise ValueError(f"{path}: TESTS name probes that are not defined between the probe lines: {missing}"
-                         if missing else f"{path}: define probes between the two '# ===' lines (that text runs in "
-                         f"the sandbox), not elsewhere: {outside}")
     return probes
-
-
-# --- the reference, withheld ---------------------------------------------------------------------
-
-_PLACEHOLDER = '''"""Withheld while this lesson is graded: write it yourself."""
-
-
-class _Withheld:
-    def __init__(self, name):
-        object.__setattr__(self, "_name", name)
-
-    def _refuse(self, *args, **kwargs):
-        raise ImportError(f"{object.__getattribute__(self, '_name')} is not available while this lesson is "
-                          "graded: the graded parts must be your own code")
-
-    __call__ = __getattr__ = __setattr__ = __mro_entries__ = __getitem__ = __iter__ = _refuse
-
-'''
-
-
-def _defined_names(source: str) -> list[str]:
-    names = []
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [t.id for t in targets if isinstance(t, ast.Name)]
-    return [name for name in names if not name.startswith("__")]
-
-
-def withheld_copy(package_dir: Path, modules: tuple[str, ...], where: Path) -> Path:
-    """A copy of the package at ``package_dir`` in which each module of ``modules`` defines its
-    names as placeholders that raise ImportError when used (so the package still imports)."""
-    target = where / package_dir.name
-    shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for module in modules:
-        path = target / f"{module}.py"
-        if not path.exists():
-            raise ValueError(f"grading.py withholds {package_dir.name}.{module}, which does not exist")
-        names = _defined_names(path.read_text())
-        path.write_text(_PLACEHOLDER + "".join(
-            f"{name} = _Withheld({package_dir.name + '.' + module + '.' + name!r})\n" for name in names))
-    return target
 
 
 # --- running the probes in the sandbox -----------------------------------------------------------

@@ -1,9 +1,9 @@
 """Adding a graded exercise touches two hand-written files of its lesson: ``lesson.py`` (the
 student's cells and the kernel's checks) and ``grading.py`` (the outside check that decides the
 points, and the made-up submissions that prove it). Shown on the toy course: a third exercise,
-``sub``: 14 new lines in ``lesson.py`` (two cells), 7 new and 2 edited in ``grading.py`` (its
-probe, its reference, its test's probe list, one wrong answer), graded from outside, with its
-mistake caught by a visible check."""
+``sub``: 14 new lines in ``lesson.py`` (two cells), 8 new and 1 edited in ``grading.py`` (its
+probe, which says the test it decides; its reference; one wrong answer), graded from outside, with
+its mistake caught by a visible check."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ expect_equal(sub(-4, 6), -10, "sub(-4, 6)")
 ### END HIDDEN TESTS
 '''
 
-PROBE = '''def probe_sub(ns, seed):
+PROBE = '''@decides("test_sub")
+def probe_sub(ns, seed):
     return {"differences": [ns["sub"](a, b) for a, b in _pairs(seed + 2, -60)]}
 
 
@@ -52,8 +53,7 @@ def _add_the_exercise(root):
 
     grading = folder / catalog.GRADING_SCRIPT
     text = grading.read_text()
-    for old, new in [('"test_mul": ["mul"]}', '"test_mul": ["mul"], "test_sub": ["sub"]}'),
-                     ('"mul": lambda a, b: a * b}', '"mul": lambda a, b: a * b, "sub": lambda a, b: a - b}'),
+    for old, new in [('"mul": lambda a, b: a * b}', '"mul": lambda a, b: a * b, "sub": lambda a, b: a - b}'),
                      (trusted.PROBES_END, PROBE + trusted.PROBES_END)]:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -70,7 +70,7 @@ def test_the_new_exercise_takes_two_files_and_few_lines(tmp_path):
     changed = sorted(p.name for p in after if after[p] != before.get(p))
     assert changed == sorted([catalog.AUTHORING_SCRIPT, catalog.GRADING_SCRIPT]) == sorted(p.name for p in touched)
     added = {p.name: len(after[p].splitlines()) - len(before[p].splitlines()) for p in touched}
-    assert added == {catalog.AUTHORING_SCRIPT: 14, catalog.GRADING_SCRIPT: 7}, added  # plus 2 lines edited
+    assert added == {catalog.AUTHORING_SCRIPT: 14, catalog.GRADING_SCRIPT: 8}, added  # plus 1 line edited
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from grader import build, commands, sandbox
+from grader import build, commands, sandbox, trusted
 from grader.orchestration import bookkeeping, score_table
 from grader.plugins import GradingExecute, HideHiddenTests, TolerantNotebookExporter
 from grader.plugins.cells import META
@@ -296,11 +296,11 @@ DIES = Submission("cyd", fails=set(), edits={"mul": [("return a * b", "import os
 def test_reviews_persist_until_the_submission_changes(toy_course, monkeypatch):
     monkeypatch.setenv("GPT2_COURSE_CELL_TIMEOUT", "20")
     root = toy_course
-    # The integrity hold, as lessons without an outside check (no TESTS in grading.py) have it.
+    # The integrity hold, as lessons without an outside check (no probes in grading.py) have it.
     grading = root / "lessons" / SLUG / "grading.py"
     text = grading.read_text()
-    assert text.count('TESTS = {"test_add": ["add"], "test_mul": ["mul"]}') == 1
-    grading.write_text(text.replace('TESTS = {"test_add": ["add"], "test_mul": ["mul"]}', "TESTS = {}"))
+    begin, end = text.index(trusted.PROBES_BEGIN), text.index(trusted.PROBES_END)
+    grading.write_text(text[:begin] + text[end:])
     ana = hand_in(root, "ana", Submission("ana", fails=set()))
     hand_in(root, "ben", CHEAT)
     hand_in(root, "cyd", DIES)

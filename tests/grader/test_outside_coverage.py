@@ -19,14 +19,17 @@ from .conftest import FIXTURE, SLUG
 LESSONS = [s for s in catalog.lesson_slugs() if catalog.proven(s)]
 
 
+MUL_PROBE = '@decides("test_mul")\ndef probe_mul(ns, seed):\n    return {"products": [ns["mul"](a, b) for a, b in _pairs(seed + 1, 0)]}\n'
+
+
 def _toy_without_a_mul_probe(tmp_path):
     """The toy course whose outside check no longer looks at mul: test_mul stands on the kernel alone."""
     root = tmp_path / "grader"
     shutil.copytree(FIXTURE, root)
     probes = root / "lessons" / SLUG / "grading.py"
     text = probes.read_text()
-    assert 'TESTS = {"test_add": ["add"], "test_mul": ["mul"]}' in text
-    probes.write_text(text.replace('"test_mul": ["mul"]', '"test_mul": []'))
+    assert text.count(MUL_PROBE) == 1
+    probes.write_text(text.replace(MUL_PROBE, ""))
     build.write_if_changed(SLUG, root)
     return root
 
@@ -52,11 +55,7 @@ def test_a_point_the_outside_check_does_not_take_is_a_gap(tmp_path):
 
 
 def test_a_graded_test_without_probes_is_reported(tmp_path):
-    root = tmp_path / "grader"
-    shutil.copytree(FIXTURE, root)
-    probes = root / "lessons" / SLUG / "grading.py"
-    probes.write_text(probes.read_text().replace(', "test_mul": ["mul"]', ""))
-    build.write_if_changed(SLUG, root)
+    root = _toy_without_a_mul_probe(tmp_path)
     assert outside_coverage.uncovered_tests(SLUG, root) == {"test_mul"}
     assert "graded by the kernel alone: test_mul" in outside_coverage.report(SLUG, [], {"test_mul"})
 

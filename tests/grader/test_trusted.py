@@ -58,28 +58,36 @@ def test_a_probe_that_did_not_run_is_never_a_pass():
 
 def _grading(folder, head: str, probes: str, tail: str = "") -> None:
     """A lesson's grading.py: ``head``, then ``probes`` between the probe lines, then ``tail``."""
-    (folder / "grading.py").write_text(f"{head}\n{trusted.PROBES_BEGIN}\n{probes}\n{trusted.PROBES_END}\n{tail}")
+    imports = "from grader.trusted.prelude import decides\n"
+    (folder / "grading.py").write_text(f"{imports}{head}\n{trusted.PROBES_BEGIN}\n{probes}\n{trusted.PROBES_END}\n{tail}")
 
 
 def test_probes_file_mistakes_are_reported(tmp_path):
-    _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n', "def probe_b(ns, seed):\n    return {}\n")
-    with pytest.raises(ValueError, match=r"TESTS name probes that are not defined between the probe lines: \['a'\]"):
+    _grading(tmp_path, "", '@decides("test_a")\ndef probe_a(ns, seed):\n    return {}\n\n'
+                           "def probe_b(ns, seed):\n    return {}\n")
+    with pytest.raises(ValueError, match=r"probes that decide no test \(put @decides.*\['probe_b'\]"):
         trusted.load_probes(tmp_path)
-    _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n', "def probe_a(ns, seed):\n    return {}\n",
+    _grading(tmp_path, "", '@decides("test_a")\ndef probe_a(ns, seed):\n    return {}\n',
              "def probe_c(ns, seed):\n    return {}\n")
     with pytest.raises(ValueError, match=r"define probes between the two '# ===' lines .*\['probe_c'\]"):
         trusted.load_probes(tmp_path)
     assert trusted.load_probes(tmp_path / "nowhere") is None
-    _grading(tmp_path, "TESTS = {}\n", "")
-    assert trusted.load_probes(tmp_path) is None, "no TESTS: no outside check"
+    _grading(tmp_path, "", "")
+    assert trusted.load_probes(tmp_path) is None, "no probes: no outside check"
+
+
+def test_each_probe_says_which_tests_it_decides(tmp_path):
+    _grading(tmp_path, "", '@decides("test_b", "test_a")\ndef probe_x(ns, seed):\n    return {}\n\n\n'
+                           '@decides("test_a")\ndef probe_y(ns, seed):\n    return {}\n')
+    assert trusted.load_probes(tmp_path).tests == {"test_b": ["x"], "test_a": ["x", "y"]}
 
 
 def test_the_prelude_comes_first_on_both_sides(tmp_path):
     """Every lesson's probe code starts with the shared helpers; a probes file may use them as its own."""
     from grader.trusted.prelude import PRELUDE
 
-    _grading(tmp_path, 'TESTS = {"test_a": ["a"]}\n' "def reference_namespace():\n    return {}\n",
-             "def probe_a(ns, seed):\n"
+    _grading(tmp_path, "def reference_namespace():\n    return {}\n",
+             '@decides("test_a")\ndef probe_a(ns, seed):\n'
              "    g = _gen(seed, 5)\n"
              "    return {'error': _error(lambda: int('x')), 'none': _error(lambda: 1), 'pick': _pick(g, 4, 4),\n"
              "            'standing_in': _standing_in(ns, lambda: ns['f'](), f=lambda: 'stand-in'), 'after': ns.get('f')}\n")
@@ -216,7 +224,7 @@ def test_a_broken_probes_file_holds_the_tests_at_zero_for_review(toy_course):
 
     _submit(toy_course, ["solution"])  # (the submissions are declared in the file about to break)
     grading = toy_course / "lessons" / SLUG / "grading.py"
-    grading.write_text(grading.read_text().replace("TESTS = {", "TESTS = {oops", 1))
+    grading.write_text(grading.read_text().replace("def probe_add(", "def probe_add(oops, ", 1))
     scores = commands.autograde([SLUG], course_root=toy_course, quiet=True, jobs=1)
     status = score_table.read_statuses(toy_course, [SLUG])[("solution", SLUG)]
     assert status.label == "NEEDS REVIEW (outside check)"
@@ -247,9 +255,9 @@ def test_only_the_probes_of_tests_that_passed_in_the_kernel_run(toy_course):
 
 
 def test_a_probe_that_draws_from_the_global_generator_is_still_repeatable(tmp_path):
-    _grading(tmp_path, 'TESTS = {"test_a": ["a"], "test_b": ["b"]}\n' "def reference_namespace():\n    return {}\n",
-             "def probe_a(ns, seed):\n    return {'x': _torch.rand(3)}\n"
-             "def probe_b(ns, seed):\n    return {'y': _torch.rand(3)}\n")
+    _grading(tmp_path, "def reference_namespace():\n    return {}\n",
+             "@decides('test_a')\ndef probe_a(ns, seed):\n    return {'x': _torch.rand(3)}\n"
+             "@decides('test_b')\ndef probe_b(ns, seed):\n    return {'y': _torch.rand(3)}\n")
     lesson = trusted.load_probes(tmp_path)
     after_a = trusted.reference_values(lesson, 7)["b"]["y"]
     torch.rand(5)  # whatever else used the generator in between

@@ -26,7 +26,8 @@ About SUBMISSIONS: Made-up submissions for lesson 30 (byte-level BPE): see grade
 """
 
 from grader.proofs.submissions import Submission
-from grader.trusted.prelude import _error
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _error, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -53,16 +54,6 @@ def pre_split(text):
     """GPT-2's chunks of `text`; joined together they give back `text`."""
     return GPT2_SPLIT_PATTERN.findall(text)
 '''
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_merge_pair": ["merge_pair"],
-    "test_train_bpe_ids": ["train_ids"],
-    "test_train_bpe_merges": ["train_merges"],
-    "test_decode": ["decode"],
-    "test_encode": ["encode"],
-    "test_encode_special": ["encode_special"],
-}
 
 
 def reference_namespace():
@@ -164,6 +155,7 @@ def _learned_pieces(merges):
 
 # --- the probes ----------------------------------------------------------------------------------
 
+@decides("test_merge_pair")
 def probe_merge_pair(ns, seed):
     merge_pair = ns["merge_pair"]
     rng = _rng(seed, 1)
@@ -180,6 +172,7 @@ def probe_merge_pair(ns, seed):
     return {"results": results, "input_kept": kept, "lists": lists}
 
 
+@decides("test_train_bpe_ids")
 def probe_train_ids(ns, seed):
     return _train_ids(ns["train_bpe"], seed)
 
@@ -194,6 +187,7 @@ def _train_ids(train_bpe, seed):
             "empty_text": len(train_bpe("", rng.randint(1, 5))), "zero_merges": len(train_bpe(_text(rng, 10), 0))}
 
 
+@decides("test_train_bpe_merges")
 def probe_train_merges(ns, seed):
     return _train_merges(ns["train_bpe"], seed)
 
@@ -207,6 +201,7 @@ def _train_merges(train_bpe, seed):
     return out
 
 
+@decides("test_decode")
 def probe_decode(ns, seed):
     decode = ns["decode"]
     rng = _rng(seed, 4)
@@ -223,6 +218,7 @@ def probe_decode(ns, seed):
     return out
 
 
+@decides("test_encode")
 def probe_encode(ns, seed):
     return _encode(ns["encode"], seed)
 
@@ -237,6 +233,7 @@ def _encode(encode, seed):
     return out
 
 
+@decides("test_encode_special")
 def probe_encode_special(ns, seed):
     return _encode_special(ns["encode"], seed)
 
@@ -407,17 +404,7 @@ SUBMISSIONS = [
     return b"".join(expand(t) for t in ids).decode("utf-8", "replace")
 '''},
     ),
-    # --- tampering: test cells retyped or deleted come back from the source ----------------
-    Submission(
-        "tamper-pass-tie-break", why="test cell retyped to `pass`, with a wrong tie-break",
-        fails={"test_train_bpe_merges"},
-        cells={"test_train_bpe_merges": "pass"},
-        edits={"train_bpe": [(TIE_BREAK, "best = max(counts, key=lambda pair: (counts[pair], pair))")]},
-    ),
-    Submission(
-        "tamper-delete-special-test", why="test cell deleted, with <|endoftext|> always allowed",
-        fails={"test_encode_special"},
-        delete=["test_encode_special"],
-        edits={"encode": [('if allowed_special == "all" or special in allowed_special:', "if True:")]},
-    ),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("tie-break-largest")

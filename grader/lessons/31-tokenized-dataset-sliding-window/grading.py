@@ -26,7 +26,8 @@ About SUBMISSIONS: Made-up submissions for lesson 31 (sliding-window dataset): s
 """
 
 from grader.proofs.submissions import Submission
-from grader.trusted.prelude import _error, _gen, _pick
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _error, _gen, _pick, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -39,15 +40,6 @@ import tiktoken
 import torch
 from torch.utils.data import DataLoader, Dataset
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_window_count": ["count"],
-    "test_window_content": ["content"],
-    "test_short_text": ["short"],
-    "test_dataloader_batches": ["batches"],
-    "test_dataloader_seed": ["seed"],
-}
 
 
 def reference_namespace():
@@ -83,6 +75,7 @@ def _configs(g, count):
     return out
 
 
+@decides("test_window_count")
 def probe_count(ns, seed):
     Dataset = ns["SlidingWindowDataset"]
     g = _gen(seed, 1)
@@ -92,6 +85,7 @@ def probe_count(ns, seed):
     return {"lengths": [int(x) for x in lengths]}
 
 
+@decides("test_window_content")
 def probe_content(ns, seed):
     Dataset = ns["SlidingWindowDataset"]
     g = _gen(seed, 2)
@@ -111,6 +105,7 @@ def probe_content(ns, seed):
     return out
 
 
+@decides("test_short_text")
 def probe_short(ns, seed):
     Dataset = ns["SlidingWindowDataset"]
     g = _gen(seed, 3)
@@ -135,6 +130,7 @@ def _rows(loader):
             [int(x.shape[0]) for x, _ in batches], sorted({str(t.dtype) for b in batches for t in b}))
 
 
+@decides("test_dataloader_batches")
 def probe_batches(ns, seed):
     create = ns["create_dataloader"]
     g = _gen(seed, 4)
@@ -157,6 +153,7 @@ def probe_batches(ns, seed):
     return out
 
 
+@decides("test_dataloader_seed")
 def probe_seed(ns, seed):
     create = ns["create_dataloader"]
     g = _gen(seed, 5)
@@ -330,17 +327,7 @@ def create_dataloader(text, batch_size=4, max_length=256, stride=128, shuffle=Tr
                       num_workers=num_workers, generator=generator)
 '''},
     ),
-    # --- tampering: test cells retyped or deleted come back from the source ----------------
-    Submission(
-        "tamper-pass-content", why="test cell retyped to `pass`, with the target not shifted",
-        fails={"test_window_content", "test_dataloader_batches"},
-        cells={"test_window_content": "pass"},
-        edits={"sliding_window_dataset": [(RETURN_WINDOW, "return window[:-1], window[:-1]")]},
-    ),
-    Submission(
-        "tamper-delete-seed-test", why="test cell deleted, with the seed ignored",
-        fails={"test_dataloader_seed"},
-        delete=["test_dataloader_seed"],
-        edits={"create_dataloader": [(GENERATOR, "generator = None")]},
-    ),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("seed-ignored")

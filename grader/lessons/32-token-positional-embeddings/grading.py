@@ -19,8 +19,9 @@ About SUBMISSIONS: Made-up submissions for lesson 32: each one-bug mutant must l
 test that should catch it; correct-but-different answers must keep full marks.
 """
 
-from grader.proofs.submissions import ALL_TESTS, Submission
-from grader.trusted.prelude import _gen, _pick
+from grader.proofs.submissions import Submission
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _gen, _pick, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -35,15 +36,6 @@ import torch.nn.functional as F
 from torch import nn
 from gpt2ref import GPT2_SMALL
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_embedding_shapes": ["shapes"],
-    "test_embedding_values": ["values"],
-    "test_embedding_gradients": ["gradients"],
-    "test_embedding_too_long": ["too_long"],
-    "test_cosine_similarity": ["cosine"],
-}
 
 
 def reference_namespace():
@@ -72,6 +64,7 @@ def _set_tables(emb, seed):
             weight.copy_(torch.randn(weight.shape, generator=g))
 
 
+@decides("test_embedding_shapes")
 def probe_shapes(ns, seed):
     Emb = ns["TokenPositionEmbedding"]
     g = _gen(seed, 1)
@@ -89,6 +82,7 @@ def probe_shapes(ns, seed):
     return out
 
 
+@decides("test_embedding_values")
 def probe_values(ns, seed):
     Emb = ns["TokenPositionEmbedding"]
     g = _gen(seed, 2)
@@ -110,6 +104,7 @@ def _rows_with_grad(weight):
     return (weight.grad.abs().sum(dim=1) > 0).nonzero().flatten().tolist()
 
 
+@decides("test_embedding_gradients")
 def probe_gradients(ns, seed):
     Emb = ns["TokenPositionEmbedding"]
     g = _gen(seed, 3)
@@ -121,6 +116,7 @@ def probe_gradients(ns, seed):
     return {"tok_rows": _rows_with_grad(emb.tok_embed.weight), "pos_rows": _rows_with_grad(emb.pos_embed.weight)}
 
 
+@decides("test_embedding_too_long")
 def probe_too_long(ns, seed):
     Emb = ns["TokenPositionEmbedding"]
     g = _gen(seed, 4)
@@ -139,6 +135,7 @@ def probe_too_long(ns, seed):
     return {"full": list(full.shape), "error": error, "names_both": names_both}
 
 
+@decides("test_cosine_similarity")
 def probe_cosine(ns, seed):
     cosine = ns["cosine_similarity_matrix"]
     g = _gen(seed, 5)
@@ -279,17 +276,7 @@ def cosine_similarity_matrix(x, eps=1e-8):
 ''',
         },
     ),
-    # --- tampering ---------------------------------------------------------------------------
-    Submission(
-        "tampered-tests", fails=ALL_TESTS,
-        why="wrong answers, and every test cell retyped to `pass` or deleted: the grader restores them",
-        edits={EMB: [("self.pos_embed = nn.Embedding(context_length, d_model)",
-                      "self.pos_embed = nn.Embedding(vocab_size, d_model)"),
-                     (RETURN_SUM, "return self.tok_embed(idx) * 0"),
-                     ("raise ValueError(", "pass  # raise ValueError(\n            print(")],
-               COS: [("return unit @ unit.T  # (N, N)", "return x @ x.T")]},
-        cells={"test_embedding_shapes": "pass", "test_embedding_values": "pass",
-               "test_embedding_gradients": "print('all good')"},
-        delete=["test_embedding_too_long", "test_cosine_similarity"],
-    ),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("scaled-token-vectors")

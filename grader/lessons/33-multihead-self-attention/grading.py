@@ -21,8 +21,9 @@ About SUBMISSIONS: Made-up submissions for lesson 33: each one-bug mutant must l
 test that should catch it; correct-but-different answers must keep full marks.
 """
 
-from grader.proofs.submissions import ALL_TESTS, Submission
-from grader.trusted.prelude import _count, _fill, _gen, _pick, _standing_in
+from grader.proofs.submissions import Submission
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _count, _fill, _gen, _pick, _standing_in, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -37,16 +38,6 @@ import torch.nn.functional as F
 from torch import nn
 from gpt2ref import GPT2_SMALL, TokenPositionEmbedding
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_attention_mask": ["mask"],
-    "test_attention_values": ["values"],
-    "test_mha_shapes": ["mha_shapes"],
-    "test_mha_heads": ["heads"],
-    "test_mha_values": ["mha_values"],
-    "test_mha_dropout": ["mha_dropout"],
-}
 
 
 def reference_namespace():
@@ -66,6 +57,7 @@ def _shapes(g):
     return [(T, d), (_pick(g, 1, 3), T, d), (_pick(g, 1, 3), _pick(g, 1, 4), T, d)]
 
 
+@decides("test_attention_mask")
 def probe_mask(ns, seed):
     attention = ns["causal_attention"]
     g = _gen(seed, 1)
@@ -88,6 +80,7 @@ def probe_mask(ns, seed):
     return out
 
 
+@decides("test_attention_values")
 def probe_values(ns, seed):
     attention = ns["causal_attention"]
     g = _gen(seed, 2)
@@ -101,6 +94,7 @@ def probe_values(ns, seed):
     return out
 
 
+@decides("test_mha_shapes")
 def probe_mha_shapes(ns, seed):
     MHA = ns["MultiHeadAttention"]
     g = _gen(seed, 3)
@@ -124,6 +118,7 @@ def probe_mha_shapes(ns, seed):
     return out
 
 
+@decides("test_mha_heads")
 def probe_heads(ns, seed):
     MHA = ns["MultiHeadAttention"]
     g = _gen(seed, 4)
@@ -146,6 +141,7 @@ def _exact_attention(q, k, v):
     return weights @ v, weights
 
 
+@decides("test_mha_values")
 def probe_mha_values(ns, seed):
     return _standing_in(ns, lambda: _mha_values(ns["MultiHeadAttention"], seed), causal_attention=_exact_attention)
 
@@ -166,6 +162,7 @@ def _mha_values(MHA, seed):
     return out
 
 
+@decides("test_mha_dropout")
 def probe_mha_dropout(ns, seed):
     return _standing_in(ns, lambda: _mha_dropout(ns["MultiHeadAttention"], seed),
                         causal_attention=_exact_attention)
@@ -324,18 +321,7 @@ SUBMISSIONS = [
 ''',
         },
     ),
-    # --- tampering -------------------------------------------------------------------------------
-    Submission(
-        "tampered-tests", fails=ALL_TESTS,
-        why="wrong answers, and every test cell retyped to `pass` or deleted: the grader restores them",
-        edits={ATT: [(SCORES, "scores = q @ k.transpose(-2, -1) * 0"),
-                     (WEIGHTS, "weights = torch.softmax(scores, dim=-1)")],
-               MHA: [("self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)",
-                      "self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)\n        self.extra = nn.Linear(d_model, d_model)"),
-                     ("return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)",
-                      "return x.view(B, self.num_heads, T, self.head_dim)"),
-                     (SDPA_DROPOUT, "dropout_p=self.dropout")]},
-        cells={"test_attention_mask": "pass", "test_attention_values": "pass", "test_mha_shapes": "pass"},
-        delete=["test_mha_heads", "test_mha_values", "test_mha_dropout"],
-    ),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("attention-unscaled")

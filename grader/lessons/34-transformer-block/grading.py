@@ -22,8 +22,9 @@ About SUBMISSIONS: Made-up submissions for lesson 34: each one-bug mutant must l
 test that should catch it; correct-but-different answers must keep full marks.
 """
 
-from grader.proofs.submissions import ALL_TESTS, Submission
-from grader.trusted.prelude import _count, _fill, _gen, _pick
+from grader.proofs.submissions import Submission
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _count, _fill, _gen, _pick, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -38,16 +39,6 @@ import torch.nn.functional as F
 from torch import nn
 from gpt2ref import GPT2_SMALL, TINY, GPTConfig, MultiHeadAttention
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_layernorm": ["layernorm"],
-    "test_layernorm_eps": ["eps"],
-    "test_gelu": ["gelu"],
-    "test_feedforward": ["ff"],
-    "test_block_structure": ["block_structure"],
-    "test_block_forward": ["block_forward"],
-}
 
 # (probe, key) -> (atol, rtol): the eps probe's wide vectors leave the biased/unbiased variance
 # gap (at most 1 / (2 (d - 1)) relative) inside 1e-3, while a misplaced eps changes the output
@@ -73,6 +64,7 @@ from torch import nn
 from gpt2ref import GPTConfig
 
 
+@decides("test_layernorm")
 def probe_layernorm(ns, seed):
     LayerNorm = ns["LayerNorm"]
     g = _gen(seed, 1)
@@ -95,6 +87,7 @@ def probe_layernorm(ns, seed):
     return out
 
 
+@decides("test_layernorm_eps")
 def probe_eps(ns, seed):
     LayerNorm = ns["LayerNorm"]
     g = _gen(seed, 2)
@@ -110,6 +103,7 @@ def probe_eps(ns, seed):
         return {"out": ln(x), "flat": ln(flat)}
 
 
+@decides("test_gelu")
 def probe_gelu(ns, seed):
     GELU = ns["GELU"]
     g = _gen(seed, 3)
@@ -126,6 +120,7 @@ class _Act(nn.Module):
         return torch.sin(x) + 0.25 * x
 
 
+@decides("test_feedforward")
 def probe_ff(ns, seed):
     FeedForward = ns["FeedForward"]
     g = _gen(seed, 4)
@@ -169,6 +164,7 @@ def _config(seed, salt, **fixed):
     return GPTConfig(**values)
 
 
+@decides("test_block_structure")
 def probe_block_structure(ns, seed):
     Block, LayerNorm = ns["TransformerBlock"], ns["LayerNorm"]
     g = _gen(seed, 5)
@@ -230,6 +226,7 @@ class _FF(nn.Module):
         return torch.tanh(x @ self.w1) @ self.w2 + 0.5
 
 
+@decides("test_block_forward")
 def probe_block_forward(ns, seed):
     cfg = _config(seed, 60)
     blk = ns["TransformerBlock"](cfg).eval()
@@ -409,18 +406,7 @@ SUBMISSIONS = [
 ''',
         },
     ),
-    # --- tampering ---------------------------------------------------------------------------
-    Submission(
-        "tampered-tests", fails=ALL_TESTS,
-        why="wrong answers, and every test cell retyped to `pass` or deleted: the grader restores them",
-        edits={LN: [("unbiased=False", "unbiased=True"), (SQRT, "(torch.sqrt(var) + self.eps)")],
-               GELU: [(GELU_BODY, "return torch.relu(x)")],
-               FF: [("self.proj(self.act(self.fc(x)))", "self.proj(self.fc(x))")],
-               BLOCK: [("config.num_heads, config.dropout, config.bias)", "config.num_heads, 0.0, config.bias)"),
-                       ("FeedForward(config.d_model, config.d_ff, config.dropout, config.bias)",
-                       "FeedForward(config.d_model, config.d_ff, 0.0, config.bias)"),
-                       (FF_ADD, "x = self.ff(self.norm2(x))")]},
-        cells={"test_layernorm": "pass", "test_gelu": "pass", "test_block_forward": "print('ok')"},
-        delete=["test_layernorm_eps", "test_feedforward", "test_block_structure"],
-    ),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("ln-unbiased-variance")

@@ -17,8 +17,9 @@ Run: python -m grader.acceptance 35-gpt-model-assembly
 
 import json
 
-from grader.proofs.submissions import ALL_TESTS, Submission, forge_quiz_cell, insert_cell
-from grader.trusted.prelude import _fill, _standing_in
+from grader.proofs.submissions import Submission, forge_quiz_cell, insert_cell
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _fill, _standing_in, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -34,22 +35,6 @@ import torch.nn.functional as F
 from torch import nn
 from gpt2ref import GPT2_SMALL, TINY, GPTConfig, LayerNorm, TransformerBlock
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_gpt_shapes": ["shapes"],
-    "test_gpt_embeddings": ["embeddings"],
-    "test_gpt_blocks": ["blocks"],
-    "test_gpt_final_norm": ["final_norm"],
-    "test_weight_tying": ["tying"],
-    "test_init": ["init"],
-    "test_gpt_dropout": ["dropout"],
-    "test_count_parameters": ["count"],
-    "test_top_k_filter": ["top_k"],
-    "test_generate_window": ["window"],
-    "test_generate_sampling": ["sampling"],
-    "test_generate_contract": ["contract"],
-}
 
 # (probe, key) -> (atol, rtol) where values are statistics, not exact results
 TOLERANCES = {
@@ -120,6 +105,7 @@ def _ids(cfg, seed, batch=2, length=None):
     return torch.randint(0, cfg.vocab_size, (batch, length), generator=g)
 
 
+@decides("test_gpt_shapes")
 def probe_shapes(ns, seed):
     cfg = _config(seed)
     torch.manual_seed(seed)
@@ -137,6 +123,7 @@ def probe_shapes(ns, seed):
             "head_has_bias": getattr(model.lm_head, "bias", None) is not None, "blocks": len(model.blocks)}
 
 
+@decides("test_gpt_embeddings")
 def probe_embeddings(ns, seed):
     cfg = _config(seed + 1)
     model = _bare(ns["GPTModel"](cfg))
@@ -146,6 +133,7 @@ def probe_embeddings(ns, seed):
         return {"out": model.eval()(_ids(cfg, seed, 2, cfg.context_length - 1))}
 
 
+@decides("test_gpt_blocks")
 def probe_blocks(ns, seed):
     cfg = _config(seed + 2)
     model = ns["GPTModel"](cfg)
@@ -156,6 +144,7 @@ def probe_blocks(ns, seed):
         return {"out": model.eval()(_ids(cfg, seed))}
 
 
+@decides("test_gpt_final_norm")
 def probe_final_norm(ns, seed):
     cfg = _config(seed + 3, layer_norm_eps=0.3, bias=False)  # an eps and a bias that show
     model = ns["GPTModel"](cfg)
@@ -168,6 +157,7 @@ def probe_final_norm(ns, seed):
         return {"out": model.eval()(_ids(cfg, seed))}
 
 
+@decides("test_weight_tying")
 def probe_tying(ns, seed):
     cfg = _config(seed + 4, weight_tying=True)
     model = ns["GPTModel"](cfg)
@@ -181,6 +171,7 @@ def probe_tying(ns, seed):
             model.lm_head.weight is model.tok_embed.weight}
 
 
+@decides("test_init")
 def probe_init(ns, seed):
     cfg = _config(seed + 5, d_model=96, num_heads=4, num_layers=int(2 + seed % 3), bias=True)
     torch.manual_seed(seed)
@@ -198,6 +189,7 @@ def probe_init(ns, seed):
     return {"std": [mean(emb), mean(lin), mean(res)], "bias_max": bias}
 
 
+@decides("test_gpt_dropout")
 def probe_dropout(ns, seed):
     cfg = _config(seed + 6, dropout=0.5)
     model = _bare(ns["GPTModel"](cfg))
@@ -212,6 +204,7 @@ def probe_dropout(ns, seed):
     return {"eval": evaluated, "train": trained}
 
 
+@decides("test_count_parameters")
 def probe_count(ns, seed):
     count = ns["count_parameters"]
     g = torch.Generator().manual_seed(seed)
@@ -232,6 +225,7 @@ def probe_count(ns, seed):
             "python_int": all(type(x) is int for x in got)}
 
 
+@decides("test_top_k_filter")
 def probe_top_k(ns, seed):
     top_k_filter = ns["top_k_filter"]
     g = torch.Generator().manual_seed(seed)
@@ -273,6 +267,7 @@ def _exact_top_k(logits, top_k):
     return logits.masked_fill(logits < torch.topk(logits, k, dim=-1).values[..., -1:], float("-inf"))
 
 
+@decides("test_generate_window")
 def probe_window(ns, seed):
     g = torch.Generator().manual_seed(seed)
     context, new = int(torch.randint(3, 6, (1,), generator=g)), 9
@@ -294,6 +289,7 @@ class _Fixed(nn.Module):
         return self.logits.expand(idx.shape[0], idx.shape[1], -1)
 
 
+@decides("test_generate_sampling")
 def probe_sampling(ns, seed):
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(8, generator=g) * 1.5
@@ -307,6 +303,7 @@ def probe_sampling(ns, seed):
     return {"freq": torch.bincount(drawn, minlength=8).double() / rows, "shape": list(out.shape)}
 
 
+@decides("test_generate_contract")
 def probe_contract(ns, seed):
     return _standing_in(ns, lambda: _contract(ns["generate"], seed), top_k_filter=_exact_top_k)
 
@@ -529,36 +526,6 @@ SUBMISSIONS = [
                why="own attention/block in nn.Sequential, functional embedding dropout; generate seeded with "
                    "torch.manual_seed",
                cells={"gpt_model": OWN_BLOCKS_GPT, "generate": GENERATE_MANUAL_SEED}),
-    # --- tampering -------------------------------------------------------------------------------
-    Submission("tamper-pass-tying-test", fails={"test_weight_tying"},
-               why="no tying, and the tying test retyped to `pass` (restored by nbgrader)",
-               edits={"gpt_model": [("        if config.weight_tying:\n            " + TIE, "        pass")]},
-               cells={"test_weight_tying": "pass"}),
-    Submission("tamper-delete-top-k-test", fails={"test_top_k_filter"},
-               why="keeps the smallest, and the top-k test cell deleted (re-added by nbgrader)",
-               edits={"top_k_filter": KEEP_LARGEST}, delete=["test_top_k_filter"]),
-    Submission("neuters-the-checks", fails={"test_weight_tying"}, flagged=True, review={"outside check"},
-               why="no tying, and course.checks' expect/expect_equal replaced by no-ops: the tying test passes "
-                   "in the kernel; the outside check finds no tying (0 points, NEEDS REVIEW), the scan reports it",
-               edits={"gpt_model": [("class GPTModel(nn.Module):",
-                                     "import course.checks\n"
-                                     "course.checks.expect = course.checks.expect_equal = lambda *a, **k: None\n\n\n"
-                                     "class GPTModel(nn.Module):"),
-                                    ("        if config.weight_tying:\n            " + TIE, "        pass")]}),
-    Submission("patches-torch-indirectly", fails={"test_gpt_final_norm"}, review={"outside check"},
-               why="final_norm ignores config.layer_norm_eps, and Tensor.any is patched through importlib so that "
-                   "every closeness check passes in the kernel; the outside check finds the wrong norm",
-               edits={"gpt_model": [(FINAL_NORM, "self.final_norm = LayerNorm(config.d_model, bias=config.bias)"),
-                                    ("class GPTModel(nn.Module):",
-                                     "import importlib\nsetattr(importlib.import_module('tor' + 'ch').Tensor, 'an' + 'y',"
-                                     " lambda self, *a, **k: False)\n\n\nclass GPTModel(nn.Module):")]}),
-    Submission("reference-in-disguise", fails=ALL_TESTS, why="hands every answer to gpt2ref",
-               cells={"gpt_model": "from gpt2ref import GPTModel as _Ref\n\n\nclass GPTModel(_Ref):\n    pass\n",
-                      "count_parameters": "import gpt2ref as _r\n\n\ndef count_parameters(model):\n"
-                                          "    return _r.count_parameters(model)\n",
-                      "top_k_filter": "from gpt2ref.generation import top_k_filter\n",
-                      "generate": "from gpt2ref import generate as _gen\n\n\ndef generate(*args, **kwargs):\n"
-                                  "    return _gen(*args, **kwargs)\n"}),
     # --- the graded post quiz: scored outside the kernel from quiz-answers.json (every other
     # submission hands in right answers, those that must score zero none) -------------------
     Submission("quiz-one-wrong", fails={"post_quiz"}, quiz=QUIZ_ONE_WRONG, scores={"post_quiz": 1},
@@ -572,3 +539,6 @@ SUBMISSIONS = [
                    "kernel: still 1 point",
                transform=lambda nb: insert_cell(nb, "test_generate_contract", "forge-quiz", forge_quiz_cell(2))),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("no-tying", closeness="final-norm-eps-ignored")

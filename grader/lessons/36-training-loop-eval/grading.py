@@ -36,8 +36,9 @@ marks; tampering earns nothing it should not.
 Run: python -m grader.acceptance 36-training-loop-eval
 """
 
-from grader.proofs.submissions import ALL_TESTS, Submission
-from grader.trusted.prelude import _gen, _pick, _standing_in
+from grader.proofs.submissions import Submission
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _gen, _pick, _standing_in, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -84,15 +85,6 @@ def lr_at(step, max_lr, warmup_steps, total_steps, min_lr=0.0):
     progress = min(1.0, (step - warmup_steps) / decay_steps)
     return min_lr + 0.5 * (max_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_batch_loss": ["batch_loss"],
-    "test_evaluate": ["evaluate"],
-    "test_train_step": ["train_step"],
-    "test_train": ["train"],
-    "test_checkpoint": ["checkpoint"],
-}
 
 
 def reference_namespace():
@@ -177,6 +169,7 @@ def _exact_train_step(model, optimizer, inputs, targets, max_grad_norm=1.0):
 
 # --- the probes ----------------------------------------------------------------------------------
 
+@decides("test_batch_loss")
 def probe_batch_loss(ns, seed):
     batch_loss = ns["batch_loss"]
     g = _gen(seed, 1)
@@ -195,6 +188,7 @@ def probe_batch_loss(ns, seed):
     return out
 
 
+@decides("test_evaluate")
 def probe_evaluate(ns, seed):
     return _standing_in(ns, lambda: _evaluate(ns["evaluate"], seed), batch_loss=_exact_batch_loss)
 
@@ -218,6 +212,7 @@ def _evaluate(evaluate, seed):
     return out
 
 
+@decides("test_train_step")
 def probe_train_step(ns, seed):
     return _standing_in(ns, lambda: _train_step(ns["train_step"], seed), batch_loss=_exact_batch_loss)
 
@@ -261,6 +256,7 @@ def _setup(seed, salt, dropout=0.0, lr=1e-2):
     return model, optimizer, data, get_batch, val
 
 
+@decides("test_train")
 def probe_train(ns, seed):
     return _standing_in(ns, lambda: _train(ns["train"], seed), batch_loss=_exact_batch_loss,
                         evaluate=_exact_evaluate, train_step=_exact_train_step)
@@ -321,6 +317,7 @@ def _loop(model, optimizer, get_batch, steps):
     return [_exact_train_step(model, optimizer, *get_batch()) for _ in range(steps)]
 
 
+@decides("test_checkpoint")
 def probe_checkpoint(ns, seed):
     save, load = ns["save_checkpoint"], ns["load_checkpoint"]
     folder = Path(tempfile.mkdtemp(prefix="probe-checkpoint-"))
@@ -530,36 +527,7 @@ SUBMISSIONS = [
                why="(B, V, T) cross-entropy; a while loop with print; checkpoint with its own layout",
                cells={"batch_loss": BATCH_LOSS_CLASSES_ON_DIM_1, "train": TRAIN_WHILE_LOOP,
                       "checkpoint": CHECKPOINT_NESTED}),
-    # --- tampering -------------------------------------------------------------------------------
-    Submission("tamper-pass-loss-test", fails={"test_batch_loss"},
-               why="a constant loss, and the loss test retyped to `pass` (restored by nbgrader)",
-               cells={"batch_loss": "def batch_loss(model, inputs, targets):\n"
-                                    "    return torch.zeros((), requires_grad=True)\n",
-                      "test_batch_loss": "pass"}),
-    Submission("tamper-delete-evaluate-test", fails={"test_evaluate"},
-               why="never restores train mode, and the evaluate test deleted (re-added by nbgrader)",
-               edits={"evaluate": [(RESTORE, "    finally:\n        pass")]}, delete=["test_evaluate"]),
-    Submission("neuters-the-checks", fails={"test_train_step"}, flagged=True, review={"outside check"},
-               why="no clipping, and course.checks' expect_close replaced by a no-op: the step test passes in the "
-                   "kernel; the outside check finds the unclipped updates (0 points, NEEDS REVIEW), the scan reports it",
-               edits={"train_step": [("def train_step(", "import course.checks\n"
-                                                         "course.checks.expect_close = lambda *a, **k: None\n\n\n"
-                                                         "def train_step("),
-                                     (CLIP_THEN_STEP, "    optimizer.step()\n")]}),
-    Submission("patches-torch-indirectly", fails={"test_batch_loss"}, review={"outside check"},
-               why="logits flattened time-major against batch-major targets, and Tensor.any patched through importlib "
-                   "so that every closeness check passes in the kernel; the outside check finds the wrong loss",
-               edits={"batch_loss": [(LOSS, "return F.cross_entropy(logits.transpose(0, 1).flatten(0, 1), "
-                                            "targets.flatten())"),
-                                     ("def batch_loss(", "import importlib\nsetattr(importlib.import_module('tor' + 'ch')"
-                                                         ".Tensor, 'an' + 'y', lambda self, *a, **k: False)\n\n\n"
-                                                         "def batch_loss(")]}),
-    Submission("reference-in-disguise", fails=ALL_TESTS, why="hands every answer to gpt2ref",
-               cells={"batch_loss": "from gpt2ref.training import batch_loss\n",
-                      "evaluate": "import gpt2ref.training as _t\n\n\ndef evaluate(model, batches):\n"
-                                  "    return _t.evaluate(model, batches)\n",
-                      "train_step": "from gpt2ref import training\n\ntrain_step = training.train_step\n",
-                      "train": "from gpt2ref.training import train as _train\n\n\n"
-                               "def train(*args, **kwargs):\n    return _train(*args, **kwargs)\n",
-                      "checkpoint": "from gpt2ref.training import save_checkpoint, load_checkpoint\n"}),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("step-no-clipping", closeness="loss-misaligned-flatten")

@@ -40,7 +40,8 @@ Run: python -m grader.acceptance 37-loading-pretrained-weights
 """
 
 from grader.proofs.submissions import ALL_TESTS, Submission
-from grader.trusted.prelude import _fill, _gen, _pick, _standing_in
+from grader.proofs.tampering import TamperWith
+from grader.trusted.prelude import _fill, _gen, _pick, _standing_in, decides
 
 # What this lesson asks the student to write, as names in ``gpt2ref`` ("module.name" for names
 # only its submodules hold); parts the lesson provides are not listed, so they stay allowed.
@@ -71,17 +72,6 @@ class CheckpointError(ValueError):
 gpt2ref.CheckpointError = gpt2ref.hf_weights.CheckpointError = CheckpointError
 from gpt2ref import GPT2_SMALL, TINY, GPTConfig, GPTModel, count_parameters, generate
 """
-
-# test grade id -> the probes that must agree with the reference for it to keep its points
-TESTS = {
-    "test_read_checkpoint": ["read"],
-    "test_hf_key_to_course": ["key_map"],
-    "test_load_standin": ["load"],
-    "test_tying_kept": ["tying"],
-    "test_load_errors": ["errors"],
-    "test_no_half_load": ["no_half"],
-    "test_cache_mask": ["cache_mask"],
-}
 
 
 def reference_namespace():
@@ -189,6 +179,7 @@ def _fresh(cfg, seed):
 
 # --- the probes ----------------------------------------------------------------------------------
 
+@decides("test_read_checkpoint")
 def probe_read(ns, seed):
     read = ns["read_checkpoint"]
     g = _gen(seed, 1)
@@ -231,6 +222,7 @@ def _mapped(key_map, key):
     return None if result is None else [str(result[0]), bool(result[1])]
 
 
+@decides("test_hf_key_to_course")
 def probe_key_map(ns, seed):
     key_map = ns["hf_key_to_course"]
     rng = random.Random(seed)
@@ -246,6 +238,7 @@ def probe_key_map(ns, seed):
     return {"weights": [_mapped(key_map, key) for key in keys], "not_weights": [_mapped(key_map, k) for k in not_weights]}
 
 
+@decides("test_load_standin")
 def probe_load(ns, seed):
     return _load(ns["load_gpt2_weights"], seed)
 
@@ -263,6 +256,7 @@ def _load(load, seed):
     return out
 
 
+@decides("test_tying_kept")
 def probe_tying(ns, seed):
     return _standing_in(ns, lambda: _tying(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
@@ -287,6 +281,7 @@ def _course_name(key):
     return _exact_key(key)[0]
 
 
+@decides("test_load_errors")
 def probe_errors(ns, seed):
     return _standing_in(ns, lambda: _errors(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
@@ -330,6 +325,7 @@ def _errors(load, seed):
     return out
 
 
+@decides("test_no_half_load")
 def probe_no_half(ns, seed):
     return _standing_in(ns, lambda: _no_half(ns["load_gpt2_weights"], seed), hf_key_to_course=_exact_key)
 
@@ -356,6 +352,7 @@ def _no_half(load, seed):
     return out
 
 
+@decides("test_cache_mask")
 def probe_cache_mask(ns, seed):
     cache_mask = ns["cache_mask"]
     g = _gen(seed, 50)
@@ -539,32 +536,6 @@ SUBMISSIONS = [
         cells={"load_gpt2_weights": LOADER_VIA_LOAD_STATE_DICT, "hf_key_to_course": KEY_MAP_BY_REPLACING,
                "read_checkpoint": READ_VIA_SAFE_OPEN, "cache_mask": MASK_VIA_ARANGE},
     ),
-    # --- tampering ---------------------------------------------------------------------------------
-    Submission(
-        "tamper-tests-retyped", fails=LOADER_TESTS,
-        why="a loader that does nothing, with its test cells retyped to `pass`: nbgrader restores them",
-        cells={"load_gpt2_weights": "def load_gpt2_weights(model, state_dict):\n    return model\n",
-               "test_load_standin": "pass", "test_tying_kept": "pass", "test_load_errors": "pass",
-               "test_no_half_load": "pass"},
-    ),
-    Submission(
-        "tamper-test-deleted", fails={"test_hf_key_to_course", "test_load_standin", "test_tying_kept"},
-        why="a name table that knows nothing, with its test cell deleted: nbgrader adds it back (the loader's "
-            "own error reporting still works, so its two error tests pass)",
-        cells={"hf_key_to_course": "def hf_key_to_course(hf_key):\n    return None\n"},
-        delete=["test_hf_key_to_course"],
-    ),
-    Submission(
-        "patches-the-checks-indirectly", fails={"test_tying_kept"}, review={"outside check"},
-        why="lm_head gets its own Parameter, and course.checks' expect is replaced through importlib so that the "
-            "tying test passes in the kernel; the outside check finds the untied model",
-        edits={"load_gpt2_weights": [
-            ("def load_gpt2_weights(", "import importlib\nsetattr(importlib.import_module('course.' + 'checks'), "
-                                       "'exp' + 'ect', lambda *a, **k: None)\n\n\ndef load_gpt2_weights("),
-            ("            model.get_parameter(name).copy_(value)  # in place: tied parameters stay tied\n",
-             "            model.get_parameter(name).copy_(value)  # in place: tied parameters stay tied\n"
-             "    model.lm_head.weight = nn.Parameter(model.tok_embed.weight.detach().clone())\n")]},
-    ),
     Submission(
         "reference-handed-in", fails=ALL_TESTS,
         why="every answer hands the work to gpt2ref: the kernel's own-work checks fail every test, and the outside "
@@ -578,3 +549,6 @@ SUBMISSIONS = [
         },
     ),
 ]
+
+# The shared tampering submissions (grader/proofs/tampering.py), built on a one-bug mutant of this lesson.
+TAMPERING = TamperWith("load-breaks-tying", disguise=False)
