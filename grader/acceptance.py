@@ -28,7 +28,7 @@ import nbformat
 from nbgrader.api import Gradebook
 
 from grader.build import POST_QUIZ_ID
-from grader.catalog import GRADER_DIR, lesson_dir, lesson_slugs, load_grading, proven, source_notebook
+from grader.catalog import COURSE_DIR, GRADER_DIR, lesson_dir, lesson_slugs, load_grading, proven, source_notebook
 from grader.commands import CourseError, autograde, generate
 from grader.orchestration.score_table import Status, format_score_table, integrity_findings, read_statuses
 from grader.proofs.kernel_checks_pass import kernel_blind, make_kernel_checks_pass
@@ -41,7 +41,7 @@ from quiz import load_quiz
 from quiz.answers import ANSWERS_FILE
 
 
-def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submission]:
+def load_submissions(slug: str, course_root: Path = COURSE_DIR) -> list[Submission]:
     """The solution, the untouched notebook, the lesson's ``SUBMISSIONS`` and the shared tampering
     submissions its ``TAMPERING`` asks for (``grader.proofs.tampering``)."""
     module = load_grading(lesson_dir(slug, course_root))
@@ -56,12 +56,12 @@ def load_submissions(slug: str, course_root: Path = GRADER_DIR) -> list[Submissi
     ]
 
 
-def prepare_course(slug: str, root: Path, course_root: Path = GRADER_DIR) -> None:
+def prepare_course(slug: str, root: Path, course_root: Path = COURSE_DIR) -> None:
     """A throw-away course at ``root`` holding only ``slug`` (config from the real course)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(GRADER_DIR / "nbgrader_config.py", root / "nbgrader_config.py")
     ignore = shutil.ignore_patterns("quiz-progress.jsonl", "quiz-answers.json", ".ipynb_checkpoints", "__pycache__")
-    shutil.copytree(lesson_dir(slug, course_root), lesson_dir(slug, root), ignore=ignore)
+    shutil.copytree(lesson_dir(slug, course_root), root / "lessons" / slug, ignore=ignore)  # its own lessons/
     shutil.copytree(source_notebook(slug, course_root).parent, source_notebook(slug, root).parent, ignore=ignore)
 
 
@@ -180,7 +180,7 @@ def _hand_in(root: Path, release_dir: Path, source_nb, release_nb, slug: str, su
 
 
 def run_acceptance(slug: str, workdir: Path, cell_timeout: int = 60, log=print,
-                   course_root: Path = GRADER_DIR, kernel_checks_pass: bool = False) -> list[Outcome]:
+                   course_root: Path = COURSE_DIR, kernel_checks_pass: bool = False) -> list[Outcome]:
     """Grade every submission of ``slug`` in a course under ``workdir``; return the outcomes.
 
     First the solution alone, then everyone else; grading the others must leave the installed

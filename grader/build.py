@@ -2,7 +2,7 @@
 
 Each lesson is written as a plain-text script, ``grader/lessons/<slug>/lesson.py``, which
 is easy to read and review in a diff. This module turns it into the nbgrader source notebook
-``grader/source/<slug>/<slug>.ipynb`` (solutions and hidden tests included) and copies the
+``nbgrader-course/source/<slug>/<slug>.ipynb`` (solutions and hidden tests included) and copies the
 lesson's student files (quizzes, data) beside it; ``nbgrader generate_assignment`` then makes
 the student version in ``lessons/<slug>/``.
 
@@ -32,8 +32,11 @@ course edition, whose ``post`` questions come without key and explanation
 grading reads it (``grader.plugins.grading_execute``); the self-study copy in
 ``lessons/`` gets the full files (``self_study_files``, used by ``grader.commands release``).
 
+It also writes the course root's ``nbgrader_config.py``, a copy of ``grader/nbgrader_config.py``
+(nbgrader reads the configuration in its working directory, the course root: that file says why).
+
 Usage: ``python -m grader.build [SLUG ...]`` writes the notebooks;
-``python -m grader.build --check`` exits 1 if any written notebook is out of date.
+``python -m grader.build --check`` exits 1 if any written notebook (or the config's copy) is out of date.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import nbformat
 
 from course.cli import exits_on
 from grader.catalog import (
+    COURSE_DIR,
     GRADER_DIR,
     REPO_DIR,
     authoring_script,
@@ -67,6 +71,7 @@ CELL_KINDS = ("code", "markdown", "solution", "tests", "locked")
 POST_QUIZ_ID = "post_quiz"
 # What each lesson asks the student to write, for the kernel's own-work checks (generated).
 GRADED_LIST = REPO_DIR / "course" / "graded.json"
+CONFIG_NAME = "nbgrader_config.py"
 POST_QUIZ_CALL = re.compile(r"""show_quiz\(\s*["']quiz\.json["']\s*,\s*(?:stage\s*=\s*)?["']post["']\s*\)""")
 POST_QUIZ_SOURCE = """\
 # 课后小测计分 / The post quiz's score
@@ -222,7 +227,7 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def post_questions(slug: str, course_root: Path = GRADER_DIR) -> list[str]:
+def post_questions(slug: str, course_root: Path = COURSE_DIR) -> list[str]:
     """The ids of the ``post`` questions in the lesson's ``quiz.json`` (the instructor's key)."""
     from quiz import QuizError, load_quiz
 
@@ -282,14 +287,14 @@ def course_quiz_bytes(raw: bytes, filename: str = "<quiz>") -> bytes:
     return (json.dumps(out, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def self_study_files(slug: str, course_root: Path = GRADER_DIR) -> dict[str, bytes]:
+def self_study_files(slug: str, course_root: Path = COURSE_DIR) -> dict[str, bytes]:
     """{file name: content} that the self-study copy (``lessons/<slug>/``) takes from the
     lesson folder instead of the course release: the quizzes with their keys."""
     return {path.name: path.read_bytes() for path in student_files(slug, course_root) if QUIZ_FILE.match(path.name)}
 
 
-def build(slug: str, course_root: Path = GRADER_DIR) -> dict[Path, bytes]:
-    """{path: content} of every generated file in ``grader/source/<slug>/``: the notebook built
+def build(slug: str, course_root: Path = COURSE_DIR) -> dict[Path, bytes]:
+    """{path: content} of every generated file in ``<course root>/source/<slug>/``: the notebook built
     from the lesson's authoring script (plus the graded post quiz cell), and copies of its
     student files (data; the quizzes in their course edition, without the post keys)."""
     script = authoring_script(slug, course_root)
@@ -308,13 +313,13 @@ def build(slug: str, course_root: Path = GRADER_DIR) -> dict[Path, bytes]:
     return files
 
 
-def stale_files(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
+def stale_files(slug: str, course_root: Path = COURSE_DIR) -> list[Path]:
     """Generated files of ``slug`` that are missing or differ from what ``build`` makes."""
     return [path for path, content in build(slug, course_root).items()
             if not path.exists() or path.read_bytes() != content]
 
 
-def graded_list(course_root: Path = GRADER_DIR) -> bytes:
+def graded_list(course_root: Path = COURSE_DIR) -> bytes:
     """``course/graded.json``: per lesson number, what the lesson asks the student to write
     (``GRADED`` in each ``grading.py``), for the kernel's own-work checks (``course.checks``)."""
     graded = {}
@@ -325,7 +330,7 @@ def graded_list(course_root: Path = GRADER_DIR) -> bytes:
     return (json.dumps(graded, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def write_graded_list(course_root: Path = GRADER_DIR, target: Path = GRADED_LIST) -> list[Path]:
+def write_graded_list(course_root: Path = COURSE_DIR, target: Path = GRADED_LIST) -> list[Path]:
     """Write ``course/graded.json`` if it changed; returns the paths written."""
     content = graded_list(course_root)
     if target.exists() and target.read_bytes() == content:
@@ -334,10 +339,24 @@ def write_graded_list(course_root: Path = GRADER_DIR, target: Path = GRADED_LIST
     return [target]
 
 
-def write_if_changed(slug: str, course_root: Path = GRADER_DIR) -> list[Path]:
+def course_config(course_root: Path = COURSE_DIR) -> dict[Path, bytes]:
+    """{path: content} of the course root's ``nbgrader_config.py``: ``grader/nbgrader_config.py`` as it is."""
+    return {Path(course_root) / CONFIG_NAME: (GRADER_DIR / CONFIG_NAME).read_bytes()}
+
+
+def write_course_config(course_root: Path = COURSE_DIR) -> list[Path]:
+    """Write the course root's ``nbgrader_config.py`` if it differs; returns the paths written."""
+    return _write_changed(course_config(course_root))
+
+
+def write_if_changed(slug: str, course_root: Path = COURSE_DIR) -> list[Path]:
     """Build ``slug``'s source folder; write only the files that changed. Returns the paths written."""
+    return _write_changed(build(slug, course_root))
+
+
+def _write_changed(files: dict[Path, bytes]) -> list[Path]:
     written = []
-    for path, content in build(slug, course_root).items():
+    for path, content in files.items():
         if path.exists() and path.read_bytes() == content:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -358,15 +377,17 @@ def main(argv: list[str] | None = None) -> int:
             stale += stale_files(slug)
         else:
             for path in write_if_changed(slug):
-                print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
+                print(f"wrote {path.relative_to(REPO_DIR)}")
     if args.check:
         stale += [] if GRADED_LIST.exists() and GRADED_LIST.read_bytes() == graded_list() else [GRADED_LIST]
+        stale += [path for path, content in course_config().items()
+                  if not path.exists() or path.read_bytes() != content]
     else:
-        for path in write_graded_list():
-            print(f"wrote {path.relative_to(GRADER_DIR.parent)}")
+        for path in write_graded_list() + write_course_config():
+            print(f"wrote {path.relative_to(REPO_DIR)}")
     if stale:
         for path in stale:
-            print(f"out of date: {path.relative_to(GRADER_DIR.parent)} (run `make notebooks`)", file=sys.stderr)
+            print(f"out of date: {path.relative_to(REPO_DIR)} (run `make notebooks`)", file=sys.stderr)
         return 1
     return 0
 

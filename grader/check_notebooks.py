@@ -2,7 +2,7 @@
 
     python -m grader.check_notebooks [SLUG | NOTEBOOK.ipynb ...] [--strict] [--memory-limit 2G]
 
-For each lesson, the instructor notebook ``grader/source/<slug>/<slug>.ipynb`` (solutions
+For each lesson, the instructor notebook ``nbgrader-course/source/<slug>/<slug>.ipynb`` (solutions
 included) is executed in a temporary copy of its folder by a fresh kernel. Printed per
 lesson: wall time, the kernel's peak resident memory, and the lesson's budget. Exit code
 1 if a notebook fails; with ``--strict`` also if it goes over its budget. A path to a

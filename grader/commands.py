@@ -1,14 +1,15 @@
 """The instructor's commands, one each: release, autograde, feedback, export.
 
     python -m grader.commands release [SLUG ...]    grader/lessons/<slug>/ -> source notebooks ->
-                                                    student notebooks (grader/release/, copied to lessons/)
+                                                    student notebooks (nbgrader-course/release/, copied to lessons/)
     python -m grader.commands autograde [--force] [--jobs N] [SLUG ...]
-                                                    grade every new or changed grader/submitted/<student>/<slug>/
-    python -m grader.commands feedback [SLUG ...]   HTML feedback in grader/feedback/<student>/<slug>/
-    python -m grader.commands export                grader/grades.csv
+                                                    grade every new or changed nbgrader-course/submitted/<student>/<slug>/
+    python -m grader.commands feedback [SLUG ...]   HTML feedback in nbgrader-course/feedback/<student>/<slug>/
+    python -m grader.commands export                nbgrader-course/grades.csv
 
 ``make release``, ``make autograde``, ``make feedback`` and ``make export`` call these.
-Without SLUG a command covers every lesson (``grader.catalog``).
+Without SLUG a command covers every lesson (``grader.catalog``). They work on nbgrader's course
+root ``nbgrader-course/`` (``grader.catalog.COURSE_DIR``); the functions take another one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from course.cli import exits_on
 from grader import build, sandbox
 from grader.catalog import (
-    GRADER_DIR,
+    COURSE_DIR,
     REPO_DIR,
     STUDENT_LESSONS_DIR,
     lesson_slugs,
@@ -69,9 +70,12 @@ def nbgrader_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return full_env
 
 
-def nbgrader(args: list[str], course_root: Path = GRADER_DIR, env: dict[str, str] | None = None,
+def nbgrader(args: list[str], course_root: Path = COURSE_DIR, env: dict[str, str] | None = None,
              capture: bool = False) -> subprocess.CompletedProcess:
-    """Run one nbgrader command with ``course_root`` as the working directory (its config is read there)."""
+    """Run one nbgrader command with ``course_root`` as the working directory (its config is read
+    there: for the course's own root, the copy of ``grader/nbgrader_config.py`` is brought up to date first)."""
+    if Path(course_root) == COURSE_DIR:
+        build.write_course_config(course_root)
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course_root,
@@ -81,14 +85,14 @@ def nbgrader(args: list[str], course_root: Path = GRADER_DIR, env: dict[str, str
     )
 
 
-def _check_slugs(slugs: list[str], course_root: Path = GRADER_DIR) -> list[str]:
+def _check_slugs(slugs: list[str], course_root: Path = COURSE_DIR) -> list[str]:
     known = lesson_slugs(course_root)
     if unknown := unknown_slugs(slugs, course_root):
         raise CourseError(f"unknown lesson(s): {', '.join(unknown)}; known: {', '.join(known)}")
     return slugs or known
 
 
-def generate(slug: str, course_root: Path = GRADER_DIR, capture: bool = False) -> Path:
+def generate(slug: str, course_root: Path = COURSE_DIR, capture: bool = False) -> Path:
     """``nbgrader generate_assignment`` for one lesson; returns the release folder.
 
     Answers the instructor saved while trying the source notebook's post quiz
@@ -105,17 +109,17 @@ def generate(slug: str, course_root: Path = GRADER_DIR, capture: bool = False) -
     return course_root / "release" / slug
 
 
-def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path = STUDENT_LESSONS_DIR) -> None:
+def release(slugs: list[str], course_root: Path = COURSE_DIR, lessons_dir: Path = STUDENT_LESSONS_DIR) -> None:
     """Rebuild the source folders, generate the student versions and copy them to lessons/.
 
-    ``grader/release/<slug>/`` is the course edition (what the hub releases: the post quiz
+    ``nbgrader-course/release/<slug>/`` is the course edition (what the hub releases: the post quiz
     without its key, graded on submission); ``lessons/<slug>/`` is the self-study edition, the
     same notebook with the quizzes as written (every key: instant feedback)."""
     for slug in _check_slugs(slugs, course_root):
         for path in build.write_if_changed(slug, course_root):
             print(f"rebuilt {path}")
-    if course_root == GRADER_DIR:  # the course's own lessons: their GRADED lists, for course.checks
-        for path in build.write_graded_list(course_root):
+    if course_root == COURSE_DIR:  # the course's own lessons: their GRADED lists, for course.checks
+        for path in build.write_graded_list(course_root) + build.write_course_config(course_root):
             print(f"rebuilt {path}")
     for slug in _check_slugs(slugs, course_root):
         released = generate(slug, course_root)
@@ -143,7 +147,7 @@ def release(slugs: list[str], course_root: Path = GRADER_DIR, lessons_dir: Path 
     print(f"course home: {home.write_home(lessons_dir)}")
 
 
-def autograde(slugs: list[str], course_root: Path = GRADER_DIR, quiet: bool = False,
+def autograde(slugs: list[str], course_root: Path = COURSE_DIR, quiet: bool = False,
               env: dict[str, str] | None = None, force: bool = False, jobs: int | None = None,
               keep_runs: Path | None = None, progress: bool | None = None) -> dict:
     """Autograde the new and changed submissions of the given lessons; print the table.
@@ -202,7 +206,7 @@ def _grade_lesson(course_root: Path, slug: str, todo: list[str], unchanged: list
                   jobs: int | None, quiet: bool, keep_runs: Path | None, progress: bool | None) -> None:
     """``nbgrader autograde`` of the submissions ``todo`` of ``slug`` (a parent and its workers,
     ``grader.orchestration.parallel``), then the bookkeeping nbgrader could not do."""
-    # The gradebook must know the lesson; generating it (into grader/release/) records it.
+    # The gradebook must know the lesson; generating it (into release/) records it.
     generate(slug, course_root, capture=True)
     at_once = jobs or parallel.default_jobs()
     if not quiet:
@@ -252,7 +256,7 @@ def _run_parent(course_root: Path, slug: str, args: list[str], env: dict[str, st
     return returncode
 
 
-def feedback(slugs: list[str], course_root: Path = GRADER_DIR) -> Path:
+def feedback(slugs: list[str], course_root: Path = COURSE_DIR) -> Path:
     """HTML feedback for every autograded submission of the given lessons (hidden tests not shown)."""
     graded = course_root / "autograded"
     slugs = [s for s in _check_slugs(slugs, course_root) if any(graded.glob(f"*/{s}"))]
@@ -273,7 +277,7 @@ def feedback(slugs: list[str], course_root: Path = GRADER_DIR) -> Path:
     return course_root / "feedback"
 
 
-def export(course_root: Path = GRADER_DIR) -> Path:
+def export(course_root: Path = COURSE_DIR) -> Path:
     """Every grade in the gradebook, one row per student and lesson, to grades.csv: nbgrader's
     columns, and ``status`` (graded, NEEDS REVIEW (<reason>), reviewed (<reason>), not submitted)."""
     if not (course_root / "gradebook.db").exists():

@@ -3,7 +3,7 @@
     python -m grader.formgrader [--port N] [--no-browser]     (make formgrader)
 
 The students' environment switches nbgrader's instructor tools off (``course.jupyter_setup``:
-students see Validate and the Assignment List only). This starts JupyterLab in ``grader/``
+students see Validate and the Assignment List only). This starts JupyterLab in ``nbgrader-course/``
 (the course root, so Formgrader finds ``nbgrader_config.py``) with those tools on again, for
 this server only: a private Jupyter config folder, which Jupyter reads before the
 environment's, enables them; nothing in the environment changes.
@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from course.jupyter_setup import INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS
-from grader.catalog import GRADER_DIR, REPO_DIR
+from grader.catalog import COURSE_DIR, REPO_DIR
 
 # Student content stays inert in the instructor's pages (grader/plugins/inert.py, grader/orchestration/formgrader_csp.py).
 SAFETY_SERVER_EXTENSIONS = ("grader.orchestration.formgrader_csp",)
@@ -47,7 +47,7 @@ def write_instructor_config(config_dir: Path) -> None:
 
 
 def lab_command(port: int | None, open_browser: bool, token: str | None = None,
-                course_root: Path = GRADER_DIR) -> list[str]:
+                course_root: Path = COURSE_DIR) -> list[str]:
     command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--ServerApp.root_dir={course_root}",
                "--LabApp.default_url=/formgrader"]
     # Server extensions on the command line: it outranks every config file.
@@ -77,7 +77,7 @@ def instructor_environment(config_dir: Path) -> dict[str, str]:
 
 
 def start(config_dir: Path, port: int | None = None, open_browser: bool = True,
-          token: str | None = None, course_root: Path = GRADER_DIR, **popen_options) -> subprocess.Popen:
+          token: str | None = None, course_root: Path = COURSE_DIR, **popen_options) -> subprocess.Popen:
     """Start the instructor's JupyterLab on ``course_root`` (the caller stops it)."""
     write_instructor_config(config_dir)
     return subprocess.Popen(lab_command(port, open_browser, token, course_root), cwd=course_root,

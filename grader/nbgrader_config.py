@@ -1,6 +1,15 @@
-"""nbgrader configuration of the gpt2-course course (course root: this directory).
+"""nbgrader configuration of the gpt2-course course (course root: the folder of this file's copy).
 
-Run nbgrader from this directory (``make release / autograde / feedback / export`` do).
+Edit this file, ``grader/nbgrader_config.py``. nbgrader reads ``nbgrader_config.py`` in its
+working directory, the course root, which is ``nbgrader-course/`` at the repository root (not
+this package: nbgrader's data never lives in ``grader/``). So the course root holds a copy of
+this file, byte for byte: ``python -m grader.build`` (``make notebooks``) and ``make release``
+write it, ``grader.commands`` refreshes it before each nbgrader command, and
+``python -m grader.build --check`` reports it out of date. A scratch course root (tests,
+benchmarks, the parallel workers) gets a copy the same way. Every copy takes the folder it sits
+in as the course root (``HERE`` below) and keeps the gradebook there.
+
+Run nbgrader from the course root (``make release / autograde / feedback / export`` do).
 """
 
 import os
@@ -21,7 +30,7 @@ from nbgrader.preprocessors import (
 )
 
 # The grader package is instructor-only and not installed: reach it from the repository
-# (this file's parent, or GPT2_COURSE_REPO for a copy of the course elsewhere). Only this
+# (the parent of the folder of this file's copy, or GPT2_COURSE_REPO for a course root elsewhere). Only this
 # nbgrader process gets the path; the kernels it starts for submissions do not.
 _REPO = os.environ.get("GPT2_COURSE_REPO") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO not in sys.path:

@@ -35,7 +35,7 @@ import nbformat
 from grader import trusted
 from grader.acceptance import load_submissions
 from grader.build import POST_QUIZ_ID
-from grader.catalog import GRADER_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
+from grader.catalog import COURSE_DIR, lesson_dir, lesson_slugs, source_notebook, unknown_slugs
 from grader.proofs.submissions import ALL_TESTS, in_solution_cells, make_submission
 from grader.trusted import runner as probe_runner
 from grader.visible_checks import student_version
@@ -61,7 +61,7 @@ def _solution_ids(nb) -> set[str]:
     return {c.id for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
 
 
-def uncovered_tests(slug: str, course_root: Path = GRADER_DIR) -> set[str]:
+def uncovered_tests(slug: str, course_root: Path = COURSE_DIR) -> set[str]:
     """Graded tests of ``slug`` that only the kernel would decide."""
     lesson = trusted.load_probes(lesson_dir(slug, course_root))
     graded = _graded_tests(nbformat.read(source_notebook(slug, course_root), as_version=4))
@@ -81,7 +81,7 @@ def _solution_cells_of_each(slug: str, course_root: Path, wanted: Callable) -> l
     return made
 
 
-def check_lesson(slug: str, course_root: Path = GRADER_DIR, seed: int | None = None,
+def check_lesson(slug: str, course_root: Path = COURSE_DIR, seed: int | None = None,
                  log: Callable[[str], None] = print) -> list[Coverage]:
     """One row per submission of ``slug`` made in the solution cells."""
     lesson = trusted.load_probes(lesson_dir(slug, course_root))
@@ -145,7 +145,7 @@ def _values_in_process(lesson: trusted.LessonProbes, cells: list[tuple[str, str]
     return runs
 
 
-def seed_misses(slug: str, seeds: list[int], course_root: Path = GRADER_DIR,
+def seed_misses(slug: str, seeds: list[int], course_root: Path = COURSE_DIR,
                 log: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
     """(mutant, test, seed) for every seed on which the outside check would keep a point a
     one-bug mutant must lose: probes whose inputs only sometimes show the mistake (one head,

@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 
 from grader.acceptance import load_submissions
 from grader.build import strip_solution_markers
-from grader.catalog import GRADER_DIR, lesson_slugs, proven, source_notebook, student_files, unknown_slugs
+from grader.catalog import COURSE_DIR, REPO_DIR, lesson_slugs, proven, source_notebook, student_files, unknown_slugs
 from grader.proofs.submissions import ALL_TESTS, QUIZ_AUTO, Submission, make_submission
 
 HIDDEN_TESTS = re.compile(r"(?ms)^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?")
@@ -87,7 +87,7 @@ def _error_of(cell) -> str | None:
     return None
 
 
-def check_lesson(slug: str, course_root: Path = GRADER_DIR, log: Callable[[str], None] = print,
+def check_lesson(slug: str, course_root: Path = COURSE_DIR, log: Callable[[str], None] = print,
                  cell_timeout: int = CELL_TIMEOUT_S) -> list[MutantRun]:
     """Run every one-bug mutant of ``slug`` against the visible checks; one row per mutant."""
     source_nb = nbformat.read(source_notebook(slug, course_root), as_version=4)
@@ -104,7 +104,7 @@ def check_lesson(slug: str, course_root: Path = GRADER_DIR, log: Callable[[str],
         state = Path(tmp) / "state"  # the kernel's quiz progress and settings: thrown away
         env = {**os.environ, "XDG_CONFIG_HOME": str(state / "config"), "XDG_DATA_HOME": str(state / "data"),
                "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
-                   p for p in [str(GRADER_DIR.parent), os.environ.get("PYTHONPATH", "")] if p)}
+                   p for p in [str(REPO_DIR), os.environ.get("PYTHONPATH", "")] if p)}
         env.pop("NBGRADER_EXECUTION", None)
         client = NotebookClient(notebook, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
                                 interrupt_on_timeout=True,

@@ -14,9 +14,10 @@ The CSV has a header row; ``username`` is required, the rest optional:
   their password unless the CSV gives one.
 - Everyone joins the course group (``gpt2-course``: the only accounts that can reach the
   exchange), and ``gpt2-course-students`` or ``gpt2-course-instructors``.
-- The instructor gets the course: ``~/gpt2-course/grader/``, a copy of ``grader/`` (the
-  nbgrader course root with its configuration, source notebooks and lessons) owned by them,
-  and the students are added to its gradebook.
+- The instructor gets the course, owned by them in ``~/gpt2-course/`` (0700): a copy of
+  ``grader/`` (the lessons' authoring files, the course's code) and of ``nbgrader-course/``, the
+  nbgrader course root (its configuration and source notebooks; the gradebook and submissions
+  land there), and the students are added to its gradebook.
 JupyterHub logs people in with these system accounts and passwords (PAMAuthenticator).
 Run as root.
 """
@@ -38,17 +39,17 @@ from pathlib import Path
 
 from course.cli import exits_on
 
-from .site import REPO_DIR, Site
+from .site import COURSE_PARTS, REPO_DIR, Site
 
 USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # Names and e-mail addresses go into the gradebook and from there into Formgrader's pages, above
 # the student's notebook, where grader/orchestration/formgrader_csp.py trusts every <script>: no markup in them.
 MARKUP = re.compile(r"[<>&\"`\x00-\x1f\x7f]")
 ROLES = ("student", "instructor")
-# Working data of a course that is never copied into a new instructor's course root.
-COURSE_IGNORE = ("submitted", "autograded", "feedback", "release", "gradebook.db", "grading-state.json",
-                 "grades.csv", "autograde-*.log", "__pycache__", "*.pyc", ".ipynb_checkpoints", "*quiz-progress.jsonl",
-                 "quiz-answers.json")
+# Working data of a course that is never copied into a new instructor's copy of the course.
+COURSE_IGNORE = ("submitted", "autograded", "feedback", "release", "downloaded", "intake", "gradebook.db",
+                 "grading-state.json", "grades.csv", "autograde-*.log", "__pycache__", "*.pyc", ".ipynb_checkpoints",
+                 "*quiz-progress.jsonl", "quiz-answers.json")
 
 
 class RosterError(ValueError):
@@ -264,12 +265,15 @@ def write_jupyter_config(site: Site, instructor: str | None) -> None:
         os.chmod(path, 0o750 if path.is_dir() else 0o640)
 
 
-def setup_course(site: Site, instructor: str, source: Path = REPO_DIR / "grader") -> Path:
-    """Copy the grader course into the instructor's home (once), owned by them; return the course root."""
+def setup_course(site: Site, instructor: str, source: Path = REPO_DIR) -> Path:
+    """Copy the course (grader/ and nbgrader-course/ of the repository ``source``, without nbgrader's
+    working data) into the instructor's home (each once), owned by them; return the course root."""
     root = site.course_root(instructor)
     account = pwd.getpwnam(instructor)
-    if not root.exists():
-        shutil.copytree(source, root, ignore=shutil.ignore_patterns(*COURSE_IGNORE))
+    for part in COURSE_PARTS:
+        if not (site.course_repo(instructor) / part).exists():
+            shutil.copytree(source / part, site.course_repo(instructor) / part,
+                            ignore=shutil.ignore_patterns(*COURSE_IGNORE))
     for folder, dirs, files in os.walk(site.course_repo(instructor)):
         for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
             os.lchown(name, account.pw_uid, account.pw_gid)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from course.cli import exits_on
 
-from .site import REPO_DIR, Site
+from .site import COURSE_PARTS, REPO_DIR, Site
 
 CONFIG = REPO_DIR / "hub" / "jupyterhub_config.py"
 PID_FILE = "hub.pid"
@@ -206,13 +206,15 @@ def prepare(site: Site) -> None:
 
 
 def repository_warning() -> str | None:
-    """Students must not read grader/ (solutions, hidden tests): say so if other accounts can."""
+    """Students must not read grader/ (solutions, hidden tests) nor nbgrader-course/ (source
+    notebooks, and any gradebook or submissions graded here): say so if other accounts can."""
     from .env import runs_as_nobody
 
-    probe = REPO_DIR / "grader" / "nbgrader_config.py"
-    if runs_as_nobody(["test", "-r", str(probe)]):
-        return (f"other accounts can read {REPO_DIR / 'grader'} (solutions, hidden tests, mutants); "
-                f"students need only the environment: chmod 700 {REPO_DIR} (or a parent folder)")
+    for part in COURSE_PARTS:
+        probe = REPO_DIR / part / "nbgrader_config.py"
+        if runs_as_nobody(["test", "-r", str(probe)]):
+            return (f"other accounts can read {REPO_DIR / part} (solutions, hidden tests, mutants, submissions); "
+                    f"students need only the environment: chmod 700 {REPO_DIR} (or a parent folder)")
     return None
 
 
@@ -231,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("start", "stop", "serve"))
     parser.add_argument("--state-dir", type=Path, default=Site().state_dir)
     parser.add_argument("--allow-readable-repository", action="store_true",
-                        help="start even if students' accounts can read grader/ (a demo without real students)")
+                        help="start even if students' accounts can read grader/ or nbgrader-course/ "
+                             "(a demo without real students)")
     args = parser.parse_args(argv)
     site = Site.load(args.state_dir) if (args.state_dir / "site.json").exists() else Site(state_dir=args.state_dir)
     hub = Hub(site)

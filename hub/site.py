@@ -25,6 +25,9 @@ from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 HUB_BUILD_DIR = REPO_DIR / "build" / "hub"
+# The course's own: grader/ (the package, with the lessons' authoring files) and nbgrader's course root.
+COURSE_PARTS = ("grader", "nbgrader-course")
+COURSE_ROOT_NAME = COURSE_PARTS[1]  # grader.catalog.COURSE_DIR_NAME
 SITE_FILE = "site.json"
 
 
@@ -71,12 +74,14 @@ class Site:
         return f"http://{self.ip}:{self.port}"
 
     def course_repo(self, instructor: str) -> Path:
-        """The copy of the course the instructor owns (a repository-like folder holding grader/)."""
+        """The copy of the course the instructor owns (a repository-like folder holding grader/,
+        the lessons' authoring files and the course's code, and nbgrader-course/)."""
         return Path(pwd.getpwnam(instructor).pw_dir) / self.course_dir_name
 
     def course_root(self, instructor: str) -> Path:
-        """The instructor's nbgrader course root (``grader.commands`` functions take it)."""
-        return self.course_repo(instructor) / "grader"
+        """The instructor's nbgrader course root, ``nbgrader-course/`` in their copy (as
+        ``grader.catalog.COURSE_DIR`` in the repository; ``grader.commands`` functions take it)."""
+        return self.course_repo(instructor) / COURSE_ROOT_NAME
 
     # --- JSON ------------------------------------------------------------------------------
 

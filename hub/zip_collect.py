@@ -192,7 +192,7 @@ def format_report(data: dict, slug: str, course_root: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from grader.catalog import GRADER_DIR
+    from grader.catalog import COURSE_DIR
     from grader.commands import CourseError
 
     parser = argparse.ArgumentParser(prog="python -m hub.zip_collect", description=__doc__.split("\n\n")[0])
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lesson")
     parser.add_argument("--lms", default="canvas", choices=("canvas", "moodle"))
     parser.add_argument("--map", type=Path, help="CSV with lms_id and username columns")
-    parser.add_argument("--course-root", type=Path, default=GRADER_DIR)
+    parser.add_argument("--course-root", type=Path, default=COURSE_DIR)
     args = parser.parse_args(argv)
     try:
         data = zip_collect(args.zip, args.lesson, args.course_root, args.lms, args.map)

@@ -44,7 +44,7 @@ def test_each_lesson_keeps_its_hand_written_files_together():
     for slug in lessons:
         assert {p.split("/")[-1] for p in files if p.startswith(f"grader/lessons/{slug}/")} >= {
             "lesson.py", "grading.py", "quiz.json", "quiz.en.json"}
-    # Nothing hand-written elsewhere: grader/source/ holds exactly what the lesson folders generate.
+    # Nothing hand-written elsewhere: nbgrader-course/source/ holds exactly what the lesson folders generate.
     assert not [p for p in files if p.startswith(("grader/authoring/", "grader/mutants/", "grader/reference/"))]
 
 

@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.catalog import authoring_root
 from grader.sandbox import intake
 
 STATE_FILE = "grading-state.json"
@@ -70,8 +71,8 @@ def _scratch_course(course_root: Path, students: list[str], where: Path, slug: s
         if (course_root / name).exists():
             shutil.copy(course_root / name, where / name)
     (where / "source").symlink_to((course_root / "source").resolve())
-    if (course_root / "lessons").is_dir():  # grading.py: the outside checks
-        (where / "lessons").symlink_to((course_root / "lessons").resolve())
+    # grading.py and the quiz keys: the outside checks (the lessons of the course, wherever they are)
+    (where / "lessons").symlink_to((authoring_root(course_root) / "lessons").resolve())
     (where / "submitted").mkdir()
     for student in students:
         folder = Path(student) / slug

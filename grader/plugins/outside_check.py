@@ -12,6 +12,7 @@ import nbformat
 
 from grader import trusted
 from grader.build import POST_QUIZ_ID
+from grader.catalog import lesson_dir
 from grader.plugins.cells import as_text, cell_label, course_info, error_output, has_error, is_grade, nbgrader_of
 from grader.plugins.paths import Paths
 from grader.plugins.reviews import add_review
@@ -34,7 +35,7 @@ def probe_seed() -> int:
 
 
 def _lesson_probes(course_root: Path, slug: str):
-    return trusted.load_probes(Path(course_root) / "lessons" / slug)
+    return trusted.load_probes(lesson_dir(slug, Path(course_root)))
 
 
 def prepare_outside_check(preprocessor, nb, resources):

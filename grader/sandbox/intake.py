@@ -1,13 +1,13 @@
 """The intake gate: nothing of a submission folder reaches nbgrader, root or a kernel unless it
 is a plain file of a plain folder, within a few caps.
 
-Submissions reach ``grader/submitted/<student>/<lesson>/`` by many roads (``nbgrader collect``,
+Submissions reach ``nbgrader-course/submitted/<student>/<lesson>/`` by many roads (``nbgrader collect``,
 ``make zip-collect``, an instructor's copy, rsync from an LMS), and nbgrader, running as root,
 copies whatever it finds there with ``shutil.copy``, which follows links: a link named like an
 ordinary file would bring ``/etc/shadow``, the gradebook or another student's notebook in as this
 student's work. So before nbgrader reads a submission, ``gate()``:
 
-1. moves the folder as it was handed in to ``grader/intake/<student>/<lesson>/raw-<time>/``
+1. moves the folder as it was handed in to ``nbgrader-course/intake/<student>/<lesson>/raw-<time>/``
    (a rename: nothing is read, followed or lost; the instructor can look at it there);
 2. copies into a fresh ``submitted/<student>/<lesson>/`` only regular files, each opened with
    ``O_NOFOLLOW`` relative to its already-opened parent folder (so no link, on any path
@@ -16,7 +16,7 @@ student's work. So before nbgrader reads a submission, ``gate()``:
    ``MAX_FILES`` or ``MAX_TOTAL_BYTES``, names of an odd shape and folders deeper than
    ``MAX_DEPTH`` are *not copied*; at most ``MAX_ENTRIES`` entries are even looked at, so what
    one submission holds (20,000 files) costs the class a bounded time;
-3. writes ``grader/intake/<student>/<lesson>/report.json``: what was refused and why, and a
+3. writes ``nbgrader-course/intake/<student>/<lesson>/report.json``: what was refused and why, and a
    listing of the clean folder. A folder that still matches that listing is not gated again
    (the parent and worker ``nbgrader autograde`` processes each call the gate).
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.catalog import lesson_dir
 from quiz import QuizError, load_quiz
 from quiz.answers import ANSWERS_FILE, MAX_BYTES, parse_answers
 from quiz.schema import GRADED_STAGE
@@ -52,8 +53,8 @@ class KeyUnusable(RuntimeError):
 
 def load_key(course_root: Path, slug: str) -> tuple[str, list[tuple[str, int]]]:
     """(lesson name, [(question id, correct option)]) of the lesson's post questions, from the
-    instructor's ``grader/lessons/<slug>/quiz.json``."""
-    path = Path(course_root) / "lessons" / slug / "quiz.json"
+    instructor's ``grader/lessons/<slug>/quiz.json`` (``grader.catalog.lesson_dir``)."""
+    path = lesson_dir(slug, Path(course_root)) / "quiz.json"
     try:
         quiz = load_quiz(path)
     except QuizError as exc:

@@ -1,7 +1,7 @@
 """Every lesson, and the course home, worked through in a real JupyterLab as a student would.
 
 A copy of the student edition (`lessons/`) is served by JupyterLab on 127.0.0.1; each lesson's
-notebook is replaced by its solution notebook (`grader/source/<slug>/`, the graded cells filled
+notebook is replaced by its solution notebook (`nbgrader-course/source/<slug>/`, the graded cells filled
 in). Headless Chromium opens each one, runs it with Run > Run All Cells, and checks:
 
 - every cell ran and none ended in an error (read from the saved notebook, which is what the
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LESSONS = REPO / "lessons"
-SOURCE = REPO / "grader" / "source"
+SOURCE = REPO / "nbgrader-course" / "source"
 HOME = "00-start-here.ipynb"
 
 

@@ -3,8 +3,8 @@ or more, no function or method over ``MAX_FUNCTION_LINES`` lines unless its docs
 is long. Every ``.py`` under ``grader/`` counts (``grader/plugins/`` too: one nbgrader plug-in a
 module, like nbgrader's own ``nbgrader/preprocessors/``) except ``grader/lessons/``: the lesson
 scripts there (``lesson.py``, ``grading.py``) are course content, a notebook or a
-roster written as a script, not code of the package; nor nbgrader's course folders (``source/``,
-``release/``, ``submitted/``, ...): generated notebooks and what students hand in."""
+roster written as a script, not code of the package. nbgrader's course root, its generated
+notebooks and what students hand in, is ``nbgrader-course/``, outside the package."""
 
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ import re
 from pathlib import Path
 
 import grader.plugins
+from grader import build, catalog
 
 GRADER = Path(__file__).resolve().parents[2] / "grader"
 PLUGINS = GRADER / "plugins"
-# Not code of the package: the lesson scripts (course content) and nbgrader's course folders.
-NOT_PACKAGE = tuple(GRADER / name for name in ("lessons", "source", "release", "submitted", "autograded", "feedback"))
+# Not code of the package: the lesson scripts (course content).
+NOT_PACKAGE = (GRADER / "lessons",)
+# What nbgrader keeps or writes in its course root: never inside the package.
+NBGRADER_DATA = ("gradebook.db", "source", "release", "submitted", "autograded", "feedback", "grades.csv",
+                 "grading-state.json", "downloaded", "intake")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 _SAYS_LONG = re.compile(r"\blong\b", re.IGNORECASE)
@@ -121,3 +125,33 @@ def test_the_top_level_holds_the_commands_and_a_package_per_concern():
             continue
         text = (GRADER / f"{name}.py").read_text()
         assert 'if __name__ == "__main__":' in text, f"grader/{name}.py is not a command"
+
+
+def test_nbgrader_working_data_lives_outside_the_package():
+    """nbgrader's course root is ``nbgrader-course/`` at the repository root, not ``grader/``: no
+    gradebook, source, release or submissions in the package, and every default points outside."""
+    assert [name for name in NBGRADER_DATA if (GRADER / name).exists()] == []
+    assert list(GRADER.glob("autograde-*.log")) == []
+    assert catalog.GRADER_DIR == GRADER
+    assert catalog.COURSE_DIR == GRADER.parent / "nbgrader-course"
+    assert GRADER not in catalog.COURSE_DIR.parents and catalog.COURSE_DIR != GRADER
+    assert catalog.source_notebook("35-gpt-model-assembly").is_relative_to(catalog.COURSE_DIR / "source")
+    # the lessons' authoring files stay in grader/lessons/
+    assert catalog.authoring_root() == GRADER
+    assert catalog.lesson_dir("35-gpt-model-assembly") == GRADER / "lessons" / "35-gpt-model-assembly"
+    # nbgrader reads the copy of grader/nbgrader_config.py in the course root (grader.build keeps it)
+    assert build.course_config() == {catalog.COURSE_DIR / "nbgrader_config.py":
+                                     (GRADER / "nbgrader_config.py").read_bytes()}
+    assert (catalog.COURSE_DIR / "nbgrader_config.py").read_bytes() == (GRADER / "nbgrader_config.py").read_bytes()
+
+
+def test_a_course_root_with_its_own_lessons_uses_them(tmp_path):
+    """A scratch course root (the tests' toy course) holds its own lessons/; a copy of the
+    repository (the instructor's on the hub) finds them in the grader/ beside its course root."""
+    (tmp_path / "lessons" / "01-x").mkdir(parents=True)
+    assert catalog.authoring_root(tmp_path) == tmp_path
+    copy = tmp_path / "copy"
+    (copy / "grader" / "lessons").mkdir(parents=True)
+    (copy / "nbgrader-course").mkdir()
+    assert catalog.authoring_root(copy / "nbgrader-course") == copy / "grader"
+    assert catalog.lesson_dir("01-x", copy / "nbgrader-course") == copy / "grader" / "lessons" / "01-x"

@@ -119,7 +119,7 @@ def blocked(k: Kernel, statement: str) -> str:
 @needs_sandbox
 def test_a_hidden_tests_and_other_students_are_out_of_reach(course, kernel):
     k = kernel()
-    real_source = next((REPO / "grader" / "source").glob("*/*.ipynb"))
+    real_source = next((REPO / "nbgrader-course" / "source").glob("*/*.ipynb"))
     for path in [course / "source" / SLUG / f"{SLUG}.ipynb", course / "submitted" / "bob" / SLUG / f"{SLUG}.ipynb",
                  course / "submitted" / "alice" / SLUG, real_source, REPO / "grader" / "acceptance.py"]:
         assert blocked(k, f"open({str(path)!r}).read()") in {"FileNotFoundError", "IsADirectoryError"}

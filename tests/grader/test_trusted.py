@@ -162,7 +162,7 @@ def test_the_inputs_change_with_the_seed_so_answers_cannot_be_stored():
 def test_what_the_student_code_can_do_inside_the_check_run():
     """Hostile solution cells: exit the process, hang, flood memory, read grader files, use the network."""
     lesson = toy()
-    secrets = [catalog.GRADER_DIR / "lessons", catalog.GRADER_DIR / "source", catalog.GRADER_DIR / "nbgrader_config.py",
+    secrets = [catalog.GRADER_DIR / "lessons", catalog.COURSE_DIR / "source", catalog.GRADER_DIR / "nbgrader_config.py",
                LESSON_35 / "grading.py", Path("/etc/shadow")]  # (home: only the skeleton of bound paths)
     hostile = textwrap.dedent(f"""
         import os, socket

@@ -98,7 +98,7 @@ def instructor_only(room) -> tuple[set[str], list[str]]:
               if not build.QUIZ_FILE.match(p.name)}
     public |= {digest(p) for p in (room.course_root / "release").rglob("*") if p.is_file()}
     digests = set()
-    for path in catalog.GRADER_DIR.rglob("*"):
+    for path in [*catalog.GRADER_DIR.rglob("*"), *(catalog.COURSE_DIR / "source").rglob("*")]:
         if path.is_file() and "__pycache__" not in path.parts and path.stat().st_size > 200:
             digests.add(digest(path))
     digests -= public
