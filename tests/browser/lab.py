@@ -474,3 +474,30 @@ def _save_failure(page, lab, name: str) -> None:
     except Exception:
         pass
     (OUTPUT / f"failure-{name}-server.log").write_text(lab.read_log(), encoding="utf-8")
+
+
+def _run_quiz_cell(page, lab, wait_for: str) -> None:
+    """Run the quiz cell and wait until ``wait_for`` shows; run it again when nothing happened
+    for ``LOST_RUN_S`` (a run sent while the kernel still connects can get lost)."""
+    for attempt in range(3):
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            wait_shown(page, lab, page.locator(wait_for), f"the quiz cell's output {wait_for!r}",
+                       stall_s=LOST_RUN_S if attempt < 2 else STALL_S)
+            return
+        except Stalled:
+            if attempt == 2:
+                _save_failure(page, lab, "no-quiz")
+                raise
+
+
+def _expected_labels():
+    """The right option's label and letter in the Chinese edition (what the page must show)."""
+    from quiz import markdown
+    from quiz.selection import select
+
+    (item,) = select(FIXTURE / "quiz.json", "pre", lang="zh", learner=LEARNER).items
+    q = item.question
+    right = f"{item.letter_of(q.correct)}. {markdown.to_label(q.correct_option)}"
+    return right, item.letter_of(q.correct)

@@ -20,15 +20,13 @@ import pytest
 
 from tests.browser.lab import (
     FIXTURE,
-    LEARNER,
-    LOST_RUN_S,
     NOTEBOOK,
     OUTPUT,
-    STALL_S,
     TOKEN,
-    Stalled,
+    _expected_labels,
     _notebook,
     _require_browser,
+    _run_quiz_cell,
     _save_failure,
     launched_chromium,
     new_page,
@@ -66,33 +64,6 @@ def _open_notebook(browser, lab):
     wait_shown(page, lab, page.locator(".jp-Notebook .jp-Cell .cm-content"), f"JupyterLab to show {NOTEBOOK}")
     wait_idle(page, lab)
     return page
-
-
-def _run_quiz_cell(page, lab, wait_for: str) -> None:
-    """Run the quiz cell and wait until ``wait_for`` shows; run it again when nothing happened
-    for ``LOST_RUN_S`` (a run sent while the kernel still connects can get lost)."""
-    for attempt in range(3):
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            wait_shown(page, lab, page.locator(wait_for), f"the quiz cell's output {wait_for!r}",
-                       stall_s=LOST_RUN_S if attempt < 2 else STALL_S)
-            return
-        except Stalled:
-            if attempt == 2:
-                _save_failure(page, lab, "no-quiz")
-                raise
-
-
-def _expected_labels():
-    """The right option's label and letter in the Chinese edition (what the page must show)."""
-    from quiz import markdown
-    from quiz.selection import select
-
-    (item,) = select(FIXTURE / "quiz.json", "pre", lang="zh", learner=LEARNER).items
-    q = item.question
-    right = f"{item.letter_of(q.correct)}. {markdown.to_label(q.correct_option)}"
-    return right, item.letter_of(q.correct)
 
 
 def test_quiz_runs_in_jupyterlab(lab, browser):

@@ -38,6 +38,7 @@ import pytest
 from grader import acceptance, build, catalog
 from grader.proofs.submissions import make_submission
 from hub import course
+from tests.browser import lab as lab_tools
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,7 +52,6 @@ def _load(name: str, path: Path):
 
 
 hubtools = _load("hub_test_tools", HERE / "conftest.py")
-lab_tools = _load("quiz_browser_shared_hub", HERE.parent / "browser" / "test_quiz_in_jupyterlab.py")
 SLUG, login, disabled_lab_plugins = hubtools.SLUG, hubtools.login, hubtools.disabled_lab_plugins
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
